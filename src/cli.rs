@@ -1,0 +1,359 @@
+//! The command line: `serve` (the default), `migrate`, `keys`, `workspaces` and `mock-ayrshare`.
+//! Each command prints what a script needs alone on its last stdout line, and fails with one line
+//! on stderr and a non-zero exit.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use secrecy::{ExposeSecret, SecretString};
+use tokio::net::TcpListener;
+use tokio_util::task::TaskTracker;
+use url::Url;
+
+use crate::ayrshare::{AyrshareClient, AyrshareSettings};
+use crate::config::Config;
+use crate::domain::ApiKeySecret;
+use crate::http::{self, AppState};
+use crate::mock_ayrshare::{self, MockConfig};
+use crate::store::{self, DynStore};
+use crate::telemetry;
+
+/// Publish or schedule social posts through Ayrshare, exactly once, with a tracking record for
+/// every request. Configuration comes from the environment and `.env`; see README.md.
+#[derive(Debug, Parser)]
+#[command(name = "mosaic-social", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Apply pending migrations, then serve the API (the default command).
+    Serve {
+        /// Use the built-in Ayrshare simulator in-process: nothing leaves this machine.
+        #[arg(long)]
+        sandbox: bool,
+    },
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Create, list and revoke API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Create workspaces.
+    #[command(subcommand)]
+    Workspaces(WorkspacesCommand),
+    /// Run the Ayrshare simulator on its own, for integration tests (serves under /api).
+    MockAyrshare {
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1:9090")]
+        bind: SocketAddr,
+        /// Accept only this bearer key (by default any non-empty key is accepted).
+        #[arg(long, env = "MOCK_AYRSHARE_API_KEY")]
+        api_key: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Create a key (and the organization, with its primary workspace, if it is new); prints
+    /// the key alone on the last line.
+    Create {
+        #[arg(long)]
+        organization: String,
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// List an organization's keys: id, prefix, label, created_at, active or revoked.
+    List {
+        #[arg(long)]
+        organization: String,
+    },
+    /// Revoke a key by id or by prefix (`mk_` and 8 characters).
+    Revoke {
+        #[arg(value_name = "KEY_ID_OR_PREFIX")]
+        key: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum WorkspacesCommand {
+    /// Create a workspace of an existing organization; prints its id alone on the last line.
+    Create {
+        #[arg(long)]
+        organization: String,
+        #[arg(long)]
+        name: String,
+        /// The Ayrshare Profile-Key this workspace posts with.
+        #[arg(long)]
+        ayrshare_profile_key: Option<String>,
+    },
+}
+
+/// A failed command: its one-line message.
+#[derive(Debug)]
+struct Failure(String);
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(error: E) -> Self {
+        Failure(error.to_string())
+    }
+}
+
+/// Runs the command line and returns the process's exit code.
+pub async fn run() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version.
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            let rendered = e.to_string();
+            let first = rendered
+                .lines()
+                .next()
+                .unwrap_or("error: invalid arguments");
+            eprintln!("{first} (see mosaic-social --help)");
+            return ExitCode::from(2);
+        }
+    };
+    match execute(cli.command.unwrap_or(Command::Serve { sandbox: false })).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(message)) => {
+            eprintln!("error: {}", message.replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn execute(command: Command) -> Result<(), Failure> {
+    if let Command::MockAyrshare { bind, api_key } = command {
+        telemetry::init("info");
+        return run_mock(bind, api_key).await;
+    }
+    let config = Config::from_env()?;
+    match command {
+        Command::Serve { sandbox } => {
+            telemetry::init("info,sqlx=warn");
+            serve(config, sandbox).await
+        }
+        Command::Migrate => {
+            telemetry::init("info,sqlx=warn");
+            open_store(&config).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Keys(keys) => {
+            telemetry::init("warn");
+            run_keys(open_store(&config).await?, keys).await
+        }
+        Command::Workspaces(WorkspacesCommand::Create {
+            organization,
+            name,
+            ayrshare_profile_key,
+        }) => {
+            telemetry::init("warn");
+            let store = open_store(&config).await?;
+            let org = store
+                .find_organization(&organization)
+                .await?
+                .ok_or_else(|| Failure(format!("no organization named {organization}")))?;
+            let workspace = store
+                .create_workspace(org.id, &name, ayrshare_profile_key.as_deref())
+                .await?;
+            println!("{}", workspace.id);
+            Ok(())
+        }
+        Command::MockAyrshare { .. } => unreachable!("handled above"),
+    }
+}
+
+/// Connects to the configured database and applies pending migrations.
+async fn open_store(config: &Config) -> Result<DynStore, Failure> {
+    if let Some(dir) = config.default_database_dir() {
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Failure(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    let store = store::connect(config.database_url.expose_secret(), 10)
+        .await
+        .map_err(|e| Failure(format!("DATABASE_URL: {e}")))?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+async fn serve(config: Config, sandbox: bool) -> Result<(), Failure> {
+    let tasks = TaskTracker::new();
+    // Decide where Ayrshare is before touching the database: a missing key is the commonest
+    // first-run mistake and deserves the first answer.
+    let ayrshare = if sandbox {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        // Not on the task tracker: the simulator runs until the process ends, and shutdown
+        // must not wait for it.
+        tokio::spawn(async move {
+            let never = std::future::pending::<()>();
+            if let Err(e) = mock_ayrshare::serve(listener, MockConfig::default(), never).await {
+                tracing::error!(error = %e, "the sandbox's ayrshare simulator stopped");
+            }
+        });
+        AyrshareSettings {
+            base_url: Url::parse(&format!("http://{addr}/api"))?,
+            api_key: SecretString::from("sandbox"),
+            timeout: config.ayrshare_timeout,
+            x_credentials: config.x_credentials.clone(),
+        }
+    } else {
+        let api_key = config.ayrshare_api_key.clone().ok_or_else(|| {
+            Failure(
+                "AYRSHARE_API_KEY is not set: set it to your Ayrshare API key, or run \
+                 `mosaic-social serve --sandbox` to use the built-in Ayrshare simulator \
+                 (nothing is published)"
+                    .into(),
+            )
+        })?;
+        AyrshareSettings {
+            base_url: config.ayrshare_base_url.clone(),
+            api_key,
+            timeout: config.ayrshare_timeout,
+            x_credentials: config.x_credentials.clone(),
+        }
+    };
+    let store = open_store(&config).await?;
+    if sandbox {
+        announce_sandbox(&store).await?;
+    }
+    let listener = TcpListener::bind(config.bind_addr).await.map_err(|e| {
+        Failure(format!(
+            "BIND_ADDR: cannot listen on {}: {e}",
+            config.bind_addr
+        ))
+    })?;
+    let addr = listener.local_addr()?;
+    tracing::info!(
+        %addr,
+        database = config.database_backend(),
+        ayrshare = %ayrshare.base_url,
+        sandbox,
+        "serving"
+    );
+    println!("mosaic-social listening on http://{addr}");
+    let state = AppState {
+        store,
+        ayrshare: Arc::new(AyrshareClient::new(ayrshare.clone())?),
+        tasks,
+        ayrshare_timeout: ayrshare.timeout,
+        sandbox,
+    };
+    http::serve(listener, state, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Says loudly that nothing is published, and on an empty database creates a demo organization
+/// and prints its key once, so the documentation's curl works right away.
+async fn announce_sandbox(store: &DynStore) -> Result<(), Failure> {
+    println!("SANDBOX MODE: Ayrshare is simulated in-process. Nothing is published.");
+    tracing::warn!("sandbox mode: ayrshare is simulated in-process; nothing is published");
+    if store.count_organizations().await? > 0 {
+        println!(
+            "sandbox: the database already has organizations; create a key with `mosaic-social keys create --organization NAME`"
+        );
+        return Ok(());
+    }
+    let organization = store.ensure_organization("demo").await?;
+    let key = ApiKeySecret::generate();
+    store
+        .insert_api_key(
+            organization.id,
+            &key.hash(),
+            &key.prefix(),
+            Some("sandbox demo"),
+        )
+        .await?;
+    println!("sandbox: created the organization 'demo'. Its API key, shown this once:");
+    println!("demo API key: {}", key.expose());
+    Ok(())
+}
+
+async fn run_keys(store: DynStore, command: KeysCommand) -> Result<(), Failure> {
+    match command {
+        KeysCommand::Create {
+            organization,
+            label,
+        } => {
+            let org = store.ensure_organization(&organization).await?;
+            let key = ApiKeySecret::generate();
+            let info = store
+                .insert_api_key(org.id, &key.hash(), &key.prefix(), label.as_deref())
+                .await?;
+            eprintln!(
+                "created API key {} ({}) for organization {}; it is shown only now:",
+                info.id, info.prefix, org.name
+            );
+            println!("{}", key.expose());
+        }
+        KeysCommand::List { organization } => {
+            let org = store
+                .find_organization(&organization)
+                .await?
+                .ok_or_else(|| Failure(format!("no organization named {organization}")))?;
+            for key in store.list_api_keys(org.id).await? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    key.id,
+                    key.prefix,
+                    key.label.as_deref().unwrap_or(""),
+                    key.created_at
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    if key.revoked_at.is_some() {
+                        "revoked"
+                    } else {
+                        "active"
+                    }
+                );
+            }
+        }
+        KeysCommand::Revoke { key } => {
+            let info = store.revoke_api_key(&key).await?;
+            println!("revoked {}\t{}", info.id, info.prefix);
+        }
+    }
+    Ok(())
+}
+
+async fn run_mock(bind: SocketAddr, api_key: Option<String>) -> Result<(), Failure> {
+    let listener = TcpListener::bind(bind)
+        .await
+        .map_err(|e| Failure(format!("--bind: cannot listen on {bind}: {e}")))?;
+    let addr = listener.local_addr()?;
+    println!("mock ayrshare listening on http://{addr}/api");
+    mock_ayrshare::serve(listener, MockConfig { api_key }, shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing requests in flight");
+}

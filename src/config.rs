@@ -1,0 +1,246 @@
+//! Configuration from the environment (a real variable wins over `.env`), checked at startup so
+//! that a bad value stops the process with one line naming it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use url::Url;
+
+use crate::ayrshare::XCredentials;
+
+/// Ayrshare's production API.
+pub const DEFAULT_AYRSHARE_BASE_URL: &str = "https://api.ayrshare.com/api";
+/// Where the service listens by default: loopback only, so nothing is exposed by accident.
+pub const DEFAULT_BIND_ADDR: &str = "127.0.0.1:8080";
+/// The default bound on one Ayrshare call.
+pub const DEFAULT_AYRSHARE_TIMEOUT_SECS: u64 = 30;
+/// The embedded database used when `DATABASE_URL` is unset, relative to the working directory.
+pub const DEFAULT_SQLITE_PATH: &str = "mosaic-data/mosaic-social.db";
+
+/// The service's settings. `Debug` shows no secret.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `DATABASE_URL`: `postgres://...` or `sqlite://...`; may hold a password, hence secret.
+    pub database_url: SecretString,
+    /// Whether `DATABASE_URL` was unset and the embedded SQLite default is in use.
+    pub database_is_default: bool,
+    /// `AYRSHARE_API_KEY`; required to serve, unless in sandbox mode.
+    pub ayrshare_api_key: Option<SecretString>,
+    /// `AYRSHARE_BASE_URL`.
+    pub ayrshare_base_url: Url,
+    /// `AYRSHARE_TIMEOUT_SECS`: the bound on one Ayrshare call.
+    pub ayrshare_timeout: Duration,
+    /// `AYRSHARE_X_API_KEY` and `AYRSHARE_X_API_SECRET`, both or neither.
+    pub x_credentials: Option<XCredentials>,
+    /// `BIND_ADDR`.
+    pub bind_addr: SocketAddr,
+}
+
+/// A setting that is missing or malformed; its `Display` is the one line printed at startup.
+#[derive(Debug, thiserror::Error)]
+#[error("{name}: {problem}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub problem: String,
+}
+
+impl ConfigError {
+    fn new(name: &'static str, problem: impl Into<String>) -> Self {
+        ConfigError {
+            name,
+            problem: problem.into(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads `.env` if present (without overriding real variables), then the environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        match dotenvy::dotenv() {
+            Ok(_) => {}
+            Err(e) if e.not_found() => {}
+            Err(e) => return Err(ConfigError::new(".env", e.to_string())),
+        }
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds the configuration from any source of variables (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        // An empty value counts as unset, as in most shells' `VAR= command`.
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+
+        let (database_url, database_is_default) = match get("DATABASE_URL") {
+            Some(url) => {
+                if !["postgres://", "postgresql://", "sqlite:"]
+                    .iter()
+                    .any(|p| url.starts_with(p))
+                {
+                    return Err(ConfigError::new(
+                        "DATABASE_URL",
+                        "must start with postgres://, postgresql:// or sqlite://",
+                    ));
+                }
+                (url, false)
+            }
+            None => (format!("sqlite://{DEFAULT_SQLITE_PATH}"), true),
+        };
+
+        let ayrshare_base_url = match get("AYRSHARE_BASE_URL") {
+            None => Url::parse(DEFAULT_AYRSHARE_BASE_URL).expect("the default URL parses"),
+            Some(text) => match Url::parse(&text) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => url,
+                _ => {
+                    return Err(ConfigError::new(
+                        "AYRSHARE_BASE_URL",
+                        format!("'{text}' is not an absolute http or https URL"),
+                    ));
+                }
+            },
+        };
+
+        let ayrshare_timeout = match get("AYRSHARE_TIMEOUT_SECS") {
+            None => Duration::from_secs(DEFAULT_AYRSHARE_TIMEOUT_SECS),
+            Some(text) => match text.trim().parse::<u64>() {
+                Ok(secs @ 1..=600) => Duration::from_secs(secs),
+                _ => {
+                    return Err(ConfigError::new(
+                        "AYRSHARE_TIMEOUT_SECS",
+                        format!("'{text}' is not a whole number of seconds from 1 to 600"),
+                    ));
+                }
+            },
+        };
+
+        let x_credentials = match (get("AYRSHARE_X_API_KEY"), get("AYRSHARE_X_API_SECRET")) {
+            (Some(key), Some(secret)) => Some(XCredentials {
+                api_key: SecretString::from(key),
+                api_secret: SecretString::from(secret),
+            }),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(ConfigError::new(
+                    "AYRSHARE_X_API_SECRET",
+                    "is not set, but AYRSHARE_X_API_KEY is: set both or neither",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::new(
+                    "AYRSHARE_X_API_KEY",
+                    "is not set, but AYRSHARE_X_API_SECRET is: set both or neither",
+                ));
+            }
+        };
+
+        let bind_text = get("BIND_ADDR").unwrap_or_else(|| DEFAULT_BIND_ADDR.to_owned());
+        let bind_addr = bind_text.trim().parse().map_err(|_| {
+            ConfigError::new(
+                "BIND_ADDR",
+                format!("'{bind_text}' is not an address and port such as 127.0.0.1:8080"),
+            )
+        })?;
+
+        Ok(Config {
+            database_url: SecretString::from(database_url),
+            database_is_default,
+            ayrshare_api_key: get("AYRSHARE_API_KEY").map(SecretString::from),
+            ayrshare_base_url,
+            ayrshare_timeout,
+            x_credentials,
+            bind_addr,
+        })
+    }
+
+    /// The folder of the default SQLite file, to create before opening it.
+    pub fn default_database_dir(&self) -> Option<PathBuf> {
+        self.database_is_default
+            .then(|| {
+                PathBuf::from(DEFAULT_SQLITE_PATH)
+                    .parent()
+                    .map(PathBuf::from)
+            })
+            .flatten()
+    }
+
+    /// `postgres` or `sqlite`, for the startup line (never the URL: it may hold a password).
+    pub fn database_backend(&self) -> &'static str {
+        if self.database_url.expose_secret().starts_with("sqlite:") {
+            "sqlite"
+        } else {
+            "postgres"
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_need_nothing() {
+        let c = config(&[]).unwrap();
+        assert!(c.database_is_default);
+        assert_eq!(c.database_backend(), "sqlite");
+        assert_eq!(c.ayrshare_base_url.as_str(), DEFAULT_AYRSHARE_BASE_URL);
+        assert_eq!(c.bind_addr.to_string(), DEFAULT_BIND_ADDR);
+        assert_eq!(c.ayrshare_timeout, Duration::from_secs(30));
+        assert!(c.ayrshare_api_key.is_none());
+        assert!(c.x_credentials.is_none());
+    }
+
+    #[test]
+    fn each_malformed_value_is_named() {
+        for (name, value) in [
+            ("DATABASE_URL", "mysql://x"),
+            ("AYRSHARE_BASE_URL", "not a url"),
+            ("AYRSHARE_TIMEOUT_SECS", "0"),
+            ("AYRSHARE_TIMEOUT_SECS", "soon"),
+            ("BIND_ADDR", "localhost"),
+            ("AYRSHARE_X_API_KEY", "only-one"),
+        ] {
+            let err = config(&[(name, value)]).unwrap_err();
+            let line = err.to_string();
+            assert!(
+                line.contains(name) || name == "AYRSHARE_X_API_KEY",
+                "{line}"
+            );
+            assert!(!line.contains('\n'));
+        }
+        assert_eq!(
+            config(&[("AYRSHARE_X_API_KEY", "k")]).unwrap_err().name,
+            "AYRSHARE_X_API_SECRET"
+        );
+    }
+
+    #[test]
+    fn debug_output_shows_no_secret() {
+        let c = config(&[
+            ("DATABASE_URL", "postgres://user:dbpassword@localhost/db"),
+            ("AYRSHARE_API_KEY", "AYR-SECRET-KEY"),
+            ("AYRSHARE_X_API_KEY", "x-key-secret"),
+            ("AYRSHARE_X_API_SECRET", "x-secret-secret"),
+        ])
+        .unwrap();
+        let shown = format!("{c:?}");
+        for secret in [
+            "dbpassword",
+            "AYR-SECRET-KEY",
+            "x-key-secret",
+            "x-secret-secret",
+        ] {
+            assert!(!shown.contains(secret), "{secret} leaked: {shown}");
+        }
+        assert_eq!(c.database_backend(), "postgres");
+    }
+}

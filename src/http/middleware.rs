@@ -1,0 +1,139 @@
+//! Cross-cutting HTTP behaviour: the request span, JSON answers for unknown routes, wrong
+//! methods and panics, and a last guard that no error leaves as plain text.
+
+use std::any::Any;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::MatchedPath;
+use axum::http::{Method, Request, StatusCode, Uri, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::Map;
+use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
+use tower_http::trace::TraceLayer;
+use tracing::Span;
+
+use super::MAX_BODY_BYTES;
+use super::error::{ApiError, error_body, internal_error};
+
+/// The request span, with the method, the matched route (not the raw path, which would put ids
+/// into every log key) and the request id; one line when the response leaves.
+pub type Trace<B> = TraceLayer<
+    SharedClassifier<ServerErrorsAsFailures>,
+    fn(&Request<Body>) -> Span,
+    (),
+    fn(&Response<B>, Duration, &Span),
+    (),
+    (),
+    (),
+>;
+
+pub fn trace_layer<B>() -> Trace<B> {
+    TraceLayer::new_for_http()
+        .make_span_with(make_span as fn(&Request<Body>) -> Span)
+        .on_request(())
+        .on_response(log_response::<B> as fn(&Response<B>, Duration, &Span))
+        .on_body_chunk(())
+        .on_eos(())
+        .on_failure(())
+}
+
+fn make_span(request: &Request<Body>) -> Span {
+    let path = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str)
+        .unwrap_or("(no route)");
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!("request", method = %request.method(), path, request_id)
+}
+
+fn log_response<B>(response: &Response<B>, latency: Duration, _span: &Span) {
+    tracing::info!(
+        status = response.status().as_u16(),
+        latency_ms = latency.as_millis() as u64,
+        "request finished"
+    );
+}
+
+/// The fallback for unknown routes.
+pub async fn not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::NotFound(format!("no route for {method} {}", uri.path()))
+}
+
+/// The fallback for a known route with another method.
+pub async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    error_body(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        &format!("{method} is not allowed on {}", uri.path()),
+        Map::new(),
+    )
+}
+
+/// A panic becomes a JSON 500; the message goes to the log, not to the caller.
+pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    tracing::error!(panic = %message, "handler panicked");
+    internal_error(Map::new())
+}
+
+/// Refuses a body announced as larger than the limit before anything else is done (before
+/// authentication, before reading a byte of it).
+pub async fn refuse_large_bodies(request: Request<Body>, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(length) if length > MAX_BODY_BYTES as u64 => ApiError::PayloadTooLarge.into_response(),
+        _ => next.run(request).await,
+    }
+}
+
+/// Rewrites any error response that is not JSON (from a tower layer: 408 from the timeout, 413
+/// from the body limit) into the contract's shape, keeping its status and headers.
+pub async fn ensure_json_error(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if status.as_u16() < 400 || is_json {
+        return response;
+    }
+    let (code, detail) = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => return ApiError::PayloadTooLarge.into_response(),
+        StatusCode::REQUEST_TIMEOUT => (
+            "request_timeout",
+            "the request took too long and was stopped",
+        ),
+        StatusCode::NOT_FOUND => ("not_found", "not found"),
+        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "method not allowed"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "unsupported media type"),
+        s if s.is_server_error() => (
+            "internal_server_error",
+            "the server failed to handle the request",
+        ),
+        _ => ("bad_request", "the request could not be handled"),
+    };
+    let (mut parts, _) = response.into_parts();
+    let json = error_body(status, code, detail, Map::new());
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, json.into_body())
+}

@@ -1,0 +1,228 @@
+//! The HTTP handlers of the mock's routes and the checks every route shares.
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, RawPathParamsRejection};
+use axum::extract::{RawPathParams, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::reply::{self, ApiError, RATE_LIMIT_MAX, json_response};
+use super::scenario::{self, Scenario};
+use super::store::{DEFAULT_SCHEDULE_DELAY, Profile, Store};
+use super::validate::{self, DeleteTarget};
+use super::{AppState, MockConfig};
+
+/// How many posts `GET /api/history` lists when no `limit` is given, as Ayrshare does.
+const HISTORY_DEFAULT_LIMIT: usize = 25;
+
+/// The most posts `GET /api/history` lists at once.
+const HISTORY_MAX_LIMIT: usize = 1_000;
+
+/// `POST /api/post`: checks, remembers and publishes or schedules a post.
+pub(super) async fn create_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Response> {
+    let bytes = body.map_err(unreadable_body)?;
+    let parsed = validate::parse_body(&bytes);
+    let marker_text = parsed
+        .as_ref()
+        .ok()
+        .and_then(|body| body.get("post"))
+        .and_then(Value::as_str);
+    let scenario = admit(&state, &headers, marker_text).await?;
+    let mut request = validate::check_post(&parsed?)?;
+    let now = state.now();
+    if scenario == Scenario::Scheduled && request.schedule_date.is_none() {
+        request.schedule_date = Some(now + DEFAULT_SCHEDULE_DELAY);
+    }
+    let profile = Profile::from_headers(&headers);
+    let mut store = state.store();
+    let post = store.create(&profile, request, scenario.outcome(), now);
+    let (http, body) = post.creation_answer();
+    tracing::info!(
+        id = %post.id,
+        status = post.status.as_str(),
+        ?scenario,
+        "mock ayrshare remembered a post"
+    );
+    Ok(json_response(http, &body))
+}
+
+/// `GET /api/post/{id}` and `GET /api/history/{id}`: the status of one remembered post.
+pub(super) async fn get_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    params: Result<RawPathParams, RawPathParamsRejection>,
+) -> Result<Response, Response> {
+    admit(&state, &headers, None).await?;
+    let id = path_id(params)?;
+    let profile = Profile::from_headers(&headers);
+    let mut store = state.store();
+    store.publish_due(state.now());
+    let body = store.get(&profile, &id)?.status_answer();
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+/// `GET /api/history`: the profile's remembered posts, newest first.
+pub(super) async fn list_history(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, Response> {
+    admit(&state, &headers, None).await?;
+    // Unknown parameters (like the SDKs' `source`) are ignored.
+    let param = |name: &str| query_param(&uri, name);
+    let limit = param("limit")
+        .and_then(|limit| limit.parse::<usize>().ok())
+        .map_or(HISTORY_DEFAULT_LIMIT, |limit| {
+            limit.clamp(1, HISTORY_MAX_LIMIT)
+        });
+    let profile = Profile::from_headers(&headers);
+    let mut store = state.store();
+    store.publish_due(state.now());
+    let posts: Vec<Value> = store
+        .history(&profile, param("status"), limit)
+        .into_iter()
+        .map(|post| post.status_answer())
+        .collect();
+    Ok(json_response(StatusCode::OK, &Value::from(posts)))
+}
+
+/// `DELETE /api/post` and `DELETE /api/delete`: deletes one post (`id`) or several (`bulk`).
+pub(super) async fn delete_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Response> {
+    let bytes = body.map_err(unreadable_body)?;
+    admit(&state, &headers, None).await?;
+    let target = validate::check_delete(&validate::parse_body(&bytes)?)?;
+    let profile = Profile::from_headers(&headers);
+    let mut store = state.store();
+    // A post whose time has come was published before the delete arrived.
+    store.publish_due(state.now());
+    let body = match target {
+        DeleteTarget::One(id) => {
+            store.delete(&profile, &id)?;
+            json!({"status": "success", "id": id})
+        }
+        DeleteTarget::Bulk(ids) => delete_bulk(&mut store, &profile, &ids),
+    };
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+/// Deletes each id it can and reports every one; the top-level status is `error` if any failed.
+fn delete_bulk(store: &mut Store, profile: &Profile, ids: &[String]) -> Value {
+    let results: Vec<Value> = ids
+        .iter()
+        .map(|id| match store.delete(profile, id) {
+            Ok(()) => json!({"status": "success", "id": id}),
+            Err(error) => json!({
+                "status": "error",
+                "id": id,
+                "code": error.code,
+                "message": error.message,
+            }),
+        })
+        .collect();
+    let all_deleted = results.iter().all(|result| result["status"] == "success");
+    let status = if all_deleted { "success" } else { "error" };
+    json!({"status": status, "bulk": results})
+}
+
+/// The JSON 404 for every path the mock does not serve.
+pub(super) async fn route_not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::route_not_found(method.as_str(), uri.path())
+}
+
+/// The JSON 405 for a known path called with another method.
+pub(super) async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::method_not_allowed(method.as_str(), uri.path())
+}
+
+/// Middleware: counts the request against its profile and adds Ayrshare's rate-limit headers.
+pub(super) async fn rate_limit_headers(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let profile = Profile::from_headers(request.headers());
+    let count = state.store().count_request(&profile, state.now());
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let mut response = next.run(request).await;
+    tracing::debug!(%method, %path, status = response.status().as_u16(), "mock ayrshare answered");
+    // Answers that set their own values (the `rate_limit` scenario) keep them.
+    let headers = response.headers_mut();
+    headers
+        .entry("x-ratelimit-max")
+        .or_insert(HeaderValue::from(RATE_LIMIT_MAX));
+    headers
+        .entry("x-ratelimit-count")
+        .or_insert(HeaderValue::from(count));
+    response
+}
+
+/// The checks every route makes first: the scenario, its simulated failures, then the API key.
+async fn admit(
+    state: &AppState,
+    headers: &HeaderMap,
+    post_text: Option<&str>,
+) -> Result<Scenario, Response> {
+    let scenario = scenario::choose(headers, post_text)?;
+    match scenario {
+        Scenario::Unauthorized => return Err(ApiError::unauthorized().into()),
+        Scenario::RateLimit => return Err(reply::rate_limited()),
+        Scenario::ServerError => return Err(reply::server_error()),
+        Scenario::NotJson => return Err(reply::bad_gateway_html()),
+        Scenario::Slow(delay) => tokio::time::sleep(delay).await,
+        Scenario::Success | Scenario::Scheduled | Scenario::Partial | Scenario::Duplicate => {}
+    }
+    authenticate(&state.config, headers)?;
+    Ok(scenario)
+}
+
+/// Accepts `Authorization: Bearer <key>`: the configured key, or any non-empty key without one.
+fn authenticate(config: &MockConfig, headers: &HeaderMap) -> Result<(), ApiError> {
+    let key = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(bearer_key);
+    match (key, config.api_key.as_deref()) {
+        (Some(key), Some(expected)) if key == expected => Ok(()),
+        (Some(_), None) => Ok(()),
+        _ => Err(ApiError::unauthorized()),
+    }
+}
+
+fn bearer_key(value: &str) -> Option<&str> {
+    let (scheme, key) = value.trim().split_once(' ')?;
+    let key = key.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !key.is_empty()).then_some(key)
+}
+
+/// The `{id}` of the route; ids that do not decode to UTF-8 cannot exist.
+fn path_id(params: Result<RawPathParams, RawPathParamsRejection>) -> Result<String, ApiError> {
+    params
+        .ok()
+        .and_then(|params| params.iter().next().map(|(_, id)| id.to_owned()))
+        .ok_or_else(|| ApiError::post_not_found("(undecodable id)"))
+}
+
+/// The first value of query parameter `name`. Values are not percent-decoded: the only
+/// parameters read (`limit`, `status`) are plain ASCII words.
+fn query_param<'a>(uri: &'a Uri, name: &str) -> Option<&'a str> {
+    uri.query()?
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
+
+fn unreadable_body(rejection: BytesRejection) -> Response {
+    ApiError::unreadable_body(rejection.status(), &rejection.body_text()).into_response()
+}

@@ -1,0 +1,103 @@
+//! A mock Ayrshare server: simulates Ayrshare's post API so clients can be tested without it.
+//!
+//! It serves `POST /api/post`, `GET /api/post/{id}`, `DELETE /api/post` (and `/api/delete`),
+//! `GET /api/history` and `GET /api/history/{id}`, checks requests the way Ayrshare does,
+//! remembers posts per profile in memory, and simulates failures on demand through scenarios
+//! (an `X-Mock-Scenario` header or a `[mock:<name>]` marker in the post text).
+//! `docs/mock-ayrshare.md` is the user documentation.
+
+mod handlers;
+mod platforms;
+mod reply;
+mod scenario;
+mod store;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use axum::Router;
+use axum::routing::{delete, get, post};
+use chrono::{DateTime, Utc};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use self::store::{Clock, Store};
+
+/// Settings of the simulator.
+#[derive(Clone, Debug, Default)]
+pub struct MockConfig {
+    /// `Some(key)`: only `Authorization: Bearer <key>` is accepted.
+    /// `None`: any non-empty bearer key is accepted.
+    pub api_key: Option<String>,
+}
+
+/// The simulator's router, serving Ayrshare's routes under `/api`.
+///
+/// Remembered posts live inside the router: clones of it share them, and they are lost when the
+/// last clone is dropped. Scheduled posts are due by the system clock.
+pub fn router(config: MockConfig) -> Router {
+    router_with_clock(config, Arc::new(Utc::now))
+}
+
+/// Serves the simulator on `listener` until `shutdown` completes, then finishes open requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    config: MockConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "mock ayrshare listening; base url http://{addr}/api");
+    }
+    axum::serve(listener, router(config))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// The router with its time source injected, so tests can move time forward.
+fn router_with_clock(config: MockConfig, clock: Clock) -> Router {
+    let state = AppState {
+        config: Arc::new(config),
+        store: Arc::new(Mutex::new(Store::new(StdRng::from_os_rng()))),
+        clock,
+    };
+    Router::new()
+        .route(
+            "/api/post",
+            post(handlers::create_post).delete(handlers::delete_post),
+        )
+        .route("/api/delete", delete(handlers::delete_post))
+        .route("/api/post/{id}", get(handlers::get_post))
+        .route("/api/history", get(handlers::list_history))
+        .route("/api/history/{id}", get(handlers::get_post))
+        .fallback(handlers::route_not_found)
+        // Must follow the routes: it only reaches routes that already exist.
+        .method_not_allowed_fallback(handlers::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            handlers::rate_limit_headers,
+        ))
+        .with_state(state)
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+struct AppState {
+    config: Arc<MockConfig>,
+    store: Arc<Mutex<Store>>,
+    clock: Clock,
+}
+
+impl AppState {
+    fn now(&self) -> DateTime<Utc> {
+        (self.clock)()
+    }
+
+    fn store(&self) -> MutexGuard<'_, Store> {
+        // A panic in one request must not take the whole mock down with a poisoned lock.
+        self.store.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}

@@ -1,0 +1,154 @@
+//! The mock's error answers: Ayrshare-shaped JSON errors plus the simulated transport failures.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+/// The request budget Ayrshare reports per profile and 5-minute window.
+pub(super) const RATE_LIMIT_MAX: u64 = 300;
+
+/// Ayrshare error code for a missing, malformed or refused API key.
+pub(super) const CODE_BAD_KEY: u32 = 102;
+
+/// Ayrshare error code for a missing or incorrect request parameter.
+pub(super) const CODE_BAD_PARAMETER: u32 = 101;
+
+/// Error code of conditions only the mock produces (bad scenario, unsimulated feature).
+pub(super) const CODE_MOCK: u32 = 900;
+
+/// A JSON answer with `status`.
+// Built by hand rather than with `axum::Json`, which the crate's clippy.toml reserves for its own
+// JSON-rejecting extractor.
+pub(super) fn json_response(status: StatusCode, body: &Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// An error answer: `{"status":"error","code":…,"message":…}` with an HTTP status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct ApiError {
+    pub(super) http: StatusCode,
+    pub(super) code: u32,
+    pub(super) message: String,
+}
+
+impl ApiError {
+    /// HTTP 401 for a missing, malformed or wrong API key.
+    pub(super) fn unauthorized() -> ApiError {
+        ApiError {
+            http: StatusCode::UNAUTHORIZED,
+            code: CODE_BAD_KEY,
+            message: "API Key not valid. Please verify the Authorization header is \
+                      \"Bearer API_KEY\" with the API Key from the Ayrshare dashboard."
+                .to_owned(),
+        }
+    }
+
+    /// HTTP 400 for a missing or incorrect request parameter.
+    pub(super) fn bad_parameter(message: impl Into<String>) -> ApiError {
+        ApiError {
+            http: StatusCode::BAD_REQUEST,
+            code: CODE_BAD_PARAMETER,
+            message: message.into(),
+        }
+    }
+
+    /// HTTP 400 for a request the mock itself cannot honour (unknown scenario and the like).
+    pub(super) fn mock(message: impl Into<String>) -> ApiError {
+        ApiError {
+            http: StatusCode::BAD_REQUEST,
+            code: CODE_MOCK,
+            message: message.into(),
+        }
+    }
+
+    /// HTTP 404 for an id the caller's profile does not own.
+    pub(super) fn post_not_found(id: &str) -> ApiError {
+        ApiError {
+            http: StatusCode::NOT_FOUND,
+            code: 404,
+            message: format!("Post not found: no post with id {id:?} exists for this profile."),
+        }
+    }
+
+    /// HTTP 404 for a route Ayrshare (or the mock) does not have.
+    pub(super) fn route_not_found(method: &str, path: &str) -> ApiError {
+        ApiError {
+            http: StatusCode::NOT_FOUND,
+            code: 404,
+            message: format!("Not found: {method} {path} is not a route of the Ayrshare mock."),
+        }
+    }
+
+    /// HTTP 405 for a known route called with the wrong method.
+    pub(super) fn method_not_allowed(method: &str, path: &str) -> ApiError {
+        ApiError {
+            http: StatusCode::METHOD_NOT_ALLOWED,
+            code: 405,
+            message: format!("Method not allowed: {method} is not accepted on {path}."),
+        }
+    }
+
+    /// An error for a body that could not be read (too large, broken stream).
+    pub(super) fn unreadable_body(http: StatusCode, reason: &str) -> ApiError {
+        ApiError {
+            http,
+            code: u32::from(http.as_u16()),
+            message: format!("could not read the request body: {}", reason.to_lowercase()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"status": "error", "code": self.code, "message": self.message});
+        json_response(self.http, &body)
+    }
+}
+
+/// Lets handlers returning `Result<_, Response>` use `?` on checks that fail with an [`ApiError`].
+impl From<ApiError> for Response {
+    fn from(error: ApiError) -> Response {
+        error.into_response()
+    }
+}
+
+/// HTTP 429 as Ayrshare sends it when a profile is over its budget.
+pub(super) fn rate_limited() -> Response {
+    let body = json!({
+        "status": "error",
+        "code": 429,
+        "message": format!(
+            "Too many requests. The rate limit is {RATE_LIMIT_MAX} requests per 5 minutes per profile. \
+             Please retry after the time in the Retry-After header."
+        ),
+    });
+    let mut response = json_response(StatusCode::TOO_MANY_REQUESTS, &body);
+    let headers = response.headers_mut();
+    headers.insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+    headers.insert("x-ratelimit-max", HeaderValue::from(RATE_LIMIT_MAX));
+    headers.insert("x-ratelimit-count", HeaderValue::from(RATE_LIMIT_MAX));
+    response
+}
+
+/// HTTP 500 with Ayrshare's terse internal-error body.
+pub(super) fn server_error() -> Response {
+    let body = json!({"status": "error", "message": "Internal server error"});
+    json_response(StatusCode::INTERNAL_SERVER_ERROR, &body)
+}
+
+/// HTTP 502 with an HTML page: the only answer of the mock that is not JSON.
+pub(super) fn bad_gateway_html() -> Response {
+    const PAGE: &str = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n\
+                        <center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n";
+    (
+        StatusCode::BAD_GATEWAY,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        PAGE,
+    )
+        .into_response()
+}

@@ -1,0 +1,133 @@
+//! Scenarios: how a caller tells the mock which outcome to simulate (header or `[mock:…]` marker).
+
+use std::time::Duration;
+
+use axum::http::HeaderMap;
+
+use super::reply::ApiError;
+
+/// The request header that selects a scenario; it wins over a marker in the post text.
+pub(super) const SCENARIO_HEADER: &str = "x-mock-scenario";
+
+/// What the marker in the post text starts with, compared case-insensitively.
+const MARKER_START: &str = "[mock:";
+
+/// How long `slow` waits when no duration is given.
+const DEFAULT_SLOW: Duration = Duration::from_millis(5_000);
+
+/// The longest wait `slow:<ms>` accepts.
+const MAX_SLOW_MS: u64 = 120_000;
+
+/// The names listed when a caller asks for an unknown scenario.
+const KNOWN: &str = "success, scheduled, partial, duplicate, unauthorized, rate_limit, \
+                     server_error, not_json, slow, slow:<ms>";
+
+/// The outcome a caller asked the mock to simulate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Scenario {
+    /// Every platform succeeds (the default).
+    Success,
+    /// The post is scheduled one hour ahead when it carries no `scheduleDate`.
+    Scheduled,
+    /// The first platform succeeds and every other one fails as "not linked".
+    Partial,
+    /// Every platform refuses the post as a duplicate.
+    Duplicate,
+    /// The API key is refused (HTTP 401).
+    Unauthorized,
+    /// The profile is over its rate limit (HTTP 429).
+    RateLimit,
+    /// Ayrshare fails internally (HTTP 500).
+    ServerError,
+    /// A gateway in front of Ayrshare answers an HTML page (HTTP 502).
+    NotJson,
+    /// The answer is delayed, then behaves like `Success`.
+    Slow(Duration),
+}
+
+/// What a post's outcome is once it is published.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Outcome {
+    Success,
+    Partial,
+    Duplicate,
+}
+
+impl Scenario {
+    /// Parses a scenario name: case-insensitive, `-` and `_` interchangeable.
+    pub(super) fn parse(raw: &str) -> Result<Scenario, ApiError> {
+        let name = raw.trim().to_ascii_lowercase().replace('-', "_");
+        let scenario = match name.as_str() {
+            "success" => Scenario::Success,
+            "scheduled" => Scenario::Scheduled,
+            "partial" => Scenario::Partial,
+            "duplicate" => Scenario::Duplicate,
+            "unauthorized" => Scenario::Unauthorized,
+            "rate_limit" => Scenario::RateLimit,
+            "server_error" => Scenario::ServerError,
+            "not_json" => Scenario::NotJson,
+            "slow" => Scenario::Slow(DEFAULT_SLOW),
+            _ => match name.strip_prefix("slow:") {
+                Some(ms) => Scenario::Slow(parse_slow_ms(ms, raw)?),
+                None => return Err(unknown(raw)),
+            },
+        };
+        Ok(scenario)
+    }
+
+    /// The outcome of a post created under this scenario.
+    pub(super) fn outcome(self) -> Outcome {
+        match self {
+            Scenario::Partial => Outcome::Partial,
+            Scenario::Duplicate => Outcome::Duplicate,
+            _ => Outcome::Success,
+        }
+    }
+}
+
+/// Chooses the scenario of a request: the header if present, else a marker in `post_text`.
+pub(super) fn choose(headers: &HeaderMap, post_text: Option<&str>) -> Result<Scenario, ApiError> {
+    if let Some(value) = headers.get(SCENARIO_HEADER) {
+        let raw = String::from_utf8_lossy(value.as_bytes());
+        if !raw.trim().is_empty() {
+            return Scenario::parse(&raw);
+        }
+    }
+    match post_text.map(find_marker).transpose()?.flatten() {
+        Some(name) => Scenario::parse(name),
+        None => Ok(Scenario::Success),
+    }
+}
+
+/// Finds the first `[mock:<name>]` in `text` and returns `<name>`.
+fn find_marker(text: &str) -> Result<Option<&str>, ApiError> {
+    // ASCII lowercasing keeps byte offsets, so indexes found in `lower` are valid in `text`.
+    let lower = text.to_ascii_lowercase();
+    let Some(start) = lower.find(MARKER_START) else {
+        return Ok(None);
+    };
+    let rest = &text[start + MARKER_START.len()..];
+    match rest.find(']') {
+        Some(end) => Ok(Some(&rest[..end])),
+        None => Err(ApiError::mock(format!(
+            "unterminated mock marker in post text: expected \"[mock:<scenario>]\"; known scenarios: {KNOWN}"
+        ))),
+    }
+}
+
+fn parse_slow_ms(ms: &str, raw: &str) -> Result<Duration, ApiError> {
+    match ms.trim().parse::<u64>() {
+        Ok(ms) if ms <= MAX_SLOW_MS => Ok(Duration::from_millis(ms)),
+        _ => Err(ApiError::mock(format!(
+            "invalid mock scenario {:?}: slow takes a delay in milliseconds from 0 to {MAX_SLOW_MS}",
+            raw.trim()
+        ))),
+    }
+}
+
+fn unknown(raw: &str) -> ApiError {
+    ApiError::mock(format!(
+        "unknown mock scenario {:?}; known scenarios: {KNOWN}",
+        raw.trim()
+    ))
+}

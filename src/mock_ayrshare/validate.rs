@@ -1,0 +1,197 @@
+//! The checks Ayrshare makes on a `POST /api/post` body before it accepts a post.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+use super::platforms::{Platform, valid_names};
+use super::reply::ApiError;
+
+/// A `POST /api/post` body that passed every check.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct PostRequest {
+    /// The post text; `None` when `randomPost: true` stands in for it.
+    pub(super) text: Option<String>,
+    pub(super) platforms: Vec<Platform>,
+    pub(super) media_urls: Vec<String>,
+    pub(super) schedule_date: Option<DateTime<Utc>>,
+    pub(super) notes: Option<String>,
+}
+
+/// Parses the raw body of `POST /api/post`; an empty body counts as `{}`.
+pub(super) fn parse_body(bytes: &[u8]) -> Result<Value, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Object(Map::new()));
+    }
+    serde_json::from_slice(bytes).map_err(|err| {
+        ApiError::bad_parameter(format!("The request body is not valid JSON: {err}."))
+    })
+}
+
+/// Checks a parsed body the way Ayrshare does; unknown keys (like the SDKs' `source`) are ignored.
+pub(super) fn check_post(body: &Value) -> Result<PostRequest, ApiError> {
+    let Some(fields) = body.as_object() else {
+        return Err(ApiError::bad_parameter(
+            "Missing or incorrect parameters. The request body must be a JSON object.",
+        ));
+    };
+    let platforms = check_platforms(present(fields, "platforms"))?;
+    let media_urls = check_media_urls(present(fields, "mediaUrls"))?;
+    let random = present(fields, "randomPost") == Some(&Value::Bool(true));
+    let text = check_text(present(fields, "post"), random, !media_urls.is_empty())?;
+    let schedule_date = check_schedule_date(present(fields, "scheduleDate"))?;
+    let notes = present(fields, "notes")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    Ok(PostRequest {
+        text,
+        platforms,
+        media_urls,
+        schedule_date,
+        notes,
+    })
+}
+
+/// A field's value, treating JSON `null` as absent.
+fn present<'a>(fields: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    fields.get(key).filter(|value| !value.is_null())
+}
+
+fn check_platforms(value: Option<&Value>) -> Result<Vec<Platform>, ApiError> {
+    let missing = || {
+        ApiError::bad_parameter(format!(
+            "Missing or incorrect platforms parameter. Please verify platforms is a non-empty \
+             array of platform names: {}.",
+            valid_names()
+        ))
+    };
+    let names = value.and_then(Value::as_array).ok_or_else(missing)?;
+    if names.is_empty() {
+        return Err(missing());
+    }
+    let mut platforms = Vec::with_capacity(names.len());
+    for name in names {
+        let name = name.as_str().ok_or_else(missing)?;
+        let platform = Platform::from_name(name).ok_or_else(|| invalid_platform(name))?;
+        // A network named twice is posted to once.
+        if !platforms.contains(&platform) {
+            platforms.push(platform);
+        }
+    }
+    Ok(platforms)
+}
+
+fn invalid_platform(name: &str) -> ApiError {
+    let hint = if name.eq_ignore_ascii_case("x") {
+        " X is called \"twitter\" in Ayrshare: use \"twitter\".".to_owned()
+    } else if let Some(platform) = Platform::from_name(&name.to_ascii_lowercase()) {
+        format!(" Platform names are lowercase: use {:?}.", platform.name())
+    } else {
+        String::new()
+    };
+    ApiError::bad_parameter(format!(
+        "Invalid platform {name:?} in the platforms parameter.{hint} Valid platforms: {}.",
+        valid_names()
+    ))
+}
+
+fn check_media_urls(value: Option<&Value>) -> Result<Vec<String>, ApiError> {
+    let Some(value) = value else {
+        return Ok(Vec::new());
+    };
+    let incorrect = || {
+        ApiError::bad_parameter(
+            "Incorrect mediaUrls parameter. Please verify mediaUrls is an array of URL strings.",
+        )
+    };
+    value
+        .as_array()
+        .ok_or_else(incorrect)?
+        .iter()
+        .map(|url| url.as_str().map(str::to_owned).ok_or_else(incorrect))
+        .collect()
+}
+
+fn check_text(
+    value: Option<&Value>,
+    random: bool,
+    has_media: bool,
+) -> Result<Option<String>, ApiError> {
+    let incorrect = || {
+        ApiError::bad_parameter(
+            "Missing or incorrect post parameter. Please verify a non-empty post field is sent.",
+        )
+    };
+    match value {
+        None if random => Ok(None),
+        None => Err(incorrect()),
+        Some(Value::String(text)) if text.trim().is_empty() && !has_media => Err(incorrect()),
+        Some(Value::String(text)) => Ok(Some(text.clone())),
+        Some(_) => Err(incorrect()),
+    }
+}
+
+fn check_schedule_date(value: Option<&Value>) -> Result<Option<DateTime<Utc>>, ApiError> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let parsed = value
+        .as_str()
+        .and_then(|text| DateTime::parse_from_rfc3339(text.trim()).ok());
+    match parsed {
+        Some(date) => Ok(Some(date.with_timezone(&Utc))),
+        None => Err(ApiError::bad_parameter(format!(
+            "Incorrect scheduleDate parameter {value}. Please send a UTC date in the format \
+             YYYY-MM-DDThh:mm:ssZ, for example 2026-07-08T12:30:00Z."
+        ))),
+    }
+}
+
+/// What a `DELETE` body asks to delete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum DeleteTarget {
+    /// `{"id": "…"}`
+    One(String),
+    /// `{"bulk": ["…", …]}`
+    Bulk(Vec<String>),
+}
+
+/// Checks a `DELETE /api/post` body: `bulk` wins over `id`, as in Ayrshare's documentation order.
+pub(super) fn check_delete(body: &Value) -> Result<DeleteTarget, ApiError> {
+    let missing = || {
+        ApiError::bad_parameter(
+            "Missing or incorrect id parameter. Please send the Ayrshare post id as id, \
+             or an array of post ids as bulk.",
+        )
+    };
+    let fields = body.as_object().ok_or_else(missing)?;
+    if present(fields, "deleteAllScheduled") == Some(&Value::Bool(true)) {
+        return Err(ApiError::mock(
+            "deleteAllScheduled is not simulated by the mock: delete posts by id or bulk",
+        ));
+    }
+    if let Some(bulk) = present(fields, "bulk") {
+        let ids: Vec<String> = bulk
+            .as_array()
+            .ok_or_else(missing)?
+            .iter()
+            .map(|id| non_empty_id(id).ok_or_else(missing))
+            .collect::<Result<_, _>>()?;
+        return if ids.is_empty() {
+            Err(missing())
+        } else {
+            Ok(DeleteTarget::Bulk(ids))
+        };
+    }
+    present(fields, "id")
+        .and_then(non_empty_id)
+        .map(DeleteTarget::One)
+        .ok_or_else(missing)
+}
+
+fn non_empty_id(value: &Value) -> Option<String> {
+    value
+        .as_str()
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned)
+}

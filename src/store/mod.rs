@@ -1,0 +1,259 @@
+//! Storage: one `Store` trait with a Postgres and a SQLite implementation, so that nothing above
+//! this module sees a database type. Both pass the same test suite.
+
+mod postgres;
+mod sqlite;
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::domain::{KeyHash, Outcome, PlatformResult, TrackedStatus, Transition};
+
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+/// Everything that can go wrong below the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+    #[error("unsupported DATABASE_URL: expected postgres://, postgresql:// or sqlite://")]
+    UnsupportedUrl,
+}
+
+/// A customer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Organization {
+    pub id: Uuid,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A workspace of an organization; its profile key picks an Ayrshare user profile.
+#[derive(Clone)]
+pub struct Workspace {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub name: String,
+    pub is_primary: bool,
+    /// Sent as `Profile-Key`; a secret, so `Debug` hides it.
+    pub ayrshare_profile_key: Option<SecretString>,
+}
+
+impl fmt::Debug for Workspace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Workspace")
+            .field("id", &self.id)
+            .field("organization_id", &self.organization_id)
+            .field("name", &self.name)
+            .field("is_primary", &self.is_primary)
+            .field(
+                "has_ayrshare_profile_key",
+                &self.ayrshare_profile_key.is_some(),
+            )
+            .finish()
+    }
+}
+
+/// Who is calling: the organization and the key it used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Caller {
+    pub organization_id: Uuid,
+    pub api_key_id: Uuid,
+}
+
+/// An API key as listed: never the key itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiKeyInfo {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub prefix: String,
+    pub label: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A tracking record about to be written (before Ayrshare is called).
+#[derive(Clone, Debug)]
+pub struct NewTracking {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub workspace_id: Uuid,
+    pub api_key_id: Uuid,
+    pub post: String,
+    /// Our names, lowercase.
+    pub platforms: Vec<String>,
+    pub media_urls: Vec<String>,
+    pub schedule_date: Option<DateTime<Utc>>,
+    /// The forwarded extra keys, as a JSON object.
+    pub extra: Value,
+}
+
+/// One row of `scheduled_social_posts_v2`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrackingRecord {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub workspace_id: Uuid,
+    pub api_key_id: Uuid,
+    pub post: String,
+    pub platforms: Vec<String>,
+    pub media_urls: Vec<String>,
+    pub schedule_date: Option<DateTime<Utc>>,
+    pub extra: Value,
+    pub provider_post_id: Option<String>,
+    pub provider_status: Option<String>,
+    pub tracked_status: TrackedStatus,
+    pub results: Vec<PlatformResult>,
+    pub error: Option<Value>,
+    pub provider_response: Option<Value>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The storage the service needs. Every method is one short transaction at most.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Applies pending migrations.
+    async fn migrate(&self) -> Result<(), StoreError>;
+    /// Which backend this is, for logs (`postgres` or `sqlite`).
+    fn backend(&self) -> &'static str;
+
+    /// The active (not revoked) key with this hash.
+    async fn authenticate(&self, hash: &KeyHash) -> Result<Option<Caller>, StoreError>;
+    /// The given workspace of the organization, or its primary one when `workspace_id` is `None`.
+    async fn find_workspace(
+        &self,
+        organization_id: Uuid,
+        workspace_id: Option<Uuid>,
+    ) -> Result<Option<Workspace>, StoreError>;
+
+    /// Writes and commits a `pending` tracking record.
+    async fn insert_tracking(&self, record: &NewTracking) -> Result<TrackingRecord, StoreError>;
+    /// Applies an outcome if the state machine allows it from the record's current state, and
+    /// returns the record as it is afterwards (unchanged when the move was not allowed).
+    async fn record_outcome(
+        &self,
+        id: Uuid,
+        transition: Transition,
+        outcome: &Outcome,
+    ) -> Result<TrackingRecord, StoreError>;
+    /// A record of the organization by tracking id.
+    async fn find_tracking(
+        &self,
+        organization_id: Uuid,
+        id: Uuid,
+    ) -> Result<Option<TrackingRecord>, StoreError>;
+    /// The newest record of the organization with this Ayrshare post id.
+    async fn find_tracking_by_post_id(
+        &self,
+        organization_id: Uuid,
+        provider_post_id: &str,
+    ) -> Result<Option<TrackingRecord>, StoreError>;
+
+    /// The organization with this name, created with its primary workspace if it does not exist.
+    async fn ensure_organization(&self, name: &str) -> Result<Organization, StoreError>;
+    async fn find_organization(&self, name: &str) -> Result<Option<Organization>, StoreError>;
+    async fn count_organizations(&self) -> Result<i64, StoreError>;
+    async fn create_workspace(
+        &self,
+        organization_id: Uuid,
+        name: &str,
+        ayrshare_profile_key: Option<&str>,
+    ) -> Result<Workspace, StoreError>;
+
+    async fn insert_api_key(
+        &self,
+        organization_id: Uuid,
+        hash: &KeyHash,
+        prefix: &str,
+        label: Option<&str>,
+    ) -> Result<ApiKeyInfo, StoreError>;
+    async fn list_api_keys(&self, organization_id: Uuid) -> Result<Vec<ApiKeyInfo>, StoreError>;
+    /// Revokes the key with this id or prefix (`mk_` and 8 characters); an ambiguous prefix is
+    /// refused. Revoking a revoked key changes nothing and succeeds.
+    async fn revoke_api_key(&self, id_or_prefix: &str) -> Result<ApiKeyInfo, StoreError>;
+}
+
+/// A shared handle to whichever store the configuration chose.
+pub type DynStore = Arc<dyn Store>;
+
+/// Opens the store `database_url` names, without migrating.
+pub async fn connect(database_url: &str, max_connections: u32) -> Result<DynStore, StoreError> {
+    if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+        Ok(Arc::new(
+            PostgresStore::connect(database_url, max_connections).await?,
+        ))
+    } else if database_url.starts_with("sqlite:") {
+        Ok(Arc::new(
+            SqliteStore::connect(database_url, max_connections).await?,
+        ))
+    } else {
+        Err(StoreError::UnsupportedUrl)
+    }
+}
+
+/// The name given to an organization's first workspace.
+pub const PRIMARY_WORKSPACE_NAME: &str = "primary";
+
+/// Finds the one key an id or a prefix names, from the candidates a backend found.
+fn pick_key(id_or_prefix: &str, mut found: Vec<ApiKeyInfo>) -> Result<ApiKeyInfo, StoreError> {
+    match found.len() {
+        0 => Err(StoreError::NotFound(format!(
+            "no API key has the id or prefix {id_or_prefix}"
+        ))),
+        1 => Ok(found.remove(0)),
+        n => Err(StoreError::Conflict(format!(
+            "{n} API keys share the prefix {id_or_prefix}; revoke by id instead"
+        ))),
+    }
+}
+
+/// Decodes a stored `tracked_status`.
+fn tracked_status_of(stored: &str) -> Result<TrackedStatus, StoreError> {
+    stored
+        .parse()
+        .map_err(|e: crate::domain::tracked_status::UnknownTrackedStatus| {
+            StoreError::Corrupt(e.to_string())
+        })
+}
+
+/// Decodes stored per-platform results.
+fn results_of(stored: Value) -> Result<Vec<PlatformResult>, StoreError> {
+    serde_json::from_value(stored).map_err(|e| StoreError::Corrupt(format!("results: {e}")))
+}
+
+/// The JSON written to the `results` column.
+fn results_json(results: &[PlatformResult]) -> Value {
+    serde_json::to_value(results).unwrap_or_else(|_| Value::Array(Vec::new()))
+}
+
+/// The names of the states an update may start from, bound as one parameter.
+fn source_names(outcome: &TrackedStatus, transition: Transition) -> Vec<String> {
+    outcome
+        .allowed_sources(transition)
+        .iter()
+        .map(|s| s.as_str().to_owned())
+        .collect()
+}
+
+/// The current time at the precision both databases keep (microseconds), so that a record reads
+/// back exactly as it was written on either backend.
+fn now() -> DateTime<Utc> {
+    let now = Utc::now();
+    DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
+}

@@ -1,0 +1,431 @@
+//! The Postgres store: the production choice.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+use serde_json::Value;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use super::{
+    ApiKeyInfo, Caller, NewTracking, Organization, PRIMARY_WORKSPACE_NAME, Store, StoreError,
+    TrackingRecord, Workspace, pick_key, results_json, results_of, source_names, tracked_status_of,
+};
+use crate::domain::{KeyHash, Outcome, Transition};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Storage on a Postgres pool.
+#[derive(Clone, Debug)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+#[derive(sqlx::FromRow)]
+struct TrackingRow {
+    id: Uuid,
+    organization_id: Uuid,
+    workspace_id: Uuid,
+    api_key_id: Uuid,
+    post: String,
+    platforms: Vec<String>,
+    media_urls: Vec<String>,
+    schedule_date: Option<DateTime<Utc>>,
+    extra: Json<Value>,
+    provider_post_id: Option<String>,
+    provider_status: Option<String>,
+    tracked_status: String,
+    results: Json<Value>,
+    error: Option<Json<Value>>,
+    provider_response: Option<Json<Value>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<TrackingRow> for TrackingRecord {
+    type Error = StoreError;
+
+    fn try_from(row: TrackingRow) -> Result<Self, StoreError> {
+        Ok(TrackingRecord {
+            id: row.id,
+            organization_id: row.organization_id,
+            workspace_id: row.workspace_id,
+            api_key_id: row.api_key_id,
+            post: row.post,
+            platforms: row.platforms,
+            media_urls: row.media_urls,
+            schedule_date: row.schedule_date,
+            extra: row.extra.0,
+            provider_post_id: row.provider_post_id,
+            provider_status: row.provider_status,
+            tracked_status: tracked_status_of(&row.tracked_status)?,
+            results: results_of(row.results.0)?,
+            error: row.error.map(|j| j.0),
+            provider_response: row.provider_response.map(|j| j.0),
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct WorkspaceRow {
+    id: Uuid,
+    organization_id: Uuid,
+    name: String,
+    is_primary: bool,
+    ayrshare_profile_key: Option<String>,
+}
+
+impl From<WorkspaceRow> for Workspace {
+    fn from(row: WorkspaceRow) -> Self {
+        Workspace {
+            id: row.id,
+            organization_id: row.organization_id,
+            name: row.name,
+            is_primary: row.is_primary,
+            ayrshare_profile_key: row.ayrshare_profile_key.map(SecretString::from),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct ApiKeyRow {
+    id: Uuid,
+    organization_id: Uuid,
+    prefix: String,
+    label: Option<String>,
+    created_at: DateTime<Utc>,
+    revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<ApiKeyRow> for ApiKeyInfo {
+    fn from(row: ApiKeyRow) -> Self {
+        ApiKeyInfo {
+            id: row.id,
+            organization_id: row.organization_id,
+            prefix: row.prefix,
+            label: row.label,
+            created_at: row.created_at,
+            revoked_at: row.revoked_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct OrganizationRow {
+    id: Uuid,
+    name: String,
+    created_at: DateTime<Utc>,
+}
+
+impl From<OrganizationRow> for Organization {
+    fn from(row: OrganizationRow) -> Self {
+        Organization {
+            id: row.id,
+            name: row.name,
+            created_at: row.created_at,
+        }
+    }
+}
+
+const TRACKING_COLUMNS: &str = "id, organization_id, workspace_id, api_key_id, post, platforms, \
+     media_urls, schedule_date, extra, provider_post_id, provider_status, tracked_status, \
+     results, error, provider_response, created_at, updated_at";
+
+const WORKSPACE_COLUMNS: &str = "id, organization_id, name, is_primary, ayrshare_profile_key";
+
+const API_KEY_COLUMNS: &str = "id, organization_id, prefix, label, created_at, revoked_at";
+
+impl PostgresStore {
+    /// Connects a pool of at most `max_connections`.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<PostgresStore, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(url)
+            .await?;
+        Ok(PostgresStore { pool })
+    }
+
+    async fn tracking_by_id(&self, id: Uuid) -> Result<TrackingRecord, StoreError> {
+        let row: TrackingRow = sqlx::query_as(&format!(
+            "select {TRACKING_COLUMNS} from scheduled_social_posts_v2 where id = $1"
+        ))
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await?;
+        row.try_into()
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn authenticate(&self, hash: &KeyHash) -> Result<Option<Caller>, StoreError> {
+        let row: Option<(Uuid, Uuid)> = sqlx::query_as(
+            "select id, organization_id from api_keys where key_hash = $1 and revoked_at is null",
+        )
+        .bind(&hash.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(api_key_id, organization_id)| Caller {
+            organization_id,
+            api_key_id,
+        }))
+    }
+
+    async fn find_workspace(
+        &self,
+        organization_id: Uuid,
+        workspace_id: Option<Uuid>,
+    ) -> Result<Option<Workspace>, StoreError> {
+        let row: Option<WorkspaceRow> = sqlx::query_as(&format!(
+            "select {WORKSPACE_COLUMNS} from workspaces \
+             where organization_id = $1 and (id = $2 or ($2 is null and is_primary))"
+        ))
+        .bind(organization_id)
+        .bind(workspace_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(Workspace::from))
+    }
+
+    async fn insert_tracking(&self, record: &NewTracking) -> Result<TrackingRecord, StoreError> {
+        let row: TrackingRow = sqlx::query_as(&format!(
+            "insert into scheduled_social_posts_v2 \
+                 (id, organization_id, workspace_id, api_key_id, post, platforms, media_urls, \
+                  schedule_date, extra, tracked_status, created_at, updated_at) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10, $10) \
+             returning {TRACKING_COLUMNS}"
+        ))
+        .bind(record.id)
+        .bind(record.organization_id)
+        .bind(record.workspace_id)
+        .bind(record.api_key_id)
+        .bind(&record.post)
+        .bind(&record.platforms)
+        .bind(&record.media_urls)
+        .bind(record.schedule_date)
+        .bind(Json(&record.extra))
+        .bind(super::now())
+        .fetch_one(&self.pool)
+        .await?;
+        row.try_into()
+    }
+
+    async fn record_outcome(
+        &self,
+        id: Uuid,
+        transition: Transition,
+        outcome: &Outcome,
+    ) -> Result<TrackingRecord, StoreError> {
+        let Some(status) = outcome.tracked_status else {
+            return self.tracking_by_id(id).await;
+        };
+        let row: Option<TrackingRow> = sqlx::query_as(&format!(
+            "update scheduled_social_posts_v2 set \
+                 tracked_status = $2, \
+                 provider_post_id = coalesce($3, provider_post_id), \
+                 provider_status = coalesce($4, provider_status), \
+                 results = $5, error = $6, \
+                 provider_response = coalesce($7, provider_response), \
+                 updated_at = $8 \
+             where id = $1 and tracked_status = any($9) \
+             returning {TRACKING_COLUMNS}"
+        ))
+        .bind(id)
+        .bind(status.as_str())
+        .bind(&outcome.provider_post_id)
+        .bind(&outcome.provider_status)
+        .bind(Json(results_json(&outcome.results)))
+        .bind(outcome.error.as_ref().map(Json))
+        .bind(outcome.provider_response.as_ref().map(Json))
+        .bind(super::now())
+        .bind(source_names(&status, transition))
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => row.try_into(),
+            None => self.tracking_by_id(id).await,
+        }
+    }
+
+    async fn find_tracking(
+        &self,
+        organization_id: Uuid,
+        id: Uuid,
+    ) -> Result<Option<TrackingRecord>, StoreError> {
+        let row: Option<TrackingRow> = sqlx::query_as(&format!(
+            "select {TRACKING_COLUMNS} from scheduled_social_posts_v2 \
+             where id = $1 and organization_id = $2"
+        ))
+        .bind(id)
+        .bind(organization_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(TrackingRecord::try_from).transpose()
+    }
+
+    async fn find_tracking_by_post_id(
+        &self,
+        organization_id: Uuid,
+        provider_post_id: &str,
+    ) -> Result<Option<TrackingRecord>, StoreError> {
+        let row: Option<TrackingRow> = sqlx::query_as(&format!(
+            "select {TRACKING_COLUMNS} from scheduled_social_posts_v2 \
+             where provider_post_id = $1 and organization_id = $2 \
+             order by created_at desc limit 1"
+        ))
+        .bind(provider_post_id)
+        .bind(organization_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(TrackingRecord::try_from).transpose()
+    }
+
+    async fn ensure_organization(&self, name: &str) -> Result<Organization, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // Two concurrent `keys create` for a new name: the loser waits on the unique index and
+        // then finds the winner's row.
+        let inserted: Option<OrganizationRow> = sqlx::query_as(
+            "insert into organizations (id, name, created_at) values ($1, $2, $3) \
+             on conflict (name) do nothing returning id, name, created_at",
+        )
+        .bind(Uuid::new_v4())
+        .bind(name)
+        .bind(super::now())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let organization = match inserted {
+            Some(row) => {
+                sqlx::query(
+                    "insert into workspaces (id, organization_id, name, is_primary, created_at) \
+                     values ($1, $2, $3, true, $4)",
+                )
+                .bind(Uuid::new_v4())
+                .bind(row.id)
+                .bind(PRIMARY_WORKSPACE_NAME)
+                .bind(super::now())
+                .execute(&mut *tx)
+                .await?;
+                row
+            }
+            None => {
+                sqlx::query_as("select id, name, created_at from organizations where name = $1")
+                    .bind(name)
+                    .fetch_one(&mut *tx)
+                    .await?
+            }
+        };
+        tx.commit().await?;
+        Ok(organization.into())
+    }
+
+    async fn find_organization(&self, name: &str) -> Result<Option<Organization>, StoreError> {
+        let row: Option<OrganizationRow> =
+            sqlx::query_as("select id, name, created_at from organizations where name = $1")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(Organization::from))
+    }
+
+    async fn count_organizations(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("select count(*) from organizations")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    async fn create_workspace(
+        &self,
+        organization_id: Uuid,
+        name: &str,
+        ayrshare_profile_key: Option<&str>,
+    ) -> Result<Workspace, StoreError> {
+        let row: Option<WorkspaceRow> = sqlx::query_as(&format!(
+            "insert into workspaces (id, organization_id, name, is_primary, ayrshare_profile_key, created_at) \
+             values ($1, $2, $3, false, $4, $5) \
+             on conflict (organization_id, name) do nothing returning {WORKSPACE_COLUMNS}"
+        ))
+        .bind(Uuid::new_v4())
+        .bind(organization_id)
+        .bind(name)
+        .bind(ayrshare_profile_key)
+        .bind(super::now())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(Workspace::from)
+            .ok_or_else(|| StoreError::Conflict(format!("a workspace named {name} already exists")))
+    }
+
+    async fn insert_api_key(
+        &self,
+        organization_id: Uuid,
+        hash: &KeyHash,
+        prefix: &str,
+        label: Option<&str>,
+    ) -> Result<ApiKeyInfo, StoreError> {
+        let row: ApiKeyRow = sqlx::query_as(&format!(
+            "insert into api_keys (id, organization_id, key_hash, prefix, label, created_at) \
+             values ($1, $2, $3, $4, $5, $6) returning {API_KEY_COLUMNS}"
+        ))
+        .bind(Uuid::new_v4())
+        .bind(organization_id)
+        .bind(&hash.0)
+        .bind(prefix)
+        .bind(label)
+        .bind(super::now())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.into())
+    }
+
+    async fn list_api_keys(&self, organization_id: Uuid) -> Result<Vec<ApiKeyInfo>, StoreError> {
+        let rows: Vec<ApiKeyRow> = sqlx::query_as(&format!(
+            "select {API_KEY_COLUMNS} from api_keys where organization_id = $1 \
+             order by created_at, id"
+        ))
+        .bind(organization_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(ApiKeyInfo::from).collect())
+    }
+
+    async fn revoke_api_key(&self, id_or_prefix: &str) -> Result<ApiKeyInfo, StoreError> {
+        let id = Uuid::parse_str(id_or_prefix).ok();
+        let mut tx = self.pool.begin().await?;
+        let found: Vec<ApiKeyRow> = sqlx::query_as(&format!(
+            "select {API_KEY_COLUMNS} from api_keys where id = $1 or prefix = $2 for update"
+        ))
+        .bind(id)
+        .bind(id_or_prefix)
+        .fetch_all(&mut *tx)
+        .await?;
+        let key = pick_key(
+            id_or_prefix,
+            found.into_iter().map(ApiKeyInfo::from).collect(),
+        )?;
+        let row: ApiKeyRow = sqlx::query_as(&format!(
+            "update api_keys set revoked_at = coalesce(revoked_at, $2) where id = $1 \
+             returning {API_KEY_COLUMNS}"
+        ))
+        .bind(key.id)
+        .bind(super::now())
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(row.into())
+    }
+}

@@ -1,0 +1,446 @@
+//! The SQLite store: the embedded default, so the service runs with no database server.
+//!
+//! Same schema and behaviour as the Postgres store; uuids are kept as hyphenated text and arrays
+//! as JSON text, so the file stays readable with the `sqlite3` shell.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+use serde_json::Value;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::types::Json;
+use uuid::Uuid;
+use uuid::fmt::Hyphenated;
+
+use super::{
+    ApiKeyInfo, Caller, NewTracking, Organization, PRIMARY_WORKSPACE_NAME, Store, StoreError,
+    TrackingRecord, Workspace, pick_key, results_json, results_of, source_names, tracked_status_of,
+};
+use crate::domain::{KeyHash, Outcome, Transition};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// Storage in a SQLite file.
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+#[derive(sqlx::FromRow)]
+struct TrackingRow {
+    id: Hyphenated,
+    organization_id: Hyphenated,
+    workspace_id: Hyphenated,
+    api_key_id: Hyphenated,
+    post: String,
+    platforms: Json<Vec<String>>,
+    media_urls: Json<Vec<String>>,
+    schedule_date: Option<DateTime<Utc>>,
+    extra: Json<Value>,
+    provider_post_id: Option<String>,
+    provider_status: Option<String>,
+    tracked_status: String,
+    results: Json<Value>,
+    error: Option<Json<Value>>,
+    provider_response: Option<Json<Value>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<TrackingRow> for TrackingRecord {
+    type Error = StoreError;
+
+    fn try_from(row: TrackingRow) -> Result<Self, StoreError> {
+        Ok(TrackingRecord {
+            id: row.id.into_uuid(),
+            organization_id: row.organization_id.into_uuid(),
+            workspace_id: row.workspace_id.into_uuid(),
+            api_key_id: row.api_key_id.into_uuid(),
+            post: row.post,
+            platforms: row.platforms.0,
+            media_urls: row.media_urls.0,
+            schedule_date: row.schedule_date,
+            extra: row.extra.0,
+            provider_post_id: row.provider_post_id,
+            provider_status: row.provider_status,
+            tracked_status: tracked_status_of(&row.tracked_status)?,
+            results: results_of(row.results.0)?,
+            error: row.error.map(|j| j.0),
+            provider_response: row.provider_response.map(|j| j.0),
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct WorkspaceRow {
+    id: Hyphenated,
+    organization_id: Hyphenated,
+    name: String,
+    is_primary: bool,
+    ayrshare_profile_key: Option<String>,
+}
+
+impl From<WorkspaceRow> for Workspace {
+    fn from(row: WorkspaceRow) -> Self {
+        Workspace {
+            id: row.id.into_uuid(),
+            organization_id: row.organization_id.into_uuid(),
+            name: row.name,
+            is_primary: row.is_primary,
+            ayrshare_profile_key: row.ayrshare_profile_key.map(SecretString::from),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct ApiKeyRow {
+    id: Hyphenated,
+    organization_id: Hyphenated,
+    prefix: String,
+    label: Option<String>,
+    created_at: DateTime<Utc>,
+    revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<ApiKeyRow> for ApiKeyInfo {
+    fn from(row: ApiKeyRow) -> Self {
+        ApiKeyInfo {
+            id: row.id.into_uuid(),
+            organization_id: row.organization_id.into_uuid(),
+            prefix: row.prefix,
+            label: row.label,
+            created_at: row.created_at,
+            revoked_at: row.revoked_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct OrganizationRow {
+    id: Hyphenated,
+    name: String,
+    created_at: DateTime<Utc>,
+}
+
+impl From<OrganizationRow> for Organization {
+    fn from(row: OrganizationRow) -> Self {
+        Organization {
+            id: row.id.into_uuid(),
+            name: row.name,
+            created_at: row.created_at,
+        }
+    }
+}
+
+const TRACKING_COLUMNS: &str = "id, organization_id, workspace_id, api_key_id, post, platforms, \
+     media_urls, schedule_date, extra, provider_post_id, provider_status, tracked_status, \
+     results, error, provider_response, created_at, updated_at";
+
+const WORKSPACE_COLUMNS: &str = "id, organization_id, name, is_primary, ayrshare_profile_key";
+
+const API_KEY_COLUMNS: &str = "id, organization_id, prefix, label, created_at, revoked_at";
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database file `url` names.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<SqliteStore, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .foreign_keys(true)
+            // WAL lets readers run beside the single writer; FULL makes a commit durable before
+            // Ayrshare is called, which is the point of the write-ahead tracking record.
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await?;
+        Ok(SqliteStore { pool })
+    }
+
+    async fn tracking_by_id(&self, id: Uuid) -> Result<TrackingRecord, StoreError> {
+        let row: TrackingRow = sqlx::query_as(&format!(
+            "select {TRACKING_COLUMNS} from scheduled_social_posts_v2 where id = $1"
+        ))
+        .bind(id.hyphenated())
+        .fetch_one(&self.pool)
+        .await?;
+        row.try_into()
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn authenticate(&self, hash: &KeyHash) -> Result<Option<Caller>, StoreError> {
+        let row: Option<(Hyphenated, Hyphenated)> = sqlx::query_as(
+            "select id, organization_id from api_keys where key_hash = $1 and revoked_at is null",
+        )
+        .bind(&hash.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(key, organization)| Caller {
+            organization_id: organization.into_uuid(),
+            api_key_id: key.into_uuid(),
+        }))
+    }
+
+    async fn find_workspace(
+        &self,
+        organization_id: Uuid,
+        workspace_id: Option<Uuid>,
+    ) -> Result<Option<Workspace>, StoreError> {
+        let row: Option<WorkspaceRow> = sqlx::query_as(&format!(
+            "select {WORKSPACE_COLUMNS} from workspaces \
+             where organization_id = $1 and (id = $2 or ($2 is null and is_primary))"
+        ))
+        .bind(organization_id.hyphenated())
+        .bind(workspace_id.map(Uuid::hyphenated))
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(Workspace::from))
+    }
+
+    async fn insert_tracking(&self, record: &NewTracking) -> Result<TrackingRecord, StoreError> {
+        let row: TrackingRow = sqlx::query_as(&format!(
+            "insert into scheduled_social_posts_v2 \
+                 (id, organization_id, workspace_id, api_key_id, post, platforms, media_urls, \
+                  schedule_date, extra, tracked_status, created_at, updated_at) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10, $10) \
+             returning {TRACKING_COLUMNS}"
+        ))
+        .bind(record.id.hyphenated())
+        .bind(record.organization_id.hyphenated())
+        .bind(record.workspace_id.hyphenated())
+        .bind(record.api_key_id.hyphenated())
+        .bind(&record.post)
+        .bind(Json(&record.platforms))
+        .bind(Json(&record.media_urls))
+        .bind(record.schedule_date)
+        .bind(Json(&record.extra))
+        .bind(super::now())
+        .fetch_one(&self.pool)
+        .await?;
+        row.try_into()
+    }
+
+    async fn record_outcome(
+        &self,
+        id: Uuid,
+        transition: Transition,
+        outcome: &Outcome,
+    ) -> Result<TrackingRecord, StoreError> {
+        let Some(status) = outcome.tracked_status else {
+            return self.tracking_by_id(id).await;
+        };
+        let row: Option<TrackingRow> = sqlx::query_as(&format!(
+            "update scheduled_social_posts_v2 set \
+                 tracked_status = $2, \
+                 provider_post_id = coalesce($3, provider_post_id), \
+                 provider_status = coalesce($4, provider_status), \
+                 results = $5, error = $6, \
+                 provider_response = coalesce($7, provider_response), \
+                 updated_at = $8 \
+             where id = $1 and tracked_status in (select value from json_each($9)) \
+             returning {TRACKING_COLUMNS}"
+        ))
+        .bind(id.hyphenated())
+        .bind(status.as_str())
+        .bind(&outcome.provider_post_id)
+        .bind(&outcome.provider_status)
+        .bind(Json(results_json(&outcome.results)))
+        .bind(outcome.error.as_ref().map(Json))
+        .bind(outcome.provider_response.as_ref().map(Json))
+        .bind(super::now())
+        .bind(Json(source_names(&status, transition)))
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => row.try_into(),
+            None => self.tracking_by_id(id).await,
+        }
+    }
+
+    async fn find_tracking(
+        &self,
+        organization_id: Uuid,
+        id: Uuid,
+    ) -> Result<Option<TrackingRecord>, StoreError> {
+        let row: Option<TrackingRow> = sqlx::query_as(&format!(
+            "select {TRACKING_COLUMNS} from scheduled_social_posts_v2 \
+             where id = $1 and organization_id = $2"
+        ))
+        .bind(id.hyphenated())
+        .bind(organization_id.hyphenated())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(TrackingRecord::try_from).transpose()
+    }
+
+    async fn find_tracking_by_post_id(
+        &self,
+        organization_id: Uuid,
+        provider_post_id: &str,
+    ) -> Result<Option<TrackingRecord>, StoreError> {
+        let row: Option<TrackingRow> = sqlx::query_as(&format!(
+            "select {TRACKING_COLUMNS} from scheduled_social_posts_v2 \
+             where provider_post_id = $1 and organization_id = $2 \
+             order by created_at desc limit 1"
+        ))
+        .bind(provider_post_id)
+        .bind(organization_id.hyphenated())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(TrackingRecord::try_from).transpose()
+    }
+
+    async fn ensure_organization(&self, name: &str) -> Result<Organization, StoreError> {
+        // `begin immediate` would be the SQLite way to take the write lock up front; the insert
+        // below takes it anyway, and `on conflict do nothing` settles a race the same way.
+        let mut tx = self.pool.begin().await?;
+        let inserted: Option<OrganizationRow> = sqlx::query_as(
+            "insert into organizations (id, name, created_at) values ($1, $2, $3) \
+             on conflict (name) do nothing returning id, name, created_at",
+        )
+        .bind(Uuid::new_v4().hyphenated())
+        .bind(name)
+        .bind(super::now())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let organization = match inserted {
+            Some(row) => {
+                sqlx::query(
+                    "insert into workspaces (id, organization_id, name, is_primary, created_at) \
+                     values ($1, $2, $3, true, $4)",
+                )
+                .bind(Uuid::new_v4().hyphenated())
+                .bind(row.id)
+                .bind(PRIMARY_WORKSPACE_NAME)
+                .bind(super::now())
+                .execute(&mut *tx)
+                .await?;
+                row
+            }
+            None => {
+                sqlx::query_as("select id, name, created_at from organizations where name = $1")
+                    .bind(name)
+                    .fetch_one(&mut *tx)
+                    .await?
+            }
+        };
+        tx.commit().await?;
+        Ok(organization.into())
+    }
+
+    async fn find_organization(&self, name: &str) -> Result<Option<Organization>, StoreError> {
+        let row: Option<OrganizationRow> =
+            sqlx::query_as("select id, name, created_at from organizations where name = $1")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(Organization::from))
+    }
+
+    async fn count_organizations(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("select count(*) from organizations")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    async fn create_workspace(
+        &self,
+        organization_id: Uuid,
+        name: &str,
+        ayrshare_profile_key: Option<&str>,
+    ) -> Result<Workspace, StoreError> {
+        let row: Option<WorkspaceRow> = sqlx::query_as(&format!(
+            "insert into workspaces (id, organization_id, name, is_primary, ayrshare_profile_key, created_at) \
+             values ($1, $2, $3, false, $4, $5) \
+             on conflict (organization_id, name) do nothing returning {WORKSPACE_COLUMNS}"
+        ))
+        .bind(Uuid::new_v4().hyphenated())
+        .bind(organization_id.hyphenated())
+        .bind(name)
+        .bind(ayrshare_profile_key)
+        .bind(super::now())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(Workspace::from)
+            .ok_or_else(|| StoreError::Conflict(format!("a workspace named {name} already exists")))
+    }
+
+    async fn insert_api_key(
+        &self,
+        organization_id: Uuid,
+        hash: &KeyHash,
+        prefix: &str,
+        label: Option<&str>,
+    ) -> Result<ApiKeyInfo, StoreError> {
+        let row: ApiKeyRow = sqlx::query_as(&format!(
+            "insert into api_keys (id, organization_id, key_hash, prefix, label, created_at) \
+             values ($1, $2, $3, $4, $5, $6) returning {API_KEY_COLUMNS}"
+        ))
+        .bind(Uuid::new_v4().hyphenated())
+        .bind(organization_id.hyphenated())
+        .bind(&hash.0)
+        .bind(prefix)
+        .bind(label)
+        .bind(super::now())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.into())
+    }
+
+    async fn list_api_keys(&self, organization_id: Uuid) -> Result<Vec<ApiKeyInfo>, StoreError> {
+        let rows: Vec<ApiKeyRow> = sqlx::query_as(&format!(
+            "select {API_KEY_COLUMNS} from api_keys where organization_id = $1 \
+             order by created_at, id"
+        ))
+        .bind(organization_id.hyphenated())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(ApiKeyInfo::from).collect())
+    }
+
+    async fn revoke_api_key(&self, id_or_prefix: &str) -> Result<ApiKeyInfo, StoreError> {
+        let id = Uuid::parse_str(id_or_prefix).ok();
+        let mut tx = self.pool.begin().await?;
+        let found: Vec<ApiKeyRow> = sqlx::query_as(&format!(
+            "select {API_KEY_COLUMNS} from api_keys where id = $1 or prefix = $2"
+        ))
+        .bind(id.map(Uuid::hyphenated))
+        .bind(id_or_prefix)
+        .fetch_all(&mut *tx)
+        .await?;
+        let key = pick_key(
+            id_or_prefix,
+            found.into_iter().map(ApiKeyInfo::from).collect(),
+        )?;
+        let row: ApiKeyRow = sqlx::query_as(&format!(
+            "update api_keys set revoked_at = coalesce(revoked_at, $2) where id = $1 \
+             returning {API_KEY_COLUMNS}"
+        ))
+        .bind(key.id.hyphenated())
+        .bind(super::now())
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(row.into())
+    }
+}

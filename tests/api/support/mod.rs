@@ -1,0 +1,404 @@
+//! The test harness: the real app on port 0, a fresh database per test (SQLite always, Postgres
+//! when configured and always in CI), and a wiremock Ayrshare.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mosaic_social::ayrshare::{AyrshareClient, AyrshareSettings, XCredentials};
+use mosaic_social::domain::ApiKeySecret;
+use mosaic_social::http::{self, AppState};
+use mosaic_social::store::{self, DynStore, TrackingRecord};
+use reqwest::{RequestBuilder, Response};
+use secrecy::SecretString;
+use serde_json::Value;
+use sqlx::Connection;
+use tokio::sync::oneshot;
+use tokio_util::task::TaskTracker;
+use url::Url;
+use uuid::Uuid;
+use wiremock::MockServer;
+
+/// The Ayrshare key the app is configured with.
+pub const AYRSHARE_KEY: &str = "ayr-test-key-5f3a9c";
+
+/// Which database a test runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// How to build the app under test.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub ayrshare_timeout: Duration,
+    pub x_credentials: bool,
+    /// Ayrshare's base URL when it is not the wiremock server (a closed port, the shipped mock).
+    pub ayrshare_base_url: Option<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            ayrshare_timeout: Duration::from_secs(5),
+            x_credentials: false,
+            ayrshare_base_url: None,
+        }
+    }
+}
+
+/// A running app and what a test needs around it.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub ayrshare: MockServer,
+    pub store: DynStore,
+    /// A key of the organization `acme`.
+    pub api_key: String,
+    pub organization_id: Uuid,
+    pub primary_workspace_id: Uuid,
+    database: Database,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+enum Database {
+    Sqlite {
+        url: String,
+        dir: tempfile::TempDir,
+    },
+    Postgres {
+        admin_url: String,
+        url: String,
+        name: String,
+    },
+}
+
+/// The admin URL of the test Postgres, or `None` when it may be skipped here.
+///
+/// `DATABASE_URL=postgres://...` selects it. Without it the Postgres half is skipped, except in CI
+/// (`CI` set) or with `MOSAIC_REQUIRE_POSTGRES=1`, where a missing database fails the test.
+pub fn postgres_admin_url() -> Option<String> {
+    match std::env::var("DATABASE_URL") {
+        Ok(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => Some(url),
+        _ => {
+            let required = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false")
+                || std::env::var("MOSAIC_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
+            assert!(
+                !required,
+                "Postgres tests are required here (CI or MOSAIC_REQUIRE_POSTGRES=1), \
+                 but DATABASE_URL does not name a postgres:// database"
+            );
+            eprintln!("SKIPPED the Postgres half: DATABASE_URL is not a postgres:// URL");
+            None
+        }
+    }
+}
+
+impl Database {
+    async fn create(backend: Backend) -> Option<Database> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("a temporary directory");
+                let url = format!("sqlite://{}/test.db", dir.path().display());
+                Some(Database::Sqlite { url, dir })
+            }
+            Backend::Postgres => {
+                let admin_url = postgres_admin_url()?;
+                let name = format!("mosaic_test_{}", Uuid::new_v4().simple());
+                let mut admin = sqlx::PgConnection::connect(&admin_url)
+                    .await
+                    .expect("connect to the test Postgres (DATABASE_URL)");
+                sqlx::query(&format!("create database {name}"))
+                    .execute(&mut admin)
+                    .await
+                    .expect("create a test database");
+                admin.close().await.ok();
+                let mut url = Url::parse(&admin_url).expect("DATABASE_URL parses");
+                url.set_path(&name);
+                Some(Database::Postgres {
+                    admin_url,
+                    url: url.to_string(),
+                    name,
+                })
+            }
+        }
+    }
+
+    fn url(&self) -> &str {
+        match self {
+            Database::Sqlite { url, .. } | Database::Postgres { url, .. } => url,
+        }
+    }
+
+    async fn drop_database(&self) {
+        if let Database::Postgres {
+            admin_url, name, ..
+        } = self
+        {
+            if let Ok(mut admin) = sqlx::PgConnection::connect(admin_url).await {
+                let _ = sqlx::query(&format!("drop database if exists {name} with (force)"))
+                    .execute(&mut admin)
+                    .await;
+                admin.close().await.ok();
+            }
+        }
+    }
+}
+
+impl TestApp {
+    /// Starts the app on `backend`; `None` when that backend is skipped here.
+    pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        TestApp::spawn_with(backend, Options::default()).await
+    }
+
+    pub async fn spawn_with(backend: Backend, options: Options) -> Option<TestApp> {
+        let database = Database::create(backend).await?;
+        let store = store::connect(database.url(), 10)
+            .await
+            .expect("connect the store");
+        store.migrate().await.expect("migrate");
+        let ayrshare = MockServer::start().await;
+        let base_url = options
+            .ayrshare_base_url
+            .clone()
+            .unwrap_or_else(|| format!("{}/api", ayrshare.uri()));
+        let settings = AyrshareSettings {
+            base_url: Url::parse(&base_url).unwrap(),
+            api_key: SecretString::from(AYRSHARE_KEY),
+            timeout: options.ayrshare_timeout,
+            x_credentials: options.x_credentials.then(|| XCredentials {
+                api_key: SecretString::from("x-app-key"),
+                api_secret: SecretString::from("x-app-secret"),
+            }),
+        };
+        let state = AppState {
+            store: store.clone(),
+            ayrshare: Arc::new(AyrshareClient::new(settings).unwrap()),
+            tasks: TaskTracker::new(),
+            ayrshare_timeout: options.ayrshare_timeout,
+            sandbox: false,
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr: SocketAddr = listener.local_addr().unwrap();
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            http::serve(listener, state, async {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("the server runs");
+        });
+
+        let (api_key, organization_id) = create_key(&store, "acme").await;
+        let primary_workspace_id = store
+            .find_workspace(organization_id, None)
+            .await
+            .unwrap()
+            .expect("a primary workspace")
+            .id;
+        Some(TestApp {
+            address: format!("http://{addr}"),
+            client: reqwest::Client::new(),
+            ayrshare,
+            store,
+            api_key,
+            organization_id,
+            primary_workspace_id,
+            database,
+            shutdown: Some(shutdown),
+            server: Some(server),
+        })
+    }
+
+    /// Stops the server (letting requests finish) and drops a Postgres test database.
+    pub async fn finish(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+        self.database.drop_database().await;
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// `POST /social/post` with the test key.
+    pub fn post(&self, body: &Value) -> RequestBuilder {
+        self.client
+            .post(self.url("/social/post"))
+            .bearer_auth(&self.api_key)
+            .json(body)
+    }
+
+    /// A GET with the test key.
+    pub fn get(&self, path: &str) -> RequestBuilder {
+        self.client.get(self.url(path)).bearer_auth(&self.api_key)
+    }
+
+    /// Another organization and one of its keys.
+    pub async fn other_organization(&self, name: &str) -> (String, Uuid) {
+        create_key(&self.store, name).await
+    }
+
+    /// Every tracking record, oldest first, straight from the database.
+    pub async fn records(&self) -> Vec<TrackingRecord> {
+        let ids: Vec<String> = match &self.database {
+            Database::Sqlite { url, .. } => {
+                let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+                sqlx::query_scalar(
+                    "select id from scheduled_social_posts_v2 order by created_at, id",
+                )
+                .fetch_all(&mut conn)
+                .await
+                .unwrap()
+            }
+            Database::Postgres { url, .. } => {
+                let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+                sqlx::query_scalar(
+                    "select id::text from scheduled_social_posts_v2 order by created_at, id",
+                )
+                .fetch_all(&mut conn)
+                .await
+                .unwrap()
+            }
+        };
+        let mut records = Vec::new();
+        for id in ids {
+            let id = Uuid::parse_str(&id).unwrap();
+            // Records of other organizations are found through their own organization.
+            let record = match self
+                .store
+                .find_tracking(self.organization_id, id)
+                .await
+                .unwrap()
+            {
+                Some(r) => r,
+                None => panic!("record {id} belongs to another organization"),
+            };
+            records.push(record);
+        }
+        records
+    }
+
+    /// The one tracking record there must be.
+    pub async fn only_record(&self) -> TrackingRecord {
+        let mut records = self.records().await;
+        assert_eq!(records.len(), 1, "expected exactly one tracking record");
+        records.remove(0)
+    }
+
+    /// Everything the database holds, as text: to look for what must never be stored.
+    pub async fn dump_database(&self) -> String {
+        match &self.database {
+            Database::Sqlite { dir, .. } => {
+                let mut text = String::new();
+                for entry in std::fs::read_dir(dir.path()).unwrap() {
+                    let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+                    text.push_str(&String::from_utf8_lossy(&bytes));
+                }
+                text
+            }
+            Database::Postgres { url, .. } => {
+                let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+                let mut text = String::new();
+                for table in [
+                    "organizations",
+                    "workspaces",
+                    "api_keys",
+                    "scheduled_social_posts_v2",
+                ] {
+                    let rows: Vec<String> =
+                        sqlx::query_scalar(&format!("select t::text from {table} t"))
+                            .fetch_all(&mut conn)
+                            .await
+                            .unwrap();
+                    text.push_str(&rows.join("\n"));
+                }
+                text
+            }
+        }
+    }
+}
+
+/// Creates (or reuses) an organization and a fresh key for it, as `keys create` does.
+pub async fn create_key(store: &DynStore, organization: &str) -> (String, Uuid) {
+    let org = store.ensure_organization(organization).await.unwrap();
+    let key = ApiKeySecret::generate();
+    store
+        .insert_api_key(org.id, &key.hash(), &key.prefix(), Some("test"))
+        .await
+        .unwrap();
+    (key.expose().to_owned(), org.id)
+}
+
+/// The JSON body of a response, after checking that it is labelled JSON.
+pub async fn response_json(response: Response) -> Value {
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    assert!(
+        content_type.starts_with("application/json"),
+        "status {status}: content-type {content_type:?}, body {text}"
+    );
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// Asserts the contract's error shape and returns the body.
+pub async fn expect_error(response: Response, status: u16, code: &str) -> Value {
+    assert_eq!(response.status().as_u16(), status, "status");
+    let body = response_json(response).await;
+    assert_eq!(body["error"], code, "{body}");
+    assert!(
+        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "{body}"
+    );
+    body
+}
+
+/// Declares each test once per backend: `name::sqlite` and `name::postgres`. The Postgres one
+/// returns early (and says so) where Postgres is not configured and not required.
+#[macro_export]
+macro_rules! backend_tests {
+    ($( $(#[$meta:meta])* async fn $name:ident($app:ident) $([$options:expr])? $body:block )*) => {$(
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($app: &$crate::support::TestApp) $body
+
+            fn options() -> $crate::support::Options {
+                #[allow(unused_variables)]
+                let options = $crate::support::Options::default();
+                $( let options = $options; )?
+                options
+            }
+
+            #[tokio::test]
+            async fn sqlite() {
+                let app = $crate::support::TestApp::spawn_with($crate::support::Backend::Sqlite, options())
+                    .await
+                    .unwrap();
+                run(&app).await;
+                app.finish().await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                let Some(app) = $crate::support::TestApp::spawn_with($crate::support::Backend::Postgres, options()).await else { return };
+                run(&app).await;
+                app.finish().await;
+            }
+        }
+    )*};
+}
