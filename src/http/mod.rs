@@ -49,13 +49,19 @@ pub struct AppState {
 
 /// The whole application: routes, JSON fallbacks and middleware.
 pub fn router(state: AppState) -> Router {
+    let routes = Router::new()
+        .merge(health::router())
+        .merge(social_post::router());
+    with_middleware(routes, state)
+}
+
+/// Adds the fallbacks and the middleware stack (outermost first) to `routes`.
+fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
     // Longer than an Ayrshare call plus the database work around it, so that a slow Ayrshare
     // is answered as `provider_timeout` by the handler, not cut off here.
     let request_timeout = state.ayrshare_timeout + Duration::from_secs(15);
     let sandbox = state.sandbox;
-    let router = Router::new()
-        .merge(health::router())
-        .merge(social_post::router())
+    let router = routes
         .fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)
         .with_state(state);
@@ -100,4 +106,78 @@ pub async fn serve(
     tasks.close();
     tasks.wait().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::{Body, to_bytes};
+    use axum::http::Request;
+    use axum::routing::get;
+    use secrecy::SecretString;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::ayrshare::AyrshareSettings;
+    use crate::store::SqliteStore;
+
+    async fn state(sandbox: bool) -> AppState {
+        let store = SqliteStore::connect("sqlite::memory:", 1).await.unwrap();
+        let settings = AyrshareSettings {
+            base_url: "http://127.0.0.1:9/api".parse().unwrap(),
+            api_key: SecretString::from("unused"),
+            timeout: Duration::from_secs(1),
+            x_credentials: None,
+        };
+        AppState {
+            store: Arc::new(store),
+            ayrshare: Arc::new(AyrshareClient::new(settings).unwrap()),
+            tasks: TaskTracker::new(),
+            ayrshare_timeout: Duration::from_secs(1),
+            sandbox,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_a_json_500_without_the_message() {
+        let routes = Router::new().route(
+            "/boom",
+            get(|| async {
+                if true {
+                    panic!("secret internals");
+                }
+                "unreachable"
+            }),
+        );
+        let app = with_middleware(routes, state(false).await);
+        let response = app
+            .oneshot(Request::get("/boom").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(response.headers()["content-type"], "application/json");
+        assert!(response.headers().contains_key("x-request-id"));
+        let body: serde_json::Value =
+            serde_json::from_slice(&to_bytes(response.into_body(), 10_000).await.unwrap()).unwrap();
+        assert_eq!(body["error"], "internal_server_error");
+        assert!(!body.to_string().contains("secret internals"));
+    }
+
+    #[tokio::test]
+    async fn a_sandboxed_app_marks_every_response() {
+        let app = router(state(true).await);
+        for path in ["/healthz", "/nowhere"] {
+            let response = app
+                .clone()
+                .oneshot(Request::get(path).body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(response.headers()[SANDBOX_HEADER], "true", "{path}");
+        }
+        let plain = router(state(false).await);
+        let response = plain
+            .oneshot(Request::get("/healthz").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert!(!response.headers().contains_key(SANDBOX_HEADER));
+    }
 }

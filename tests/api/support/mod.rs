@@ -63,7 +63,8 @@ pub struct TestApp {
     server: Option<tokio::task::JoinHandle<()>>,
 }
 
-enum Database {
+/// A fresh, empty database for one test.
+pub enum Database {
     Sqlite {
         url: String,
         dir: tempfile::TempDir,
@@ -97,7 +98,8 @@ pub fn postgres_admin_url() -> Option<String> {
 }
 
 impl Database {
-    async fn create(backend: Backend) -> Option<Database> {
+    /// Creates it; `None` when that backend is skipped here.
+    pub async fn create(backend: Backend) -> Option<Database> {
         match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("a temporary directory");
@@ -126,13 +128,14 @@ impl Database {
         }
     }
 
-    fn url(&self) -> &str {
+    pub fn url(&self) -> &str {
         match self {
             Database::Sqlite { url, .. } | Database::Postgres { url, .. } => url,
         }
     }
 
-    async fn drop_database(&self) {
+    /// Drops a Postgres test database (a SQLite one goes with its temporary folder).
+    pub async fn drop_database(&self) {
         if let Database::Postgres {
             admin_url, name, ..
         } = self

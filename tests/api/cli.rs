@@ -1,0 +1,403 @@
+//! The built binary, run as a person or a script would: the key and workspace commands, startup
+//! errors, and a newcomer's first `serve --sandbox`.
+
+use std::path::Path;
+use std::process::{Output, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
+
+use crate::support::{Backend, Database, expect_error, response_json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mosaic-social");
+
+/// The binary with a clean environment: only what a test sets, in `dir`.
+fn command(dir: &Path, database_url: Option<&str>) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .current_dir(dir)
+        .kill_on_drop(true);
+    if let Some(url) = database_url {
+        command.env("DATABASE_URL", url);
+    }
+    command
+}
+
+async fn run(dir: &Path, database_url: Option<&str>, args: &[&str]) -> Output {
+    command(dir, database_url)
+        .args(args)
+        .output()
+        .await
+        .unwrap()
+}
+
+fn stdout_lines(output: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A failure: non-zero exit and exactly one line on stderr, which must mention `expected`.
+fn assert_fails_with_one_line(output: &Output, expected: &[&str]) {
+    assert!(!output.status.success(), "exit status {:?}", output.status);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "stderr: {stderr}");
+    for word in expected {
+        assert!(
+            lines[0].contains(word),
+            "{word:?} missing from {:?}",
+            lines[0]
+        );
+    }
+}
+
+async fn keys_commands_work_as_scripts_expect(backend: Backend) {
+    let Some(database) = Database::create(backend).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let url = Some(database.url());
+
+    let created = run(
+        dir.path(),
+        url,
+        &[
+            "keys",
+            "create",
+            "--organization",
+            "acme",
+            "--label",
+            "ci bot",
+        ],
+    )
+    .await;
+    assert!(created.status.success(), "{created:?}");
+    let key = stdout_lines(&created).last().cloned().unwrap();
+    assert!(key.starts_with("mk_") && key.len() >= 35, "{key}");
+    let second = run(
+        dir.path(),
+        url,
+        &["keys", "create", "--organization", "acme"],
+    )
+    .await;
+    let second_key = stdout_lines(&second).last().cloned().unwrap();
+    assert_ne!(key, second_key);
+
+    let listed = run(dir.path(), url, &["keys", "list", "--organization", "acme"]).await;
+    assert!(listed.status.success());
+    let lines = stdout_lines(&listed);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    let fields: Vec<&str> = lines[0].split('\t').collect();
+    assert_eq!(fields.len(), 5, "{fields:?}");
+    assert_eq!(fields[1], &key[..11]);
+    assert_eq!(fields[2], "ci bot");
+    assert!(fields[3].ends_with('Z'), "{}", fields[3]);
+    assert_eq!(fields[4], "active");
+    assert!(
+        !String::from_utf8_lossy(&listed.stdout).contains(&key[11..]),
+        "a whole key was listed"
+    );
+
+    let revoked = run(dir.path(), url, &["keys", "revoke", &key[..11]]).await;
+    assert!(revoked.status.success(), "{revoked:?}");
+    let listed = run(dir.path(), url, &["keys", "list", "--organization", "acme"]).await;
+    assert!(stdout_lines(&listed)[0].ends_with("\trevoked"));
+    assert!(stdout_lines(&listed)[1].ends_with("\tactive"));
+    // By id works too.
+    let id = stdout_lines(&listed)[1]
+        .split('\t')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(
+        run(dir.path(), url, &["keys", "revoke", &id])
+            .await
+            .status
+            .success()
+    );
+
+    let unknown = run(dir.path(), url, &["keys", "revoke", "mk_nothere"]).await;
+    assert_fails_with_one_line(&unknown, &["mk_nothere"]);
+    let nobody = run(
+        dir.path(),
+        url,
+        &["keys", "list", "--organization", "nobody"],
+    )
+    .await;
+    assert_fails_with_one_line(&nobody, &["nobody"]);
+
+    let workspace = run(
+        dir.path(),
+        url,
+        &[
+            "workspaces",
+            "create",
+            "--organization",
+            "acme",
+            "--name",
+            "brand-b",
+            "--ayrshare-profile-key",
+            "PK-B",
+        ],
+    )
+    .await;
+    assert!(workspace.status.success(), "{workspace:?}");
+    let id = stdout_lines(&workspace).last().cloned().unwrap();
+    assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id}");
+    let again = run(
+        dir.path(),
+        url,
+        &[
+            "workspaces",
+            "create",
+            "--organization",
+            "acme",
+            "--name",
+            "brand-b",
+        ],
+    )
+    .await;
+    assert_fails_with_one_line(&again, &["brand-b"]);
+    let unknown_org = run(
+        dir.path(),
+        url,
+        &[
+            "workspaces",
+            "create",
+            "--organization",
+            "initech",
+            "--name",
+            "w",
+        ],
+    )
+    .await;
+    assert_fails_with_one_line(&unknown_org, &["initech"]);
+    database.drop_database().await;
+}
+
+#[tokio::test]
+async fn keys_commands_work_as_scripts_expect_on_sqlite() {
+    keys_commands_work_as_scripts_expect(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn keys_commands_work_as_scripts_expect_on_postgres() {
+    keys_commands_work_as_scripts_expect(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn serving_without_an_ayrshare_key_names_both_ways_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(dir.path(), None, &["serve"]).await;
+    assert_fails_with_one_line(&output, &["AYRSHARE_API_KEY", "--sandbox"]);
+    // No subcommand means serve.
+    let output = run(dir.path(), None, &[]).await;
+    assert_fails_with_one_line(&output, &["AYRSHARE_API_KEY"]);
+}
+
+#[tokio::test]
+async fn a_malformed_setting_stops_startup_with_one_line_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, value) in [
+        ("BIND_ADDR", "everywhere"),
+        ("AYRSHARE_TIMEOUT_SECS", "-1"),
+        ("DATABASE_URL", "mysql://db"),
+    ] {
+        let output = command(dir.path(), None)
+            .env(name, value)
+            .env("AYRSHARE_API_KEY", "k")
+            .arg("serve")
+            .output()
+            .await
+            .unwrap();
+        assert_fails_with_one_line(&output, &[name]);
+    }
+    let output = run(dir.path(), None, &["keys", "create"]).await;
+    assert!(!output.status.success());
+}
+
+/// A running `serve --sandbox`: its address and the demo key it printed.
+struct Sandbox {
+    child: Child,
+    address: String,
+    key: Option<String>,
+    _stdout: Lines<BufReader<ChildStdout>>,
+}
+
+async fn start_sandbox(dir: &Path) -> Sandbox {
+    let mut child = command(dir, None)
+        .env("BIND_ADDR", "127.0.0.1:0")
+        .args(["serve", "--sandbox"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut key = None;
+    let mut banner = false;
+    let address = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            banner |= line.contains("SANDBOX MODE");
+            if let Some(k) = line.strip_prefix("demo API key: ") {
+                key = Some(k.trim().to_owned());
+            }
+            if let Some(address) = line.strip_prefix("mosaic-social listening on ") {
+                return address.trim().to_owned();
+            }
+        }
+        panic!("serve --sandbox ended before listening");
+    })
+    .await
+    .expect("serve --sandbox started within a minute");
+    assert!(banner, "the sandbox banner was printed");
+    Sandbox {
+        child,
+        address,
+        key,
+        _stdout: lines,
+    }
+}
+
+fn terminate(child: &Child) {
+    let pid = child.id().unwrap().to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[tokio::test]
+async fn a_newcomer_runs_the_sandbox_and_the_documented_curl_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sandbox = start_sandbox(dir.path()).await;
+    let key = sandbox
+        .key
+        .clone()
+        .expect("the demo key is printed on the first start");
+    assert!(dir.path().join("mosaic-data/mosaic-social.db").exists());
+    let client = reqwest::Client::new();
+
+    // The documentation's example, with a date in the future.
+    let response = client
+        .post(format!("{}/social/post", sandbox.address))
+        .bearer_auth(&key)
+        .json(&json!({
+            "post": "New product update 🚀",
+            "platforms": ["x", "linkedin"],
+            "media_urls": ["https://cdn.yourdomain.com/media/launch.mp4"],
+            "schedule_date": "2036-03-10T16:00:00Z"
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-mosaic-sandbox"], "true");
+    let body = response_json(response).await;
+    for field in [
+        "post_id",
+        "status",
+        "links",
+        "results",
+        "error",
+        "tracking_id",
+        "tracked_status",
+    ] {
+        assert!(body.get(field).is_some(), "{field} missing: {body}");
+    }
+    assert_eq!(body["status"], "scheduled");
+    assert_eq!(body["tracked_status"], "scheduled");
+
+    // Published now: links and results per platform, X reported as x.
+    let response = client
+        .post(format!("{}/social/post", sandbox.address))
+        .bearer_auth(&key)
+        .json(&json!({"post": "Now!", "platforms": ["x", "linkedin"]}))
+        .send()
+        .await
+        .unwrap();
+    let body = response_json(response).await;
+    assert_eq!(body["tracked_status"], "posted", "{body}");
+    assert_eq!(body["links"].as_array().unwrap().len(), 2);
+    assert_eq!(body["results"][0]["platform"], "x");
+    assert!(body["results"][0]["post_id"].is_string());
+
+    let tracked = client
+        .get(format!(
+            "{}/social/post/track/{}",
+            sandbox.address,
+            body["tracking_id"].as_str().unwrap()
+        ))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response_json(tracked).await["tracked_status"], "posted");
+
+    terminate(&sandbox.child);
+    let status = tokio::time::timeout(Duration::from_secs(20), sandbox.child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+
+    // A second start finds the organization and prints no new key.
+    let mut again = start_sandbox(dir.path()).await;
+    assert!(again.key.is_none());
+    again.child.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn shutdown_lets_a_request_in_flight_finish_and_a_revoked_key_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sandbox = start_sandbox(dir.path()).await;
+    let key = sandbox.key.clone().unwrap();
+    let client = reqwest::Client::new();
+
+    // Revoked from another process: refused on the next request.
+    let second = run(
+        dir.path(),
+        None,
+        &["keys", "create", "--organization", "demo"],
+    )
+    .await;
+    let second_key = stdout_lines(&second).last().cloned().unwrap();
+    let revoked = run(dir.path(), None, &["keys", "revoke", &second_key[..11]]).await;
+    assert!(revoked.status.success(), "{revoked:?}");
+    let refused = client
+        .get(format!(
+            "{}/social/post/track/{}",
+            sandbox.address,
+            uuid::Uuid::new_v4()
+        ))
+        .bearer_auth(&second_key)
+        .send()
+        .await
+        .unwrap();
+    expect_error(refused, 401, "invalid_api_key").await;
+
+    // A slow Ayrshare answer is still in flight when SIGTERM arrives.
+    let request = client
+        .post(format!("{}/social/post", sandbox.address))
+        .bearer_auth(&key)
+        .json(&json!({"post": "slow one [mock:slow:1500]", "platforms": ["linkedin"]}))
+        .send();
+    let in_flight = tokio::spawn(request);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    terminate(&sandbox.child);
+    let response = in_flight.await.unwrap().unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response_json(response).await;
+    assert_eq!(body["tracked_status"], "posted");
+    let status = tokio::time::timeout(Duration::from_secs(20), sandbox.child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+}

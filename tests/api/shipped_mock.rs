@@ -1,0 +1,82 @@
+//! The service against the Ayrshare simulator we ship (`mosaic-social mock-ayrshare`), instead of
+//! wiremock: the two must understand each other exactly as the service and Ayrshare do.
+
+use mosaic_social::domain::TrackedStatus;
+use mosaic_social::mock_ayrshare::{self, MockConfig};
+use serde_json::json;
+
+use crate::backend_tests;
+use crate::support::{AYRSHARE_KEY, Options, expect_error, response_json};
+
+/// Starts the shipped simulator (accepting only the app's key) and points the app at it.
+fn shipped_mock() -> Options {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+        let config = MockConfig {
+            api_key: Some(AYRSHARE_KEY.to_owned()),
+        };
+        mock_ayrshare::serve(listener, config, std::future::pending())
+            .await
+            .unwrap();
+    });
+    Options {
+        ayrshare_base_url: Some(format!("http://{addr}/api")),
+        ..Options::default()
+    }
+}
+
+backend_tests! {
+    async fn a_post_is_published_and_read_back_through_the_shipped_mock(app) [shipped_mock()] {
+        let response = app.post(&json!({"post": "hello", "platforms": ["x", "facebook"]})).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let body = response_json(response).await;
+        assert_eq!(body["status"], "success");
+        assert_eq!(body["tracked_status"], "posted");
+        assert_eq!(body["results"][0]["platform"], "x");
+        let post_id = body["post_id"].as_str().unwrap().to_owned();
+
+        let read = app.get(&format!("/social/post/{post_id}")).send().await.unwrap();
+        assert_eq!(read.status(), 200);
+        let read = response_json(read).await;
+        assert_eq!(read["status"], "success");
+        assert_eq!(read["tracked_status"], "posted");
+        assert_eq!(read["results"], body["results"]);
+    }
+
+    async fn a_scheduled_post_stays_pending_downstream_until_due(app) [shipped_mock()] {
+        let response = app.post(&json!({"post": "later", "platforms": ["linkedin"],
+            "schedule_date": "2036-01-01T00:00:00Z"})).send().await.unwrap();
+        let body = response_json(response).await;
+        assert_eq!(body["tracked_status"], "scheduled");
+        let read = response_json(app.get(&format!("/social/post/{}", body["post_id"].as_str().unwrap()))
+            .send().await.unwrap()).await;
+        assert_eq!(read["status"], "pending");
+        assert_eq!(read["tracked_status"], "scheduled");
+    }
+
+    async fn the_mocks_partial_and_duplicate_scenarios_map_to_partial_and_rejected(app) [shipped_mock()] {
+        let partial = response_json(app.post(&json!({"post": "p [mock:partial]",
+            "platforms": ["x", "instagram"], "media_urls": ["https://cdn.example.com/a.png"]}))
+            .send().await.unwrap()).await;
+        assert_eq!(partial["tracked_status"], "partial", "{partial}");
+        assert_eq!(partial["results"][1]["status"], "error");
+
+        let duplicate = app.post(&json!({"post": "d [mock:duplicate]", "platforms": ["x"]})).send().await.unwrap();
+        let body = expect_error(duplicate, 400, "provider_rejected").await;
+        assert!(body["detail"].as_str().unwrap().contains("(code 110)"), "{body}");
+        let statuses: Vec<TrackedStatus> = app.records().await.iter().map(|r| r.tracked_status).collect();
+        assert_eq!(statuses, [TrackedStatus::Partial, TrackedStatus::Failed]);
+    }
+
+    async fn the_mocks_outage_scenarios_map_like_ayrshares(app) [shipped_mock()] {
+        let limited = app.post(&json!({"post": "r [mock:rate_limit]", "platforms": ["x"]})).send().await.unwrap();
+        assert_eq!(limited.headers()["retry-after"], "60");
+        expect_error(limited, 429, "rate_limit").await;
+        let broken = app.post(&json!({"post": "b [mock:not_json]", "platforms": ["x"]})).send().await.unwrap();
+        let body = expect_error(broken, 502, "provider_error").await;
+        assert_eq!(body["tracked_status"], "unknown");
+    }
+}
