@@ -208,3 +208,117 @@ fn describe(error: &reqwest::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use wiremock::matchers::{header, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    use super::*;
+
+    fn client(base_url: &str, timeout: Duration) -> AyrshareClient {
+        AyrshareClient::new(AyrshareSettings {
+            base_url: Url::parse(base_url).unwrap(),
+            api_key: SecretString::from("AYR-KEY"),
+            timeout,
+            x_credentials: None,
+        })
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn paths_are_appended_to_the_base_keeping_its_api_prefix() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/api/post/a%2Fb%3Fc"))
+            .and(header("authorization", "Bearer AYR-KEY"))
+            .and(header("profile-key", "PK"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"status": "success"})))
+            .expect(2)
+            .mount(&server)
+            .await;
+        let profile = SecretString::from("PK");
+        let scope = CallScope {
+            profile_key: Some(&profile),
+            involves_x: false,
+        };
+        for base in [
+            format!("{}/api", server.uri()),
+            format!("{}/api/", server.uri()),
+        ] {
+            let answer = client(&base, Duration::from_secs(5))
+                .get_post(scope, "a/b?c")
+                .await
+                .unwrap();
+            assert_eq!(answer.http_status, 200);
+            assert_eq!(answer.json.unwrap()["status"], "success");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_error_status_is_an_answer_and_keeps_retry_after() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/api/post"))
+            .respond_with(
+                ResponseTemplate::new(429)
+                    .insert_header("retry-after", "9")
+                    .set_body_string("slow down"),
+            )
+            .expect(1)
+            .mount(&server)
+            .await;
+        let answer = client(&format!("{}/api", server.uri()), Duration::from_secs(5))
+            .create_post(CallScope::default(), &json!({"post": "x"}))
+            .await
+            .unwrap();
+        assert_eq!(answer.http_status, 429);
+        assert_eq!(answer.retry_after.as_deref(), Some("9"));
+        assert_eq!(answer.json, None);
+        assert_eq!(answer.text, "slow down");
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_not_sent_and_a_slow_answer_is_unknown() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let error = client(&format!("http://{closed}/api"), Duration::from_secs(5))
+            .create_post(CallScope::default(), &json!({}))
+            .await
+            .unwrap_err();
+        assert_eq!(error.failure(), DeliveryFailure::NotSent, "{error}");
+
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(2)))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let error = client(&format!("{}/api", server.uri()), Duration::from_millis(300))
+            .create_post(CallScope::default(), &json!({}))
+            .await
+            .unwrap_err();
+        assert_eq!(error.failure(), DeliveryFailure::OutcomeUnknown, "{error}");
+    }
+
+    #[test]
+    fn debug_output_hides_the_keys() {
+        let client = AyrshareClient::new(AyrshareSettings {
+            base_url: Url::parse("https://api.ayrshare.com/api").unwrap(),
+            api_key: SecretString::from("AYR-SECRET"),
+            timeout: Duration::from_secs(1),
+            x_credentials: Some(XCredentials {
+                api_key: SecretString::from("X-KEY-SECRET"),
+                api_secret: SecretString::from("X-SECRET-SECRET"),
+            }),
+        })
+        .unwrap();
+        let shown = format!("{client:?}");
+        for secret in ["AYR-SECRET", "X-KEY-SECRET", "X-SECRET-SECRET"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+    }
+}

@@ -2,6 +2,7 @@
 //! this module sees a database type. Both pass the same test suite.
 
 mod postgres;
+mod rows;
 mod sqlite;
 
 use std::fmt;

@@ -3,16 +3,14 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use secrecy::SecretString;
-use serde_json::Value;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::types::Json;
 use uuid::Uuid;
 
+use super::rows::{self, API_KEY_COLUMNS, TRACKING_COLUMNS, WORKSPACE_COLUMNS};
 use super::{
     ApiKeyInfo, Caller, NewTracking, Organization, PRIMARY_WORKSPACE_NAME, Store, StoreError,
-    TrackingRecord, Workspace, pick_key, results_json, results_of, source_names, tracked_status_of,
+    TrackingRecord, Workspace, pick_key, results_json, source_names,
 };
 use crate::domain::{KeyHash, Outcome, Transition};
 
@@ -24,121 +22,10 @@ pub struct PostgresStore {
     pool: PgPool,
 }
 
-#[derive(sqlx::FromRow)]
-struct TrackingRow {
-    id: Uuid,
-    organization_id: Uuid,
-    workspace_id: Uuid,
-    api_key_id: Uuid,
-    post: String,
-    platforms: Vec<String>,
-    media_urls: Vec<String>,
-    schedule_date: Option<DateTime<Utc>>,
-    extra: Json<Value>,
-    provider_post_id: Option<String>,
-    provider_status: Option<String>,
-    tracked_status: String,
-    results: Json<Value>,
-    error: Option<Json<Value>>,
-    provider_response: Option<Json<Value>>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
-impl TryFrom<TrackingRow> for TrackingRecord {
-    type Error = StoreError;
-
-    fn try_from(row: TrackingRow) -> Result<Self, StoreError> {
-        Ok(TrackingRecord {
-            id: row.id,
-            organization_id: row.organization_id,
-            workspace_id: row.workspace_id,
-            api_key_id: row.api_key_id,
-            post: row.post,
-            platforms: row.platforms,
-            media_urls: row.media_urls,
-            schedule_date: row.schedule_date,
-            extra: row.extra.0,
-            provider_post_id: row.provider_post_id,
-            provider_status: row.provider_status,
-            tracked_status: tracked_status_of(&row.tracked_status)?,
-            results: results_of(row.results.0)?,
-            error: row.error.map(|j| j.0),
-            provider_response: row.provider_response.map(|j| j.0),
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct WorkspaceRow {
-    id: Uuid,
-    organization_id: Uuid,
-    name: String,
-    is_primary: bool,
-    ayrshare_profile_key: Option<String>,
-}
-
-impl From<WorkspaceRow> for Workspace {
-    fn from(row: WorkspaceRow) -> Self {
-        Workspace {
-            id: row.id,
-            organization_id: row.organization_id,
-            name: row.name,
-            is_primary: row.is_primary,
-            ayrshare_profile_key: row.ayrshare_profile_key.map(SecretString::from),
-        }
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct ApiKeyRow {
-    id: Uuid,
-    organization_id: Uuid,
-    prefix: String,
-    label: Option<String>,
-    created_at: DateTime<Utc>,
-    revoked_at: Option<DateTime<Utc>>,
-}
-
-impl From<ApiKeyRow> for ApiKeyInfo {
-    fn from(row: ApiKeyRow) -> Self {
-        ApiKeyInfo {
-            id: row.id,
-            organization_id: row.organization_id,
-            prefix: row.prefix,
-            label: row.label,
-            created_at: row.created_at,
-            revoked_at: row.revoked_at,
-        }
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct OrganizationRow {
-    id: Uuid,
-    name: String,
-    created_at: DateTime<Utc>,
-}
-
-impl From<OrganizationRow> for Organization {
-    fn from(row: OrganizationRow) -> Self {
-        Organization {
-            id: row.id,
-            name: row.name,
-            created_at: row.created_at,
-        }
-    }
-}
-
-const TRACKING_COLUMNS: &str = "id, organization_id, workspace_id, api_key_id, post, platforms, \
-     media_urls, schedule_date, extra, provider_post_id, provider_status, tracked_status, \
-     results, error, provider_response, created_at, updated_at";
-
-const WORKSPACE_COLUMNS: &str = "id, organization_id, name, is_primary, ayrshare_profile_key";
-
-const API_KEY_COLUMNS: &str = "id, organization_id, prefix, label, created_at, revoked_at";
+type TrackingRow = rows::TrackingRow<Uuid, Vec<String>>;
+type WorkspaceRow = rows::WorkspaceRow<Uuid>;
+type ApiKeyRow = rows::ApiKeyRow<Uuid>;
+type OrganizationRow = rows::OrganizationRow<Uuid>;
 
 impl PostgresStore {
     /// Connects a pool of at most `max_connections`.

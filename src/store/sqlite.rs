@@ -7,9 +7,6 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use secrecy::SecretString;
-use serde_json::Value;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -17,9 +14,10 @@ use sqlx::types::Json;
 use uuid::Uuid;
 use uuid::fmt::Hyphenated;
 
+use super::rows::{self, API_KEY_COLUMNS, TRACKING_COLUMNS, WORKSPACE_COLUMNS};
 use super::{
     ApiKeyInfo, Caller, NewTracking, Organization, PRIMARY_WORKSPACE_NAME, Store, StoreError,
-    TrackingRecord, Workspace, pick_key, results_json, results_of, source_names, tracked_status_of,
+    TrackingRecord, Workspace, pick_key, results_json, source_names,
 };
 use crate::domain::{KeyHash, Outcome, Transition};
 
@@ -31,121 +29,10 @@ pub struct SqliteStore {
     pool: SqlitePool,
 }
 
-#[derive(sqlx::FromRow)]
-struct TrackingRow {
-    id: Hyphenated,
-    organization_id: Hyphenated,
-    workspace_id: Hyphenated,
-    api_key_id: Hyphenated,
-    post: String,
-    platforms: Json<Vec<String>>,
-    media_urls: Json<Vec<String>>,
-    schedule_date: Option<DateTime<Utc>>,
-    extra: Json<Value>,
-    provider_post_id: Option<String>,
-    provider_status: Option<String>,
-    tracked_status: String,
-    results: Json<Value>,
-    error: Option<Json<Value>>,
-    provider_response: Option<Json<Value>>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
-impl TryFrom<TrackingRow> for TrackingRecord {
-    type Error = StoreError;
-
-    fn try_from(row: TrackingRow) -> Result<Self, StoreError> {
-        Ok(TrackingRecord {
-            id: row.id.into_uuid(),
-            organization_id: row.organization_id.into_uuid(),
-            workspace_id: row.workspace_id.into_uuid(),
-            api_key_id: row.api_key_id.into_uuid(),
-            post: row.post,
-            platforms: row.platforms.0,
-            media_urls: row.media_urls.0,
-            schedule_date: row.schedule_date,
-            extra: row.extra.0,
-            provider_post_id: row.provider_post_id,
-            provider_status: row.provider_status,
-            tracked_status: tracked_status_of(&row.tracked_status)?,
-            results: results_of(row.results.0)?,
-            error: row.error.map(|j| j.0),
-            provider_response: row.provider_response.map(|j| j.0),
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct WorkspaceRow {
-    id: Hyphenated,
-    organization_id: Hyphenated,
-    name: String,
-    is_primary: bool,
-    ayrshare_profile_key: Option<String>,
-}
-
-impl From<WorkspaceRow> for Workspace {
-    fn from(row: WorkspaceRow) -> Self {
-        Workspace {
-            id: row.id.into_uuid(),
-            organization_id: row.organization_id.into_uuid(),
-            name: row.name,
-            is_primary: row.is_primary,
-            ayrshare_profile_key: row.ayrshare_profile_key.map(SecretString::from),
-        }
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct ApiKeyRow {
-    id: Hyphenated,
-    organization_id: Hyphenated,
-    prefix: String,
-    label: Option<String>,
-    created_at: DateTime<Utc>,
-    revoked_at: Option<DateTime<Utc>>,
-}
-
-impl From<ApiKeyRow> for ApiKeyInfo {
-    fn from(row: ApiKeyRow) -> Self {
-        ApiKeyInfo {
-            id: row.id.into_uuid(),
-            organization_id: row.organization_id.into_uuid(),
-            prefix: row.prefix,
-            label: row.label,
-            created_at: row.created_at,
-            revoked_at: row.revoked_at,
-        }
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct OrganizationRow {
-    id: Hyphenated,
-    name: String,
-    created_at: DateTime<Utc>,
-}
-
-impl From<OrganizationRow> for Organization {
-    fn from(row: OrganizationRow) -> Self {
-        Organization {
-            id: row.id.into_uuid(),
-            name: row.name,
-            created_at: row.created_at,
-        }
-    }
-}
-
-const TRACKING_COLUMNS: &str = "id, organization_id, workspace_id, api_key_id, post, platforms, \
-     media_urls, schedule_date, extra, provider_post_id, provider_status, tracked_status, \
-     results, error, provider_response, created_at, updated_at";
-
-const WORKSPACE_COLUMNS: &str = "id, organization_id, name, is_primary, ayrshare_profile_key";
-
-const API_KEY_COLUMNS: &str = "id, organization_id, prefix, label, created_at, revoked_at";
+type TrackingRow = rows::TrackingRow<Hyphenated, Json<Vec<String>>>;
+type WorkspaceRow = rows::WorkspaceRow<Hyphenated>;
+type ApiKeyRow = rows::ApiKeyRow<Hyphenated>;
+type OrganizationRow = rows::OrganizationRow<Hyphenated>;
 
 impl SqliteStore {
     /// Opens (creating if missing) the database file `url` names.

@@ -42,6 +42,15 @@ fn stdout_lines(output: &Output) -> Vec<String> {
         .collect()
 }
 
+/// A success's last stdout line: where commands put what a script needs.
+fn last_line_of_success(output: &Output) -> String {
+    assert!(output.status.success(), "{output:?}");
+    stdout_lines(output)
+        .last()
+        .cloned()
+        .expect("a line on stdout")
+}
+
 /// A failure: non-zero exit and exactly one line on stderr, which must mention `expected`.
 fn assert_fails_with_one_line(output: &Output, expected: &[&str]) {
     assert!(!output.status.success(), "exit status {:?}", output.status);
@@ -77,8 +86,7 @@ async fn keys_commands_work_as_scripts_expect(backend: Backend) {
         ],
     )
     .await;
-    assert!(created.status.success(), "{created:?}");
-    let key = stdout_lines(&created).last().cloned().unwrap();
+    let key = last_line_of_success(&created);
     assert!(key.starts_with("mk_") && key.len() >= 35, "{key}");
     let second = run(
         dir.path(),
@@ -86,7 +94,7 @@ async fn keys_commands_work_as_scripts_expect(backend: Backend) {
         &["keys", "create", "--organization", "acme"],
     )
     .await;
-    let second_key = stdout_lines(&second).last().cloned().unwrap();
+    let second_key = last_line_of_success(&second);
     assert_ne!(key, second_key);
 
     let listed = run(dir.path(), url, &["keys", "list", "--organization", "acme"]).await;
@@ -147,8 +155,7 @@ async fn keys_commands_work_as_scripts_expect(backend: Backend) {
         ],
     )
     .await;
-    assert!(workspace.status.success(), "{workspace:?}");
-    let id = stdout_lines(&workspace).last().cloned().unwrap();
+    let id = last_line_of_success(&workspace);
     assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id}");
     let again = run(
         dir.path(),
@@ -367,7 +374,7 @@ async fn shutdown_lets_a_request_in_flight_finish_and_a_revoked_key_is_refused()
         &["keys", "create", "--organization", "demo"],
     )
     .await;
-    let second_key = stdout_lines(&second).last().cloned().unwrap();
+    let second_key = last_line_of_success(&second);
     let revoked = run(dir.path(), None, &["keys", "revoke", &second_key[..11]]).await;
     assert!(revoked.status.success(), "{revoked:?}");
     let refused = client

@@ -1,0 +1,164 @@
+//! The rows both backends read, generic over how a backend stores uuids and lists, and their
+//! conversion into the store's types: written once, so the two backends cannot drift apart.
+
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+use serde_json::Value;
+use sqlx::types::Json;
+use uuid::Uuid;
+use uuid::fmt::Hyphenated;
+
+use super::{
+    ApiKeyInfo, Organization, StoreError, TrackingRecord, Workspace, results_of, tracked_status_of,
+};
+
+/// The columns of `scheduled_social_posts_v2`, in `TrackingRow`'s order.
+pub const TRACKING_COLUMNS: &str = "id, organization_id, workspace_id, api_key_id, post, platforms, \
+     media_urls, schedule_date, extra, provider_post_id, provider_status, tracked_status, \
+     results, error, provider_response, created_at, updated_at";
+
+/// The columns of `workspaces` that `WorkspaceRow` reads.
+pub const WORKSPACE_COLUMNS: &str = "id, organization_id, name, is_primary, ayrshare_profile_key";
+
+/// The columns of `api_keys` that `ApiKeyRow` reads (never the hash).
+pub const API_KEY_COLUMNS: &str = "id, organization_id, prefix, label, created_at, revoked_at";
+
+/// A stored value that becomes a domain value: Postgres has native uuids and arrays, SQLite
+/// keeps them as text and JSON.
+pub trait Column<T> {
+    fn into_domain(self) -> T;
+}
+
+impl Column<Uuid> for Uuid {
+    fn into_domain(self) -> Uuid {
+        self
+    }
+}
+
+impl Column<Uuid> for Hyphenated {
+    fn into_domain(self) -> Uuid {
+        self.into_uuid()
+    }
+}
+
+impl Column<Vec<String>> for Vec<String> {
+    fn into_domain(self) -> Vec<String> {
+        self
+    }
+}
+
+impl Column<Vec<String>> for Json<Vec<String>> {
+    fn into_domain(self) -> Vec<String> {
+        self.0
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct TrackingRow<Id, List> {
+    id: Id,
+    organization_id: Id,
+    workspace_id: Id,
+    api_key_id: Id,
+    post: String,
+    platforms: List,
+    media_urls: List,
+    schedule_date: Option<DateTime<Utc>>,
+    extra: Json<Value>,
+    provider_post_id: Option<String>,
+    provider_status: Option<String>,
+    tracked_status: String,
+    results: Json<Value>,
+    error: Option<Json<Value>>,
+    provider_response: Option<Json<Value>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl<Id: Column<Uuid>, List: Column<Vec<String>>> TryFrom<TrackingRow<Id, List>>
+    for TrackingRecord
+{
+    type Error = StoreError;
+
+    fn try_from(row: TrackingRow<Id, List>) -> Result<Self, StoreError> {
+        Ok(TrackingRecord {
+            id: row.id.into_domain(),
+            organization_id: row.organization_id.into_domain(),
+            workspace_id: row.workspace_id.into_domain(),
+            api_key_id: row.api_key_id.into_domain(),
+            post: row.post,
+            platforms: row.platforms.into_domain(),
+            media_urls: row.media_urls.into_domain(),
+            schedule_date: row.schedule_date,
+            extra: row.extra.0,
+            provider_post_id: row.provider_post_id,
+            provider_status: row.provider_status,
+            tracked_status: tracked_status_of(&row.tracked_status)?,
+            results: results_of(row.results.0)?,
+            error: row.error.map(|j| j.0),
+            provider_response: row.provider_response.map(|j| j.0),
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct WorkspaceRow<Id> {
+    id: Id,
+    organization_id: Id,
+    name: String,
+    is_primary: bool,
+    ayrshare_profile_key: Option<String>,
+}
+
+impl<Id: Column<Uuid>> From<WorkspaceRow<Id>> for Workspace {
+    fn from(row: WorkspaceRow<Id>) -> Self {
+        Workspace {
+            id: row.id.into_domain(),
+            organization_id: row.organization_id.into_domain(),
+            name: row.name,
+            is_primary: row.is_primary,
+            ayrshare_profile_key: row.ayrshare_profile_key.map(SecretString::from),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct ApiKeyRow<Id> {
+    id: Id,
+    organization_id: Id,
+    prefix: String,
+    label: Option<String>,
+    created_at: DateTime<Utc>,
+    revoked_at: Option<DateTime<Utc>>,
+}
+
+impl<Id: Column<Uuid>> From<ApiKeyRow<Id>> for ApiKeyInfo {
+    fn from(row: ApiKeyRow<Id>) -> Self {
+        ApiKeyInfo {
+            id: row.id.into_domain(),
+            organization_id: row.organization_id.into_domain(),
+            prefix: row.prefix,
+            label: row.label,
+            created_at: row.created_at,
+            revoked_at: row.revoked_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct OrganizationRow<Id> {
+    pub id: Id,
+    name: String,
+    created_at: DateTime<Utc>,
+}
+
+impl<Id: Column<Uuid>> From<OrganizationRow<Id>> for Organization {
+    fn from(row: OrganizationRow<Id>) -> Self {
+        Organization {
+            id: row.id.into_domain(),
+            name: row.name,
+            created_at: row.created_at,
+        }
+    }
+}
