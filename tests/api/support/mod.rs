@@ -91,7 +91,15 @@ pub fn postgres_admin_url() -> Option<String> {
                 "Postgres tests are required here (CI or MOSAIC_REQUIRE_POSTGRES=1), \
                  but DATABASE_URL does not name a postgres:// database"
             );
-            eprintln!("SKIPPED the Postgres half: DATABASE_URL is not a postgres:// URL");
+            // Once per run, and past libtest's output capture, so that `cargo test` shows it.
+            static SAID: std::sync::Once = std::sync::Once::new();
+            SAID.call_once(|| {
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "SKIPPED the Postgres half of the tests: set DATABASE_URL=postgres://... to run it"
+                );
+            });
             None
         }
     }

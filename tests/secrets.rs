@@ -1,15 +1,22 @@
 //! Secrets stay secret: the raw `mk_` key is never stored, and neither it nor the Ayrshare key
 //! reaches the logs, even at trace level.
+//!
+//! A test binary of its own: it installs a global subscriber that records everything, which
+//! would slow the other tests down (and a thread-local one misses events on busy test threads).
+
+#[allow(dead_code)]
+#[path = "api/support/mod.rs"]
+mod support;
 
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::json;
 use tracing_subscriber::fmt::MakeWriter;
 
-use crate::create_post::{answer_post, success_body};
-use crate::support::{AYRSHARE_KEY, Backend, TestApp};
-use wiremock::ResponseTemplate;
+use support::{AYRSHARE_KEY, Backend, TestApp};
+use wiremock::matchers::method;
+use wiremock::{Mock, ResponseTemplate};
 
 /// Collects everything logged.
 #[derive(Clone, Default)]
@@ -32,24 +39,33 @@ impl<'a> MakeWriter<'a> for Captured {
     }
 }
 
+/// Everything logged by this test binary, at every level.
+fn captured() -> &'static Captured {
+    static CAPTURED: OnceLock<Captured> = OnceLock::new();
+    CAPTURED.get_or_init(|| {
+        let captured = Captured::default();
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(captured.clone())
+            .init();
+        captured
+    })
+}
+
 async fn keys_are_neither_stored_nor_logged(backend: Backend) {
-    let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(captured.clone())
-        .finish();
-    // #[tokio::test] runs everything on this thread, so a thread-local subscriber sees the
-    // server, the client and the store.
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let captured = captured();
 
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
-    answer_post(
-        &app,
-        ResponseTemplate::new(200).set_body_json(success_body()),
-    )
-    .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "status": "success", "id": "S1",
+            "postIds": [{"status": "success", "id": "1", "platform": "twitter"}]
+        })))
+        .expect(1)
+        .mount(&app.ayrshare)
+        .await;
     let response = app
         .post(&json!({"post": "secret test", "platforms": ["x"]}))
         .send()
