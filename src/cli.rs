@@ -132,23 +132,23 @@ pub async fn run() -> ExitCode {
 
 async fn execute(command: Command) -> Result<(), Failure> {
     if let Command::MockAyrshare { bind, api_key } = command {
-        telemetry::init("info");
+        telemetry::init("info").map_err(Failure)?;
         return run_mock(bind, api_key).await;
     }
     let config = Config::from_env()?;
     match command {
         Command::Serve { sandbox } => {
-            telemetry::init("info,sqlx=warn");
+            telemetry::init("info,sqlx=warn").map_err(Failure)?;
             serve(config, sandbox).await
         }
         Command::Migrate => {
-            telemetry::init("info,sqlx=warn");
+            telemetry::init("info,sqlx=warn").map_err(Failure)?;
             open_store(&config).await?;
             println!("migrations applied");
             Ok(())
         }
         Command::Keys(keys) => {
-            telemetry::init("warn");
+            telemetry::init("warn").map_err(Failure)?;
             run_keys(open_store(&config).await?, keys).await
         }
         Command::Workspaces(WorkspacesCommand::Create {
@@ -156,7 +156,7 @@ async fn execute(command: Command) -> Result<(), Failure> {
             name,
             ayrshare_profile_key,
         }) => {
-            telemetry::init("warn");
+            telemetry::init("warn").map_err(Failure)?;
             let store = open_store(&config).await?;
             let org = store
                 .find_organization(&organization)

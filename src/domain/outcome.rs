@@ -140,6 +140,9 @@ pub fn judge_create(answer: Result<&ProviderAnswer, DeliveryFailure>, scheduled:
         Some("success") if reading.successes() > 0 || reading.errors.is_empty() => {
             (TrackedStatus::Posted, Verdict::Accepted)
         }
+        // Ayrshare says something failed: even when every platform it listed succeeded (one it
+        // did not list may be the failure), that is a partial success, never `posted`.
+        Some("error") if reading.successes() > 0 => (TrackedStatus::Partial, Verdict::Accepted),
         _ => match (
             reading.successes() > 0,
             !reading.errors.is_empty() || reading.failures() > 0,
@@ -563,6 +566,17 @@ mod tests {
                  "platform": "facebook"}
             ]
         })
+    }
+
+    #[test]
+    fn an_error_status_with_only_successes_listed_is_still_partial() {
+        let outcome = create(
+            200,
+            json!({"status": "error", "errors": [], "id": "E1",
+                   "postIds": [{"status": "success", "id": "1", "platform": "twitter"}]}),
+        );
+        assert_eq!(outcome.tracked_status, Some(TrackedStatus::Partial));
+        assert_eq!(outcome.verdict, Verdict::Accepted);
     }
 
     #[test]

@@ -133,11 +133,13 @@ fn record_fields(record: &RecordRef) -> Map<String, Value> {
     let mut extra = Map::new();
     extra.insert("tracking_id".into(), json!(record.tracking_id));
     extra.insert("tracked_status".into(), json!(record.tracked_status));
-    if let Some(post_id) = &record.post_id {
-        extra.insert("post_id".into(), json!(post_id));
-    }
+    // Where Ayrshare answered, both fields are present (null when it gave no id), so a caller
+    // can tell "Ayrshare said nothing about an id" from "Ayrshare was never heard".
     if let Some(results) = &record.results {
+        extra.insert("post_id".into(), json!(record.post_id));
         extra.insert("results".into(), json!(results));
+    } else if let Some(post_id) = &record.post_id {
+        extra.insert("post_id".into(), json!(post_id));
     }
     extra
 }

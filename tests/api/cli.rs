@@ -215,6 +215,7 @@ async fn a_malformed_setting_stops_startup_with_one_line_naming_it() {
         ("BIND_ADDR", "everywhere"),
         ("AYRSHARE_TIMEOUT_SECS", "-1"),
         ("DATABASE_URL", "mysql://db"),
+        ("RUST_LOG", "mosaic=loud"),
     ] {
         let output = command(dir.path(), None)
             .env(name, value)
