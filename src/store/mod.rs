@@ -131,8 +131,6 @@ pub struct TrackingRecord {
 pub trait Store: Send + Sync + 'static {
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<(), StoreError>;
-    /// Which backend this is, for logs (`postgres` or `sqlite`).
-    fn backend(&self) -> &'static str;
 
     /// The active (not revoked) key with this hash.
     async fn authenticate(&self, hash: &KeyHash) -> Result<Option<Caller>, StoreError>;

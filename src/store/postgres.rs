@@ -56,10 +56,6 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    fn backend(&self) -> &'static str {
-        "postgres"
-    }
-
     async fn authenticate(&self, hash: &KeyHash) -> Result<Option<Caller>, StoreError> {
         let row: Option<(Uuid, Uuid)> = sqlx::query_as(
             "select id, organization_id from api_keys where key_hash = $1 and revoked_at is null",

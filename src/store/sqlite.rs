@@ -71,10 +71,6 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn backend(&self) -> &'static str {
-        "sqlite"
-    }
-
     async fn authenticate(&self, hash: &KeyHash) -> Result<Option<Caller>, StoreError> {
         let row: Option<(Hyphenated, Hyphenated)> = sqlx::query_as(
             "select id, organization_id from api_keys where key_hash = $1 and revoked_at is null",

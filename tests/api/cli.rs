@@ -27,12 +27,22 @@ fn command(dir: &Path, database_url: Option<&str>) -> Command {
     command
 }
 
-async fn run(dir: &Path, database_url: Option<&str>, args: &[&str]) -> Output {
+async fn run_args(dir: &Path, database_url: Option<&str>, args: &[&str]) -> Output {
     command(dir, database_url)
         .args(args)
         .output()
         .await
         .unwrap()
+}
+
+/// Runs a command line given as one string (for arguments without spaces).
+async fn run(dir: &Path, database_url: Option<&str>, line: &str) -> Output {
+    run_args(
+        dir,
+        database_url,
+        &line.split_whitespace().collect::<Vec<_>>(),
+    )
+    .await
 }
 
 fn stdout_lines(output: &Output) -> Vec<String> {
@@ -73,7 +83,7 @@ async fn keys_commands_work_as_scripts_expect(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let url = Some(database.url());
 
-    let created = run(
+    let created = run_args(
         dir.path(),
         url,
         &[
@@ -88,16 +98,11 @@ async fn keys_commands_work_as_scripts_expect(backend: Backend) {
     .await;
     let key = last_line_of_success(&created);
     assert!(key.starts_with("mk_") && key.len() >= 35, "{key}");
-    let second = run(
-        dir.path(),
-        url,
-        &["keys", "create", "--organization", "acme"],
-    )
-    .await;
+    let second = run(dir.path(), url, "keys create --organization acme").await;
     let second_key = last_line_of_success(&second);
     assert_ne!(key, second_key);
 
-    let listed = run(dir.path(), url, &["keys", "list", "--organization", "acme"]).await;
+    let listed = run(dir.path(), url, "keys list --organization acme").await;
     assert!(listed.status.success());
     let lines = stdout_lines(&listed);
     assert_eq!(lines.len(), 2, "{lines:?}");
@@ -112,9 +117,9 @@ async fn keys_commands_work_as_scripts_expect(backend: Backend) {
         "a whole key was listed"
     );
 
-    let revoked = run(dir.path(), url, &["keys", "revoke", &key[..11]]).await;
+    let revoked = run_args(dir.path(), url, &["keys", "revoke", &key[..11]]).await;
     assert!(revoked.status.success(), "{revoked:?}");
-    let listed = run(dir.path(), url, &["keys", "list", "--organization", "acme"]).await;
+    let listed = run(dir.path(), url, "keys list --organization acme").await;
     assert!(stdout_lines(&listed)[0].ends_with("\trevoked"));
     assert!(stdout_lines(&listed)[1].ends_with("\tactive"));
     // By id works too.
@@ -124,35 +129,21 @@ async fn keys_commands_work_as_scripts_expect(backend: Backend) {
         .unwrap()
         .to_owned();
     assert!(
-        run(dir.path(), url, &["keys", "revoke", &id])
+        run_args(dir.path(), url, &["keys", "revoke", &id])
             .await
             .status
             .success()
     );
 
-    let unknown = run(dir.path(), url, &["keys", "revoke", "mk_nothere"]).await;
+    let unknown = run(dir.path(), url, "keys revoke mk_nothere").await;
     assert_fails_with_one_line(&unknown, &["mk_nothere"]);
-    let nobody = run(
-        dir.path(),
-        url,
-        &["keys", "list", "--organization", "nobody"],
-    )
-    .await;
+    let nobody = run(dir.path(), url, "keys list --organization nobody").await;
     assert_fails_with_one_line(&nobody, &["nobody"]);
 
     let workspace = run(
         dir.path(),
         url,
-        &[
-            "workspaces",
-            "create",
-            "--organization",
-            "acme",
-            "--name",
-            "brand-b",
-            "--ayrshare-profile-key",
-            "PK-B",
-        ],
+        "workspaces create --organization acme --name brand-b --ayrshare-profile-key PK-B",
     )
     .await;
     let id = last_line_of_success(&workspace);
@@ -160,28 +151,14 @@ async fn keys_commands_work_as_scripts_expect(backend: Backend) {
     let again = run(
         dir.path(),
         url,
-        &[
-            "workspaces",
-            "create",
-            "--organization",
-            "acme",
-            "--name",
-            "brand-b",
-        ],
+        "workspaces create --organization acme --name brand-b",
     )
     .await;
     assert_fails_with_one_line(&again, &["brand-b"]);
     let unknown_org = run(
         dir.path(),
         url,
-        &[
-            "workspaces",
-            "create",
-            "--organization",
-            "initech",
-            "--name",
-            "w",
-        ],
+        "workspaces create --organization initech --name w",
     )
     .await;
     assert_fails_with_one_line(&unknown_org, &["initech"]);
@@ -201,10 +178,10 @@ async fn keys_commands_work_as_scripts_expect_on_postgres() {
 #[tokio::test]
 async fn serving_without_an_ayrshare_key_names_both_ways_out() {
     let dir = tempfile::tempdir().unwrap();
-    let output = run(dir.path(), None, &["serve"]).await;
+    let output = run(dir.path(), None, "serve").await;
     assert_fails_with_one_line(&output, &["AYRSHARE_API_KEY", "--sandbox"]);
     // No subcommand means serve.
-    let output = run(dir.path(), None, &[]).await;
+    let output = run(dir.path(), None, "").await;
     assert_fails_with_one_line(&output, &["AYRSHARE_API_KEY"]);
 }
 
@@ -226,7 +203,7 @@ async fn a_malformed_setting_stops_startup_with_one_line_naming_it() {
             .unwrap();
         assert_fails_with_one_line(&output, &[name]);
     }
-    let output = run(dir.path(), None, &["keys", "create"]).await;
+    let output = run(dir.path(), None, "keys create").await;
     assert!(!output.status.success());
 }
 
@@ -369,14 +346,9 @@ async fn shutdown_lets_a_request_in_flight_finish_and_a_revoked_key_is_refused()
     let client = reqwest::Client::new();
 
     // Revoked from another process: refused on the next request.
-    let second = run(
-        dir.path(),
-        None,
-        &["keys", "create", "--organization", "demo"],
-    )
-    .await;
+    let second = run(dir.path(), None, "keys create --organization demo").await;
     let second_key = last_line_of_success(&second);
-    let revoked = run(dir.path(), None, &["keys", "revoke", &second_key[..11]]).await;
+    let revoked = run_args(dir.path(), None, &["keys", "revoke", &second_key[..11]]).await;
     assert!(revoked.status.success(), "{revoked:?}");
     let refused = client
         .get(format!(
