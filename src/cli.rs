@@ -13,7 +13,7 @@ use tokio_util::task::TaskTracker;
 use url::Url;
 
 use crate::ayrshare::{AyrshareClient, AyrshareSettings};
-use crate::config::Config;
+use crate::config::{Config, is_header_safe};
 use crate::domain::ApiKeySecret;
 use crate::http::{self, AppState};
 use crate::mock_ayrshare::{self, MockConfig};
@@ -22,14 +22,15 @@ use crate::telemetry;
 
 /// Publish or schedule social posts through Ayrshare, exactly once, with a tracking record for
 /// every request. Configuration comes from the environment and `.env`; see README.md.
-#[derive(Debug, Parser)]
+// No `Debug` on the command types: they can carry an Ayrshare profile key or the mock's key.
+#[derive(Parser)]
 #[command(name = "mosaic-social", version)]
 pub struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 enum Command {
     /// Apply pending migrations, then serve the API (the default command).
     Serve {
@@ -56,7 +57,7 @@ enum Command {
     },
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 enum KeysCommand {
     /// Create a key (and the organization, with its primary workspace, if it is new); prints
     /// the key alone on the last line.
@@ -78,7 +79,7 @@ enum KeysCommand {
     },
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 enum WorkspacesCommand {
     /// Create a workspace of an existing organization; prints its id alone on the last line.
     Create {
@@ -162,6 +163,16 @@ async fn execute(command: Command) -> Result<(), Failure> {
                 .find_organization(&organization)
                 .await?
                 .ok_or_else(|| Failure(format!("no organization named {organization}")))?;
+            if ayrshare_profile_key
+                .as_deref()
+                .is_some_and(|k| !is_header_safe(k))
+            {
+                return Err(Failure(
+                    "--ayrshare-profile-key contains characters that cannot be sent in an HTTP \
+                     header"
+                        .into(),
+                ));
+            }
             let workspace = store
                 .create_workspace(org.id, &name, ayrshare_profile_key.as_deref())
                 .await?;

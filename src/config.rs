@@ -61,6 +61,15 @@ impl Config {
         match dotenvy::dotenv() {
             Ok(_) => {}
             Err(e) if e.not_found() => {}
+            // dotenvy's message quotes the whole line, which may hold a secret: name only the
+            // variable and the position.
+            Err(dotenvy::Error::LineParse(line, index)) => {
+                let name = line.split('=').next().unwrap_or("").trim();
+                return Err(ConfigError::new(
+                    ".env",
+                    format!("the line setting {name} cannot be parsed (at character {index})"),
+                ));
+            }
             Err(e) => return Err(ConfigError::new(".env", e.to_string())),
         }
         Config::from_lookup(|name| std::env::var(name).ok())
@@ -112,6 +121,21 @@ impl Config {
                 }
             },
         };
+
+        // Credentials travel in HTTP headers: one that cannot be a header value (a stray
+        // carriage return from a `.env`, say) would fail every call, so it stops startup instead.
+        for name in [
+            "AYRSHARE_API_KEY",
+            "AYRSHARE_X_API_KEY",
+            "AYRSHARE_X_API_SECRET",
+        ] {
+            if get(name).is_some_and(|value| !is_header_safe(&value)) {
+                return Err(ConfigError::new(
+                    name,
+                    "contains characters that cannot be sent in an HTTP header",
+                ));
+            }
+        }
 
         let x_credentials = match (get("AYRSHARE_X_API_KEY"), get("AYRSHARE_X_API_SECRET")) {
             (Some(key), Some(secret)) => Some(XCredentials {
@@ -173,6 +197,12 @@ impl Config {
     }
 }
 
+/// Whether `value` can be sent as an HTTP header value: visible ASCII and spaces, as Ayrshare's
+/// keys are.
+pub fn is_header_safe(value: &str) -> bool {
+    value.bytes().all(|b| b == b' ' || b.is_ascii_graphic())
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -221,6 +251,14 @@ mod tests {
             config(&[("AYRSHARE_X_API_KEY", "k")]).unwrap_err().name,
             "AYRSHARE_X_API_SECRET"
         );
+    }
+
+    #[test]
+    fn credentials_that_cannot_be_headers_stop_startup() {
+        let err = config(&[("AYRSHARE_API_KEY", "abc\r")]).unwrap_err();
+        assert_eq!(err.name, "AYRSHARE_API_KEY");
+        assert!(!err.to_string().contains("abc"));
+        assert!(config(&[("AYRSHARE_API_KEY", "A1-b_2.c")]).is_ok());
     }
 
     #[test]

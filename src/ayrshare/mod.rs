@@ -170,12 +170,7 @@ impl AyrshareClient {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "ayrshare answered"
         );
-        Ok(ProviderAnswer {
-            http_status,
-            json: serde_json::from_str(&text).ok(),
-            text,
-            retry_after,
-        })
+        Ok(ProviderAnswer::new(http_status, &text, retry_after))
     }
 }
 

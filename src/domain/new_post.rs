@@ -1,6 +1,6 @@
 //! The body of `POST /social/post`: parsed once into a `NewPost`, with every problem reported at once.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, SecondsFormat, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use url::Url;
@@ -97,6 +97,10 @@ impl NewPost {
 
         let post = match take("post") {
             None => String::new(),
+            Some(Value::String(s)) if s.contains('\0') => {
+                errors.push(FieldError::new("post", "must not contain NUL characters"));
+                String::new()
+            }
             Some(Value::String(s)) => s,
             Some(_) => {
                 errors.push(FieldError::new("post", "must be a string"));
@@ -124,7 +128,14 @@ impl NewPost {
             }
         };
 
-        for key in fields.keys() {
+        for (key, value) in &fields {
+            if key.contains('\0') || contains_nul(value) {
+                errors.push(FieldError::new(
+                    key.replace('\0', "\u{fffd}"),
+                    "must not contain NUL characters",
+                ));
+                continue;
+            }
             let normalized = normalize_key(key);
             if REFUSED_EXTRAS.contains(&normalized.as_str()) {
                 let hint = if normalized.starts_with("profilekey") {
@@ -284,8 +295,19 @@ fn parse_schedule_date(
         ));
         return None;
     };
+    // Ayrshare takes whole seconds: truncate first, so that the check below is about exactly
+    // what is sent (a time less than a second ahead would otherwise reach Ayrshare as a past
+    // time and be published at once).
     let utc = parsed.with_timezone(&Utc);
-    if utc <= now {
+    let sent = DateTime::from_timestamp(utc.timestamp(), 0).unwrap_or(utc);
+    if sent.year() > 9999 {
+        errors.push(FieldError::new(
+            "schedule_date",
+            format!("'{text}' is after the year 9999, which Ayrshare's format cannot express"),
+        ));
+        return None;
+    }
+    if sent <= now {
         errors.push(FieldError::new(
             "schedule_date",
             format!(
@@ -295,8 +317,20 @@ fn parse_schedule_date(
         ));
         return None;
     }
-    // Ayrshare takes whole seconds; truncate here so the record holds exactly what was sent.
-    DateTime::from_timestamp(utc.timestamp(), 0)
+    Some(sent)
+}
+
+/// Postgres text cannot hold U+0000, and no platform accepts it: refusing it here keeps both
+/// stores answering the same.
+fn contains_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(contains_nul),
+        Value::Object(fields) => fields
+            .iter()
+            .any(|(k, v)| k.contains('\0') || contains_nul(v)),
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -437,6 +471,32 @@ mod tests {
         assert!(naive[0].message.contains("with an offset"), "{naive:?}");
         let past = errors_of(json!({"platforms": ["x"], "schedule_date": "2025-12-31T23:59:59Z"}));
         assert!(past[0].message.contains("not in the future"), "{past:?}");
+    }
+
+    #[test]
+    fn nul_characters_are_refused_in_the_text_and_the_extras() {
+        assert_eq!(
+            fields_of(json!({"platforms": ["x"], "post": "a\u{0}b"})),
+            ["post"]
+        );
+        assert_eq!(
+            fields_of(json!({"platforms": ["x"], "notes": {"deep": ["ok", "no\u{0}"]}})),
+            ["notes"]
+        );
+    }
+
+    #[test]
+    fn a_schedule_date_less_than_a_second_ahead_is_in_the_past_once_truncated() {
+        let fraction = json!({"platforms": ["x"], "schedule_date": "2026-01-01T00:00:00.900Z"});
+        assert_eq!(fields_of(fraction), ["schedule_date"]);
+        let ok = json!({"platforms": ["x"], "schedule_date": "2026-01-01T00:00:01.100Z"});
+        assert!(NewPost::parse(ok, now()).is_ok());
+    }
+
+    #[test]
+    fn a_schedule_date_past_year_9999_in_utc_is_refused() {
+        let late = json!({"platforms": ["x"], "schedule_date": "9999-12-31T23:59:59-23:59"});
+        assert_eq!(fields_of(late), ["schedule_date"]);
     }
 
     #[test]

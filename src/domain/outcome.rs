@@ -20,6 +20,43 @@ pub struct ProviderAnswer {
     pub retry_after: Option<String>,
 }
 
+impl ProviderAnswer {
+    /// An answer from its status line and body. U+0000 is replaced by U+FFFD throughout (in the
+    /// text and in every JSON string and key): Postgres cannot store it, SQLite can, and the
+    /// two stores must keep the same record.
+    pub fn new(http_status: u16, text: &str, retry_after: Option<String>) -> ProviderAnswer {
+        let text = text.replace('\0', "\u{fffd}");
+        let json = serde_json::from_str(&text).ok().map(without_nul);
+        ProviderAnswer {
+            http_status,
+            json,
+            text,
+            retry_after,
+        }
+    }
+}
+
+fn without_nul(value: Value) -> Value {
+    let clean = |s: String| {
+        if s.contains('\0') {
+            s.replace('\0', "\u{fffd}")
+        } else {
+            s
+        }
+    };
+    match value {
+        Value::String(s) => Value::String(clean(s)),
+        Value::Array(items) => Value::Array(items.into_iter().map(without_nul).collect()),
+        Value::Object(fields) => Value::Object(
+            fields
+                .into_iter()
+                .map(|(k, v)| (clean(k), without_nul(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
 /// Why no answer came back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DeliveryFailure {
@@ -136,7 +173,10 @@ pub fn judge_create(answer: Result<&ProviderAnswer, DeliveryFailure>, scheduled:
     // A 2xx (or a 4xx with Ayrshare's JSON) that says what happened.
     let (tracked, verdict) = match reading.status.as_deref() {
         Some("scheduled") => (TrackedStatus::Scheduled, Verdict::Accepted),
-        Some("success") if scheduled => (TrackedStatus::Scheduled, Verdict::Accepted),
+        // Accepted for later; but if Ayrshare lists published platforms, it posted at once.
+        Some("success") if scheduled && reading.successes() == 0 => {
+            (TrackedStatus::Scheduled, Verdict::Accepted)
+        }
         Some("success") if reading.successes() > 0 || reading.errors.is_empty() => {
             (TrackedStatus::Posted, Verdict::Accepted)
         }
@@ -535,6 +575,28 @@ mod tests {
             "postIds": [{"status": "success", "id": "1", "platform": "twitter", "postUrl": "https://x.test/1"}],
             "id": "P1"
         })
+    }
+
+    #[test]
+    fn a_scheduled_request_that_ayrshare_published_at_once_is_posted() {
+        let outcome = judge_create(Ok(&answer(200, success_body())), true);
+        assert_eq!(outcome.tracked_status, Some(TrackedStatus::Posted));
+        assert_eq!(outcome.results.len(), 2);
+    }
+
+    #[test]
+    fn nul_characters_in_an_answer_are_replaced() {
+        let answer = ProviderAnswer::new(
+            500,
+            r#"{"status": "error", "message": "bad\u0000byte", "k\u0000": 1}"#,
+            None,
+        );
+        let json = answer.json.unwrap();
+        assert_eq!(json["message"], "bad\u{fffd}byte");
+        assert!(json.get("k\u{fffd}").is_some());
+        let raw = ProviderAnswer::new(502, "<html>\0</html>", None);
+        assert_eq!(raw.text, "<html>\u{fffd}</html>");
+        assert!(raw.json.is_none());
     }
 
     #[test]

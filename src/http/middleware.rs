@@ -9,6 +9,7 @@ use axum::extract::MatchedPath;
 use axum::http::{Method, Request, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::Map;
 use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
 use tower_http::trace::TraceLayer;
@@ -87,8 +88,8 @@ pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
     internal_error(Map::new())
 }
 
-/// Refuses a body announced as larger than the limit before anything else is done (before
-/// authentication, before reading a byte of it).
+/// Refuses a body over the limit before anything else is done (before authentication): at once
+/// when its `Content-Length` says so, or after reading at most the limit when it is chunked.
 pub async fn refuse_large_bodies(request: Request<Body>, next: Next) -> Response {
     let declared = request
         .headers()
@@ -97,7 +98,20 @@ pub async fn refuse_large_bodies(request: Request<Body>, next: Next) -> Response
         .and_then(|v| v.parse::<u64>().ok());
     match declared {
         Some(length) if length > MAX_BODY_BYTES as u64 => ApiError::PayloadTooLarge.into_response(),
-        _ => next.run(request).await,
+        Some(_) => next.run(request).await,
+        None => {
+            let (parts, body) = request.into_parts();
+            match Limited::new(body, MAX_BODY_BYTES).collect().await {
+                Ok(collected) => {
+                    next.run(Request::from_parts(parts, Body::from(collected.to_bytes())))
+                        .await
+                }
+                Err(e) if e.is::<LengthLimitError>() => ApiError::PayloadTooLarge.into_response(),
+                Err(_) => {
+                    ApiError::field("body", "the request body could not be read").into_response()
+                }
+            }
+        }
     }
 }
 

@@ -30,6 +30,10 @@ use crate::store::DynStore;
 /// The largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// How long past the Ayrshare timeout a create waits for its record to be written and updated
+/// before answering `provider_timeout` with the record still `pending`.
+pub const RECORDING_ALLOWANCE: Duration = Duration::from_secs(10);
+
 /// Marks every response of a sandboxed server.
 pub const SANDBOX_HEADER: &str = "x-mosaic-sandbox";
 
@@ -57,9 +61,10 @@ pub fn router(state: AppState) -> Router {
 
 /// Adds the fallbacks and the middleware stack (outermost first) to `routes`.
 fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
-    // Longer than an Ayrshare call plus the database work around it, so that a slow Ayrshare
-    // is answered as `provider_timeout` by the handler, not cut off here.
-    let request_timeout = state.ayrshare_timeout + Duration::from_secs(15);
+    // A last resort, past the handlers' own deadlines (the create answers by the Ayrshare
+    // timeout plus RECORDING_ALLOWANCE), so that a slow Ayrshare is answered by the handler,
+    // with the tracking fields, and not cut off here.
+    let request_timeout = state.ayrshare_timeout + RECORDING_ALLOWANCE + Duration::from_secs(20);
     let sandbox = state.sandbox;
     let router = routes
         .fallback(middleware::not_found)

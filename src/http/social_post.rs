@@ -62,35 +62,52 @@ async fn create_post(
 ) -> Result<Json<PostResponse>, ApiError> {
     let new_post = NewPost::parse(body, Utc::now()).map_err(ApiError::Validation)?;
     let workspace = find_workspace(&state, caller.organization_id, new_post.workspace_id).await?;
-    let record = state
-        .store
-        .insert_tracking(&NewTracking {
-            id: Uuid::new_v4(),
-            organization_id: caller.organization_id,
-            workspace_id: workspace.id,
-            api_key_id: caller.api_key_id,
-            post: new_post.post.clone(),
-            platforms: new_post
-                .platforms
-                .iter()
-                .map(|p| p.as_str().to_owned())
-                .collect(),
-            media_urls: new_post.media_urls.iter().map(|u| u.to_string()).collect(),
-            schedule_date: new_post.schedule_date,
-            extra: Value::Object(new_post.extra.clone()),
-        })
-        .await?;
-    tracing::info!(tracking_id = %record.id, "tracking record written");
+    let record = NewTracking {
+        id: Uuid::new_v4(),
+        organization_id: caller.organization_id,
+        workspace_id: workspace.id,
+        api_key_id: caller.api_key_id,
+        post: new_post.post.clone(),
+        platforms: new_post
+            .platforms
+            .iter()
+            .map(|p| p.as_str().to_owned())
+            .collect(),
+        media_urls: new_post.media_urls.iter().map(|u| u.to_string()).collect(),
+        schedule_date: new_post.schedule_date,
+        extra: Value::Object(new_post.extra.clone()),
+    };
+    let tracking_id = record.id;
 
-    // From here on the record is committed as pending: calling Ayrshare and recording its answer
-    // run as a task of their own, so that a client hanging up (which drops this handler's
-    // future) cannot leave the record pending after Ayrshare acted. Shutdown waits for it.
+    // Writing the record, calling Ayrshare and recording its answer run as a task of their own:
+    // a client hanging up drops this handler's future, and that must never happen between the
+    // commit and the call, or between the call and the recording. Shutdown waits for the task.
     let task = state
         .tasks
         .spawn(publish(state.clone(), record, new_post, workspace));
-    let (record, outcome) = task
-        .await
-        .map_err(|e| ApiError::Internal(format!("publishing task failed: {e}")))??;
+    let deadline = state.ayrshare_timeout + super::RECORDING_ALLOWANCE;
+    let (record, outcome) = match tokio::time::timeout(deadline, task).await {
+        Ok(joined) => {
+            joined.map_err(|e| ApiError::Internal(format!("publishing task failed: {e}")))??
+        }
+        // The database is slow: answer now, with what the record says at this moment; the
+        // task goes on and records the outcome when it can.
+        Err(_) => {
+            return Err(ApiError::Provider {
+                verdict: Verdict::TimedOut {
+                    detail: "the outcome could not be recorded in time; read the tracking record \
+                             later to learn it"
+                        .into(),
+                },
+                record: RecordRef {
+                    tracking_id,
+                    tracked_status: TrackedStatus::Pending,
+                    post_id: None,
+                    results: None,
+                },
+            });
+        }
+    };
     match outcome.verdict {
         Verdict::Accepted => Ok(Json(merged_response(&record, &outcome))),
         verdict => Err(ApiError::Provider {
@@ -104,13 +121,15 @@ async fn create_post(
     }
 }
 
-/// Sends the post to Ayrshare once and records what came of it.
+/// Writes the record, sends the post to Ayrshare once, and records what came of it.
 async fn publish(
     state: AppState,
-    record: TrackingRecord,
+    record: NewTracking,
     new_post: NewPost,
     workspace: Workspace,
 ) -> Result<(TrackingRecord, Outcome), ApiError> {
+    let record = state.store.insert_tracking(&record).await?;
+    tracing::info!(tracking_id = %record.id, "tracking record written");
     let scope = CallScope {
         profile_key: workspace.ayrshare_profile_key.as_ref(),
         involves_x: new_post.involves_x(),
@@ -140,7 +159,10 @@ async fn publish(
                 tracking_id: record.id,
                 tracked_status: record.tracked_status,
                 post_id: outcome.provider_post_id.clone(),
-                results: Some(outcome.results.clone()),
+                results: outcome
+                    .provider_response
+                    .is_some()
+                    .then(|| outcome.results.clone()),
             },
         }),
     }
@@ -177,6 +199,13 @@ async fn get_post(
     Authenticated(caller): Authenticated,
     Path(post_id): Path<String>,
 ) -> Result<Json<PostResponse>, ApiError> {
+    // No id of ours contains U+0000, and Postgres could not even compare one.
+    if post_id.contains('\0') {
+        return Err(ApiError::NotFound(format!(
+            "no post with id {}",
+            post_id.escape_debug()
+        )));
+    }
     let record = state
         .store
         .find_tracking_by_post_id(caller.organization_id, &post_id)

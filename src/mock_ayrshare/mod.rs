@@ -28,11 +28,20 @@ use rand::rngs::StdRng;
 use self::store::{Clock, Store};
 
 /// Settings of the simulator.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct MockConfig {
     /// `Some(key)`: only `Authorization: Bearer <key>` is accepted.
     /// `None`: any non-empty bearer key is accepted.
     pub api_key: Option<String>,
+}
+
+// By hand, so that the accepted key never lands in a log line.
+impl std::fmt::Debug for MockConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockConfig")
+            .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
 }
 
 /// The simulator's router, serving Ayrshare's routes under `/api`.

@@ -205,6 +205,29 @@ async fn a_malformed_setting_stops_startup_with_one_line_naming_it() {
     }
     let output = run(dir.path(), None, "keys create").await;
     assert!(!output.status.success());
+
+    // A credential that cannot travel in a header stops startup, without being printed.
+    let output = command(dir.path(), None)
+        .env("AYRSHARE_API_KEY", "abc\u{1}SECRET")
+        .arg("serve")
+        .output()
+        .await
+        .unwrap();
+    assert_fails_with_one_line(&output, &["AYRSHARE_API_KEY"]);
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("SECRET"));
+}
+
+#[tokio::test]
+async fn a_malformed_env_file_is_named_without_printing_its_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        "AYRSHARE_API_KEY=TOP SECRET-456 x\"y\n",
+    )
+    .unwrap();
+    let output = run(dir.path(), None, "keys list --organization acme").await;
+    assert_fails_with_one_line(&output, &[".env", "AYRSHARE_API_KEY"]);
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("SECRET"));
 }
 
 /// A running `serve --sandbox`: its address and the demo key it printed.

@@ -229,6 +229,16 @@ backend_tests! {
         assert_eq!(record.provider_response, Some(json!("<html><body>Bad Gateway</body></html>")));
     }
 
+    async fn an_answer_holding_nul_characters_is_still_recorded(app) {
+        answer_post(app, ResponseTemplate::new(500).set_body_raw("broken\u{0}gateway", "text/plain")).await;
+        let response = app.post(&json!({"post": "a", "platforms": ["x"]})).send().await.unwrap();
+        let body = expect_error(response, 502, "provider_error").await;
+        assert_eq!(body["tracked_status"], "unknown");
+        let record = app.only_record().await;
+        assert_eq!(record.tracked_status, TrackedStatus::Unknown);
+        assert_eq!(record.provider_response, Some(json!("broken\u{fffd}gateway")));
+    }
+
     async fn a_success_answer_without_a_status_is_judged_from_post_ids(app) {
         let mut body = success_body();
         body.as_object_mut().unwrap().remove("status");

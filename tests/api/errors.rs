@@ -24,11 +24,16 @@ backend_tests! {
         let response = app.client.post(app.url("/social/post"))
             .header("content-type", "application/json").body(big.clone()).send().await.unwrap();
         expect_error(response, 413, "payload_too_large").await;
-        // Without a Content-Length, the body is cut off while it is read.
-        let stream = futures_stream(big);
-        let response = app.client.post(app.url("/social/post")).bearer_auth(&app.api_key)
-            .header("content-type", "application/json").body(stream).send().await.unwrap();
+        // Without a Content-Length (chunked), at most the limit is read, still before the key.
+        let response = app.client.post(app.url("/social/post"))
+            .header("content-type", "application/json").body(futures_stream(big.clone()))
+            .send().await.unwrap();
         expect_error(response, 413, "payload_too_large").await;
+        // A chunked body under the limit goes through as usual.
+        let small = futures_stream(r#"{"platforms": ["myspace"]}"#.to_owned());
+        let response = app.client.post(app.url("/social/post")).bearer_auth(&app.api_key)
+            .header("content-type", "application/json").body(small).send().await.unwrap();
+        expect_error(response, 400, "validation_error").await;
         assert!(app.records().await.is_empty());
     }
 

@@ -82,6 +82,13 @@ backend_tests! {
         }
     }
 
+    async fn nul_characters_are_refused_the_same_on_both_databases(app) {
+        refused(app, json!({"platforms": ["x"], "post": "a\u{0}b"}), &["post"]).await;
+        refused(app, json!({"platforms": ["x"], "notes": "n\u{0}"}), &["notes"]).await;
+        let response = app.get("/social/post/a%00b").send().await.unwrap();
+        expect_error(response, 404, "not_found").await;
+    }
+
     async fn a_body_that_is_not_an_object_is_refused(app) {
         refused(app, json!(["x"]), &["body"]).await;
     }
