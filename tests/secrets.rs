@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use serde_json::json;
 use tracing_subscriber::fmt::MakeWriter;
 
-use support::{AYRSHARE_KEY, Backend, TestApp};
+use support::{AYRSHARE_KEY, Backend, Options, TestApp};
 use wiremock::matchers::method;
 use wiremock::{Mock, ResponseTemplate};
 
@@ -55,7 +55,11 @@ fn captured() -> &'static Captured {
 async fn keys_are_neither_stored_nor_logged(backend: Backend) {
     let captured = captured();
 
-    let Some(app) = TestApp::spawn(backend).await else {
+    let options = Options {
+        x_credentials: true,
+        ..Options::default()
+    };
+    let Some(app) = TestApp::spawn_with(backend, options).await else {
         return;
     };
     Mock::given(method("POST"))
@@ -82,12 +86,24 @@ async fn keys_are_neither_stored_nor_logged(backend: Backend) {
         .unwrap();
     assert_eq!(refused.status(), 401);
 
+    // The X credentials did travel, so their absence below means something.
+    let sent = app.ayrshare.received_requests().await.unwrap();
+    assert_eq!(
+        sent[0].headers.get("x-twitter-oauth1-api-secret").unwrap(),
+        "x-app-secret"
+    );
+
     let stored = app.dump_database().await;
     assert!(
         stored.contains(&app.api_key[..11]),
         "the key's prefix is stored for listing"
     );
     assert!(!stored.contains(&app.api_key), "the raw API key is stored");
+    assert!(!stored.contains(AYRSHARE_KEY), "the Ayrshare key is stored");
+    assert!(
+        !stored.contains("x-app-secret"),
+        "the X app secret is stored"
+    );
     assert!(
         !stored.contains(&app.api_key[11..]),
         "the secret part of the API key is stored"
@@ -104,6 +120,10 @@ async fn keys_are_neither_stored_nor_logged(backend: Backend) {
     );
     assert!(!logs.contains(&app.api_key[11..]), "the API key was logged");
     assert!(!logs.contains(AYRSHARE_KEY), "the Ayrshare key was logged");
+    assert!(
+        !logs.contains("x-app-secret"),
+        "the X app secret was logged"
+    );
     app.finish().await;
 }
 

@@ -276,10 +276,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_refused_connection_is_not_sent_and_a_slow_answer_is_unknown() {
-        let closed = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap();
+        // Bound but not listening: the port stays ours, and connecting is refused.
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let closed = socket.local_addr().unwrap();
         let error = client(&format!("http://{closed}/api"), Duration::from_secs(5))
             .create_post(CallScope::default(), &json!({}))
             .await

@@ -6,6 +6,7 @@ use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use sqlx::Connection;
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 
@@ -162,7 +163,6 @@ async fn keys_commands_work_as_scripts_expect(backend: Backend) {
     )
     .await;
     assert_fails_with_one_line(&unknown_org, &["initech"]);
-    database.drop_database().await;
 }
 
 #[tokio::test]
@@ -321,6 +321,14 @@ async fn a_newcomer_runs_the_sandbox_and_the_documented_curl_works() {
     }
     assert_eq!(body["status"], "scheduled");
     assert_eq!(body["tracked_status"], "scheduled");
+    assert!(
+        body["post_id"].as_str().is_some_and(|id| !id.is_empty()),
+        "{body}"
+    );
+    assert_eq!(body["links"], json!([]));
+    assert_eq!(body["results"], json!([]));
+    assert_eq!(body["error"], Value::Null);
+    assert!(uuid::Uuid::parse_str(body["tracking_id"].as_str().unwrap()).is_ok());
 
     // Published now: links and results per platform, X reported as x.
     let response = client
@@ -392,7 +400,33 @@ async fn shutdown_lets_a_request_in_flight_finish_and_a_revoked_key_is_refused()
         .json(&json!({"post": "slow one [mock:slow:1500]", "platforms": ["linkedin"]}))
         .send();
     let in_flight = tokio::spawn(request);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Wait until the record is written as pending (it is, before Ayrshare is called), so the
+    // signal surely arrives while the request is in flight.
+    let database = format!(
+        "sqlite://{}/mosaic-data/mosaic-social.db",
+        dir.path().display()
+    );
+    let mut conn = sqlx::SqliteConnection::connect(&database).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let pending: i64 = sqlx::query_scalar(
+                "select count(*) from scheduled_social_posts_v2 where tracked_status = 'pending'",
+            )
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+            if pending == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the record is written as pending");
+    assert!(
+        !in_flight.is_finished(),
+        "the slow request already finished"
+    );
     terminate(&sandbox.child);
     let response = in_flight.await.unwrap().unwrap();
     assert_eq!(response.status(), 200);

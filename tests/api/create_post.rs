@@ -348,8 +348,12 @@ backend_tests! {
     }
 }
 
-/// A loopback port with nothing listening on it.
+/// A loopback port with nothing listening on it. The socket is bound (so no other test can take
+/// the port) but never listens, so connecting is refused; it is leaked for the test's lifetime.
 fn closed_port() -> std::net::SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap()
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = socket.local_addr().unwrap();
+    Box::leak(Box::new(socket));
+    addr
 }

@@ -46,15 +46,25 @@ backend_tests! {
         assert_eq!(read["results"], body["results"]);
     }
 
-    async fn a_scheduled_post_stays_pending_downstream_until_due(app) [shipped_mock()] {
+    async fn a_scheduled_post_stays_pending_until_due_then_reads_as_posted(app) [shipped_mock()] {
+        // Two whole seconds ahead (the service truncates to seconds), then read before and after.
+        let due = chrono::Utc::now() + chrono::Duration::seconds(3);
+        let due = due.format("%Y-%m-%dT%H:%M:%SZ").to_string();
         let response = app.post(&json!({"post": "later", "platforms": ["linkedin"],
-            "schedule_date": "2036-01-01T00:00:00Z"})).send().await.unwrap();
+            "schedule_date": due})).send().await.unwrap();
         let body = response_json(response).await;
-        assert_eq!(body["tracked_status"], "scheduled");
-        let read = response_json(app.get(&format!("/social/post/{}", body["post_id"].as_str().unwrap()))
-            .send().await.unwrap()).await;
+        assert_eq!(body["tracked_status"], "scheduled", "{body}");
+        let path = format!("/social/post/{}", body["post_id"].as_str().unwrap());
+        let read = response_json(app.get(&path).send().await.unwrap()).await;
         assert_eq!(read["status"], "pending");
         assert_eq!(read["tracked_status"], "scheduled");
+
+        tokio::time::sleep(std::time::Duration::from_millis(3200)).await;
+        let read = response_json(app.get(&path).send().await.unwrap()).await;
+        assert_eq!(read["status"], "success", "{read}");
+        assert_eq!(read["tracked_status"], "posted");
+        assert_eq!(read["links"].as_array().unwrap().len(), 1);
+        assert_eq!(app.only_record().await.tracked_status, TrackedStatus::Posted);
     }
 
     async fn the_mocks_partial_and_duplicate_scenarios_map_to_partial_and_rejected(app) [shipped_mock()] {

@@ -141,19 +141,35 @@ impl Database {
             Database::Sqlite { url, .. } | Database::Postgres { url, .. } => url,
         }
     }
+}
 
-    /// Drops a Postgres test database (a SQLite one goes with its temporary folder).
-    pub async fn drop_database(&self) {
-        if let Database::Postgres {
+/// A Postgres test database is dropped when its handle is, also when the test failed: from a
+/// thread of its own, since `Drop` cannot await and may run inside the test's runtime.
+impl Drop for Database {
+    fn drop(&mut self) {
+        let Database::Postgres {
             admin_url, name, ..
         } = self
-        {
-            if let Ok(mut admin) = sqlx::PgConnection::connect(admin_url).await {
-                let _ = sqlx::query(&format!("drop database if exists {name} with (force)"))
+        else {
+            return;
+        };
+        let (admin_url, database) = (admin_url.clone(), name.clone());
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let mut admin = sqlx::PgConnection::connect(&admin_url).await?;
+                sqlx::query(&format!("drop database if exists {database} with (force)"))
                     .execute(&mut admin)
-                    .await;
-                admin.close().await.ok();
-            }
+                    .await?;
+                admin.close().await
+            })?;
+            Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop the test database {name}: {dropped:?}");
         }
     }
 }
@@ -231,7 +247,7 @@ impl TestApp {
         if let Some(server) = self.server.take() {
             let _ = server.await;
         }
-        self.database.drop_database().await;
+        // The database goes with `self` (see `Drop for Database`).
     }
 
     pub fn url(&self, path: &str) -> String {
