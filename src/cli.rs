@@ -54,6 +54,9 @@ enum Command {
         /// Accept only this bearer key (by default any non-empty key is accepted).
         #[arg(long, env = "MOCK_AYRSHARE_API_KEY")]
         api_key: Option<String>,
+        /// How many posts to remember; past it the oldest settled ones are forgotten.
+        #[arg(long, env = "MOCK_AYRSHARE_MAX_POSTS", default_value_t = mock_ayrshare::DEFAULT_MAX_POSTS)]
+        max_posts: usize,
     },
 }
 
@@ -132,9 +135,14 @@ pub async fn run() -> ExitCode {
 }
 
 async fn execute(command: Command) -> Result<(), Failure> {
-    if let Command::MockAyrshare { bind, api_key } = command {
+    if let Command::MockAyrshare {
+        bind,
+        api_key,
+        max_posts,
+    } = command
+    {
         telemetry::init("info").map_err(Failure)?;
-        return run_mock(bind, api_key).await;
+        return run_mock(bind, MockConfig { api_key, max_posts }).await;
     }
     let config = Config::from_env()?;
     match command {
@@ -336,13 +344,13 @@ async fn run_keys(store: DynStore, command: KeysCommand) -> Result<(), Failure> 
     Ok(())
 }
 
-async fn run_mock(bind: SocketAddr, api_key: Option<String>) -> Result<(), Failure> {
+async fn run_mock(bind: SocketAddr, config: MockConfig) -> Result<(), Failure> {
     let listener = TcpListener::bind(bind)
         .await
         .map_err(|e| Failure(format!("--bind: cannot listen on {bind}: {e}")))?;
     let addr = listener.local_addr()?;
     println!("mock ayrshare listening on http://{addr}/api");
-    mock_ayrshare::serve(listener, MockConfig { api_key }, shutdown_signal()).await?;
+    mock_ayrshare::serve(listener, config, shutdown_signal()).await?;
     Ok(())
 }
 

@@ -145,13 +145,22 @@ pub(super) async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
 }
 
 /// Middleware: counts the request against its profile and adds Ayrshare's rate-limit headers.
+///
+/// Only requests whose API key is accepted are counted (whatever their answer); the others get
+/// the profile's count so far and leave nothing behind, so a flood of refused requests with
+/// fresh `Profile-Key`s cannot grow the mock's memory.
 pub(super) async fn rate_limit_headers(
     State(state): State<AppState>,
     request: Request,
     next: Next,
 ) -> Response {
     let profile = Profile::from_headers(request.headers());
-    let count = state.store().count_request(&profile, state.now());
+    let now = state.now();
+    let count = if authenticate(&state.config, request.headers()).is_ok() {
+        state.store().count_request(&profile, now)
+    } else {
+        state.store().current_count(&profile, now)
+    };
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let mut response = next.run(request).await;
@@ -176,7 +185,7 @@ async fn admit(
     let scenario = scenario::choose(headers, post_text)?;
     match scenario {
         Scenario::Unauthorized => return Err(ApiError::unauthorized().into()),
-        Scenario::RateLimit => return Err(reply::rate_limited()),
+        Scenario::RateLimit(retry_after) => return Err(reply::rate_limited(retry_after)),
         Scenario::ServerError => return Err(reply::server_error()),
         Scenario::NotJson => return Err(reply::bad_gateway_html()),
         Scenario::Slow(delay) => tokio::time::sleep(delay).await,

@@ -2,7 +2,7 @@
 //!
 //! It serves `POST /api/post`, `GET /api/post/{id}`, `DELETE /api/post` (and `/api/delete`),
 //! `GET /api/history` and `GET /api/history/{id}`, checks requests the way Ayrshare does,
-//! remembers posts per profile in memory, and simulates failures on demand through scenarios
+//! remembers posts per profile in bounded memory, and simulates failures on demand through scenarios
 //! (an `X-Mock-Scenario` header or a `[mock:<name>]` marker in the post text).
 //! `docs/mock-ayrshare.md` is the user documentation.
 
@@ -28,11 +28,28 @@ use rand::rngs::StdRng;
 use self::store::{Clock, Store};
 
 /// Settings of the simulator.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct MockConfig {
     /// `Some(key)`: only `Authorization: Bearer <key>` is accepted.
     /// `None`: any non-empty bearer key is accepted.
     pub api_key: Option<String>,
+    /// The most posts remembered at once (all profiles together). A new post beyond it makes
+    /// the mock forget the oldest settled post (published, failed or deleted), or the oldest
+    /// pending one when every remembered post is pending; a forgotten id answers 404.
+    /// `0` counts as 1: the new post itself is always remembered. Default: 10,000.
+    pub max_posts: usize,
+}
+
+/// The default of [`MockConfig::max_posts`] (also the CLI's `--max-posts` default).
+pub(crate) const DEFAULT_MAX_POSTS: usize = 10_000;
+
+impl Default for MockConfig {
+    fn default() -> MockConfig {
+        MockConfig {
+            api_key: None,
+            max_posts: DEFAULT_MAX_POSTS,
+        }
+    }
 }
 
 // By hand, so that the accepted key never lands in a log line.
@@ -40,16 +57,18 @@ impl std::fmt::Debug for MockConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MockConfig")
             .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
+            .field("max_posts", &self.max_posts)
             .finish()
     }
 }
 
 /// The simulator's router, serving Ayrshare's routes under `/api`.
 ///
-/// Remembered posts live inside the router: clones of it share them, and they are lost when the
-/// last clone is dropped. Scheduled posts are due by the system clock.
+/// Remembered posts live inside the router: clones of it share them, at most
+/// [`MockConfig::max_posts`] of them at once, and they are lost when the last clone is dropped.
+/// Scheduled posts are due by the system clock.
 pub fn router(config: MockConfig) -> Router {
-    router_with_clock(config, Arc::new(Utc::now))
+    routes(AppState::new(config, Arc::new(Utc::now)))
 }
 
 /// Serves the simulator on `listener` until `shutdown` completes, then finishes open requests.
@@ -66,13 +85,8 @@ pub async fn serve(
         .await
 }
 
-/// The router with its time source injected, so tests can move time forward.
-fn router_with_clock(config: MockConfig, clock: Clock) -> Router {
-    let state = AppState {
-        config: Arc::new(config),
-        store: Arc::new(Mutex::new(Store::new(StdRng::from_os_rng()))),
-        clock,
-    };
+/// The routes over `state`, whose clock tests inject to move time forward.
+fn routes(state: AppState) -> Router {
     Router::new()
         .route(
             "/api/post",
@@ -101,6 +115,15 @@ struct AppState {
 }
 
 impl AppState {
+    fn new(config: MockConfig, clock: Clock) -> AppState {
+        let store = Store::new(StdRng::from_os_rng(), config.max_posts);
+        AppState {
+            config: Arc::new(config),
+            store: Arc::new(Mutex::new(store)),
+            clock,
+        }
+    }
+
     fn now(&self) -> DateTime<Utc> {
         (self.clock)()
     }

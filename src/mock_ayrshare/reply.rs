@@ -117,8 +117,8 @@ impl From<ApiError> for Response {
     }
 }
 
-/// HTTP 429 as Ayrshare sends it when a profile is over its budget.
-pub(super) fn rate_limited() -> Response {
+/// HTTP 429 as Ayrshare sends it when a profile is over its budget, with `Retry-After` in seconds.
+pub(super) fn rate_limited(retry_after: u64) -> Response {
     let body = json!({
         "status": "error",
         "code": 429,
@@ -129,7 +129,7 @@ pub(super) fn rate_limited() -> Response {
     });
     let mut response = json_response(StatusCode::TOO_MANY_REQUESTS, &body);
     let headers = response.headers_mut();
-    headers.insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+    headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
     headers.insert("x-ratelimit-max", HeaderValue::from(RATE_LIMIT_MAX));
     headers.insert("x-ratelimit-count", HeaderValue::from(RATE_LIMIT_MAX));
     response

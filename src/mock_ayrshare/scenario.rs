@@ -18,9 +18,15 @@ const DEFAULT_SLOW: Duration = Duration::from_millis(5_000);
 /// The longest wait `slow:<ms>` accepts.
 const MAX_SLOW_MS: u64 = 120_000;
 
+/// The `Retry-After` of `rate_limit` when no delay is given, in seconds.
+const DEFAULT_RETRY_AFTER: u64 = 60;
+
+/// The longest `Retry-After` `rate_limit:<seconds>` accepts.
+const MAX_RETRY_AFTER: u64 = 3_600;
+
 /// The names listed when a caller asks for an unknown scenario.
 const KNOWN: &str = "success, scheduled, partial, duplicate, unauthorized, rate_limit, \
-                     server_error, not_json, slow, slow:<ms>";
+                     rate_limit:<seconds>, server_error, not_json, slow, slow:<ms>";
 
 /// The outcome a caller asked the mock to simulate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,8 +41,8 @@ pub(super) enum Scenario {
     Duplicate,
     /// The API key is refused (HTTP 401).
     Unauthorized,
-    /// The profile is over its rate limit (HTTP 429).
-    RateLimit,
+    /// The profile is over its rate limit (HTTP 429), retry after this many seconds.
+    RateLimit(u64),
     /// Ayrshare fails internally (HTTP 500).
     ServerError,
     /// A gateway in front of Ayrshare answers an HTML page (HTTP 502).
@@ -63,14 +69,22 @@ impl Scenario {
             "partial" => Scenario::Partial,
             "duplicate" => Scenario::Duplicate,
             "unauthorized" => Scenario::Unauthorized,
-            "rate_limit" => Scenario::RateLimit,
+            "rate_limit" => Scenario::RateLimit(DEFAULT_RETRY_AFTER),
             "server_error" => Scenario::ServerError,
             "not_json" => Scenario::NotJson,
             "slow" => Scenario::Slow(DEFAULT_SLOW),
-            _ => match name.strip_prefix("slow:") {
-                Some(ms) => Scenario::Slow(parse_slow_ms(ms, raw)?),
-                None => return Err(unknown(raw)),
-            },
+            _ => {
+                if let Some(ms) = name.strip_prefix("slow:") {
+                    let ms =
+                        parse_bounded(ms, MAX_SLOW_MS, raw, "slow takes a delay in milliseconds")?;
+                    Scenario::Slow(Duration::from_millis(ms))
+                } else if let Some(seconds) = name.strip_prefix("rate_limit:") {
+                    let what = "rate_limit takes a Retry-After in seconds";
+                    Scenario::RateLimit(parse_bounded(seconds, MAX_RETRY_AFTER, raw, what)?)
+                } else {
+                    return Err(unknown(raw));
+                }
+            }
         };
         Ok(scenario)
     }
@@ -115,11 +129,12 @@ fn find_marker(text: &str) -> Result<Option<&str>, ApiError> {
     }
 }
 
-fn parse_slow_ms(ms: &str, raw: &str) -> Result<Duration, ApiError> {
-    match ms.trim().parse::<u64>() {
-        Ok(ms) if ms <= MAX_SLOW_MS => Ok(Duration::from_millis(ms)),
+/// Parses the number after `<name>:` in a scenario, from 0 to `max`; `what` names it in the error.
+fn parse_bounded(number: &str, max: u64, raw: &str, what: &str) -> Result<u64, ApiError> {
+    match number.trim().parse::<u64>() {
+        Ok(number) if number <= max => Ok(number),
         _ => Err(ApiError::mock(format!(
-            "invalid mock scenario {:?}: slow takes a delay in milliseconds from 0 to {MAX_SLOW_MS}",
+            "invalid mock scenario {:?}: {what} from 0 to {max}",
             raw.trim()
         ))),
     }

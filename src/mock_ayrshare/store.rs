@@ -1,6 +1,7 @@
-//! The mock's memory: remembered posts per profile, their publication, and rate-limit counters.
+//! The mock's memory: remembered posts per profile, their publication and eviction, and
+//! rate-limit counters.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use axum::http::{HeaderMap, StatusCode};
@@ -81,8 +82,6 @@ impl PostStatus {
 pub(super) struct StoredPost {
     pub(super) id: String,
     profile: Profile,
-    /// Creation order, to list history newest first even within one second.
-    seq: u64,
     pub(super) text: String,
     platforms: Vec<Platform>,
     media_urls: Vec<String>,
@@ -98,10 +97,6 @@ pub(super) struct StoredPost {
 }
 
 impl StoredPost {
-    fn is_due(&self, now: DateTime<Utc>) -> bool {
-        self.status == PostStatus::Pending && self.schedule_date.is_none_or(|due| due <= now)
-    }
-
     /// The answer to the `POST /api/post` that created this post.
     pub(super) fn creation_answer(&self) -> (StatusCode, Value) {
         if self.status == PostStatus::Pending {
@@ -162,36 +157,91 @@ fn format_time(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
-/// What the mock remembers about one profile besides its posts.
+/// What the mock remembers about one profile.
 #[derive(Clone, Debug)]
 struct ProfileState {
     counters: Counters,
     window_start: DateTime<Utc>,
     window_count: u64,
+    /// The creation numbers of the profile's remembered posts, oldest first.
+    posts: BTreeSet<u64>,
 }
 
+impl ProfileState {
+    fn new(now: DateTime<Utc>) -> ProfileState {
+        ProfileState {
+            counters: Counters::default(),
+            window_start: now,
+            window_count: 0,
+            posts: BTreeSet::new(),
+        }
+    }
+
+    fn window_is_over(&self, now: DateTime<Utc>) -> bool {
+        now - self.window_start >= RATE_WINDOW
+    }
+
+    /// Whether forgetting the profile loses nothing but its counters: it owns no remembered post
+    /// and its rate window is over, so its next request would count from 1 anyway.
+    fn is_idle(&self, now: DateTime<Utc>) -> bool {
+        self.posts.is_empty() && self.window_is_over(now)
+    }
+}
+
+/// The profile map is swept of idle profiles whenever it reaches twice its size after the last
+/// sweep, but never below this size: amortised O(1) per request.
+const SWEEP_MIN: usize = 64;
+
+/// The most profiles without remembered posts kept at once, however many are in their window:
+/// beyond it the sweep forgets those whose window started first (their count restarts at 1).
+const MAX_POSTLESS_PROFILES: usize = 10_000;
+
 /// Everything the mock remembers; lost when the process ends.
+///
+/// Posts are keyed by their creation number (`seq`); every index below refers to them by it.
 pub(super) struct Store {
-    posts: HashMap<String, StoredPost>,
+    /// Every remembered post, by creation number.
+    posts: HashMap<u64, StoredPost>,
+    /// The creation number of every remembered post, by Ayrshare id.
+    ids: HashMap<String, u64>,
+    /// Pending posts in the order they fall due, as `(scheduleDate, seq)`, so that publishing
+    /// looks only at the posts that are due.
+    due: BTreeSet<(DateTime<Utc>, u64)>,
+    /// Pending posts, oldest first: forgotten only when no settled post is left.
+    pending: BTreeSet<u64>,
+    /// Settled posts (published, failed or deleted), oldest first: forgotten first.
+    settled: BTreeSet<u64>,
     profiles: HashMap<Profile, ProfileState>,
+    /// The size of `profiles` at which the next sweep of idle profiles runs.
+    sweep_at: usize,
+    /// The most posts remembered at once, at least 1.
+    max_posts: usize,
     next_seq: u64,
     rng: StdRng,
 }
 
 impl Store {
-    pub(super) fn new(rng: StdRng) -> Store {
+    pub(super) fn new(rng: StdRng, max_posts: usize) -> Store {
         Store {
             posts: HashMap::new(),
+            ids: HashMap::new(),
+            due: BTreeSet::new(),
+            pending: BTreeSet::new(),
+            settled: BTreeSet::new(),
             profiles: HashMap::new(),
+            sweep_at: SWEEP_MIN,
+            max_posts: max_posts.max(1),
             next_seq: 0,
             rng,
         }
     }
 
     /// Counts one request against the profile's 5-minute window and returns the count so far.
+    /// Only for requests whose API key was accepted: it may add the profile to the map.
     pub(super) fn count_request(&mut self, profile: &Profile, now: DateTime<Utc>) -> u64 {
+        self.sweep_profiles(now);
         let state = self.profile_state(profile, now);
-        if now - state.window_start >= RATE_WINDOW {
+        if state.window_is_over(now) {
             state.window_start = now;
             state.window_count = 0;
         }
@@ -199,17 +249,45 @@ impl Store {
         state.window_count
     }
 
+    /// The profile's count in its current window without counting a request (0 if none), for
+    /// refused requests: they must not add profiles to the map.
+    pub(super) fn current_count(&self, profile: &Profile, now: DateTime<Utc>) -> u64 {
+        self.profiles
+            .get(profile)
+            .filter(|state| !state.window_is_over(now))
+            .map_or(0, |state| state.window_count)
+    }
+
     fn profile_state(&mut self, profile: &Profile, now: DateTime<Utc>) -> &mut ProfileState {
         self.profiles
             .entry(profile.clone())
-            .or_insert_with(|| ProfileState {
-                counters: Counters::default(),
-                window_start: now,
-                window_count: 0,
-            })
+            .or_insert_with(|| ProfileState::new(now))
     }
 
-    /// Remembers a new post and publishes it at once unless it is due later.
+    /// Forgets idle profiles once the map has doubled since the last sweep, and the oldest
+    /// windows of post-less profiles beyond [`MAX_POSTLESS_PROFILES`].
+    fn sweep_profiles(&mut self, now: DateTime<Utc>) {
+        if self.profiles.len() < self.sweep_at {
+            return;
+        }
+        self.profiles.retain(|_, state| !state.is_idle(now));
+        let mut starts: Vec<DateTime<Utc>> = self
+            .profiles
+            .values()
+            .filter(|state| state.posts.is_empty())
+            .map(|state| state.window_start)
+            .collect();
+        if starts.len() > MAX_POSTLESS_PROFILES {
+            let excess = starts.len() - MAX_POSTLESS_PROFILES;
+            let (_, &mut cutoff, _) = starts.select_nth_unstable(excess - 1);
+            self.profiles
+                .retain(|_, state| !state.posts.is_empty() || state.window_start > cutoff);
+        }
+        self.sweep_at = (self.profiles.len() * 2).max(SWEEP_MIN);
+    }
+
+    /// Remembers a new post and publishes it at once unless it is due later. Posts already due
+    /// are published first; then, at the bound, the oldest posts are forgotten to make room.
     pub(super) fn create(
         &mut self,
         profile: &Profile,
@@ -217,14 +295,16 @@ impl Store {
         outcome: Outcome,
         now: DateTime<Utc>,
     ) -> &StoredPost {
+        self.publish_due(now);
+        while self.posts.len() >= self.max_posts && self.forget_oldest() {}
         let id = self.unused_id();
         let text = request.text.unwrap_or_else(|| self.random_text());
-        let scheduled = request.schedule_date.is_some_and(|due| due > now);
+        let due_later = request.schedule_date.filter(|due| *due > now);
         self.next_seq += 1;
+        let seq = self.next_seq;
         let post = StoredPost {
             id: id.clone(),
             profile: profile.clone(),
-            seq: self.next_seq,
             text,
             platforms: request.platforms,
             media_urls: request.media_urls,
@@ -232,21 +312,29 @@ impl Store {
             notes: request.notes,
             // Ayrshare reports creation times in whole seconds.
             created: now.trunc_subsecs(0),
-            scheduled,
+            scheduled: due_later.is_some(),
             outcome,
             status: PostStatus::Pending,
             post_ids: Vec::new(),
             errors: Vec::new(),
         };
-        self.posts.insert(id.clone(), post);
-        self.publish_due(now);
-        &self.posts[&id]
+        self.posts.insert(seq, post);
+        self.ids.insert(id, seq);
+        self.profile_state(profile, now).posts.insert(seq);
+        match due_later {
+            Some(due) => {
+                self.due.insert((due, seq));
+                self.pending.insert(seq);
+            }
+            None => self.settle(seq, now),
+        }
+        &self.posts[&seq]
     }
 
     fn unused_id(&mut self) -> String {
         loop {
             let id = platforms::ayrshare_id(&mut self.rng);
-            if !self.posts.contains_key(&id) {
+            if !self.ids.contains_key(&id) {
                 return id;
             }
         }
@@ -257,47 +345,89 @@ impl Store {
         format!("A random post from the Ayrshare mock #{tag}")
     }
 
-    /// Publishes every pending post whose `scheduleDate` has passed, with its creation outcome.
+    /// Publishes every pending post whose `scheduleDate` has passed, in the order they fell due,
+    /// with its creation outcome. Looks only at the due posts: O(due · log n).
     pub(super) fn publish_due(&mut self, now: DateTime<Utc>) {
-        let due: Vec<String> = self
-            .posts
-            .values()
-            .filter(|post| post.is_due(now))
-            .map(|post| post.id.clone())
-            .collect();
-        for id in due {
-            let Some(post) = self.posts.get_mut(&id) else {
-                continue;
-            };
-            let state = self
-                .profiles
-                .entry(post.profile.clone())
-                .or_insert_with(|| ProfileState {
-                    counters: Counters::default(),
-                    window_start: now,
-                    window_count: 0,
-                });
-            publish(post, &mut self.rng, &mut state.counters);
+        while let Some(&(due, seq)) = self.due.first() {
+            if due > now {
+                break;
+            }
+            self.due.pop_first();
+            self.pending.remove(&seq);
+            self.settle(seq, now);
         }
+    }
+
+    /// Publishes the pending post `seq` and files it among the settled ones.
+    fn settle(&mut self, seq: u64, now: DateTime<Utc>) {
+        let Some(post) = self.posts.get_mut(&seq) else {
+            return;
+        };
+        // The profile is always there (it owns the post); `entry` merely avoids a panic path.
+        let state = self
+            .profiles
+            .entry(post.profile.clone())
+            .or_insert_with(|| ProfileState::new(now));
+        publish(post, &mut self.rng, &mut state.counters);
+        self.settled.insert(seq);
+    }
+
+    /// Forgets the oldest settled post, or the oldest pending one when none is settled.
+    /// Returns `false` when there is nothing to forget.
+    fn forget_oldest(&mut self) -> bool {
+        let Some(seq) = self
+            .settled
+            .pop_first()
+            .or_else(|| self.pending.pop_first())
+        else {
+            return false;
+        };
+        if let Some(post) = self.posts.remove(&seq) {
+            if let Some(due) = post.schedule_date {
+                self.due.remove(&(due, seq));
+            }
+            self.ids.remove(&post.id);
+            if let Some(state) = self.profiles.get_mut(&post.profile) {
+                state.posts.remove(&seq);
+            }
+        }
+        true
+    }
+
+    /// The creation number of the post `id` if `profile` owns it.
+    fn owned(&self, profile: &Profile, id: &str) -> Result<u64, ApiError> {
+        self.ids
+            .get(id)
+            .copied()
+            .filter(|seq| {
+                self.posts
+                    .get(seq)
+                    .is_some_and(|post| &post.profile == profile)
+            })
+            .ok_or_else(|| ApiError::post_not_found(id))
     }
 
     /// The post `id` if `profile` owns it.
     pub(super) fn get(&self, profile: &Profile, id: &str) -> Result<&StoredPost, ApiError> {
-        self.posts
-            .get(id)
-            .filter(|post| &post.profile == profile)
-            .ok_or_else(|| ApiError::post_not_found(id))
+        let seq = self.owned(profile, id)?;
+        Ok(&self.posts[&seq])
     }
 
     /// Marks the post `id` deleted; a pending post is thereby never published.
     pub(super) fn delete(&mut self, profile: &Profile, id: &str) -> Result<(), ApiError> {
-        match self.posts.get_mut(id) {
-            Some(post) if &post.profile == profile => {
-                post.status = PostStatus::Deleted;
-                Ok(())
+        let seq = self.owned(profile, id)?;
+        let Some(post) = self.posts.get_mut(&seq) else {
+            return Err(ApiError::post_not_found(id));
+        };
+        if post.status == PostStatus::Pending {
+            if let Some(due) = post.schedule_date {
+                self.due.remove(&(due, seq));
             }
-            _ => Err(ApiError::post_not_found(id)),
+            self.pending.remove(&seq);
+            self.settled.insert(seq);
         }
+        post.status = PostStatus::Deleted;
+        Ok(())
     }
 
     /// The profile's posts, newest first: all but deleted ones, or only those with `status`.
@@ -307,18 +437,32 @@ impl Store {
         status: Option<&str>,
         limit: usize,
     ) -> Vec<&StoredPost> {
-        let mut posts: Vec<&StoredPost> = self
+        let Some(state) = self.profiles.get(profile) else {
+            return Vec::new();
+        };
+        state
             .posts
-            .values()
-            .filter(|post| &post.profile == profile)
+            .iter()
+            .rev()
+            .filter_map(|seq| self.posts.get(seq))
             .filter(|post| match status {
                 Some(wanted) => post.status.as_str() == wanted,
                 None => post.status != PostStatus::Deleted,
             })
-            .collect();
-        posts.sort_by_key(|post| std::cmp::Reverse(post.seq));
-        posts.truncate(limit);
-        posts
+            .take(limit)
+            .collect()
+    }
+
+    /// How many profiles the mock remembers (posts, counters or a rate window).
+    #[cfg(test)]
+    pub(super) fn profile_count(&self) -> usize {
+        self.profiles.len()
+    }
+
+    /// How many posts the mock remembers, and how many of them wait in the due index.
+    #[cfg(test)]
+    pub(super) fn post_counts(&self) -> (usize, usize) {
+        (self.posts.len(), self.due.len())
     }
 }
 

@@ -6,18 +6,22 @@ use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use chrono::{DateTime, TimeDelta, Utc};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use super::scenario::Scenario;
-use super::{MockConfig, router_with_clock};
+use super::store::{Profile, Store};
+use super::{AppState, MockConfig, routes};
 
 const KEY: &str = "test-key";
 const START: &str = "2026-03-01T12:00:00Z";
 
-/// A mock with a clock the test moves by hand.
+/// A mock with a clock the test moves by hand, and a look at its memory.
 struct Mock {
     app: Router,
+    state: AppState,
     now: Arc<Mutex<DateTime<Utc>>>,
 }
 
@@ -29,8 +33,19 @@ impl Mock {
     fn with_config(config: MockConfig) -> Mock {
         let now = Arc::new(Mutex::new(START.parse::<DateTime<Utc>>().unwrap()));
         let clock_now = Arc::clone(&now);
-        let app = router_with_clock(config, Arc::new(move || *clock_now.lock().unwrap()));
-        Mock { app, now }
+        let state = AppState::new(config, Arc::new(move || *clock_now.lock().unwrap()));
+        let app = routes(state.clone());
+        Mock { app, state, now }
+    }
+
+    /// How many profiles the mock remembers.
+    fn profile_count(&self) -> usize {
+        self.state.store().profile_count()
+    }
+
+    /// How many posts the mock remembers, and how many of them wait to fall due.
+    fn post_counts(&self) -> (usize, usize) {
+        self.state.store().post_counts()
     }
 
     fn advance(&self, seconds: i64) {
@@ -319,6 +334,7 @@ async fn a_malformed_authorization_header_is_refused_with_401() {
 async fn a_wrong_bearer_key_is_refused_when_a_key_is_configured() {
     let mock = Mock::with_config(MockConfig {
         api_key: Some("the-real-key".to_owned()),
+        ..MockConfig::default()
     });
     let wrong = mock.post(a_post("hi")).await;
     wrong.assert_error(StatusCode::UNAUTHORIZED, 102);
@@ -532,6 +548,43 @@ async fn a_scheduled_post_keeps_the_scenario_chosen_at_creation() {
     assert_eq!(read.body["errors"][0]["platform"], "facebook");
 }
 
+#[tokio::test]
+async fn a_post_scheduled_far_ahead_is_not_published_by_unrelated_traffic_while_a_due_one_is() {
+    let mock = Mock::new();
+    let far = json!({"post": "next year", "platforms": ["twitter"], "scheduleDate": mock.in_seconds(365 * 24 * 3600)});
+    let far = mock.post(far).await.id();
+    let soon =
+        json!({"post": "soon", "platforms": ["twitter"], "scheduleDate": mock.in_seconds(60)});
+    let soon = mock.post(soon).await.id();
+    assert_eq!(mock.post_counts(), (2, 2));
+
+    mock.advance(61);
+    // Traffic of another profile, which never names either post.
+    let other = call(Method::GET, "/api/history")
+        .header("Profile-Key", "someone-else")
+        .send(&mock)
+        .await;
+    assert_eq!(other.body, json!([]));
+    assert_eq!(mock.post_counts(), (2, 1), "only the far post still waits");
+
+    let soon = mock.get(&format!("/api/post/{soon}")).await;
+    assert_eq!(soon.body["status"], "success", "{}", soon.text);
+    let far = mock.get(&format!("/api/post/{far}")).await;
+    assert_eq!(far.body["status"], "pending", "{}", far.text);
+    assert_eq!(far.body["postIds"], json!([]));
+}
+
+#[tokio::test]
+async fn deleting_a_pending_post_takes_it_out_of_the_waiting_posts() {
+    let mock = Mock::new();
+    let body =
+        json!({"post": "never", "platforms": ["twitter"], "scheduleDate": mock.in_seconds(60)});
+    let id = mock.post(body).await.id();
+    assert_eq!(mock.post_counts(), (1, 1));
+    mock.delete("/api/post", json!({"id": id})).await;
+    assert_eq!(mock.post_counts(), (1, 0));
+}
+
 // ---- deleting ----
 
 #[tokio::test]
@@ -724,6 +777,188 @@ async fn history_by_id_answers_like_get_post_and_ignores_query_and_content_type(
     assert!(body.get("scheduleDate").is_none());
 }
 
+// ---- memory bounds ----
+
+#[tokio::test]
+async fn at_the_bound_the_oldest_post_is_forgotten_and_answers_404_while_the_newest_answers() {
+    let mock = Mock::with_config(MockConfig {
+        max_posts: 3,
+        ..MockConfig::default()
+    });
+    let mut ids = Vec::new();
+    for n in 0..4 {
+        ids.push(mock.post(a_post(&format!("post {n}"))).await.id());
+    }
+    assert_eq!(mock.post_counts(), (3, 0));
+    let oldest = format!("/api/post/{}", ids[0]);
+    mock.get(&oldest)
+        .await
+        .assert_error(StatusCode::NOT_FOUND, 404);
+    mock.delete("/api/post", json!({"id": ids[0]}))
+        .await
+        .assert_error(StatusCode::NOT_FOUND, 404);
+    let newest = mock.get(&format!("/api/post/{}", ids[3])).await;
+    assert_eq!(newest.body["status"], "success", "{}", newest.text);
+    let history = mock.get("/api/history").await;
+    let listed: Vec<&str> = history
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|post| post["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, [ids[3].as_str(), ids[2].as_str(), ids[1].as_str()]);
+}
+
+#[tokio::test]
+async fn settled_posts_are_forgotten_before_pending_ones_and_pending_ones_oldest_first() {
+    let mock = Mock::with_config(MockConfig {
+        max_posts: 2,
+        ..MockConfig::default()
+    });
+    let later = |text: &str| json!({"post": text, "platforms": ["twitter"], "scheduleDate": mock.in_seconds(3600)});
+    let pending = mock.post(later("waits")).await.id();
+    let first = mock.post(a_post("first")).await.id();
+    let second = mock.post(a_post("second")).await.id();
+    mock.get(&format!("/api/post/{first}"))
+        .await
+        .assert_error(StatusCode::NOT_FOUND, 404);
+    let kept = mock.get(&format!("/api/post/{pending}")).await;
+    assert_eq!(kept.body["status"], "pending", "{}", kept.text);
+    assert_eq!(mock.post_counts(), (2, 1));
+
+    // With nothing settled left, the oldest pending post goes, out of the waiting posts too.
+    mock.delete("/api/post", json!({"id": second})).await;
+    mock.post(later("another")).await;
+    mock.post(later("and another")).await;
+    mock.get(&format!("/api/post/{pending}"))
+        .await
+        .assert_error(StatusCode::NOT_FOUND, 404);
+    assert_eq!(mock.post_counts(), (2, 2));
+}
+
+#[tokio::test]
+async fn a_max_posts_of_zero_still_remembers_the_newest_post() {
+    let mock = Mock::with_config(MockConfig {
+        max_posts: 0,
+        ..MockConfig::default()
+    });
+    let first = mock.post(a_post("first")).await.id();
+    let second = mock.post(a_post("second")).await.id();
+    assert_eq!(mock.post_counts(), (1, 0));
+    assert_eq!(
+        mock.get(&format!("/api/post/{first}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        mock.get(&format!("/api/post/{second}")).await.status,
+        StatusCode::OK
+    );
+}
+
+#[test]
+fn the_default_config_remembers_ten_thousand_posts_and_its_debug_hides_the_key() {
+    let config = MockConfig {
+        api_key: Some("secret-key".to_owned()),
+        ..MockConfig::default()
+    };
+    assert_eq!(config.max_posts, 10_000);
+    let debug = format!("{config:?}");
+    assert!(!debug.contains("secret-key"), "{debug}");
+    assert!(
+        debug.contains("[redacted]") && debug.contains("max_posts: 10000"),
+        "{debug}"
+    );
+}
+
+#[tokio::test]
+async fn refused_requests_with_fresh_profile_keys_leave_no_profile_behind() {
+    let mock = Mock::with_config(MockConfig {
+        api_key: Some(KEY.to_owned()),
+        ..MockConfig::default()
+    });
+    for n in 0..200 {
+        let profile = format!("fresh-{n}");
+        // No key on a route, or a wrong key on no route: neither is counted.
+        let (request, expected) = if n % 2 == 0 {
+            let request = call(Method::GET, "/api/history").without("Authorization");
+            (request, StatusCode::UNAUTHORIZED)
+        } else {
+            let request = call(Method::GET, "/api/nowhere").header("Authorization", "Bearer wrong");
+            (request, StatusCode::NOT_FOUND)
+        };
+        let answer = request.header("Profile-Key", &profile).send(&mock).await;
+        assert_eq!(answer.status, expected, "{}", answer.text);
+        assert_eq!(answer.header("x-ratelimit-count"), "0");
+    }
+    assert_eq!(mock.profile_count(), 0);
+
+    // A refused request of a known profile shows its count without adding to it.
+    let counted = call(Method::GET, "/api/history")
+        .header("Profile-Key", "known")
+        .send(&mock)
+        .await;
+    assert_eq!(counted.header("x-ratelimit-count"), "1");
+    let refused = call(Method::GET, "/api/history")
+        .header("Profile-Key", "known")
+        .without("Authorization")
+        .send(&mock)
+        .await;
+    refused.assert_error(StatusCode::UNAUTHORIZED, 102);
+    assert_eq!(refused.header("x-ratelimit-count"), "1");
+    assert_eq!(mock.profile_count(), 1);
+}
+
+#[tokio::test]
+async fn profiles_without_posts_are_forgotten_once_their_rate_window_is_over() {
+    let mock = Mock::new();
+    let kept = call(Method::POST, "/api/post")
+        .header("Profile-Key", "keeper")
+        .json(a_post("keep my profile"))
+        .send(&mock)
+        .await
+        .id();
+    let visit = |profile: String| call(Method::GET, "/api/history").header("Profile-Key", &profile);
+    for n in 0..100 {
+        visit(format!("early-{n}")).send(&mock).await;
+    }
+    assert_eq!(mock.profile_count(), 101);
+    mock.advance(5 * 60);
+    for n in 0..100 {
+        visit(format!("late-{n}")).send(&mock).await;
+    }
+    assert!(
+        mock.profile_count() <= 101,
+        "{} profiles",
+        mock.profile_count()
+    );
+    let read = call(Method::GET, &format!("/api/post/{kept}"))
+        .header("Profile-Key", "keeper")
+        .send(&mock)
+        .await;
+    assert_eq!(read.body["status"], "success", "{}", read.text);
+}
+
+#[test]
+fn profiles_counted_within_one_window_are_bounded_too() {
+    let mut store = Store::new(StdRng::seed_from_u64(7), 10);
+    let start = START.parse::<DateTime<Utc>>().unwrap();
+    let profile = |n: usize| {
+        let mut headers = HeaderMap::new();
+        headers.insert("profile-key", n.to_string().parse().unwrap());
+        Profile::from_headers(&headers)
+    };
+    // 30,000 profiles within 30 seconds: all of them still in their 5-minute window.
+    for n in 0..30_000 {
+        let now = start + TimeDelta::milliseconds(i64::try_from(n).unwrap());
+        store.count_request(&profile(n), now);
+    }
+    assert!(store.profile_count() <= 20_000, "{}", store.profile_count());
+    let now = start + TimeDelta::seconds(30);
+    assert_eq!(store.current_count(&profile(29_999), now), 1);
+    assert_eq!(store.current_count(&profile(0), now), 0);
+}
+
 // ---- scenarios ----
 
 #[tokio::test]
@@ -834,6 +1069,47 @@ async fn the_rate_limit_scenario_answers_429_with_retry_after() {
 }
 
 #[tokio::test]
+async fn rate_limit_with_seconds_sets_retry_after_to_them() {
+    let mock = Mock::new();
+    let header = call(Method::GET, "/api/history")
+        .header("X-Mock-Scenario", "rate_limit:1")
+        .send(&mock)
+        .await;
+    header.assert_error(StatusCode::TOO_MANY_REQUESTS, 429);
+    assert_eq!(header.header("retry-after"), "1");
+    assert_eq!(header.header("x-ratelimit-count"), "300");
+    let marker = mock.post(a_post("[mock:Rate-Limit:0] hi")).await;
+    marker.assert_error(StatusCode::TOO_MANY_REQUESTS, 429);
+    assert_eq!(marker.header("retry-after"), "0");
+    let longest = mock.post(a_post("[mock:rate_limit:3600]")).await;
+    assert_eq!(longest.header("retry-after"), "3600");
+}
+
+#[tokio::test]
+async fn a_retry_after_out_of_range_or_not_a_number_is_a_400() {
+    let mock = Mock::new();
+    for scenario in [
+        "rate_limit:3601",
+        "rate_limit:-1",
+        "rate_limit:1.5",
+        "rate_limit:",
+    ] {
+        let answer = call(Method::GET, "/api/history")
+            .header("X-Mock-Scenario", scenario)
+            .send(&mock)
+            .await;
+        answer.assert_error(StatusCode::BAD_REQUEST, 900);
+        assert!(
+            answer.message().contains("from 0 to 3600"),
+            "{}",
+            answer.message()
+        );
+    }
+    let marker = mock.post(a_post("[mock:rate_limit:99999] hi")).await;
+    marker.assert_error(StatusCode::BAD_REQUEST, 900);
+}
+
+#[tokio::test]
 async fn the_server_error_scenario_answers_a_json_500() {
     let mock = Mock::new();
     let answer = mock.post(a_post("[mock:server_error]")).await;
@@ -937,6 +1213,7 @@ async fn serve_answers_over_a_real_socket_and_stops_on_shutdown() {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let config = MockConfig {
         api_key: Some(KEY.to_owned()),
+        ..MockConfig::default()
     };
     let server = tokio::spawn(super::serve(listener, config, async {
         let _ = stopped.await;

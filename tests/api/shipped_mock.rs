@@ -17,6 +17,7 @@ fn shipped_mock() -> Options {
         let listener = tokio::net::TcpListener::from_std(listener).unwrap();
         let config = MockConfig {
             api_key: Some(AYRSHARE_KEY.to_owned()),
+            ..MockConfig::default()
         };
         mock_ayrshare::serve(listener, config, std::future::pending())
             .await
