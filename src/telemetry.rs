@@ -1,6 +1,8 @@
 //! Logging: `tracing` to stderr (stdout is kept for what commands print for scripts), filtered
 //! by `RUST_LOG`.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 /// Installs the subscriber; `default_filter` applies when `RUST_LOG` is unset or empty. A
@@ -15,6 +17,8 @@ pub fn init(default_filter: &str) -> Result<(), String> {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colours for a person at a terminal; plain text for a log collector.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .try_init();
     Ok(())

@@ -7,6 +7,7 @@ use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
+use tracing::{Instrument, Span};
 use uuid::Uuid;
 
 use super::AppState;
@@ -82,9 +83,9 @@ async fn create_post(
     // Writing the record, calling Ayrshare and recording its answer run as a task of their own:
     // a client hanging up drops this handler's future, and that must never happen between the
     // commit and the call, or between the call and the recording. Shutdown waits for the task.
-    let task = state
-        .tasks
-        .spawn(publish(state.clone(), record, new_post, workspace));
+    // In the request's span, so its log lines keep the request id.
+    let work = publish(state.clone(), record, new_post, workspace).instrument(Span::current());
+    let task = state.tasks.spawn(work);
     let deadline = state.ayrshare_timeout + super::RECORDING_ALLOWANCE;
     let (record, outcome) = match tokio::time::timeout(deadline, task).await {
         Ok(joined) => {
