@@ -84,7 +84,8 @@ fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             request_timeout,
         ))
-        // Bodies without a Content-Length are cut off here, by the JSON extractor.
+        // refuse_large_bodies has already bounded every body; this keeps the extractors' own
+        // limit in step with it (axum's default is 2 MB) should that layer ever move.
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
     let router = router.layer(layers);
     if sandbox {
