@@ -4,20 +4,15 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
-use tokio_util::task::TaskTracker;
-use url::Url;
 
-use crate::ayrshare::{AyrshareClient, AyrshareSettings};
+use crate::app::{self, App, Mode};
 use crate::config::{Config, is_header_safe};
 use crate::domain::ApiKeySecret;
-use crate::http::{self, AppState};
 use crate::mock_ayrshare::{self, MockConfig};
-use crate::store::{self, DynStore};
+use crate::store::DynStore;
 use crate::telemetry;
 
 /// Publish or schedule social posts through Ayrshare, exactly once, with a tracking record for
@@ -193,57 +188,18 @@ async fn execute(command: Command) -> Result<(), Failure> {
 
 /// Connects to the configured database and applies pending migrations.
 async fn open_store(config: &Config) -> Result<DynStore, Failure> {
-    if let Some(dir) = config.default_database_dir() {
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| Failure(format!("cannot create {}: {e}", dir.display())))?;
-    }
-    let store = store::connect(config.database_url.expose_secret(), 10)
-        .await
-        .map_err(|e| Failure(format!("DATABASE_URL: {e}")))?;
-    store.migrate().await?;
-    Ok(store)
+    Ok(app::open_store(config).await?)
 }
 
 async fn serve(config: Config, sandbox: bool) -> Result<(), Failure> {
-    let tasks = TaskTracker::new();
-    // Decide where Ayrshare is before touching the database: a missing key is the commonest
-    // first-run mistake and deserves the first answer.
-    let ayrshare = if sandbox {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        // Not on the task tracker: the simulator runs until the process ends, and shutdown
-        // must not wait for it.
-        tokio::spawn(async move {
-            let never = std::future::pending::<()>();
-            if let Err(e) = mock_ayrshare::serve(listener, MockConfig::default(), never).await {
-                tracing::error!(error = %e, "the sandbox's ayrshare simulator stopped");
-            }
-        });
-        AyrshareSettings {
-            base_url: Url::parse(&format!("http://{addr}/api"))?,
-            api_key: SecretString::from("sandbox"),
-            timeout: config.ayrshare_timeout,
-            x_credentials: config.x_credentials.clone(),
-        }
+    let mode = if sandbox {
+        Mode::Sandbox
     } else {
-        let api_key = config.ayrshare_api_key.clone().ok_or_else(|| {
-            Failure(
-                "AYRSHARE_API_KEY is not set: set it to your Ayrshare API key, or run \
-                 `mosaic-social serve --sandbox` to use the built-in Ayrshare simulator \
-                 (nothing is published)"
-                    .into(),
-            )
-        })?;
-        AyrshareSettings {
-            base_url: config.ayrshare_base_url.clone(),
-            api_key,
-            timeout: config.ayrshare_timeout,
-            x_credentials: config.x_credentials.clone(),
-        }
+        Mode::Ayrshare
     };
-    let store = open_store(&config).await?;
+    let app = App::build(&config, mode).await?;
     if sandbox {
-        announce_sandbox(&store).await?;
+        announce_sandbox(app.store()).await?;
     }
     let listener = TcpListener::bind(config.bind_addr).await.map_err(|e| {
         Failure(format!(
@@ -255,19 +211,12 @@ async fn serve(config: Config, sandbox: bool) -> Result<(), Failure> {
     tracing::info!(
         %addr,
         database = config.database_backend(),
-        ayrshare = %ayrshare.base_url,
+        ayrshare = %app.ayrshare_base_url,
         sandbox,
         "serving"
     );
     println!("mosaic-social listening on http://{addr}");
-    let state = AppState {
-        store,
-        ayrshare: Arc::new(AyrshareClient::new(ayrshare.clone())?),
-        tasks,
-        ayrshare_timeout: ayrshare.timeout,
-        sandbox,
-    };
-    http::serve(listener, state, shutdown_signal()).await?;
+    app.serve(listener, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -9,6 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 use crate::ayrshare::XCredentials;
+use crate::store::PoolSettings;
 
 /// Ayrshare's production API.
 pub const DEFAULT_AYRSHARE_BASE_URL: &str = "https://api.ayrshare.com/api";
@@ -36,6 +37,11 @@ pub struct Config {
     pub x_credentials: Option<XCredentials>,
     /// `BIND_ADDR`.
     pub bind_addr: SocketAddr,
+    /// `DATABASE_MAX_CONNECTIONS` and `DATABASE_ACQUIRE_TIMEOUT_SECS`.
+    pub pool: PoolSettings,
+    /// `IDEMPOTENCY_RETENTION_HOURS`: how long an `Idempotency-Key` and its answer are kept
+    /// (at least 24 hours, Stripe's promise).
+    pub idempotency_retention: Duration,
 }
 
 /// A setting that is missing or malformed; its `Display` is the one line printed at startup.
@@ -165,6 +171,19 @@ impl Config {
             )
         })?;
 
+        let pool = PoolSettings {
+            max_connections: number(&get, "DATABASE_MAX_CONNECTIONS", 10, 1..=1000)? as u32,
+            acquire_timeout: Duration::from_secs(number(
+                &get,
+                "DATABASE_ACQUIRE_TIMEOUT_SECS",
+                3,
+                1..=120,
+            )?),
+        };
+        let idempotency_retention = Duration::from_secs(
+            3600 * number(&get, "IDEMPOTENCY_RETENTION_HOURS", 24, 24..=24 * 365)?,
+        );
+
         Ok(Config {
             database_url: SecretString::from(database_url),
             database_is_default,
@@ -173,6 +192,8 @@ impl Config {
             ayrshare_timeout,
             x_credentials,
             bind_addr,
+            pool,
+            idempotency_retention,
         })
     }
 
@@ -194,6 +215,29 @@ impl Config {
         } else {
             "postgres"
         }
+    }
+}
+
+/// A whole number setting within `range`, `default` when unset.
+pub fn number(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, ConfigError> {
+    let Some(text) = get(name) else {
+        return Ok(default);
+    };
+    match text.trim().parse::<u64>() {
+        Ok(n) if range.contains(&n) => Ok(n),
+        _ => Err(ConfigError::new(
+            name,
+            format!(
+                "'{text}' is not a whole number from {} to {}",
+                range.start(),
+                range.end()
+            ),
+        )),
     }
 }
 
@@ -227,6 +271,21 @@ mod tests {
         assert_eq!(c.ayrshare_timeout, Duration::from_secs(30));
         assert!(c.ayrshare_api_key.is_none());
         assert!(c.x_credentials.is_none());
+        assert_eq!(c.pool, PoolSettings::default());
+        assert_eq!(c.idempotency_retention, Duration::from_secs(24 * 3600));
+    }
+
+    #[test]
+    fn pool_and_retention_settings_are_read() {
+        let c = config(&[
+            ("DATABASE_MAX_CONNECTIONS", "32"),
+            ("DATABASE_ACQUIRE_TIMEOUT_SECS", "7"),
+            ("IDEMPOTENCY_RETENTION_HOURS", "48"),
+        ])
+        .unwrap();
+        assert_eq!(c.pool.max_connections, 32);
+        assert_eq!(c.pool.acquire_timeout, Duration::from_secs(7));
+        assert_eq!(c.idempotency_retention, Duration::from_secs(48 * 3600));
     }
 
     #[test]
@@ -238,6 +297,9 @@ mod tests {
             ("AYRSHARE_TIMEOUT_SECS", "soon"),
             ("BIND_ADDR", "localhost"),
             ("AYRSHARE_X_API_KEY", "only-one"),
+            ("DATABASE_MAX_CONNECTIONS", "0"),
+            ("DATABASE_ACQUIRE_TIMEOUT_SECS", "x"),
+            ("IDEMPOTENCY_RETENTION_HOURS", "23"),
         ] {
             let err = config(&[(name, value)]).unwrap_err();
             let line = err.to_string();

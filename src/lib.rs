@@ -1,14 +1,18 @@
 //! mosaic-social: publish or schedule social posts through Ayrshare, exactly once, with a
 //! tracking record for every request.
 //!
-//! A request walks one way: [`http`] → [`domain`] → [`store`] and [`ayrshare`]. [`cli`] wires
-//! the [`config`] into a running server; [`mock_ayrshare`] is the shipped Ayrshare simulator.
+//! A request walks one way: [`http`] (translation only) → [`publishing`] (the use cases) →
+//! [`domain`] (pure rules) → [`store`] and [`ayrshare`]. [`app`] builds the whole from the
+//! [`config`] once, for the [`cli`] and the tests alike; [`mock_ayrshare`] is the shipped
+//! Ayrshare simulator.
 
+pub mod app;
 pub mod ayrshare;
 pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod http;
 pub mod mock_ayrshare;
+pub mod publishing;
 pub mod store;
 pub mod telemetry;

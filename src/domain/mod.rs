@@ -2,12 +2,14 @@
 //! Ayrshare's answers mean for `tracked_status`. Depends on nothing else in this crate.
 
 pub mod api_key;
+pub mod idempotency;
 pub mod new_post;
 pub mod outcome;
 pub mod platform;
 pub mod tracked_status;
 
 pub use api_key::{ApiKeySecret, KeyHash};
+pub use idempotency::IdempotencyKey;
 pub use new_post::{FieldError, NewPost, ValidationErrors};
 pub use outcome::{DeliveryFailure, Link, Outcome, PlatformResult, ProviderAnswer, Verdict};
 pub use platform::Platform;

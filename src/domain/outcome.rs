@@ -87,7 +87,7 @@ impl PlatformResult {
 }
 
 /// A link to a published post.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Link {
     pub platform: String,
     pub post_url: String,
@@ -107,7 +107,8 @@ pub fn links(results: &[PlatformResult]) -> Vec<Link> {
 }
 
 /// How the HTTP layer should answer, independent of HTTP.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// The merged response (posted, scheduled, partial).
     Accepted,

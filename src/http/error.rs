@@ -1,70 +1,67 @@
-//! `ApiError`: every error the API answers, and the one place that turns it into the contract's
-//! JSON body `{"detail", "error", ...}`.
+//! `ApiError`: every error the API answers, and the one table that gives each its status and
+//! code and turns it into the contract's JSON body `{"detail", "error", ...}`. Handlers,
+//! extractors and middleware all answer through it.
 
-use super::extract::Json;
-use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use crate::domain::{FieldError, PlatformResult, TrackedStatus, ValidationErrors, Verdict};
-use crate::store::{StoreError, TrackingRecord};
+use super::extract::Json;
+use crate::domain::Verdict;
+use crate::publishing::{AppError, RecordRef};
 
-/// Where a provider-side failure left the tracking record, so the caller can always find it.
-#[derive(Clone, Debug)]
-pub struct RecordRef {
-    pub tracking_id: uuid::Uuid,
-    pub tracked_status: TrackedStatus,
-    pub post_id: Option<String>,
-    /// Present when Ayrshare answered.
-    pub results: Option<Vec<PlatformResult>>,
-}
-
-impl RecordRef {
-    /// The reference to a record, with the results Ayrshare reported if it answered.
-    pub fn new(record: &TrackingRecord, answered: bool, results: &[PlatformResult]) -> RecordRef {
-        RecordRef {
-            tracking_id: record.id,
-            tracked_status: record.tracked_status,
-            post_id: record.provider_post_id.clone(),
-            results: answered.then(|| results.to_vec()),
-        }
-    }
-}
-
-/// An error answer.
+/// An error answer: a use case's, or one that only HTTP knows about.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("{}", .0.detail())]
-    Validation(ValidationErrors),
-    #[error("{0}")]
-    InvalidApiKey(&'static str),
-    #[error("{0}")]
-    NotFound(String),
+    #[error(transparent)]
+    App(#[from] AppError),
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("the request body is larger than 1 MiB")]
     PayloadTooLarge,
-    #[error("ayrshare: {verdict:?}")]
-    Provider { verdict: Verdict, record: RecordRef },
-    /// Something failed on our side; the source is logged, never shown.
-    #[error("internal error: {0}")]
-    Internal(String),
-    /// The tracking record could not be brought up to date after Ayrshare answered.
-    #[error("the outcome could not be recorded: {cause}")]
-    Unrecorded { cause: String, record: RecordRef },
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    #[error("the request took too long and was stopped")]
+    RequestTimeout,
 }
 
 impl ApiError {
     /// A validation error about one field.
     pub fn field(field: &str, message: impl Into<String>) -> ApiError {
-        ApiError::Validation(ValidationErrors(vec![FieldError::new(field, message)]))
+        ApiError::App(AppError::field(field, message))
     }
-}
 
-impl From<StoreError> for ApiError {
-    fn from(error: StoreError) -> Self {
-        ApiError::Internal(error.to_string())
+    /// The one table: each error's status and machine code.
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::App(error) => match error {
+                AppError::Validation(_) => (StatusCode::BAD_REQUEST, "validation_error"),
+                AppError::InvalidApiKey(_) => (StatusCode::UNAUTHORIZED, "invalid_api_key"),
+                AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+                AppError::Conflict { .. } => (StatusCode::CONFLICT, "conflict"),
+                AppError::Provider { verdict, .. } => provider_status(verdict),
+                AppError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limit"),
+                AppError::IdempotencyKeyMismatch { .. } => {
+                    (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_mismatch")
+                }
+                AppError::IdempotencyInProgress { .. } => {
+                    (StatusCode::CONFLICT, "idempotency_in_progress")
+                }
+                AppError::Unavailable(_) => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable")
+                }
+                AppError::Internal(_) | AppError::Unrecorded { .. } => {
+                    (StatusCode::INTERNAL_SERVER_ERROR, "internal_server_error")
+                }
+            },
+            ApiError::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            ApiError::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
+        }
     }
 }
 
@@ -86,6 +83,12 @@ impl From<PathRejection> for ApiError {
     }
 }
 
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::field("query", rejection.body_text())
+    }
+}
+
 /// The contract's error body.
 pub fn error_body(
     status: StatusCode,
@@ -100,32 +103,31 @@ pub fn error_body(
 }
 
 /// The contract's status and code for a provider verdict.
-fn provider_status(verdict: &Verdict) -> (StatusCode, &'static str, String) {
+fn provider_status(verdict: &Verdict) -> (StatusCode, &'static str) {
     match verdict {
-        Verdict::Rejected { detail } => {
-            (StatusCode::BAD_REQUEST, "provider_rejected", detail.clone())
-        }
-        Verdict::ProviderError { detail } => {
-            (StatusCode::BAD_GATEWAY, "provider_error", detail.clone())
-        }
-        Verdict::RateLimited { retry_after } => (
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limit",
-            format!("ayrshare is rate limiting this service; retry after {retry_after} seconds"),
-        ),
-        Verdict::Unavailable { detail } => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "provider_unavailable",
-            detail.clone(),
-        ),
-        Verdict::TimedOut { detail } => (
-            StatusCode::GATEWAY_TIMEOUT,
-            "provider_timeout",
-            detail.clone(),
-        ),
-        Verdict::NotFound { detail } => (StatusCode::NOT_FOUND, "not_found", detail.clone()),
+        Verdict::Rejected { .. } => (StatusCode::BAD_REQUEST, "provider_rejected"),
+        Verdict::ProviderError { .. } => (StatusCode::BAD_GATEWAY, "provider_error"),
+        Verdict::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limit"),
+        Verdict::Unavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "provider_unavailable"),
+        Verdict::TimedOut { .. } => (StatusCode::GATEWAY_TIMEOUT, "provider_timeout"),
+        Verdict::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
         // Never an error; mapped defensively rather than panicking.
-        Verdict::Accepted => (StatusCode::OK, "ok", String::new()),
+        Verdict::Accepted => (StatusCode::OK, "ok"),
+    }
+}
+
+/// The sentence a provider verdict shows the caller.
+fn provider_detail(verdict: &Verdict) -> String {
+    match verdict {
+        Verdict::Rejected { detail }
+        | Verdict::ProviderError { detail }
+        | Verdict::Unavailable { detail }
+        | Verdict::TimedOut { detail }
+        | Verdict::NotFound { detail } => detail.clone(),
+        Verdict::RateLimited { retry_after } => {
+            format!("ayrshare is rate limiting this service; retry after {retry_after} seconds")
+        }
+        Verdict::Accepted => String::new(),
     }
 }
 
@@ -144,69 +146,96 @@ fn record_fields(record: &RecordRef) -> Map<String, Value> {
     extra
 }
 
+fn with_header(mut response: Response, name: header::HeaderName, value: &str) -> Response {
+    if let Ok(value) = HeaderValue::from_str(value) {
+        response.headers_mut().insert(name, value);
+    }
+    response
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        match self {
-            ApiError::Validation(errors) => {
+        let (status, code) = self.status_and_code();
+        let ApiError::App(error) = self else {
+            return error_body(status, code, &self.to_string(), Map::new());
+        };
+        match error {
+            AppError::Validation(errors) => {
                 let mut extra = Map::new();
                 extra.insert("errors".into(), json!(errors.0));
-                error_body(
-                    StatusCode::BAD_REQUEST,
-                    "validation_error",
-                    &errors.detail(),
-                    extra,
+                error_body(status, code, &errors.detail(), extra)
+            }
+            AppError::InvalidApiKey(detail) => with_header(
+                error_body(status, code, detail, Map::new()),
+                header::WWW_AUTHENTICATE,
+                "Bearer",
+            ),
+            AppError::Conflict { detail, record } => {
+                let extra = record.as_ref().map(record_fields).unwrap_or_default();
+                error_body(status, code, &detail, extra)
+            }
+            AppError::Provider { verdict, record } => {
+                let response = error_body(
+                    status,
+                    code,
+                    &provider_detail(&verdict),
+                    record_fields(&record),
+                );
+                match &verdict {
+                    Verdict::RateLimited { retry_after } => {
+                        with_header(response, header::RETRY_AFTER, retry_after)
+                    }
+                    _ => response,
+                }
+            }
+            AppError::RateLimited {
+                detail,
+                retry_after_secs,
+            } => with_header(
+                error_body(status, code, &detail, Map::new()),
+                header::RETRY_AFTER,
+                &retry_after_secs.to_string(),
+            ),
+            ref mismatch @ AppError::IdempotencyKeyMismatch { tracking_id } => {
+                let mut extra = Map::new();
+                extra.insert("tracking_id".into(), json!(tracking_id));
+                let detail = format!(
+                    "{mismatch}: a retry must send the same body to the same workspace; use a \
+                     new key for a new post"
+                );
+                error_body(status, code, &detail, extra)
+            }
+            ref busy @ AppError::IdempotencyInProgress { tracking_id } => {
+                let mut extra = Map::new();
+                extra.insert("tracking_id".into(), json!(tracking_id));
+                let detail = format!("{busy}; retry in a second to get its answer");
+                with_header(
+                    error_body(status, code, &detail, extra),
+                    header::RETRY_AFTER,
+                    "1",
                 )
             }
-            ApiError::InvalidApiKey(detail) => {
-                let mut response = error_body(
-                    StatusCode::UNAUTHORIZED,
-                    "invalid_api_key",
-                    detail,
-                    Map::new(),
-                );
-                response
-                    .headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-                response
+            AppError::Unavailable(source) => {
+                tracing::error!(error = %source, "database unavailable");
+                with_header(
+                    error_body(
+                        status,
+                        code,
+                        "the service's database cannot be reached; nothing was sent to ayrshare, \
+                         retry later",
+                        Map::new(),
+                    ),
+                    header::RETRY_AFTER,
+                    "5",
+                )
             }
-            ApiError::NotFound(detail) => {
-                error_body(StatusCode::NOT_FOUND, "not_found", &detail, Map::new())
-            }
-            ApiError::UnsupportedMediaType(detail) => error_body(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                &detail,
-                Map::new(),
-            ),
-            ApiError::PayloadTooLarge => error_body(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                "the request body is larger than 1 MiB",
-                Map::new(),
-            ),
-            ApiError::Provider { verdict, record } => {
-                let (status, code, detail) = provider_status(&verdict);
-                let mut response = error_body(status, code, &detail, record_fields(&record));
-                if let Verdict::RateLimited { retry_after } = &verdict {
-                    if let Ok(value) = HeaderValue::from_str(retry_after) {
-                        response.headers_mut().insert(header::RETRY_AFTER, value);
-                    }
-                }
-                response
-            }
-            ApiError::Internal(source) => {
+            AppError::Internal(source) => {
                 tracing::error!(error = %source, "internal error");
                 internal_error(Map::new())
             }
-            ApiError::Unrecorded { cause, record } => {
-                tracing::error!(
-                    error = %cause,
-                    tracking_id = %record.tracking_id,
-                    post_id = record.post_id.as_deref().unwrap_or(""),
-                    "ayrshare answered but the tracking record could not be updated"
-                );
-                internal_error(record_fields(&record))
-            }
+            // Logged where it happened, with everything needed to repair the record.
+            AppError::Unrecorded { record, .. } => internal_error(record_fields(&record)),
+            AppError::NotFound(detail) => error_body(status, code, &detail, Map::new()),
         }
     }
 }

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use super::AppState;
 use super::error::ApiError;
 use crate::domain::ApiKeySecret;
+use crate::publishing::AppError;
 use crate::store::Caller;
 
 /// A JSON body (or response) whose rejection is an `ApiError`.
@@ -40,31 +41,37 @@ impl FromRequestParts<AppState> for Authenticated {
         let header = parts
             .headers
             .get(AUTHORIZATION)
-            .ok_or(ApiError::InvalidApiKey(
+            .ok_or(ApiError::App(AppError::InvalidApiKey(
                 "missing Authorization header: send Authorization: Bearer mk_...",
-            ))?
+            )))?
             .to_str()
             .map_err(|_| {
-                ApiError::InvalidApiKey("the Authorization header is not readable text")
+                AppError::InvalidApiKey("the Authorization header is not readable text")
             })?;
         let (scheme, token) = header.trim().split_once(' ').unwrap_or((header.trim(), ""));
         if !scheme.eq_ignore_ascii_case("bearer") {
-            return Err(ApiError::InvalidApiKey(
+            return Err(ApiError::App(AppError::InvalidApiKey(
                 "the Authorization scheme must be Bearer: send Authorization: Bearer mk_...",
-            ));
+            )));
         }
         let key = ApiKeySecret::from_presented(token.trim());
         if !key.is_well_formed() {
-            return Err(ApiError::InvalidApiKey(
+            return Err(ApiError::App(AppError::InvalidApiKey(
                 "the API key is not valid or has been revoked",
-            ));
+            )));
         }
         // No cache: a revoked key is refused on the very next request, on every replica.
-        match state.store.authenticate(&key.hash()).await? {
+        match state
+            .publisher
+            .store
+            .authenticate(&key.hash())
+            .await
+            .map_err(AppError::from)?
+        {
             Some(caller) => Ok(Authenticated(caller)),
-            None => Err(ApiError::InvalidApiKey(
+            None => Err(ApiError::App(AppError::InvalidApiKey(
                 "the API key is not valid or has been revoked",
-            )),
+            ))),
         }
     }
 }

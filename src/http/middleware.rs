@@ -16,7 +16,8 @@ use tower_http::trace::TraceLayer;
 use tracing::Span;
 
 use super::MAX_BODY_BYTES;
-use super::error::{ApiError, error_body, internal_error};
+use super::error::{ApiError, internal_error};
+use crate::publishing::AppError;
 
 /// The request span, with the method, the matched route (not the raw path, which would put ids
 /// into every log key) and the request id; one line when the response leaves.
@@ -64,17 +65,15 @@ fn log_response<B>(response: &Response<B>, latency: Duration, _span: &Span) {
 
 /// The fallback for unknown routes.
 pub async fn not_found(method: Method, uri: Uri) -> ApiError {
-    ApiError::NotFound(format!("no route for {method} {}", uri.path()))
+    ApiError::App(AppError::NotFound(format!(
+        "no route for {method} {}",
+        uri.path()
+    )))
 }
 
 /// The fallback for a known route with another method.
-pub async fn method_not_allowed(method: Method, uri: Uri) -> Response {
-    error_body(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        &format!("{method} is not allowed on {}", uri.path()),
-        Map::new(),
-    )
+pub async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::MethodNotAllowed(format!("{method} is not allowed on {}", uri.path()))
 }
 
 /// A panic becomes a JSON 500; the message goes to the log, not to the caller.
@@ -127,23 +126,24 @@ pub async fn ensure_json_error(response: Response) -> Response {
     if status.as_u16() < 400 || is_json {
         return response;
     }
-    let (code, detail) = match status {
-        StatusCode::PAYLOAD_TOO_LARGE => return ApiError::PayloadTooLarge.into_response(),
-        StatusCode::REQUEST_TIMEOUT => (
-            "request_timeout",
-            "the request took too long and was stopped",
-        ),
-        StatusCode::NOT_FOUND => ("not_found", "not found"),
-        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "method not allowed"),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "unsupported media type"),
-        s if s.is_server_error() => (
-            "internal_server_error",
-            "the server failed to handle the request",
-        ),
-        _ => ("bad_request", "the request could not be handled"),
+    let error = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => Some(ApiError::PayloadTooLarge),
+        StatusCode::REQUEST_TIMEOUT => Some(ApiError::RequestTimeout),
+        StatusCode::NOT_FOUND => Some(ApiError::App(AppError::NotFound("not found".into()))),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            Some(ApiError::MethodNotAllowed("method not allowed".into()))
+        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => Some(ApiError::UnsupportedMediaType(
+            "unsupported media type".into(),
+        )),
+        _ => None,
+    };
+    let json = match error {
+        Some(error) => error.into_response(),
+        None if status.is_server_error() => internal_error(Map::new()),
+        None => ApiError::field("request", "the request could not be handled").into_response(),
     };
     let (mut parts, _) = response.into_parts();
-    let json = error_body(status, code, detail, Map::new());
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.insert(
         header::CONTENT_TYPE,

@@ -8,14 +8,12 @@ mod middleware;
 mod social_post;
 
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use tokio::net::TcpListener;
-use tokio_util::task::TaskTracker;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -24,15 +22,10 @@ use tower_http::timeout::TimeoutLayer;
 
 pub use error::ApiError;
 
-use crate::ayrshare::AyrshareClient;
-use crate::store::DynStore;
+use crate::publishing::Publisher;
 
 /// The largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-
-/// How long past the Ayrshare timeout a create waits for its record to be written and updated
-/// before answering `provider_timeout` with the record still `pending`.
-pub const RECORDING_ALLOWANCE: Duration = Duration::from_secs(10);
 
 /// Marks every response of a sandboxed server.
 pub const SANDBOX_HEADER: &str = "x-mosaic-sandbox";
@@ -40,13 +33,8 @@ pub const SANDBOX_HEADER: &str = "x-mosaic-sandbox";
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    pub store: DynStore,
-    pub ayrshare: Arc<AyrshareClient>,
-    /// Work that must finish even if the client goes away (recording an Ayrshare outcome);
-    /// shutdown waits for it.
-    pub tasks: TaskTracker,
-    /// The Ayrshare timeout: the request timeout is derived from it.
-    pub ayrshare_timeout: Duration,
+    /// The use cases.
+    pub publisher: Publisher,
     /// Whether Ayrshare is the in-process simulator.
     pub sandbox: bool,
 }
@@ -64,7 +52,7 @@ fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
     // A last resort, past the handlers' own deadlines (the create answers by the Ayrshare
     // timeout plus RECORDING_ALLOWANCE), so that a slow Ayrshare is answered by the handler,
     // with the tracking fields, and not cut off here.
-    let request_timeout = state.ayrshare_timeout + RECORDING_ALLOWANCE + Duration::from_secs(20);
+    let request_timeout = state.publisher.settings.answer_deadline() + Duration::from_secs(20);
     let sandbox = state.sandbox;
     let router = routes
         .fallback(middleware::not_found)
@@ -105,7 +93,7 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let tasks = state.tasks.clone();
+    let tasks = state.publisher.tasks.clone();
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await?;
@@ -123,11 +111,16 @@ mod tests {
     use tower::ServiceExt;
 
     use super::*;
-    use crate::ayrshare::AyrshareSettings;
-    use crate::store::SqliteStore;
+    use crate::ayrshare::{AyrshareClient, AyrshareSettings};
+    use crate::publishing::PublishingSettings;
+    use crate::store::{PoolSettings, SqliteStore};
+    use std::sync::Arc;
+    use tokio_util::task::TaskTracker;
 
     async fn state(sandbox: bool) -> AppState {
-        let store = SqliteStore::connect("sqlite::memory:", 1).await.unwrap();
+        let store = SqliteStore::connect("sqlite::memory:", PoolSettings::default())
+            .await
+            .unwrap();
         let settings = AyrshareSettings {
             base_url: "http://127.0.0.1:9/api".parse().unwrap(),
             api_key: SecretString::from("unused"),
@@ -135,10 +128,15 @@ mod tests {
             x_credentials: None,
         };
         AppState {
-            store: Arc::new(store),
-            ayrshare: Arc::new(AyrshareClient::new(settings).unwrap()),
-            tasks: TaskTracker::new(),
-            ayrshare_timeout: Duration::from_secs(1),
+            publisher: Publisher {
+                store: Arc::new(store),
+                ayrshare: Arc::new(AyrshareClient::new(settings).unwrap()),
+                tasks: TaskTracker::new(),
+                settings: Arc::new(PublishingSettings {
+                    ayrshare_timeout: Duration::from_secs(1),
+                    idempotency_retention: Duration::from_secs(86_400),
+                }),
+            },
             sandbox,
         }
     }

@@ -102,6 +102,22 @@ pub struct NewTracking {
     pub schedule_date: Option<DateTime<Utc>>,
     /// The forwarded extra keys, as a JSON object.
     pub extra: Value,
+    /// The caller's `Idempotency-Key`, claimed atomically with this insert.
+    pub idempotency_key: Option<String>,
+    /// SHA-256 (hex) of the parsed request and workspace, compared when the key comes back.
+    pub request_fingerprint: Option<String>,
+    /// The `idempotencyKey` sent to Ayrshare with the post.
+    pub ayrshare_idempotency_key: Option<String>,
+}
+
+/// What writing the write-ahead record found.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Inserted {
+    /// The record was written and committed: Ayrshare may now be called.
+    New(TrackingRecord),
+    /// The organization already holds a live claim on this idempotency key: nothing was
+    /// written, and this is the record that holds it.
+    Claimed(TrackingRecord),
 }
 
 /// One row of `scheduled_social_posts_v2`.
@@ -122,6 +138,11 @@ pub struct TrackingRecord {
     pub results: Vec<PlatformResult>,
     pub error: Option<Value>,
     pub provider_response: Option<Value>,
+    pub idempotency_key: Option<String>,
+    pub request_fingerprint: Option<String>,
+    /// The answer replayed to a retry with the same idempotency key (while the claim lives).
+    pub stored_answer: Option<Value>,
+    pub ayrshare_idempotency_key: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -141,16 +162,31 @@ pub trait Store: Send + Sync + 'static {
         workspace_id: Option<Uuid>,
     ) -> Result<Option<Workspace>, StoreError>;
 
-    /// Writes and commits a `pending` tracking record.
-    async fn insert_tracking(&self, record: &NewTracking) -> Result<TrackingRecord, StoreError>;
+    /// Writes and commits a `pending` tracking record, claiming its idempotency key in the same
+    /// statement (a unique index decides, never a select first); when the organization already
+    /// holds a live claim on the key, writes nothing and returns the record holding it.
+    async fn insert_tracking(&self, record: &NewTracking) -> Result<Inserted, StoreError>;
     /// Applies an outcome if the state machine allows it from the record's current state, and
     /// returns the record as it is afterwards (unchanged when the move was not allowed).
+    /// `answer`, when given, is stored for idempotent replays by the same statement (and only
+    /// when the move applies).
     async fn record_outcome(
         &self,
         id: Uuid,
         transition: Transition,
         outcome: &Outcome,
+        answer: Option<&Value>,
     ) -> Result<TrackingRecord, StoreError>;
+    /// Stores the replayable answer on a record that has none yet (when the outcome's move was
+    /// not allowed and so did not store it).
+    async fn store_answer(&self, id: Uuid, answer: &Value) -> Result<(), StoreError>;
+    /// Releases up to `batch` idempotency claims made before `cutoff` (the key stays on the
+    /// record for reading; the replayable answer goes); returns how many were released.
+    async fn release_idempotency_claims(
+        &self,
+        cutoff: DateTime<Utc>,
+        batch: i64,
+    ) -> Result<u64, StoreError>;
     /// A record of the organization by tracking id.
     async fn find_tracking(
         &self,
@@ -191,16 +227,55 @@ pub trait Store: Send + Sync + 'static {
 /// A shared handle to whichever store the configuration chose.
 pub type DynStore = Arc<dyn Store>;
 
+/// How the connection pool behaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolSettings {
+    /// The most connections open at once.
+    pub max_connections: u32,
+    /// How long a request waits for a connection before the database counts as unavailable:
+    /// a dead database then answers quickly instead of hanging.
+    pub acquire_timeout: std::time::Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        PoolSettings {
+            max_connections: 10,
+            acquire_timeout: std::time::Duration::from_secs(3),
+        }
+    }
+}
+
+impl StoreError {
+    /// Whether the database could not be reached at all (as opposed to refusing a statement):
+    /// the request may succeed when it is retried later.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Database(error) => match error {
+                sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::WorkerCrashed
+                | sqlx::Error::Protocol(_) => true,
+                // Connection exceptions (08), insufficient resources (53), operator intervention
+                // such as a shutdown (57): Postgres is going or gone, not refusing our data.
+                sqlx::Error::Database(db) => db.code().is_some_and(|c| {
+                    c.starts_with("08") || c.starts_with("53") || c.starts_with("57")
+                }),
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+}
+
 /// Opens the store `database_url` names, without migrating.
-pub async fn connect(database_url: &str, max_connections: u32) -> Result<DynStore, StoreError> {
+pub async fn connect(database_url: &str, pool: PoolSettings) -> Result<DynStore, StoreError> {
     if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
-        Ok(Arc::new(
-            PostgresStore::connect(database_url, max_connections).await?,
-        ))
+        Ok(Arc::new(PostgresStore::connect(database_url, pool).await?))
     } else if database_url.starts_with("sqlite:") {
-        Ok(Arc::new(
-            SqliteStore::connect(database_url, max_connections).await?,
-        ))
+        Ok(Arc::new(SqliteStore::connect(database_url, pool).await?))
     } else {
         Err(StoreError::UnsupportedUrl)
     }

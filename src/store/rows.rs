@@ -15,7 +15,8 @@ use super::{
 /// The columns of `scheduled_social_posts_v2`, in `TrackingRow`'s order.
 pub const TRACKING_COLUMNS: &str = "id, organization_id, workspace_id, api_key_id, post, platforms, \
      media_urls, schedule_date, extra, provider_post_id, provider_status, tracked_status, \
-     results, error, provider_response, created_at, updated_at";
+     results, error, provider_response, idempotency_key, request_fingerprint, stored_answer, \
+     ayrshare_idempotency_key, created_at, updated_at";
 
 /// The columns of `workspaces` that `WorkspaceRow` reads.
 pub const WORKSPACE_COLUMNS: &str = "id, organization_id, name, is_primary, ayrshare_profile_key";
@@ -70,6 +71,10 @@ pub struct TrackingRow<Id, List> {
     results: Json<Value>,
     error: Option<Json<Value>>,
     provider_response: Option<Json<Value>>,
+    idempotency_key: Option<String>,
+    request_fingerprint: Option<String>,
+    stored_answer: Option<Json<Value>>,
+    ayrshare_idempotency_key: Option<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -96,6 +101,10 @@ impl<Id: Column<Uuid>, List: Column<Vec<String>>> TryFrom<TrackingRow<Id, List>>
             results: results_of(row.results.0)?,
             error: row.error.map(|j| j.0),
             provider_response: row.provider_response.map(|j| j.0),
+            idempotency_key: row.idempotency_key,
+            request_fingerprint: row.request_fingerprint,
+            stored_answer: row.stored_answer.map(|j| j.0),
+            ayrshare_idempotency_key: row.ayrshare_idempotency_key,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })

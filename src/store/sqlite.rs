@@ -7,6 +7,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -16,8 +18,8 @@ use uuid::fmt::Hyphenated;
 
 use super::rows::{self, API_KEY_COLUMNS, TRACKING_COLUMNS, WORKSPACE_COLUMNS};
 use super::{
-    ApiKeyInfo, Caller, NewTracking, Organization, PRIMARY_WORKSPACE_NAME, Store, StoreError,
-    TrackingRecord, Workspace, pick_key, results_json, source_names,
+    ApiKeyInfo, Caller, Inserted, NewTracking, Organization, PRIMARY_WORKSPACE_NAME, PoolSettings,
+    Store, StoreError, TrackingRecord, Workspace, pick_key, results_json, source_names,
 };
 use crate::domain::{KeyHash, Outcome, Transition};
 
@@ -36,7 +38,7 @@ type OrganizationRow = rows::OrganizationRow<Hyphenated>;
 
 impl SqliteStore {
     /// Opens (creating if missing) the database file `url` names.
-    pub async fn connect(url: &str, max_connections: u32) -> Result<SqliteStore, StoreError> {
+    pub async fn connect(url: &str, settings: PoolSettings) -> Result<SqliteStore, StoreError> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .foreign_keys(true)
@@ -46,8 +48,8 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(5));
         let pool = SqlitePoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(5))
+            .max_connections(settings.max_connections)
+            .acquire_timeout(settings.acquire_timeout)
             .connect_with(options)
             .await?;
         Ok(SqliteStore { pool })
@@ -100,12 +102,17 @@ impl Store for SqliteStore {
         Ok(row.map(Workspace::from))
     }
 
-    async fn insert_tracking(&self, record: &NewTracking) -> Result<TrackingRecord, StoreError> {
-        let row: TrackingRow = sqlx::query_as(&format!(
+    async fn insert_tracking(&self, record: &NewTracking) -> Result<Inserted, StoreError> {
+        // SQLite has one writer at a time, so the unique index decides between two requests
+        // with the same claim just as Postgres does.
+        let row: Option<TrackingRow> = sqlx::query_as(&format!(
             "insert into scheduled_social_posts_v2 \
                  (id, organization_id, workspace_id, api_key_id, post, platforms, media_urls, \
-                  schedule_date, extra, tracked_status, created_at, updated_at) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10, $10) \
+                  schedule_date, extra, tracked_status, idempotency_key, idempotency_claim, \
+                  request_fingerprint, ayrshare_idempotency_key, created_at, updated_at) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $11, $11, $12, $13, $10, $10) \
+             on conflict (organization_id, idempotency_claim) where idempotency_claim is not null \
+             do nothing \
              returning {TRACKING_COLUMNS}"
         ))
         .bind(record.id.hyphenated())
@@ -118,9 +125,28 @@ impl Store for SqliteStore {
         .bind(record.schedule_date)
         .bind(Json(&record.extra))
         .bind(super::now())
-        .fetch_one(&self.pool)
+        .bind(&record.idempotency_key)
+        .bind(&record.request_fingerprint)
+        .bind(&record.ayrshare_idempotency_key)
+        .fetch_optional(&self.pool)
         .await?;
-        row.try_into()
+        if let Some(row) = row {
+            return Ok(Inserted::New(row.try_into()?));
+        }
+        let key = record.idempotency_key.as_deref().unwrap_or_default();
+        let holder: Option<TrackingRow> = sqlx::query_as(&format!(
+            "select {TRACKING_COLUMNS} from scheduled_social_posts_v2 \
+             where organization_id = $1 and idempotency_claim = $2"
+        ))
+        .bind(record.organization_id.hyphenated())
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        match holder {
+            Some(row) => Ok(Inserted::Claimed(row.try_into()?)),
+            // Released between the two statements: the key is free again.
+            None => Box::pin(self.insert_tracking(record)).await,
+        }
     }
 
     async fn record_outcome(
@@ -128,6 +154,7 @@ impl Store for SqliteStore {
         id: Uuid,
         transition: Transition,
         outcome: &Outcome,
+        answer: Option<&Value>,
     ) -> Result<TrackingRecord, StoreError> {
         let Some(status) = outcome.tracked_status else {
             return self.tracking_by_id(id).await;
@@ -139,6 +166,7 @@ impl Store for SqliteStore {
                  provider_status = coalesce($4, provider_status), \
                  results = $5, error = $6, \
                  provider_response = coalesce($7, provider_response), \
+                 stored_answer = coalesce($10, stored_answer), \
                  updated_at = $8 \
              where id = $1 and tracked_status in (select value from json_each($9)) \
              returning {TRACKING_COLUMNS}"
@@ -152,12 +180,43 @@ impl Store for SqliteStore {
         .bind(outcome.provider_response.as_ref().map(Json))
         .bind(super::now())
         .bind(Json(source_names(&status, transition)))
+        .bind(answer.map(Json))
         .fetch_optional(&self.pool)
         .await?;
         match row {
             Some(row) => row.try_into(),
             None => self.tracking_by_id(id).await,
         }
+    }
+
+    async fn store_answer(&self, id: Uuid, answer: &Value) -> Result<(), StoreError> {
+        sqlx::query(
+            "update scheduled_social_posts_v2 set stored_answer = $2 \
+             where id = $1 and stored_answer is null and idempotency_claim is not null",
+        )
+        .bind(id.hyphenated())
+        .bind(Json(answer))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn release_idempotency_claims(
+        &self,
+        cutoff: DateTime<Utc>,
+        batch: i64,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "update scheduled_social_posts_v2 set idempotency_claim = null, stored_answer = null \
+             where id in (select id from scheduled_social_posts_v2 \
+                          where idempotency_claim is not null and created_at < $1 \
+                          order by created_at limit $2)",
+        )
+        .bind(cutoff)
+        .bind(batch)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
     }
 
     async fn find_tracking(

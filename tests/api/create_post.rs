@@ -69,13 +69,18 @@ backend_tests! {
         // Ayrshare sent a number; we answer a string.
         assert_eq!(body["results"][1]["post_id"], "7206185311");
 
-        let (sent, request) = ayrshare_request(app).await;
+        let (mut sent, request) = ayrshare_request(app).await;
+        // Every post carries an idempotencyKey derived from its record, so that nothing can
+        // publish it twice; the record keeps which key was sent.
+        let record = app.only_record().await;
+        let sent_key = sent.as_object_mut().unwrap().remove("idempotencyKey");
+        assert_eq!(sent_key, Some(json!(format!("mosaic-{}", record.id))));
+        assert_eq!(record.ayrshare_idempotency_key, Some(format!("mosaic-{}", record.id)));
         assert_eq!(sent, json!({"post": "New product update 🚀", "platforms": ["twitter", "linkedin"]}));
         assert_eq!(header(&request, "authorization"), Some(format!("Bearer {AYRSHARE_KEY}").as_str()));
         assert_eq!(header(&request, "profile-key"), None);
         assert_eq!(header(&request, "x-twitter-oauth1-api-key"), None);
 
-        let record = app.only_record().await;
         assert_eq!(body["tracking_id"], record.id.to_string());
         assert_eq!(record.tracked_status, TrackedStatus::Posted);
         assert_eq!(record.provider_post_id.as_deref(), Some("RhrbDtYh7hdSMc67zC8H"));
@@ -293,6 +298,8 @@ backend_tests! {
         }
         assert!(sent.get("workspace_id").is_none());
         assert!(sent.get("media_urls").is_none());
+        // The caller's own idempotencyKey is kept, and the record says it was the one sent.
+        assert_eq!(app.only_record().await.ayrshare_idempotency_key.as_deref(), Some("abc-123"));
         assert_eq!(app.only_record().await.extra, extras);
     }
 

@@ -5,7 +5,9 @@ mod auth;
 mod cli;
 mod concurrency;
 mod create_post;
+mod database_down;
 mod errors;
+mod idempotency;
 mod read_post;
 mod shipped_mock;
 // Shared with tests/secrets.rs, which uses parts this binary does not.

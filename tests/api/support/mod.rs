@@ -2,19 +2,16 @@
 //! when configured and always in CI), and a wiremock Ayrshare.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use mosaic_social::ayrshare::{AyrshareClient, AyrshareSettings, XCredentials};
+use mosaic_social::app::{App, Mode};
+use mosaic_social::config::Config;
 use mosaic_social::domain::ApiKeySecret;
-use mosaic_social::http::{self, AppState};
-use mosaic_social::store::{self, DynStore, TrackingRecord};
+use mosaic_social::store::{DynStore, TrackingRecord};
 use reqwest::{RequestBuilder, Response};
-use secrecy::SecretString;
 use serde_json::Value;
 use sqlx::Connection;
 use tokio::sync::oneshot;
-use tokio_util::task::TaskTracker;
 use url::Url;
 use uuid::Uuid;
 use wiremock::MockServer;
@@ -36,6 +33,10 @@ pub struct Options {
     pub x_credentials: bool,
     /// Ayrshare's base URL when it is not the wiremock server (a closed port, the shipped mock).
     pub ayrshare_base_url: Option<String>,
+    /// Further settings, as environment variables.
+    pub env: Vec<(&'static str, String)>,
+    /// Reach the database through this local port (a proxy the test controls) instead.
+    pub database_port: Option<u16>,
 }
 
 impl Default for Options {
@@ -44,6 +45,8 @@ impl Default for Options {
             ayrshare_timeout: Duration::from_secs(5),
             x_credentials: false,
             ayrshare_base_url: None,
+            env: Vec::new(),
+            database_port: None,
         }
     }
 }
@@ -182,36 +185,41 @@ impl TestApp {
 
     pub async fn spawn_with(backend: Backend, options: Options) -> Option<TestApp> {
         let database = Database::create(backend).await?;
-        let store = store::connect(database.url(), 10)
-            .await
-            .expect("connect the store");
-        store.migrate().await.expect("migrate");
         let ayrshare = MockServer::start().await;
         let base_url = options
             .ayrshare_base_url
             .clone()
             .unwrap_or_else(|| format!("{}/api", ayrshare.uri()));
-        let settings = AyrshareSettings {
-            base_url: Url::parse(&base_url).unwrap(),
-            api_key: SecretString::from(AYRSHARE_KEY),
-            timeout: options.ayrshare_timeout,
-            x_credentials: options.x_credentials.then(|| XCredentials {
-                api_key: SecretString::from("x-app-key"),
-                api_secret: SecretString::from("x-app-secret"),
-            }),
-        };
-        let state = AppState {
-            store: store.clone(),
-            ayrshare: Arc::new(AyrshareClient::new(settings).unwrap()),
-            tasks: TaskTracker::new(),
-            ayrshare_timeout: options.ayrshare_timeout,
-            sandbox: false,
-        };
+        // The app as the CLI builds it, from settings as a user writes them.
+        let mut vars: std::collections::HashMap<&str, String> = [
+            (
+                "DATABASE_URL",
+                database_url(&database, options.database_port),
+            ),
+            ("AYRSHARE_BASE_URL", base_url),
+            ("AYRSHARE_API_KEY", AYRSHARE_KEY.to_owned()),
+        ]
+        .into_iter()
+        .collect();
+        if options.x_credentials {
+            vars.insert("AYRSHARE_X_API_KEY", "x-app-key".into());
+            vars.insert("AYRSHARE_X_API_SECRET", "x-app-secret".into());
+        }
+        for (name, value) in &options.env {
+            vars.insert(name, value.clone());
+        }
+        let mut config = Config::from_lookup(|name| vars.get(name).cloned()).expect("config");
+        // Sub-second timeouts, which the environment cannot express, keep the tests quick.
+        config.ayrshare_timeout = options.ayrshare_timeout;
+        let app = App::build(&config, Mode::Ayrshare)
+            .await
+            .expect("the app builds");
+        let store = app.store().clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
         let (shutdown, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
-            http::serve(listener, state, async {
+            app.serve(listener, async {
                 let _ = stopped.await;
             })
             .await
@@ -348,6 +356,18 @@ impl TestApp {
                 }
                 text
             }
+        }
+    }
+}
+
+/// The URL the app is given: the test database's, through `port` when a proxy stands between.
+fn database_url(database: &Database, port: Option<u16>) -> String {
+    match port {
+        None => database.url().to_owned(),
+        Some(port) => {
+            let mut url = Url::parse(database.url()).expect("the database URL parses");
+            url.set_port(Some(port)).expect("a port can be set");
+            url.to_string()
         }
     }
 }

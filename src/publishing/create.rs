@@ -1,0 +1,295 @@
+//! Create: the write-ahead record (claiming the idempotency key in the same statement), the one
+//! Ayrshare call, and the recording of what came of it (with the answer replayed to retries).
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tracing::{Instrument, Span};
+use uuid::Uuid;
+
+use super::error::{AppError, RecordRef};
+use super::views::PostView;
+use super::{Answer, Publisher};
+use crate::ayrshare::CallScope;
+use crate::domain::idempotency::{self, IdempotencyKey};
+use crate::domain::outcome::judge_create;
+use crate::domain::{NewPost, Outcome, TrackedStatus, Transition, Verdict};
+use crate::store::{Caller, Inserted, NewTracking, TrackingRecord, Workspace};
+
+/// The answer kept on the record for retries with the same `Idempotency-Key`: the use case's
+/// own typed answer, so that a replay is rendered by the same code as the first answer.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum StoredAnswer {
+    Created { response: PostView },
+    Refused { verdict: Verdict, record: RecordRef },
+}
+
+impl StoredAnswer {
+    fn of(result: &Result<PostView, AppError>) -> Option<StoredAnswer> {
+        match result {
+            Ok(response) => Some(StoredAnswer::Created {
+                response: response.clone(),
+            }),
+            Err(AppError::Provider { verdict, record }) => Some(StoredAnswer::Refused {
+                verdict: verdict.clone(),
+                record: record.clone(),
+            }),
+            Err(_) => None,
+        }
+    }
+
+    fn into_result(self) -> Result<PostView, AppError> {
+        match self {
+            StoredAnswer::Created { response } => Ok(response),
+            StoredAnswer::Refused { verdict, record } => {
+                Err(AppError::Provider { verdict, record })
+            }
+        }
+    }
+}
+
+/// What the publishing task ended with.
+enum Published {
+    /// This request wrote the record and called Ayrshare.
+    Done(Result<PostView, AppError>),
+    /// Another request holds the idempotency key.
+    Claimed(Box<TrackingRecord>),
+}
+
+impl Publisher {
+    /// `POST /social/post`: validates, writes the record, sends the post to Ayrshare once,
+    /// records the outcome. With an idempotency key, a retry gets the first answer back.
+    pub async fn create(
+        &self,
+        caller: Caller,
+        body: Value,
+        key: Option<IdempotencyKey>,
+    ) -> Result<Answer<PostView>, AppError> {
+        let new_post = NewPost::parse(body, Utc::now()).map_err(AppError::Validation)?;
+        let workspace = self
+            .workspace(caller.organization_id, new_post.workspace_id)
+            .await?;
+        let id = Uuid::new_v4();
+        let mut ayrshare_body = new_post.ayrshare_body();
+        let fingerprint = key
+            .as_ref()
+            .map(|_| idempotency::fingerprint(&ayrshare_body, workspace.id));
+        let (sent_key, derived) =
+            idempotency::ayrshare_key(new_post.extra.get("idempotencyKey"), id);
+        if derived {
+            ayrshare_body["idempotencyKey"] = Value::String(sent_key.clone());
+        }
+        let record = NewTracking {
+            id,
+            organization_id: caller.organization_id,
+            workspace_id: workspace.id,
+            api_key_id: caller.api_key_id,
+            post: new_post.post.clone(),
+            platforms: new_post
+                .platforms
+                .iter()
+                .map(|p| p.as_str().to_owned())
+                .collect(),
+            media_urls: new_post.media_urls.iter().map(|u| u.to_string()).collect(),
+            schedule_date: new_post.schedule_date,
+            extra: Value::Object(new_post.extra.clone()),
+            idempotency_key: key.as_ref().map(|k| k.as_str().to_owned()),
+            request_fingerprint: fingerprint.clone(),
+            ayrshare_idempotency_key: Some(sent_key),
+        };
+
+        // Writing the record, calling Ayrshare and recording its answer run as a task of their
+        // own: a client hanging up drops this future, and that must never happen between the
+        // commit and the call, or between the call and the recording. Shutdown waits for it.
+        // In the request's span, so its log lines keep the request id.
+        let work = self
+            .clone()
+            .publish(record, ayrshare_body, new_post, workspace)
+            .instrument(Span::current());
+        let task = self.tasks.spawn(work);
+        let published = match tokio::time::timeout(self.settings.answer_deadline(), task).await {
+            Ok(joined) => {
+                joined.map_err(|e| AppError::Internal(format!("publishing task failed: {e}")))??
+            }
+            // The database is slow: answer now, with what the record says at this moment; the
+            // task goes on and records the outcome (and the replayable answer) when it can.
+            Err(_) => {
+                return Ok(Answer::fresh(Err(AppError::Provider {
+                    verdict: Verdict::TimedOut {
+                        detail: "the outcome could not be recorded in time; read the tracking \
+                                 record later to learn it"
+                            .into(),
+                    },
+                    record: RecordRef {
+                        tracking_id: id,
+                        tracked_status: TrackedStatus::Pending,
+                        post_id: None,
+                        results: None,
+                    },
+                })));
+            }
+        };
+        match published {
+            Published::Done(result) => Ok(Answer::fresh(result)),
+            Published::Claimed(holder) => self.replay(*holder, fingerprint.as_deref()),
+        }
+    }
+
+    /// The answer to a request whose idempotency key another request already holds.
+    fn replay(
+        &self,
+        holder: TrackingRecord,
+        fingerprint: Option<&str>,
+    ) -> Result<Answer<PostView>, AppError> {
+        if holder.request_fingerprint.as_deref() != fingerprint {
+            return Err(AppError::IdempotencyKeyMismatch {
+                tracking_id: holder.id,
+            });
+        }
+        if let Some(stored) = holder.stored_answer {
+            let stored: StoredAnswer = serde_json::from_value(stored)
+                .map_err(|e| AppError::Internal(format!("stored answer unreadable: {e}")))?;
+            return Ok(Answer::replayed(stored.into_result()));
+        }
+        // No answer was stored and the first request is long over (its outcome could not be
+        // recorded): say what the record says, which is the truth available.
+        let age = Utc::now() - holder.created_at;
+        if age.to_std().unwrap_or_default() > self.settings.answer_deadline() {
+            return Ok(Answer::replayed(Err(AppError::Provider {
+                verdict: Verdict::TimedOut {
+                    detail: "the first request with this Idempotency-Key could not record its \
+                             outcome; read the tracking record to learn it"
+                        .into(),
+                },
+                record: RecordRef::new(&holder, false, &[]),
+            })));
+        }
+        Err(AppError::IdempotencyInProgress {
+            tracking_id: holder.id,
+        })
+    }
+
+    /// Writes the record, sends the post to Ayrshare once, and records what came of it.
+    async fn publish(
+        self,
+        record: NewTracking,
+        ayrshare_body: Value,
+        new_post: NewPost,
+        workspace: Workspace,
+    ) -> Result<Published, AppError> {
+        let keeps_answer = record.idempotency_key.is_some();
+        let record = match self.store.insert_tracking(&record).await? {
+            Inserted::New(record) => record,
+            Inserted::Claimed(holder) => return Ok(Published::Claimed(Box::new(holder))),
+        };
+        tracing::info!(tracking_id = %record.id, "tracking record written");
+        let scope = CallScope {
+            profile_key: workspace.ayrshare_profile_key.as_ref(),
+            involves_x: new_post.involves_x(),
+        };
+        let answer = self.ayrshare.create_post(scope, &ayrshare_body).await;
+        let outcome = judge_create(
+            answer.as_ref().map_err(|e| e.failure()),
+            new_post.schedule_date.is_some(),
+        );
+        // The answer as it will be once the outcome is recorded; stored by the same statement.
+        let expected = outcome.tracked_status.unwrap_or(record.tracked_status);
+        let result = answer_of(&record, expected, &outcome);
+        let stored = keeps_answer
+            .then(|| StoredAnswer::of(&result).and_then(|a| serde_json::to_value(a).ok()))
+            .flatten();
+        let updated = self
+            .record_with_retries(
+                record.id,
+                Transition::CreateOutcome,
+                &outcome,
+                stored.as_ref(),
+            )
+            .await;
+        match updated {
+            Ok(updated) if updated.tracked_status == expected => {
+                tracing::info!(
+                    tracking_id = %updated.id,
+                    tracked_status = %updated.tracked_status,
+                    post_id = updated.provider_post_id.as_deref().unwrap_or(""),
+                    "outcome recorded"
+                );
+                Ok(Published::Done(result))
+            }
+            // Something else moved the record first: answer with what it says now.
+            Ok(updated) => {
+                let result = answer_of(&updated, updated.tracked_status, &outcome);
+                if keeps_answer {
+                    if let Some(stored) =
+                        StoredAnswer::of(&result).and_then(|a| serde_json::to_value(a).ok())
+                    {
+                        self.store.store_answer(updated.id, &stored).await?;
+                    }
+                }
+                Ok(Published::Done(result))
+            }
+            Err(cause) => {
+                // Everything needed to repair the record by hand.
+                tracing::error!(
+                    tracking_id = %record.id,
+                    error = %cause,
+                    tracked_status = ?outcome.tracked_status,
+                    post_id = outcome.provider_post_id.as_deref().unwrap_or(""),
+                    provider_status = outcome.provider_status.as_deref().unwrap_or(""),
+                    results = %serde_json::to_string(&outcome.results).unwrap_or_default(),
+                    provider_response = %outcome
+                        .provider_response
+                        .as_ref()
+                        .map(|v| v.to_string())
+                        .unwrap_or_default(),
+                    "ayrshare answered but the tracking record could not be updated; \
+                     repair it by hand from these fields"
+                );
+                Ok(Published::Done(Err(AppError::Unrecorded {
+                    cause,
+                    record: RecordRef {
+                        tracking_id: record.id,
+                        tracked_status: record.tracked_status,
+                        post_id: outcome.provider_post_id.clone(),
+                        results: outcome
+                            .provider_response
+                            .is_some()
+                            .then(|| outcome.results.clone()),
+                    },
+                })))
+            }
+        }
+    }
+}
+
+/// The answer to a create whose record is (or will be) in `tracked_status`.
+fn answer_of(
+    record: &TrackingRecord,
+    tracked_status: TrackedStatus,
+    outcome: &Outcome,
+) -> Result<PostView, AppError> {
+    match &outcome.verdict {
+        Verdict::Accepted => Ok(PostView::of(
+            record.id,
+            tracked_status,
+            record.provider_post_id.as_deref(),
+            outcome,
+        )),
+        verdict => Err(AppError::Provider {
+            verdict: verdict.clone(),
+            record: RecordRef {
+                tracking_id: record.id,
+                tracked_status,
+                post_id: outcome
+                    .provider_post_id
+                    .clone()
+                    .or_else(|| record.provider_post_id.clone()),
+                results: outcome
+                    .provider_response
+                    .is_some()
+                    .then(|| outcome.results.clone()),
+            },
+        }),
+    }
+}

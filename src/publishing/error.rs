@@ -1,0 +1,90 @@
+//! `AppError`: every way a use case can end other than as planned, typed and free of HTTP. The
+//! HTTP layer maps each variant to a status and a code in one table (`http::error`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{FieldError, PlatformResult, TrackedStatus, ValidationErrors, Verdict};
+use crate::store::{StoreError, TrackingRecord};
+
+/// Where a provider-side failure left the tracking record, so the caller can always find it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordRef {
+    pub tracking_id: uuid::Uuid,
+    pub tracked_status: TrackedStatus,
+    pub post_id: Option<String>,
+    /// Present when Ayrshare answered.
+    pub results: Option<Vec<PlatformResult>>,
+}
+
+impl RecordRef {
+    /// The reference to a record, with the results Ayrshare reported if it answered.
+    pub fn new(record: &TrackingRecord, answered: bool, results: &[PlatformResult]) -> RecordRef {
+        RecordRef {
+            tracking_id: record.id,
+            tracked_status: record.tracked_status,
+            post_id: record.provider_post_id.clone(),
+            results: answered.then(|| results.to_vec()),
+        }
+    }
+}
+
+/// A use case's failure.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The request is malformed; nothing was written.
+    #[error("{}", .0.detail())]
+    Validation(ValidationErrors),
+    /// No valid API key.
+    #[error("{0}")]
+    InvalidApiKey(&'static str),
+    /// Nothing of the caller's by that name (another organization's things included).
+    #[error("{0}")]
+    NotFound(String),
+    /// The thing exists but is not in a state that allows the change.
+    #[error("{detail}")]
+    Conflict {
+        detail: String,
+        record: Option<RecordRef>,
+    },
+    /// Ayrshare's answer (or its absence) after the record was written.
+    #[error("ayrshare: {verdict:?}")]
+    Provider { verdict: Verdict, record: RecordRef },
+    /// This service refuses to call Ayrshare for now (our own hold-off or a caller's limit).
+    #[error("{detail}")]
+    RateLimited {
+        detail: String,
+        retry_after_secs: u64,
+    },
+    /// The same idempotency key came with another request.
+    #[error("this Idempotency-Key was used with a different request")]
+    IdempotencyKeyMismatch { tracking_id: uuid::Uuid },
+    /// The first request with this idempotency key has not finished yet.
+    #[error("a request with this Idempotency-Key is still in progress")]
+    IdempotencyInProgress { tracking_id: uuid::Uuid },
+    /// Our database cannot be reached; nothing was sent to Ayrshare.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// Something failed on our side; the source is logged, never shown.
+    #[error("internal error: {0}")]
+    Internal(String),
+    /// The tracking record could not be brought up to date after Ayrshare answered.
+    #[error("the outcome could not be recorded: {cause}")]
+    Unrecorded { cause: String, record: RecordRef },
+}
+
+impl AppError {
+    /// A validation error about one field.
+    pub fn field(field: &str, message: impl Into<String>) -> AppError {
+        AppError::Validation(ValidationErrors(vec![FieldError::new(field, message)]))
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(error: StoreError) -> Self {
+        if error.is_unavailable() {
+            AppError::Unavailable(error.to_string())
+        } else {
+            AppError::Internal(error.to_string())
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! The use cases of a post's life, free of HTTP: create (the write-ahead record, the one Ayrshare
+//! call, the recording), refresh a record from Ayrshare, read a record. The HTTP handlers, and
+//! the background work (reconciler, webhooks, idempotency purge), all go through here.
+
+mod create;
+mod error;
+pub mod idempotency;
+mod read;
+mod recording;
+mod views;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::task::TaskTracker;
+use uuid::Uuid;
+
+pub use error::{AppError, RecordRef};
+pub use views::{PostView, TrackingView};
+
+use crate::ayrshare::AyrshareClient;
+use crate::store::{DynStore, Workspace};
+
+/// How long past the Ayrshare timeout a create waits for its record to be written and updated
+/// before answering `provider_timeout` with the record still `pending`.
+pub const RECORDING_ALLOWANCE: Duration = Duration::from_secs(10);
+
+/// The publishing settings.
+#[derive(Clone, Debug)]
+pub struct PublishingSettings {
+    /// The bound on one Ayrshare call.
+    pub ayrshare_timeout: Duration,
+    /// How long an idempotency key and its answer are kept (at least 24 hours).
+    pub idempotency_retention: Duration,
+}
+
+impl PublishingSettings {
+    /// How long a create waits for its outcome to be recorded before answering without it.
+    pub fn answer_deadline(&self) -> Duration {
+        self.ayrshare_timeout + RECORDING_ALLOWANCE
+    }
+}
+
+/// The use cases, with what they need. Cheap to clone.
+#[derive(Clone)]
+pub struct Publisher {
+    pub store: DynStore,
+    pub ayrshare: Arc<AyrshareClient>,
+    /// Work that must finish even if the client goes away (recording an Ayrshare outcome);
+    /// shutdown waits for it.
+    pub tasks: TaskTracker,
+    pub settings: Arc<PublishingSettings>,
+}
+
+/// A use case's answer, and whether it is the replay of an earlier one.
+#[derive(Debug)]
+pub struct Answer<T> {
+    pub result: Result<T, AppError>,
+    pub replayed: bool,
+}
+
+impl<T> Answer<T> {
+    fn fresh(result: Result<T, AppError>) -> Answer<T> {
+        Answer {
+            result,
+            replayed: false,
+        }
+    }
+
+    fn replayed(result: Result<T, AppError>) -> Answer<T> {
+        Answer {
+            result,
+            replayed: true,
+        }
+    }
+}
+
+impl Publisher {
+    /// The given workspace of the organization, or its primary one.
+    async fn workspace(
+        &self,
+        organization_id: Uuid,
+        workspace_id: Option<Uuid>,
+    ) -> Result<Workspace, AppError> {
+        self.store
+            .find_workspace(organization_id, workspace_id)
+            .await?
+            .ok_or_else(|| match workspace_id {
+                Some(id) => AppError::NotFound(format!("no workspace with id {id}")),
+                None => AppError::Internal(format!(
+                    "organization {organization_id} has no primary workspace"
+                )),
+            })
+    }
+}

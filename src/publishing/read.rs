@@ -1,0 +1,85 @@
+//! Reading: a post's downstream outcome from Ayrshare (bringing the record up to date when the
+//! post has settled), and the tracking record from the database alone.
+
+use uuid::Uuid;
+
+use super::Publisher;
+use super::error::{AppError, RecordRef};
+use super::views::{PostView, TrackingView};
+use crate::ayrshare::CallScope;
+use crate::domain::outcome::judge_status;
+use crate::domain::{Outcome, Transition, Verdict};
+use crate::store::{Caller, TrackingRecord};
+
+impl Publisher {
+    /// `GET /social/post/{post_id}`: asks Ayrshare, and brings the record up to date when the
+    /// post has settled.
+    pub async fn read_post(&self, caller: Caller, post_id: &str) -> Result<PostView, AppError> {
+        // No id of ours contains U+0000, and Postgres could not even compare one.
+        if post_id.contains('\0') {
+            return Err(AppError::NotFound(format!(
+                "no post with id {}",
+                post_id.escape_debug()
+            )));
+        }
+        let record = self
+            .store
+            .find_tracking_by_post_id(caller.organization_id, post_id)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("no post with id {post_id}")))?;
+        let (record, outcome) = self.refresh(record, post_id).await?;
+        let mut response = PostView::merged(&record, &outcome);
+        // What Ayrshare says now, even when the record keeps an earlier state.
+        response.post_id = Some(post_id.to_owned());
+        Ok(response)
+    }
+
+    /// Reads a post from Ayrshare and applies what the answer settles (a `Refresh` through the
+    /// state machine). An answer that is not a reading of the post is an error, record unchanged.
+    pub async fn refresh(
+        &self,
+        record: TrackingRecord,
+        post_id: &str,
+    ) -> Result<(TrackingRecord, Outcome), AppError> {
+        let workspace = self
+            .workspace(record.organization_id, Some(record.workspace_id))
+            .await?;
+        let scope = CallScope {
+            profile_key: workspace.ayrshare_profile_key.as_ref(),
+            involves_x: record.platforms.iter().any(|p| p == "x"),
+        };
+        let answer = self.ayrshare.get_post(scope, post_id).await;
+        let outcome = judge_status(answer.as_ref().map_err(|e| e.failure()));
+        if outcome.verdict != Verdict::Accepted {
+            return Err(AppError::Provider {
+                record: RecordRef::new(&record, answer.is_ok(), &outcome.results),
+                verdict: outcome.verdict,
+            });
+        }
+        let record = if outcome.tracked_status.is_some() {
+            self.store
+                .record_outcome(record.id, Transition::Refresh, &outcome, None)
+                .await?
+        } else {
+            record
+        };
+        Ok((record, outcome))
+    }
+
+    /// `GET /social/post/track/{tracking_id}`: the record, from the database only.
+    pub async fn read_tracking(
+        &self,
+        caller: Caller,
+        tracking_id: &str,
+    ) -> Result<TrackingView, AppError> {
+        let id = Uuid::parse_str(tracking_id).map_err(|_| {
+            AppError::field("tracking_id", format!("'{tracking_id}' is not a uuid"))
+        })?;
+        let record = self
+            .store
+            .find_tracking(caller.organization_id, id)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("no tracking record with id {id}")))?;
+        Ok(record.into())
+    }
+}

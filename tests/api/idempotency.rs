@@ -1,0 +1,243 @@
+//! `Idempotency-Key`: a retry gets the first answer back, never a second publish; another
+//! request under the same key is refused; a key in flight answers 409.
+
+use std::time::Duration;
+
+use futures_util::future::join;
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, ResponseTemplate};
+
+use crate::backend_tests;
+use crate::create_post::success_body;
+use crate::support::{TestApp, expect_error, response_json};
+
+/// A create with an idempotency key, from a raw body (so that spacing and key order can vary).
+async fn post_with_key(app: &TestApp, key: &str, body: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/social/post"))
+        .bearer_auth(&app.api_key)
+        .header("content-type", "application/json")
+        .header("idempotency-key", key)
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn answer_post(app: &TestApp, response: ResponseTemplate) {
+    Mock::given(method("POST"))
+        .and(path("/api/post"))
+        .respond_with(response)
+        .mount(&app.ayrshare)
+        .await;
+}
+
+async fn ayrshare_calls(app: &TestApp) -> usize {
+    app.ayrshare.received_requests().await.unwrap().len()
+}
+
+fn replayed(response: &reqwest::Response) -> Option<&str> {
+    response
+        .headers()
+        .get("idempotent-replayed")
+        .and_then(|v| v.to_str().ok())
+}
+
+const BODY: &str =
+    r#"{"post": "launch", "platforms": ["x", "linkedin"], "notes": {"a": 1, "b": 2}}"#;
+
+backend_tests! {
+    async fn a_retry_gets_the_first_answer_back_without_a_second_publish(app) {
+        answer_post(app, ResponseTemplate::new(200).set_body_json(success_body())).await;
+        let first = post_with_key(app, "order-42", BODY).await;
+        assert_eq!(first.status(), 200);
+        assert_eq!(replayed(&first), None);
+        let first_body = response_json(first).await;
+
+        // Other spacing, other key order, "X" for "x": the same request.
+        let again = r#"{ "notes":{"b":2,"a":1},"platforms":["X","linkedin"],  "post":"launch" }"#;
+        let second = post_with_key(app, "order-42", again).await;
+        assert_eq!(second.status(), 200);
+        assert_eq!(replayed(&second), Some("true"));
+        assert_eq!(response_json(second).await, first_body);
+
+        assert_eq!(ayrshare_calls(app).await, 1, "exactly one publish");
+        let record = app.only_record().await;
+        assert_eq!(record.idempotency_key.as_deref(), Some("order-42"));
+        assert_eq!(first_body["tracking_id"], record.id.to_string());
+
+        // The track answer shows the key the record was created with.
+        let track = response_json(
+            app.get(&format!("/social/post/track/{}", record.id)).send().await.unwrap(),
+        ).await;
+        assert_eq!(track["idempotency_key"], "order-42");
+    }
+
+    async fn the_same_key_with_another_request_is_refused(app) {
+        answer_post(app, ResponseTemplate::new(200).set_body_json(success_body())).await;
+        assert_eq!(post_with_key(app, "k-1", BODY).await.status(), 200);
+        let other = r#"{"post": "launch!", "platforms": ["x", "linkedin"], "notes": {"a": 1, "b": 2}}"#;
+        let body = expect_error(post_with_key(app, "k-1", other).await, 422, "idempotency_key_mismatch").await;
+        assert_eq!(body["tracking_id"], app.only_record().await.id.to_string());
+        // Another workspace is another request too.
+        let workspace = app.store
+            .create_workspace(app.organization_id, "second", None).await.unwrap();
+        let moved = format!(
+            r#"{{"post": "launch", "platforms": ["x", "linkedin"], "notes": {{"a": 1, "b": 2}}, "workspace_id": "{}"}}"#,
+            workspace.id
+        );
+        expect_error(post_with_key(app, "k-1", &moved).await, 422, "idempotency_key_mismatch").await;
+        assert_eq!(ayrshare_calls(app).await, 1);
+        assert_eq!(app.records().await.len(), 1);
+    }
+
+    async fn an_error_answered_after_the_record_was_written_is_replayed(app) {
+        answer_post(app, ResponseTemplate::new(400).set_body_json(json!({
+            "status": "error",
+            "errors": [{"action": "post", "status": "error", "code": 156,
+                        "message": "Instagram is not linked", "platform": "instagram"}]
+        }))).await;
+        let body = r#"{"post": "p", "platforms": ["instagram"]}"#;
+        let first = post_with_key(app, "err-1", body).await;
+        let first_body = expect_error(first, 400, "provider_rejected").await;
+        assert_eq!(first_body["tracked_status"], "failed");
+        let second = post_with_key(app, "err-1", body).await;
+        assert_eq!(replayed(&second), Some("true"));
+        assert_eq!(expect_error(second, 400, "provider_rejected").await, first_body);
+        assert_eq!(ayrshare_calls(app).await, 1);
+    }
+
+    async fn a_rate_limit_answer_is_replayed_with_its_retry_after(app) {
+        answer_post(app, ResponseTemplate::new(429).insert_header("retry-after", "42")
+            .set_body_json(json!({"status": "error", "message": "slow down"}))).await;
+        let body = r#"{"post": "p", "platforms": ["x"]}"#;
+        let first = post_with_key(app, "rl-1", body).await;
+        assert_eq!(first.headers()["retry-after"], "42");
+        let first_body = expect_error(first, 429, "rate_limit").await;
+        let second = post_with_key(app, "rl-1", body).await;
+        assert_eq!(replayed(&second), Some("true"));
+        assert_eq!(second.headers()["retry-after"], "42");
+        assert_eq!(expect_error(second, 429, "rate_limit").await, first_body);
+        assert_eq!(ayrshare_calls(app).await, 1);
+    }
+
+    async fn a_request_refused_before_its_record_stores_nothing(app) {
+        answer_post(app, ResponseTemplate::new(200).set_body_json(success_body())).await;
+        let bad = r#"{"post": "p", "platforms": ["myspace"]}"#;
+        expect_error(post_with_key(app, "fix-me", bad).await, 400, "validation_error").await;
+        let unknown_workspace = format!(
+            r#"{{"post": "p", "platforms": ["x"], "workspace_id": "{}"}}"#, uuid::Uuid::new_v4()
+        );
+        expect_error(post_with_key(app, "fix-me", &unknown_workspace).await, 404, "not_found").await;
+        assert!(app.records().await.is_empty());
+        // Fixed, under the same key: a fresh create.
+        let fixed = post_with_key(app, "fix-me", r#"{"post": "p", "platforms": ["x"]}"#).await;
+        assert_eq!(fixed.status(), 200);
+        assert_eq!(replayed(&fixed), None);
+        assert_eq!(ayrshare_calls(app).await, 1);
+    }
+
+    async fn a_malformed_key_is_a_validation_error_and_writes_nothing(app) {
+        answer_post(app, ResponseTemplate::new(200).set_body_json(success_body())).await;
+        let long = "k".repeat(256);
+        for key in ["", " ", long.as_str(), "tab\there"] {
+            let response = app.client.post(app.url("/social/post"))
+                .bearer_auth(&app.api_key)
+                .header("content-type", "application/json")
+                .header("idempotency-key", key)
+                .body(BODY).send().await.unwrap();
+            let body = expect_error(response, 400, "validation_error").await;
+            assert_eq!(body["errors"][0]["field"], "Idempotency-Key", "{key:?}: {body}");
+        }
+        let twice = app.client.post(app.url("/social/post"))
+            .bearer_auth(&app.api_key)
+            .header("content-type", "application/json")
+            .header("idempotency-key", "a")
+            .header("idempotency-key", "b")
+            .body(BODY).send().await.unwrap();
+        expect_error(twice, 400, "validation_error").await;
+        assert!(app.records().await.is_empty());
+        assert_eq!(ayrshare_calls(app).await, 0);
+    }
+
+    async fn keys_belong_to_one_organization(app) {
+        answer_post(app, ResponseTemplate::new(200).set_body_json(success_body())).await;
+        assert_eq!(post_with_key(app, "shared", BODY).await.status(), 200);
+        let (other_key, _) = app.other_organization("globex").await;
+        let response = app.client.post(app.url("/social/post"))
+            .bearer_auth(&other_key)
+            .header("content-type", "application/json")
+            .header("idempotency-key", "shared")
+            .body(BODY).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(replayed(&response), None);
+        assert_eq!(ayrshare_calls(app).await, 2);
+    }
+
+    async fn a_retry_while_the_first_is_in_flight_is_409_and_publishes_once(app) {
+        answer_post(app, ResponseTemplate::new(200).set_body_json(success_body())
+            .set_delay(Duration::from_millis(1500))).await;
+        let first = post_with_key(app, "busy", BODY);
+        let second = async {
+            // Once the first has written its record.
+            for _ in 0..100 {
+                if !app.records().await.is_empty() { break; }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            post_with_key(app, "busy", BODY).await
+        };
+        let (first, second) = join(first, second).await;
+        assert_eq!(first.status(), 200);
+        assert_eq!(second.headers()["retry-after"], "1");
+        let busy = expect_error(second, 409, "idempotency_in_progress").await;
+        assert_eq!(busy["tracking_id"], response_json(first).await["tracking_id"]);
+        assert_eq!(ayrshare_calls(app).await, 1);
+        assert_eq!(app.records().await.len(), 1);
+        // Done now: the retry is a replay.
+        let later = post_with_key(app, "busy", BODY).await;
+        assert_eq!(replayed(&later), Some("true"));
+    }
+
+    async fn two_requests_with_one_key_at_the_same_moment_publish_once(app) {
+        answer_post(app, ResponseTemplate::new(200).set_body_json(success_body())
+            .set_delay(Duration::from_millis(300))).await;
+        let (a, b) = join(post_with_key(app, "race", BODY), post_with_key(app, "race", BODY)).await;
+        let mut statuses = vec![a.status().as_u16(), b.status().as_u16()];
+        statuses.sort();
+        // One publishes; the other is told it is in flight (or, if it came late, replayed).
+        assert!(statuses == [200, 409] || statuses == [200, 200], "{statuses:?}");
+        assert_eq!(ayrshare_calls(app).await, 1);
+        assert_eq!(app.records().await.len(), 1);
+    }
+
+    async fn an_expired_key_is_released_and_may_be_used_again(app) {
+        answer_post(app, ResponseTemplate::new(200).set_body_json(success_body())).await;
+        assert_eq!(post_with_key(app, "old", BODY).await.status(), 200);
+        assert_eq!(post_with_key(app, "newer", BODY).await.status(), 200);
+        // Everything made before this moment counts as expired, one claim per batch.
+        let cutoff = chrono::Utc::now() + chrono::Duration::seconds(1);
+        assert_eq!(app.store.release_idempotency_claims(cutoff, 1).await.unwrap(), 1);
+        assert_eq!(app.store.release_idempotency_claims(cutoff, 1).await.unwrap(), 1);
+        assert_eq!(app.store.release_idempotency_claims(cutoff, 1).await.unwrap(), 0);
+        let again = post_with_key(app, "old", BODY).await;
+        assert_eq!(again.status(), 200);
+        assert_eq!(replayed(&again), None);
+        assert_eq!(ayrshare_calls(app).await, 3);
+        let records = app.records().await;
+        assert_eq!(records.len(), 3);
+        // The first record still shows the key it was created with, but no longer replays.
+        assert_eq!(records[0].idempotency_key.as_deref(), Some("old"));
+        assert_eq!(records[0].stored_answer, None);
+        assert!(records.iter().all(|r| r.request_fingerprint.is_some()));
+    }
+
+    async fn a_post_without_a_key_stores_no_answer(app) {
+        answer_post(app, ResponseTemplate::new(200).set_body_json(success_body())).await;
+        let response = app.post(&serde_json::from_str::<Value>(BODY).unwrap()).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let record = app.only_record().await;
+        assert_eq!(record.idempotency_key, None);
+        assert_eq!(record.stored_answer, None);
+    }
+}
