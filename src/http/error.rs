@@ -105,6 +105,7 @@ fn provider_status(verdict: &Verdict) -> (StatusCode, &'static str, String) {
         Verdict::Rejected { detail } => {
             (StatusCode::BAD_REQUEST, "provider_rejected", detail.clone())
         }
+        Verdict::AlreadyReceived { detail } => (StatusCode::CONFLICT, "conflict", detail.clone()),
         Verdict::ProviderError { detail } => {
             (StatusCode::BAD_GATEWAY, "provider_error", detail.clone())
         }

@@ -219,7 +219,11 @@ async fn get_post(
         involves_x: record.platforms.iter().any(|p| p == "x"),
     };
     let answer = state.ayrshare.get_post(scope, &post_id).await;
-    let outcome = judge_status(answer.as_ref().map_err(|e| e.failure()));
+    let outcome = judge_status(
+        answer.as_ref().map_err(|e| e.failure()),
+        record.tracked_status,
+        &record.results,
+    );
     if outcome.verdict != Verdict::Accepted {
         return Err(ApiError::Provider {
             record: RecordRef::new(&record, answer.is_ok(), &outcome.results),
