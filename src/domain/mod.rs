@@ -11,6 +11,6 @@ pub mod tracked_status;
 pub use api_key::{ApiKeySecret, KeyHash};
 pub use idempotency::IdempotencyKey;
 pub use new_post::{FieldError, NewPost, ValidationErrors};
-pub use outcome::{DeliveryFailure, Link, Outcome, PlatformResult, ProviderAnswer, Verdict};
+pub use outcome::{DeliveryFailure, Link, Open, Outcome, PlatformResult, ProviderAnswer, Verdict};
 pub use platform::Platform;
 pub use tracked_status::{TrackedStatus, Transition};

@@ -1,5 +1,7 @@
 //! What an Ayrshare answer means: per-platform results, the new `tracked_status`, and the verdict
-//! the HTTP layer turns into a response. Pure code; Ayrshare's JSON is read leniently.
+//! the HTTP layer turns into a response. Pure code; Ayrshare's JSON is read leniently, wrapped
+//! (`{"status", "posts": [...]}`, the answer to a call with a `Profile-Key`) or not. The mapping
+//! is written out in `docs/tracked-status.md`.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -81,9 +83,29 @@ pub struct PlatformResult {
 }
 
 impl PlatformResult {
-    fn succeeded(&self) -> bool {
-        self.status == "success"
+    /// Whether this platform published the post.
+    pub fn published(&self) -> bool {
+        word_of(&self.status) == Word::Success
     }
+
+    /// Whether this platform is still on its way (`pending`, `processing`, ...): neither
+    /// published nor failed.
+    fn in_progress(&self) -> bool {
+        matches!(
+            word_of(&self.status),
+            Word::Scheduled | Word::Held | Word::Processing
+        )
+    }
+
+    /// Whether this platform failed: any status but success or one still on its way.
+    fn failed(&self) -> bool {
+        !self.published() && !self.in_progress()
+    }
+}
+
+/// Whether any of these results shows a platform that published the post.
+pub fn any_published(results: &[PlatformResult]) -> bool {
+    results.iter().any(PlatformResult::published)
 }
 
 /// A link to a published post.
@@ -110,10 +132,14 @@ pub fn links(results: &[PlatformResult]) -> Vec<Link> {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
-    /// The merged response (posted, scheduled, partial).
+    /// The merged response (posted, scheduled, partial, or accepted with the outcome unknown).
     Accepted,
     /// Ayrshare refused the post; nothing was published.
     Rejected { detail: String },
+    /// Ayrshare refused the post's `idempotencyKey` as already used: an earlier request sent
+    /// this post, so nothing new was published by this one, and whatever came of the earlier
+    /// one is still to be learnt (the record is `unknown`). The contract's 409 `conflict`.
+    AlreadyReceived { detail: String },
     /// Ayrshare failed, or refused our credentials, or said something we cannot read.
     ProviderError { detail: String },
     /// Ayrshare is rate limiting us.
@@ -126,14 +152,29 @@ pub enum Verdict {
     NotFound { detail: String },
 }
 
+/// What Ayrshare says about a post that has not settled yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Open {
+    /// Ayrshare holds the post and nothing went out yet: waiting for its schedule date
+    /// (`pending`, `scheduled`), paused, or `awaiting approval`.
+    Scheduled,
+    /// Ayrshare is publishing it (`processing`, a platform still pending), or said `success`
+    /// without naming a platform that published it (approval flows, TikTok's asynchronous
+    /// publishing): ask again soon.
+    Publishing,
+}
+
 /// Everything learnt from one Ayrshare exchange.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Outcome {
     /// The new `tracked_status`, or `None` when the answer leaves the record as it is.
     pub tracked_status: Option<TrackedStatus>,
-    /// Ayrshare's top-level post id.
+    /// Set when Ayrshare's answer shows the post not settled yet: whether it is still held for
+    /// later (`Open::Scheduled`) or on its way (`Open::Publishing`).
+    pub open: Option<Open>,
+    /// Ayrshare's post id.
     pub provider_post_id: Option<String>,
-    /// Ayrshare's top-level `status`.
+    /// Ayrshare's `status` (the post's own, in a wrapped answer).
     pub provider_status: Option<String>,
     pub results: Vec<PlatformResult>,
     /// Null on success; otherwise Ayrshare's `errors` and message, or what went wrong.
@@ -149,6 +190,10 @@ pub const DEFAULT_RETRY_AFTER_SECS: u64 = 300;
 /// The longest raw non-JSON body kept on a record.
 const MAX_RAW_TEXT: usize = 16 * 1024;
 
+/// The answer to a create refused for its reused `idempotencyKey`.
+pub const ALREADY_RECEIVED: &str =
+    "ayrshare has already received a post with this idempotencyKey; nothing new was published";
+
 /// Judges the answer to `POST /post` (the outcome table of the contract).
 ///
 /// `scheduled` says whether the request carried a `scheduleDate`.
@@ -160,65 +205,55 @@ pub fn judge_create(answer: Result<&ProviderAnswer, DeliveryFailure>, scheduled:
     let reading = Reading::of(answer);
     let mut outcome = reading.outcome(answer);
 
-    if let Some(verdict) = reading.failure(answer) {
-        outcome.tracked_status = Some(match verdict {
-            Verdict::ProviderError { .. } if !reading.is_credential_problem(answer) => {
-                TrackedStatus::Unknown
-            }
-            _ => TrackedStatus::Failed,
-        });
-        outcome.verdict = verdict;
-        return outcome;
-    }
-
-    // A 2xx (or a 4xx with Ayrshare's JSON) that says what happened.
-    let (tracked, verdict) = match reading.status.as_deref() {
-        Some("scheduled") => (TrackedStatus::Scheduled, Verdict::Accepted),
-        // Accepted for later; but if Ayrshare lists published platforms, it posted at once.
-        Some("success") if scheduled && reading.successes() == 0 => {
-            (TrackedStatus::Scheduled, Verdict::Accepted)
+    let (tracked, verdict) = match reading.failure(answer) {
+        Some(verdict @ Verdict::ProviderError { .. }) if !reading.is_credential_problem(answer) => {
+            (TrackedStatus::Unknown, verdict)
         }
-        Some("success") if reading.successes() > 0 || reading.errors.is_empty() => {
-            (TrackedStatus::Posted, Verdict::Accepted)
-        }
-        // Ayrshare says something failed: even when every platform it listed succeeded (one it
-        // did not list may be the failure), that is a partial success, never `posted`.
-        Some("error") if reading.successes() > 0 => (TrackedStatus::Partial, Verdict::Accepted),
-        _ => match (
-            reading.successes() > 0,
-            !reading.errors.is_empty() || reading.failures() > 0,
-        ) {
-            (true, false) => (TrackedStatus::Posted, Verdict::Accepted),
-            (true, true) => (TrackedStatus::Partial, Verdict::Accepted),
-            (false, true) => (TrackedStatus::Failed, reading.rejection()),
-            (false, false) if reading.status.as_deref() == Some("error") => {
-                (TrackedStatus::Failed, reading.rejection())
-            }
-            (false, false) => (
-                TrackedStatus::Unknown,
-                Verdict::ProviderError {
-                    detail: "ayrshare answered without saying whether the post was published"
-                        .into(),
-                },
-            ),
-        },
+        Some(verdict) => (TrackedStatus::Failed, verdict),
+        None => reading.judge_accepted(scheduled),
     };
-    if tracked == TrackedStatus::Scheduled {
+    // A refused idempotencyKey means an earlier request sent this very post: this one published
+    // nothing, but the post is not known to have failed.
+    let (tracked, verdict) = match verdict {
+        Verdict::Rejected { .. } if reading.refuses_idempotency_key() => (
+            TrackedStatus::Unknown,
+            Verdict::AlreadyReceived {
+                detail: ALREADY_RECEIVED.into(),
+            },
+        ),
+        verdict => (tracked, verdict),
+    };
+    match tracked {
         // A scheduled post has no per-platform outcome yet.
-        outcome.results.clear();
-        outcome.error = None;
-    }
-    if tracked == TrackedStatus::Posted {
-        outcome.error = None;
+        TrackedStatus::Scheduled => {
+            outcome.results.clear();
+            outcome.error = None;
+            outcome.open = Some(Open::Scheduled);
+        }
+        TrackedStatus::Posted => outcome.error = None,
+        TrackedStatus::Unknown if verdict == Verdict::Accepted => {
+            outcome.open = Some(Open::Publishing);
+        }
+        _ => {}
     }
     outcome.tracked_status = Some(tracked);
     outcome.verdict = verdict;
     outcome
 }
 
-/// Judges the answer to `GET /post/{id}`: a 200 is always answered as it is, and only an answer
-/// that shows the post published or failed changes `tracked_status`.
-pub fn judge_status(answer: Result<&ProviderAnswer, DeliveryFailure>) -> Outcome {
+/// Judges the answer to `GET /post/{id}` (or a webhook's report, which has the same fields) about
+/// a record that is `before` with `before_results`: a 200 is always answered as it is, and only
+/// an answer that settles the post changes `tracked_status`.
+///
+/// `success` and `error` settle it by the per-platform results (`posted`, `partial`, `failed`);
+/// `deleted` makes it `cancelled` if it never went out and `deleted` if it did; `pending`,
+/// `scheduled`, `paused`, `awaiting approval` and `processing` leave it open and say so in
+/// `Outcome::open`; any other word changes nothing.
+pub fn judge_status(
+    answer: Result<&ProviderAnswer, DeliveryFailure>,
+    before: TrackedStatus,
+    before_results: &[PlatformResult],
+) -> Outcome {
     let answer = match answer {
         Ok(answer) => answer,
         Err(failure) => {
@@ -229,6 +264,8 @@ pub fn judge_status(answer: Result<&ProviderAnswer, DeliveryFailure>) -> Outcome
     };
     let reading = Reading::of(answer);
     let mut outcome = reading.outcome(answer);
+    // The record keeps the raw answer to the create call; a reading only updates the results.
+    outcome.provider_response = None;
     if answer.http_status == 404 {
         outcome.verdict = Verdict::NotFound {
             detail: "ayrshare no longer knows this post".into(),
@@ -246,17 +283,27 @@ pub fn judge_status(answer: Result<&ProviderAnswer, DeliveryFailure>) -> Outcome
         outcome.verdict = verdict;
         return outcome;
     }
-    outcome.tracked_status = match reading.status.as_deref() {
-        Some("success") => Some(TrackedStatus::Posted),
-        Some("error") if reading.successes() > 0 => Some(TrackedStatus::Partial),
-        Some("error") => Some(TrackedStatus::Failed),
-        _ => None,
-    };
+    match reading.word() {
+        Word::Success | Word::Error => match reading.settled() {
+            Some(tracked) => outcome.tracked_status = Some(tracked),
+            None => outcome.open = Some(Open::Publishing),
+        },
+        Word::Scheduled | Word::Held => outcome.open = Some(Open::Scheduled),
+        Word::Processing => outcome.open = Some(Open::Publishing),
+        Word::Deleted => {
+            let published = reading.published() > 0 || any_published(before_results);
+            outcome.tracked_status = before.removed(published);
+            // What was published stays on the record, even when Ayrshare no longer lists it.
+            if outcome.results.is_empty() {
+                outcome.results = before_results.to_vec();
+            }
+            outcome.error = None;
+        }
+        Word::Other => {}
+    }
     if outcome.tracked_status == Some(TrackedStatus::Posted) {
         outcome.error = None;
     }
-    // The record keeps the raw answer to the create call; a reading only updates the results.
-    outcome.provider_response = None;
     outcome
 }
 
@@ -279,6 +326,7 @@ fn undelivered(failure: DeliveryFailure) -> Outcome {
     };
     Outcome {
         tracked_status: Some(tracked),
+        open: None,
         provider_post_id: None,
         provider_status: None,
         results: Vec::new(),
@@ -288,9 +336,43 @@ fn undelivered(failure: DeliveryFailure) -> Outcome {
     }
 }
 
+/// Ayrshare's status words, for the post and for each platform.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Word {
+    Success,
+    Error,
+    /// Accepted for a later time.
+    Scheduled,
+    /// Held: `pending`, `paused`, `awaiting approval`.
+    Held,
+    Processing,
+    Deleted,
+    /// Missing, or a word we do not know.
+    Other,
+}
+
+/// Reads a status word leniently: any case, `_` for a space.
+fn word_of(status: &str) -> Word {
+    match status
+        .trim()
+        .to_ascii_lowercase()
+        .replace('_', " ")
+        .as_str()
+    {
+        "success" => Word::Success,
+        "error" => Word::Error,
+        "scheduled" => Word::Scheduled,
+        "pending" | "paused" | "awaiting approval" => Word::Held,
+        "processing" => Word::Processing,
+        "deleted" => Word::Deleted,
+        _ => Word::Other,
+    }
+}
+
 /// A lenient reading of an Ayrshare body: missing fields are empty, ids may be numbers,
-/// unknown fields are ignored.
+/// unknown fields are ignored, and a wrapped answer is read as the post inside it.
 struct Reading {
+    /// The post's fields: the body itself, or the wrapped post over the wrapper's fields.
     object: Option<Map<String, Value>>,
     status: Option<String>,
     id: Option<String>,
@@ -300,7 +382,11 @@ struct Reading {
 
 impl Reading {
     fn of(answer: &ProviderAnswer) -> Reading {
-        let object = answer.json.as_ref().and_then(Value::as_object).cloned();
+        let object = answer
+            .json
+            .as_ref()
+            .and_then(Value::as_object)
+            .map(unwrapped);
         let empty = Map::new();
         let body = object.as_ref().unwrap_or(&empty);
         let errors = body
@@ -342,21 +428,98 @@ impl Reading {
         }
     }
 
-    fn successes(&self) -> usize {
-        self.results.iter().filter(|r| r.succeeded()).count()
+    fn word(&self) -> Word {
+        self.status.as_deref().map_or(Word::Other, word_of)
     }
 
-    fn failures(&self) -> usize {
-        self.results.iter().filter(|r| !r.succeeded()).count()
+    fn published(&self) -> usize {
+        self.results.iter().filter(|r| r.published()).count()
+    }
+
+    fn in_progress(&self) -> usize {
+        self.results.iter().filter(|r| r.in_progress()).count()
+    }
+
+    /// Whether Ayrshare says something failed: a failed platform, an error entry, or the word.
+    fn reports_failure(&self) -> bool {
+        self.word() == Word::Error
+            || !self.errors.is_empty()
+            || self.results.iter().any(PlatformResult::failed)
+    }
+
+    /// `posted`, `partial` or `failed` when every platform has its outcome; `None` while a
+    /// platform is still on its way, or when nothing shows the post published or failed.
+    fn settled(&self) -> Option<TrackedStatus> {
+        if self.in_progress() > 0 {
+            return None;
+        }
+        match (self.published() > 0, self.reports_failure()) {
+            (true, false) => Some(TrackedStatus::Posted),
+            (true, true) => Some(TrackedStatus::Partial),
+            (false, true) => Some(TrackedStatus::Failed),
+            (false, false) => None,
+        }
+    }
+
+    /// The judgement of an answer that `failure` lets through: Ayrshare took the request.
+    fn judge_accepted(&self, scheduled: bool) -> (TrackedStatus, Verdict) {
+        if self.word() == Word::Scheduled {
+            return (TrackedStatus::Scheduled, Verdict::Accepted);
+        }
+        match self.settled() {
+            Some(TrackedStatus::Failed) => return (TrackedStatus::Failed, self.rejection()),
+            Some(settled) => return (settled, Verdict::Accepted),
+            None => {}
+        }
+        // Nothing settled: a platform is on its way, or Ayrshare took the post without naming
+        // a platform that published it. Neither is proof of publication.
+        let accepted = self.in_progress() > 0
+            || matches!(self.word(), Word::Success | Word::Held | Word::Processing);
+        if !accepted {
+            return (
+                TrackedStatus::Unknown,
+                Verdict::ProviderError {
+                    detail: "ayrshare answered without saying whether the post was published"
+                        .into(),
+                },
+            );
+        }
+        // Some platform published, or failed, while another is still on its way.
+        if self.published() > 0 || self.reports_failure() {
+            return (TrackedStatus::Unknown, Verdict::Accepted);
+        }
+        if scheduled {
+            (TrackedStatus::Scheduled, Verdict::Accepted)
+        } else {
+            (TrackedStatus::Unknown, Verdict::Accepted)
+        }
     }
 
     fn is_credential_problem(&self, answer: &ProviderAnswer) -> bool {
         matches!(answer.http_status, 401 | 403)
     }
 
+    /// Whether Ayrshare refused the post because its `idempotencyKey` was used before. The
+    /// refusal's shape is not documented: any request-level or per-error message naming
+    /// "idempotency" counts.
+    fn refuses_idempotency_key(&self) -> bool {
+        let names_it = |message: Option<String>| {
+            message.is_some_and(|m| m.to_ascii_lowercase().contains("idempotency"))
+        };
+        names_it(self.message())
+            || self.errors.iter().any(|entry| {
+                names_it(
+                    entry
+                        .as_object()
+                        .and_then(|e| e.get("message"))
+                        .and_then(lenient_string),
+                )
+            })
+    }
+
     /// The shared part of every outcome; callers set the status and verdict.
     fn outcome(&self, answer: &ProviderAnswer) -> Outcome {
-        let error = if self.errors.is_empty() && self.status.as_deref() != Some("error") {
+        let error = if self.errors.is_empty() && self.word() != Word::Error {
             None
         } else {
             let mut error = Map::new();
@@ -371,6 +534,7 @@ impl Reading {
         };
         Outcome {
             tracked_status: None,
+            open: None,
             provider_post_id: self.id.clone(),
             provider_status: self.status.clone(),
             results: self.results.clone(),
@@ -390,12 +554,11 @@ impl Reading {
             .and_then(lenient_string)
     }
 
-    /// The verdict for answers that are failures whatever their body says, except a partial
-    /// success, which is always reported as such.
+    /// The verdict for answers that are failures whatever their body says, except one that
+    /// shows a platform published, which is always judged by its content.
     fn failure(&self, answer: &ProviderAnswer) -> Option<Verdict> {
         let status = answer.http_status;
-        if self.object.is_some() && self.successes() > 0 && self.status.as_deref() == Some("error")
-        {
+        if self.published() > 0 {
             return None;
         }
         match status {
@@ -480,6 +643,23 @@ fn result_of(entry: &Value, default_status: &str) -> Option<PlatformResult> {
         post_url: entry.get("postUrl").and_then(lenient_string),
         message,
     })
+}
+
+/// The post inside a wrapped answer (`{"status", "posts": [{...}]}`), its own fields over the
+/// wrapper's (which fill in what the post lacks, such as a request-level `message`); an answer
+/// that is not wrapped, as it is. A call carries one `Profile-Key`, so one post: the first.
+fn unwrapped(body: &Map<String, Value>) -> Map<String, Value> {
+    let mut merged = body.clone();
+    let Some(post) = body
+        .get("posts")
+        .and_then(Value::as_array)
+        .and_then(|posts| posts.iter().find_map(Value::as_object))
+    else {
+        return merged;
+    };
+    merged.remove("posts");
+    merged.extend(post.iter().map(|(k, v)| (k.clone(), v.clone())));
+    merged
 }
 
 /// A string, or a number or boolean written as one; anything else is absent.
@@ -764,23 +944,481 @@ mod tests {
         assert!(matches!(lost.verdict, Verdict::TimedOut { .. }));
     }
 
+    fn read(status: u16, body: Value) -> Outcome {
+        judge_status(Ok(&answer(status, body)), TrackedStatus::Scheduled, &[])
+    }
+
     #[test]
     fn reading_a_post_changes_the_record_only_when_it_is_settled() {
-        let pending = judge_status(Ok(&answer(200, json!({"status": "pending", "id": "A"}))));
+        let pending = read(200, json!({"status": "pending", "id": "A"}));
         assert_eq!(pending.tracked_status, None);
         assert_eq!(pending.verdict, Verdict::Accepted);
         assert_eq!(pending.provider_status.as_deref(), Some("pending"));
-        let done = judge_status(Ok(&answer(200, success_body())));
+        let done = read(200, success_body());
         assert_eq!(done.tracked_status, Some(TrackedStatus::Posted));
-        let partial = judge_status(Ok(&answer(200, partial_body())));
+        assert_eq!(done.open, None);
+        assert_eq!(done.error, None);
+        assert_eq!(done.results.len(), 2);
+        // The record keeps the raw answer to the create call.
+        assert_eq!(done.provider_response, None);
+        let partial = read(200, partial_body());
         assert_eq!(partial.tracked_status, Some(TrackedStatus::Partial));
-        let failed = judge_status(Ok(&answer(200, duplicate_body())));
+        assert_eq!(partial.error.as_ref().unwrap()["errors"][0]["code"], 156);
+        let failed = read(200, duplicate_body());
         assert_eq!(failed.tracked_status, Some(TrackedStatus::Failed));
         assert_eq!(failed.verdict, Verdict::Accepted);
-        let gone = judge_status(Ok(&answer(404, json!({"status": "error"}))));
+        let gone = read(404, json!({"status": "error"}));
         assert!(matches!(gone.verdict, Verdict::NotFound { .. }));
         assert_eq!(gone.tracked_status, None);
-        let down = judge_status(Err(DeliveryFailure::NotSent));
-        assert_eq!(down.tracked_status, None);
+        for failure in [DeliveryFailure::NotSent, DeliveryFailure::OutcomeUnknown] {
+            let down = judge_status(Err(failure), TrackedStatus::Scheduled, &[]);
+            assert_eq!(down.tracked_status, None);
+            assert_ne!(down.verdict, Verdict::Accepted);
+        }
+    }
+
+    fn wrapped(post: Value) -> Value {
+        json!({"status": post["status"].clone(), "posts": [post]})
+    }
+
+    fn with_profile_fields(mut post: Value) -> Value {
+        post["refId"] = json!("b68bdcabb379be2cf1186c1e59544");
+        post["profileTitle"] = json!("Acme");
+        post["post"] = json!("hello");
+        post
+    }
+
+    #[test]
+    fn a_wrapped_success_is_read_as_the_post_inside() {
+        let body = wrapped(with_profile_fields(success_body()));
+        let outcome = create(200, body.clone());
+        assert_eq!(outcome, create_with_raw(200, success_body(), body));
+        assert_eq!(outcome.tracked_status, Some(TrackedStatus::Posted));
+        assert_eq!(
+            outcome.provider_post_id.as_deref(),
+            Some("RhrbDtYh7hdSMc67zC8H")
+        );
+        assert_eq!(outcome.results.len(), 2);
+        assert_eq!(links(&outcome.results).len(), 2);
+        assert_eq!(outcome.error, None);
+    }
+
+    /// The outcome of `body`, as if Ayrshare had sent `raw` (which reads the same).
+    fn create_with_raw(status: u16, body: Value, raw: Value) -> Outcome {
+        let mut outcome = create(status, body);
+        outcome.provider_response = Some(raw);
+        outcome
+    }
+
+    #[test]
+    fn a_wrapped_partial_is_partial_also_at_http_400() {
+        for status in [200, 400] {
+            let body = wrapped(with_profile_fields(partial_body()));
+            let outcome = create(status, body.clone());
+            assert_eq!(
+                outcome,
+                create_with_raw(status, partial_body(), body),
+                "{status}"
+            );
+            assert_eq!(outcome.tracked_status, Some(TrackedStatus::Partial));
+            assert_eq!(outcome.verdict, Verdict::Accepted);
+            assert_eq!(outcome.provider_post_id.as_deref(), Some("P1"));
+            assert_eq!(outcome.error.as_ref().unwrap()["errors"][0]["code"], 156);
+        }
+    }
+
+    #[test]
+    fn a_wrapped_total_error_is_rejected_quoting_each_platform() {
+        let body = wrapped(duplicate_body());
+        let outcome = create(400, body.clone());
+        assert_eq!(outcome, create_with_raw(400, duplicate_body(), body));
+        assert_eq!(outcome.tracked_status, Some(TrackedStatus::Failed));
+        assert!(
+            matches!(&outcome.verdict, Verdict::Rejected { detail } if detail.contains("x: Status is a duplicate."))
+        );
+    }
+
+    #[test]
+    fn a_wrapped_scheduled_answer_is_scheduled() {
+        let post = json!({"status": "scheduled", "id": "WS1", "scheduleDate": "2031-01-01T00:00:00Z",
+                          "postIds": [], "errors": [], "refId": "r"});
+        let outcome = judge_create(Ok(&answer(200, wrapped(post))), true);
+        assert_eq!(outcome.tracked_status, Some(TrackedStatus::Scheduled));
+        assert_eq!(outcome.open, Some(Open::Scheduled));
+        assert_eq!(outcome.provider_post_id.as_deref(), Some("WS1"));
+        assert_eq!(outcome.provider_status.as_deref(), Some("scheduled"));
+        assert!(outcome.results.is_empty());
+        assert_eq!(outcome.verdict, Verdict::Accepted);
+    }
+
+    #[test]
+    fn the_wrapper_fills_in_what_the_post_lacks_and_the_post_wins() {
+        // A request-level refusal may carry its message on the wrapper only.
+        let body = json!({"status": "error", "code": 101, "message": "Missing or incorrect post parameter.",
+                          "posts": [{"status": "error", "errors": [], "postIds": [], "id": "W2"}]});
+        let outcome = create(400, body);
+        assert_eq!(
+            outcome.verdict,
+            Verdict::Rejected {
+                detail:
+                    "ayrshare rejected the post: Missing or incorrect post parameter. (code 101)"
+                        .into()
+            }
+        );
+        assert_eq!(outcome.provider_post_id.as_deref(), Some("W2"));
+        // The post's own status wins over the wrapper's.
+        let body = json!({"status": "error", "posts": ["not a post", success_body()]});
+        let outcome = create(200, body);
+        assert_eq!(outcome.tracked_status, Some(TrackedStatus::Posted));
+        assert_eq!(outcome.provider_status.as_deref(), Some("success"));
+        // A wrapper without a post is read as it is.
+        let outcome = create(200, json!({"status": "success", "id": "W3", "posts": []}));
+        assert_eq!(outcome.tracked_status, Some(TrackedStatus::Unknown));
+        assert_eq!(outcome.provider_post_id.as_deref(), Some("W3"));
+    }
+
+    #[test]
+    fn a_success_that_names_no_published_platform_is_unknown_not_posted() {
+        for body in [
+            json!({"status": "success", "id": "AP1"}),
+            json!({"status": "success", "id": "AP1", "postIds": [], "errors": []}),
+            json!({"status": "success", "id": "AP1", "postIds": [
+                {"status": "pending", "platform": "tiktok", "id": "v1"}]}),
+            json!({"status": "awaiting approval", "id": "AP1"}),
+            json!({"status": "processing", "id": "AP1"}),
+            json!({"id": "AP1", "postIds": [{"status": "processing", "platform": "tiktok"}]}),
+            wrapped(json!({"status": "success", "id": "AP1", "postIds": []})),
+        ] {
+            let outcome = create(200, body.clone());
+            assert_eq!(
+                outcome.tracked_status,
+                Some(TrackedStatus::Unknown),
+                "{body}"
+            );
+            assert_eq!(outcome.verdict, Verdict::Accepted, "{body}");
+            assert_eq!(outcome.open, Some(Open::Publishing), "{body}");
+            assert_eq!(outcome.provider_post_id.as_deref(), Some("AP1"), "{body}");
+            assert_eq!(outcome.error, None, "{body}");
+            // With a schedule date, it is accepted for later.
+            let outcome = judge_create(Ok(&answer(200, body.clone())), true);
+            assert_eq!(
+                outcome.tracked_status,
+                Some(TrackedStatus::Scheduled),
+                "{body}"
+            );
+            assert_eq!(outcome.open, Some(Open::Scheduled), "{body}");
+            assert!(outcome.results.is_empty(), "{body}");
+        }
+    }
+
+    #[test]
+    fn a_platform_still_on_its_way_beside_a_settled_one_leaves_the_post_unknown() {
+        let published_and_pending = json!({"status": "success", "id": "M1", "postIds": [
+            {"status": "success", "platform": "twitter", "id": "1", "postUrl": "https://x.test/1"},
+            {"status": "pending", "platform": "tiktok"}]});
+        let failed_and_processing = json!({"status": "error", "id": "M2",
+            "postIds": [{"status": "processing", "platform": "tiktok"}],
+            "errors": [{"status": "error", "platform": "twitter", "message": "nope", "code": 272}]});
+        for body in [published_and_pending, failed_and_processing] {
+            for scheduled in [false, true] {
+                let outcome = judge_create(Ok(&answer(200, body.clone())), scheduled);
+                assert_eq!(
+                    outcome.tracked_status,
+                    Some(TrackedStatus::Unknown),
+                    "{body}"
+                );
+                assert_eq!(outcome.verdict, Verdict::Accepted);
+                assert_eq!(outcome.open, Some(Open::Publishing));
+                assert_eq!(outcome.results.len(), 2);
+            }
+        }
+    }
+
+    #[test]
+    fn a_success_that_lists_an_error_is_partial() {
+        let mut body = success_body();
+        body["errors"] = json!([{"status": "error", "platform": "linkedin", "message": "down"}]);
+        let outcome = create(200, body);
+        assert_eq!(outcome.tracked_status, Some(TrackedStatus::Partial));
+        assert_eq!(outcome.results.len(), 3);
+        assert!(outcome.error.is_some());
+    }
+
+    #[test]
+    fn status_words_are_read_in_any_case() {
+        let mut body = success_body();
+        body["status"] = json!("SUCCESS");
+        body["postIds"][0]["status"] = json!("Success");
+        body["postIds"][1]["status"] = json!(" success ");
+        assert_eq!(
+            create(200, body).tracked_status,
+            Some(TrackedStatus::Posted)
+        );
+        let held = read(200, json!({"status": "Awaiting_Approval", "id": "A"}));
+        assert_eq!(held.open, Some(Open::Scheduled));
+    }
+
+    #[test]
+    fn numeric_ids_are_read_as_strings() {
+        let body = json!({"status": "success", "id": 12345,
+            "postIds": [{"status": "success", "id": 635, "platform": "telegram", "postUrl": "https://t.me/c/1/635"}]});
+        for body in [body.clone(), wrapped(body)] {
+            let outcome = create(200, body);
+            assert_eq!(outcome.provider_post_id.as_deref(), Some("12345"));
+            assert_eq!(outcome.results[0].post_id.as_deref(), Some("635"));
+            assert_eq!(outcome.tracked_status, Some(TrackedStatus::Posted));
+        }
+    }
+
+    fn idempotency_refusal() -> Value {
+        json!({"action": "post", "status": "error", "code": 194,
+               "message": "Idempotency key already used: 3f0c7a1e", "idempotencyKey": "3f0c7a1e"})
+    }
+
+    #[test]
+    fn a_refused_idempotency_key_is_unknown_and_already_received() {
+        let refused = |status, body: Value| {
+            let outcome = create(status, body.clone());
+            assert_eq!(
+                outcome.tracked_status,
+                Some(TrackedStatus::Unknown),
+                "{status} {body}"
+            );
+            assert_eq!(
+                outcome.verdict,
+                Verdict::AlreadyReceived {
+                    detail: ALREADY_RECEIVED.into()
+                },
+                "{status} {body}"
+            );
+            assert_eq!(outcome.open, None);
+            outcome
+        };
+        let outcome = refused(400, idempotency_refusal());
+        let error = outcome.error.unwrap();
+        assert_eq!(error["code"], 194);
+        assert_eq!(error["message"], "Idempotency key already used: 3f0c7a1e");
+        assert_eq!(outcome.provider_response, Some(idempotency_refusal()));
+        // Real Ayrshare's refusal is undocumented: any status that is a refusal, the word in a
+        // request-level or a per-error message, wrapped or not.
+        refused(409, idempotency_refusal());
+        refused(422, wrapped(idempotency_refusal()));
+        refused(200, idempotency_refusal());
+        refused(
+            400,
+            json!({"status": "error", "errors": [{"action": "post", "status": "error", "code": 1,
+                   "message": "Duplicate IDEMPOTENCY key"}]}),
+        );
+        refused(
+            400,
+            json!({"status": "error", "errors": [{"action": "post", "status": "error",
+                   "message": "idempotencyKey was used before", "platform": "twitter"}]}),
+        );
+    }
+
+    #[test]
+    fn only_a_refusal_naming_idempotency_is_already_received() {
+        // Credentials, rate limits and server errors say nothing about the key.
+        let mut limited = answer(429, idempotency_refusal());
+        limited.retry_after = Some("7".into());
+        assert_eq!(
+            judge_create(Ok(&limited), false).verdict,
+            Verdict::RateLimited {
+                retry_after: "7".into()
+            }
+        );
+        let outcome = create(401, idempotency_refusal());
+        assert_eq!(outcome.tracked_status, Some(TrackedStatus::Failed));
+        assert!(matches!(outcome.verdict, Verdict::ProviderError { .. }));
+        // A partial stays partial, whatever one of its errors says.
+        let mut body = partial_body();
+        body["errors"][0]["message"] = json!("idempotency trouble");
+        assert_eq!(
+            create(400, body).tracked_status,
+            Some(TrackedStatus::Partial)
+        );
+        // A message or an error entry without the word is an ordinary rejection.
+        let outcome = create(
+            400,
+            json!({"status": "error", "code": 137, "message": "Duplicate or similar content",
+                   "errors": [{"message": 17}, "not an object"]}),
+        );
+        assert_eq!(outcome.tracked_status, Some(TrackedStatus::Failed));
+        assert!(matches!(outcome.verdict, Verdict::Rejected { .. }));
+    }
+
+    #[test]
+    fn every_get_status_word_has_its_meaning() {
+        let reading = |body: Value| read(200, body);
+        // Settled by the per-platform results.
+        assert_eq!(
+            reading(success_body()).tracked_status,
+            Some(TrackedStatus::Posted)
+        );
+        assert_eq!(
+            reading(partial_body()).tracked_status,
+            Some(TrackedStatus::Partial)
+        );
+        assert_eq!(
+            reading(duplicate_body()).tracked_status,
+            Some(TrackedStatus::Failed)
+        );
+        assert_eq!(
+            reading(json!({"status": "error", "id": "E"})).tracked_status,
+            Some(TrackedStatus::Failed)
+        );
+        // Open: no change, and whether Ayrshare still holds the post for later.
+        for (word, open) in [
+            ("pending", Open::Scheduled),
+            ("scheduled", Open::Scheduled),
+            ("paused", Open::Scheduled),
+            ("awaiting approval", Open::Scheduled),
+            ("processing", Open::Publishing),
+        ] {
+            let outcome = reading(json!({"status": word, "id": "A", "postIds": [], "errors": []}));
+            assert_eq!(outcome.tracked_status, None, "{word}");
+            assert_eq!(outcome.open, Some(open), "{word}");
+            assert_eq!(outcome.verdict, Verdict::Accepted, "{word}");
+            assert_eq!(outcome.provider_status.as_deref(), Some(word));
+        }
+        // `success` naming no published platform, or a platform still on its way: not settled.
+        for body in [
+            json!({"status": "success", "id": "A", "postIds": []}),
+            json!({"status": "success", "id": "A", "postIds": [
+                {"status": "success", "platform": "twitter"}, {"status": "processing", "platform": "tiktok"}]}),
+            json!({"status": "error", "id": "A", "postIds": [{"status": "pending", "platform": "tiktok"}],
+                   "errors": [{"platform": "twitter", "message": "no"}]}),
+        ] {
+            let outcome = reading(body.clone());
+            assert_eq!(outcome.tracked_status, None, "{body}");
+            assert_eq!(outcome.open, Some(Open::Publishing), "{body}");
+        }
+        // A word we do not know changes nothing and claims nothing.
+        let outcome = reading(json!({"status": "mystery", "id": "A", "postIds": [
+            {"status": "success", "platform": "twitter"}]}));
+        assert_eq!(outcome.tracked_status, None);
+        assert_eq!(outcome.open, None);
+        let outcome = reading(json!({"id": "A"}));
+        assert_eq!((outcome.tracked_status, outcome.open), (None, None));
+    }
+
+    #[test]
+    fn a_wrapped_get_answer_is_read_as_the_post_inside() {
+        let outcome = read(200, wrapped(with_profile_fields(success_body())));
+        assert_eq!(outcome.tracked_status, Some(TrackedStatus::Posted));
+        assert_eq!(
+            outcome.provider_post_id.as_deref(),
+            Some("RhrbDtYh7hdSMc67zC8H")
+        );
+        assert_eq!(outcome.results.len(), 2);
+        let outcome = read(200, wrapped(partial_body()));
+        assert_eq!(outcome.tracked_status, Some(TrackedStatus::Partial));
+        let outcome = read(200, wrapped(json!({"status": "pending", "id": "A"})));
+        assert_eq!(outcome.open, Some(Open::Scheduled));
+    }
+
+    fn published_result() -> PlatformResult {
+        PlatformResult {
+            platform: "x".into(),
+            status: "success".into(),
+            post_id: Some("1".into()),
+            post_url: Some("https://x.test/1".into()),
+            message: None,
+        }
+    }
+
+    #[test]
+    fn deleted_cancels_a_post_that_never_went_out_and_deletes_one_that_did() {
+        let deleted = answer(
+            200,
+            json!({"status": "deleted", "id": "D1", "postIds": [], "errors": []}),
+        );
+        let judge = |before, results: &[PlatformResult]| {
+            judge_status(Ok(&deleted), before, results).tracked_status
+        };
+        for before in [
+            TrackedStatus::Pending,
+            TrackedStatus::Scheduled,
+            TrackedStatus::Unknown,
+        ] {
+            assert_eq!(
+                judge(before, &[]),
+                Some(TrackedStatus::Cancelled),
+                "{before}"
+            );
+        }
+        let published = [published_result()];
+        assert_eq!(
+            judge(TrackedStatus::Unknown, &published),
+            Some(TrackedStatus::Deleted)
+        );
+        for before in [TrackedStatus::Posted, TrackedStatus::Partial] {
+            assert_eq!(
+                judge(before, &published),
+                Some(TrackedStatus::Deleted),
+                "{before}"
+            );
+        }
+        for before in [
+            TrackedStatus::Failed,
+            TrackedStatus::Cancelled,
+            TrackedStatus::Deleted,
+        ] {
+            assert_eq!(judge(before, &[]), None, "{before}");
+        }
+        // What was published stays on the record when Ayrshare no longer lists it.
+        let outcome = judge_status(Ok(&deleted), TrackedStatus::Posted, &published);
+        assert_eq!(outcome.results, published);
+        assert_eq!(outcome.error, None);
+        assert_eq!(outcome.open, None);
+        // Ayrshare's answer showing a published platform is enough, and its results are kept.
+        let listed = answer(
+            200,
+            json!({"status": "deleted", "id": "D1", "errors": [{"platform": "linkedin", "message": "gone"}],
+                   "postIds": [{"status": "success", "platform": "twitter", "id": "9"}]}),
+        );
+        let outcome = judge_status(Ok(&listed), TrackedStatus::Scheduled, &[]);
+        assert_eq!(outcome.tracked_status, Some(TrackedStatus::Deleted));
+        assert_eq!(outcome.results.len(), 2);
+        assert_eq!(outcome.results[0].post_id.as_deref(), Some("9"));
+        assert_eq!(outcome.error, None);
+        // A wrapped `deleted` reads the same.
+        let wrapped_deleted = answer(200, wrapped(json!({"status": "deleted", "id": "D1"})));
+        assert_eq!(
+            judge_status(Ok(&wrapped_deleted), TrackedStatus::Scheduled, &[]).tracked_status,
+            Some(TrackedStatus::Cancelled)
+        );
+    }
+
+    #[test]
+    fn a_get_answer_that_is_not_a_200_changes_nothing() {
+        for status in [201, 204, 302, 400, 401, 403, 429, 500, 503] {
+            let outcome = read(status, success_body_without_platforms());
+            assert_eq!(outcome.tracked_status, None, "{status}");
+            assert_ne!(outcome.verdict, Verdict::Accepted, "{status}");
+            // Not even one that shows a platform published.
+            let outcome = read(status, success_body());
+            assert_eq!(outcome.tracked_status, None, "{status}");
+            assert!(
+                matches!(outcome.verdict, Verdict::ProviderError { .. }),
+                "{status}"
+            );
+        }
+        assert!(matches!(
+            read(429, json!({"status": "error"})).verdict,
+            Verdict::RateLimited { .. }
+        ));
+        assert!(matches!(
+            read(400, json!({"status": "error", "message": "bad id"})).verdict,
+            Verdict::Rejected { .. }
+        ));
+        let html = ProviderAnswer::new(200, "<html>ok</html>", None);
+        let outcome = judge_status(Ok(&html), TrackedStatus::Scheduled, &[]);
+        assert!(matches!(outcome.verdict, Verdict::ProviderError { .. }));
+        assert_eq!(outcome.tracked_status, None);
+    }
+
+    fn success_body_without_platforms() -> Value {
+        json!({"status": "success", "id": "N1"})
     }
 }

@@ -106,6 +106,7 @@ pub fn error_body(
 fn provider_status(verdict: &Verdict) -> (StatusCode, &'static str) {
     match verdict {
         Verdict::Rejected { .. } => (StatusCode::BAD_REQUEST, "provider_rejected"),
+        Verdict::AlreadyReceived { .. } => (StatusCode::CONFLICT, "conflict"),
         Verdict::ProviderError { .. } => (StatusCode::BAD_GATEWAY, "provider_error"),
         Verdict::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limit"),
         Verdict::Unavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "provider_unavailable"),
@@ -120,6 +121,7 @@ fn provider_status(verdict: &Verdict) -> (StatusCode, &'static str) {
 fn provider_detail(verdict: &Verdict) -> String {
     match verdict {
         Verdict::Rejected { detail }
+        | Verdict::AlreadyReceived { detail }
         | Verdict::ProviderError { detail }
         | Verdict::Unavailable { detail }
         | Verdict::TimedOut { detail }

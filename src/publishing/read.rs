@@ -49,7 +49,11 @@ impl Publisher {
             involves_x: record.platforms.iter().any(|p| p == "x"),
         };
         let answer = self.ayrshare.get_post(scope, post_id).await;
-        let outcome = judge_status(answer.as_ref().map_err(|e| e.failure()));
+        let outcome = judge_status(
+            answer.as_ref().map_err(|e| e.failure()),
+            record.tracked_status,
+            &record.results,
+        );
         if outcome.verdict != Verdict::Accepted {
             return Err(AppError::Provider {
                 record: RecordRef::new(&record, answer.is_ok(), &outcome.results),

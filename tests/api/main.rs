@@ -1,6 +1,7 @@
 //! API tests: the real app on port 0, against a fresh database per test (each test runs on
 //! SQLite and on Postgres) and a mock Ayrshare (wiremock, or the simulator we ship).
 
+mod answer_forms;
 mod auth;
 mod cli;
 mod concurrency;
@@ -8,6 +9,7 @@ mod create_post;
 mod database_down;
 mod errors;
 mod idempotency;
+mod migrations;
 mod read_post;
 mod shipped_mock;
 // Shared with tests/secrets.rs, which uses parts this binary does not.
