@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use tokio_util::task::TaskTracker;
 use url::Url;
 
-use crate::ayrshare::{AyrshareClient, AyrshareSettings};
+use crate::ayrshare::{AyrshareClient, AyrshareSettings, RetryPolicy};
 use crate::config::{Config, is_header_safe};
 use crate::domain::ApiKeySecret;
 use crate::http::{self, AppState};
@@ -223,7 +223,10 @@ async fn serve(config: Config, sandbox: bool) -> Result<(), Failure> {
             base_url: Url::parse(&format!("http://{addr}/api"))?,
             api_key: SecretString::from("sandbox"),
             timeout: config.ayrshare_timeout,
+            connect_timeout: config.ayrshare_connect_timeout,
             x_credentials: config.x_credentials.clone(),
+            retry: RetryPolicy::default(),
+            rate_limit_window: config.ayrshare_rate_limit_window,
         }
     } else {
         let api_key = config.ayrshare_api_key.clone().ok_or_else(|| {
@@ -238,7 +241,10 @@ async fn serve(config: Config, sandbox: bool) -> Result<(), Failure> {
             base_url: config.ayrshare_base_url.clone(),
             api_key,
             timeout: config.ayrshare_timeout,
+            connect_timeout: config.ayrshare_connect_timeout,
             x_credentials: config.x_credentials.clone(),
+            retry: RetryPolicy::default(),
+            rate_limit_window: config.ayrshare_rate_limit_window,
         }
     };
     let store = open_store(&config).await?;

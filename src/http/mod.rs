@@ -128,12 +128,11 @@ mod tests {
 
     async fn state(sandbox: bool) -> AppState {
         let store = SqliteStore::connect("sqlite::memory:", 1).await.unwrap();
-        let settings = AyrshareSettings {
-            base_url: "http://127.0.0.1:9/api".parse().unwrap(),
-            api_key: SecretString::from("unused"),
-            timeout: Duration::from_secs(1),
-            x_credentials: None,
-        };
+        let settings = AyrshareSettings::new(
+            "http://127.0.0.1:9/api".parse().unwrap(),
+            SecretString::from("unused"),
+            Duration::from_secs(1),
+        );
         AppState {
             store: Arc::new(store),
             ayrshare: Arc::new(AyrshareClient::new(settings).unwrap()),

@@ -192,13 +192,15 @@ impl TestApp {
             .clone()
             .unwrap_or_else(|| format!("{}/api", ayrshare.uri()));
         let settings = AyrshareSettings {
-            base_url: Url::parse(&base_url).unwrap(),
-            api_key: SecretString::from(AYRSHARE_KEY),
-            timeout: options.ayrshare_timeout,
             x_credentials: options.x_credentials.then(|| XCredentials {
                 api_key: SecretString::from("x-app-key"),
                 api_secret: SecretString::from("x-app-secret"),
             }),
+            ..AyrshareSettings::new(
+                Url::parse(&base_url).unwrap(),
+                SecretString::from(AYRSHARE_KEY),
+                options.ayrshare_timeout,
+            )
         };
         let state = AppState {
             store: store.clone(),
