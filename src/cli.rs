@@ -15,6 +15,7 @@ use url::Url;
 use crate::ayrshare::{AyrshareClient, AyrshareSettings, RetryPolicy};
 use crate::config::{Config, is_header_safe};
 use crate::domain::ApiKeySecret;
+use crate::http::rate_limit::KeyRateLimit;
 use crate::http::{self, AppState};
 use crate::mock_ayrshare::{self, MockConfig};
 use crate::store::{self, DynStore};
@@ -272,6 +273,10 @@ async fn serve(config: Config, sandbox: bool) -> Result<(), Failure> {
         tasks,
         ayrshare_timeout: ayrshare.timeout,
         sandbox,
+        key_rate_limit: Arc::new(KeyRateLimit::new(
+            config.rate_limit_per_minute,
+            config.rate_limit_burst,
+        )),
     };
     http::serve(listener, state, shutdown_signal()).await?;
     tracing::info!("stopped");

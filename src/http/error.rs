@@ -7,6 +7,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
+use super::rate_limit::RateLimitRefusal;
 use crate::domain::{FieldError, PlatformResult, TrackedStatus, ValidationErrors, Verdict};
 use crate::store::{StoreError, TrackingRecord};
 
@@ -45,6 +46,10 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("the request body is larger than 1 MiB")]
     PayloadTooLarge,
+    /// A 429 `rate_limit` of our own: the caller's key is over its limit, or the workspace's
+    /// Ayrshare profile is held off. No record was written, Ayrshare was not called.
+    #[error("{0}")]
+    RateLimited(RateLimitRefusal),
     #[error("ayrshare: {verdict:?}")]
     Provider { verdict: Verdict, record: RecordRef },
     /// Something failed on our side; the source is logged, never shown.
@@ -184,6 +189,7 @@ impl IntoResponse for ApiError {
                 "the request body is larger than 1 MiB",
                 Map::new(),
             ),
+            ApiError::RateLimited(refusal) => refusal.into_response(),
             ApiError::Provider { verdict, record } => {
                 let (status, code, detail) = provider_status(&verdict);
                 let mut response = error_body(status, code, &detail, record_fields(&record));

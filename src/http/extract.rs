@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::error::ApiError;
+use super::rate_limit;
 use crate::domain::ApiKeySecret;
 use crate::store::Caller;
 
@@ -60,11 +61,15 @@ impl FromRequestParts<AppState> for Authenticated {
             ));
         }
         // No cache: a revoked key is refused on the very next request, on every replica.
-        match state.store.authenticate(&key.hash()).await? {
-            Some(caller) => Ok(Authenticated(caller)),
-            None => Err(ApiError::InvalidApiKey(
-                "the API key is not valid or has been revoked",
-            )),
-        }
+        let caller =
+            state
+                .store
+                .authenticate(&key.hash())
+                .await?
+                .ok_or(ApiError::InvalidApiKey(
+                    "the API key is not valid or has been revoked",
+                ))?;
+        rate_limit::admit(&state.key_rate_limit, caller.api_key_id, parts)?;
+        Ok(Authenticated(caller))
     }
 }

@@ -5,6 +5,7 @@ mod error;
 mod extract;
 mod health;
 mod middleware;
+pub mod rate_limit;
 mod social_post;
 
 use std::future::Future;
@@ -49,6 +50,8 @@ pub struct AppState {
     pub ayrshare_timeout: Duration,
     /// Whether Ayrshare is the in-process simulator.
     pub sandbox: bool,
+    /// The per-API-key rate limit (per replica), checked by the `Authenticated` extractor.
+    pub key_rate_limit: Arc<rate_limit::KeyRateLimit>,
 }
 
 /// The whole application: routes, JSON fallbacks and middleware.
@@ -80,6 +83,7 @@ fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
             middleware::ensure_json_error,
         ))
         .layer(axum::middleware::from_fn(middleware::refuse_large_bodies))
+        .layer(axum::middleware::from_fn(rate_limit::add_headers))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             request_timeout,
@@ -139,6 +143,7 @@ mod tests {
             tasks: TaskTracker::new(),
             ayrshare_timeout: Duration::from_secs(1),
             sandbox,
+            key_rate_limit: Arc::new(rate_limit::KeyRateLimit::disabled()),
         }
     }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use mosaic_social::ayrshare::{AyrshareClient, AyrshareSettings, XCredentials};
 use mosaic_social::domain::ApiKeySecret;
+use mosaic_social::http::rate_limit::KeyRateLimit;
 use mosaic_social::http::{self, AppState};
 use mosaic_social::store::{self, DynStore, TrackingRecord};
 use reqwest::{RequestBuilder, Response};
@@ -36,6 +37,8 @@ pub struct Options {
     pub x_credentials: bool,
     /// Ayrshare's base URL when it is not the wiremock server (a closed port, the shipped mock).
     pub ayrshare_base_url: Option<String>,
+    /// `RATE_LIMIT_PER_MINUTE` and `RATE_LIMIT_BURST`; off (0) unless a test is about it.
+    pub rate_limit: (u32, u32),
 }
 
 impl Default for Options {
@@ -44,6 +47,7 @@ impl Default for Options {
             ayrshare_timeout: Duration::from_secs(5),
             x_credentials: false,
             ayrshare_base_url: None,
+            rate_limit: (0, 60),
         }
     }
 }
@@ -208,6 +212,10 @@ impl TestApp {
             tasks: TaskTracker::new(),
             ayrshare_timeout: options.ayrshare_timeout,
             sandbox: false,
+            key_rate_limit: Arc::new(KeyRateLimit::new(
+                options.rate_limit.0,
+                options.rate_limit.1,
+            )),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
