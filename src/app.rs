@@ -13,6 +13,7 @@ use url::Url;
 
 use crate::ayrshare::{AyrshareClient, AyrshareSettings};
 use crate::config::Config;
+use crate::http::rate_limit::KeyRateLimit;
 use crate::http::{self, AppState};
 use crate::mock_ayrshare::{self, MockConfig};
 use crate::publishing::idempotency::{PURGE_EVERY, run_purge};
@@ -48,15 +49,10 @@ impl App {
         // Decide where Ayrshare is before touching the database: a missing key is the commonest
         // first-run mistake and deserves the first answer.
         let ayrshare = match mode {
-            Mode::Sandbox => AyrshareSettings {
-                base_url: start_simulator().await?,
-                api_key: SecretString::from("sandbox"),
-                timeout: config.ayrshare_timeout,
-                x_credentials: config.x_credentials.clone(),
-            },
-            Mode::Ayrshare => AyrshareSettings {
-                base_url: config.ayrshare_base_url.clone(),
-                api_key: config.ayrshare_api_key.clone().ok_or_else(|| {
+            Mode::Sandbox => (start_simulator().await?, SecretString::from("sandbox")),
+            Mode::Ayrshare => (
+                config.ayrshare_base_url.clone(),
+                config.ayrshare_api_key.clone().ok_or_else(|| {
                     BuildError(
                         "AYRSHARE_API_KEY is not set: set it to your Ayrshare API key, or run \
                          `mosaic-social serve --sandbox` to use the built-in Ayrshare simulator \
@@ -64,9 +60,13 @@ impl App {
                             .into(),
                     )
                 })?,
-                timeout: config.ayrshare_timeout,
-                x_credentials: config.x_credentials.clone(),
-            },
+            ),
+        };
+        let ayrshare = AyrshareSettings {
+            connect_timeout: config.ayrshare_connect_timeout,
+            x_credentials: config.x_credentials.clone(),
+            rate_limit_window: config.ayrshare_rate_limit_window,
+            ..AyrshareSettings::new(ayrshare.0, ayrshare.1, config.ayrshare_timeout)
         };
         let store = open_store(config).await?;
         let ayrshare_base_url = ayrshare.base_url.clone();
@@ -85,6 +85,10 @@ impl App {
             state: AppState {
                 publisher,
                 sandbox: mode == Mode::Sandbox,
+                key_rate_limit: Arc::new(KeyRateLimit::new(
+                    config.rate_limit_per_minute,
+                    config.rate_limit_burst,
+                )),
             },
             ayrshare_base_url,
         })

@@ -17,6 +17,14 @@ pub const DEFAULT_AYRSHARE_BASE_URL: &str = "https://api.ayrshare.com/api";
 pub const DEFAULT_BIND_ADDR: &str = "127.0.0.1:8080";
 /// The default bound on one Ayrshare call.
 pub const DEFAULT_AYRSHARE_TIMEOUT_SECS: u64 = 30;
+/// The default bound on connecting to Ayrshare.
+pub const DEFAULT_AYRSHARE_CONNECT_TIMEOUT_SECS: u64 = 5;
+/// The default hold of a profile after Ayrshare's 429 without `Retry-After`: its 5-minute window.
+pub const DEFAULT_AYRSHARE_RATE_LIMIT_WINDOW_SECS: u64 = 300;
+/// The default sustained rate of requests per API key.
+pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 300;
+/// The default burst of requests per API key.
+pub const DEFAULT_RATE_LIMIT_BURST: u32 = 60;
 /// The embedded database used when `DATABASE_URL` is unset, relative to the working directory.
 pub const DEFAULT_SQLITE_PATH: &str = "mosaic-data/mosaic-social.db";
 
@@ -31,8 +39,17 @@ pub struct Config {
     pub ayrshare_api_key: Option<SecretString>,
     /// `AYRSHARE_BASE_URL`.
     pub ayrshare_base_url: Url,
-    /// `AYRSHARE_TIMEOUT_SECS`: the bound on one Ayrshare call.
+    /// `AYRSHARE_TIMEOUT_SECS`: the bound on one Ayrshare call, retries included.
     pub ayrshare_timeout: Duration,
+    /// `AYRSHARE_CONNECT_TIMEOUT_SECS`: the bound on connecting to Ayrshare (each attempt).
+    pub ayrshare_connect_timeout: Duration,
+    /// `AYRSHARE_RATE_LIMIT_WINDOW_SECS`: how long a profile is held after Ayrshare's 429 when
+    /// the answer does not say.
+    pub ayrshare_rate_limit_window: Duration,
+    /// `RATE_LIMIT_PER_MINUTE`: requests per minute per API key, sustained; 0 turns it off.
+    pub rate_limit_per_minute: u32,
+    /// `RATE_LIMIT_BURST`: requests an API key may send at once on top of the sustained rate.
+    pub rate_limit_burst: u32,
     /// `AYRSHARE_X_API_KEY` and `AYRSHARE_X_API_SECRET`, both or neither.
     pub x_credentials: Option<XCredentials>,
     /// `BIND_ADDR`.
@@ -115,18 +132,46 @@ impl Config {
             },
         };
 
-        let ayrshare_timeout = match get("AYRSHARE_TIMEOUT_SECS") {
-            None => Duration::from_secs(DEFAULT_AYRSHARE_TIMEOUT_SECS),
+        let whole = |name: &'static str, min: u64, max: u64, default: u64| match get(name) {
+            None => Ok(default),
             Some(text) => match text.trim().parse::<u64>() {
-                Ok(secs @ 1..=600) => Duration::from_secs(secs),
-                _ => {
-                    return Err(ConfigError::new(
-                        "AYRSHARE_TIMEOUT_SECS",
-                        format!("'{text}' is not a whole number of seconds from 1 to 600"),
-                    ));
-                }
+                Ok(n) if (min..=max).contains(&n) => Ok(n),
+                _ => Err(ConfigError::new(
+                    name,
+                    format!("'{text}' is not a whole number from {min} to {max}"),
+                )),
             },
         };
+        let ayrshare_timeout = Duration::from_secs(whole(
+            "AYRSHARE_TIMEOUT_SECS",
+            1,
+            600,
+            DEFAULT_AYRSHARE_TIMEOUT_SECS,
+        )?);
+        let ayrshare_connect_timeout = Duration::from_secs(whole(
+            "AYRSHARE_CONNECT_TIMEOUT_SECS",
+            1,
+            600,
+            DEFAULT_AYRSHARE_CONNECT_TIMEOUT_SECS,
+        )?);
+        let ayrshare_rate_limit_window = Duration::from_secs(whole(
+            "AYRSHARE_RATE_LIMIT_WINDOW_SECS",
+            1,
+            3600,
+            DEFAULT_AYRSHARE_RATE_LIMIT_WINDOW_SECS,
+        )?);
+        let rate_limit_per_minute = whole(
+            "RATE_LIMIT_PER_MINUTE",
+            0,
+            1_000_000,
+            DEFAULT_RATE_LIMIT_PER_MINUTE.into(),
+        )? as u32;
+        let rate_limit_burst = whole(
+            "RATE_LIMIT_BURST",
+            1,
+            1_000_000,
+            DEFAULT_RATE_LIMIT_BURST.into(),
+        )? as u32;
 
         // Credentials travel in HTTP headers: one that cannot be a header value (a stray
         // carriage return from a `.env`, say) would fail every call, so it stops startup instead.
@@ -190,6 +235,10 @@ impl Config {
             ayrshare_api_key: get("AYRSHARE_API_KEY").map(SecretString::from),
             ayrshare_base_url,
             ayrshare_timeout,
+            ayrshare_connect_timeout,
+            ayrshare_rate_limit_window,
+            rate_limit_per_minute,
+            rate_limit_burst,
             x_credentials,
             bind_addr,
             pool,
@@ -269,6 +318,9 @@ mod tests {
         assert_eq!(c.ayrshare_base_url.as_str(), DEFAULT_AYRSHARE_BASE_URL);
         assert_eq!(c.bind_addr.to_string(), DEFAULT_BIND_ADDR);
         assert_eq!(c.ayrshare_timeout, Duration::from_secs(30));
+        assert_eq!(c.ayrshare_connect_timeout, Duration::from_secs(5));
+        assert_eq!(c.ayrshare_rate_limit_window, Duration::from_secs(300));
+        assert_eq!((c.rate_limit_per_minute, c.rate_limit_burst), (300, 60));
         assert!(c.ayrshare_api_key.is_none());
         assert!(c.x_credentials.is_none());
         assert_eq!(c.pool, PoolSettings::default());
@@ -295,6 +347,10 @@ mod tests {
             ("AYRSHARE_BASE_URL", "not a url"),
             ("AYRSHARE_TIMEOUT_SECS", "0"),
             ("AYRSHARE_TIMEOUT_SECS", "soon"),
+            ("AYRSHARE_CONNECT_TIMEOUT_SECS", "0"),
+            ("AYRSHARE_RATE_LIMIT_WINDOW_SECS", "86400"),
+            ("RATE_LIMIT_PER_MINUTE", "-1"),
+            ("RATE_LIMIT_BURST", "0"),
             ("BIND_ADDR", "localhost"),
             ("AYRSHARE_X_API_KEY", "only-one"),
             ("DATABASE_MAX_CONNECTIONS", "0"),
@@ -313,6 +369,12 @@ mod tests {
             config(&[("AYRSHARE_X_API_KEY", "k")]).unwrap_err().name,
             "AYRSHARE_X_API_SECRET"
         );
+    }
+
+    #[test]
+    fn the_per_key_limit_can_be_turned_off() {
+        let c = config(&[("RATE_LIMIT_PER_MINUTE", "0"), ("RATE_LIMIT_BURST", "5")]).unwrap();
+        assert_eq!((c.rate_limit_per_minute, c.rate_limit_burst), (0, 5));
     }
 
     #[test]

@@ -1,15 +1,26 @@
-//! The Ayrshare client: one `reqwest::Client` built once, never retrying a write, and telling
-//! "nothing was sent" apart from "sent, outcome unknown".
+//! The Ayrshare client: one `reqwest::Client` built once, telling "nothing was sent" apart from
+//! "sent, outcome unknown". The outbound policy: a connect timeout within a total timeout; a call
+//! that provably never left is retried at most twice (`retry`), one that may have reached
+//! Ayrshare never; a profile that Ayrshare rate-limits is left alone until its window passes
+//! (`hold_off`).
+
+pub mod hold_off;
+pub mod retry;
 
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
 use reqwest::redirect::Policy;
 use reqwest::{Method, RequestBuilder};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
+use tokio::time::Instant;
 use url::Url;
+
+pub use hold_off::HoldOff;
+pub use retry::RetryPolicy;
 
 use crate::domain::{DeliveryFailure, ProviderAnswer};
 
@@ -32,10 +43,34 @@ pub struct AyrshareSettings {
     /// For example `https://api.ayrshare.com/api`; paths are appended to it.
     pub base_url: Url,
     pub api_key: SecretString,
-    /// The bound on a whole call, connecting included.
+    /// The bound on a whole call, connecting and retries included.
     pub timeout: Duration,
+    /// The bound on connecting (DNS, TCP, TLS) in each attempt; at most `timeout`.
+    pub connect_timeout: Duration,
     pub x_credentials: Option<XCredentials>,
+    /// Retries of calls that never left.
+    pub retry: RetryPolicy,
+    /// How long a profile is held after a 429 that does not say (Ayrshare's window).
+    pub rate_limit_window: Duration,
 }
+
+impl AyrshareSettings {
+    /// Settings with the default outbound policy (connect timeout, retries, hold-off window).
+    pub fn new(base_url: Url, api_key: SecretString, timeout: Duration) -> AyrshareSettings {
+        AyrshareSettings {
+            base_url,
+            api_key,
+            timeout,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            x_credentials: None,
+            retry: RetryPolicy::default(),
+            rate_limit_window: hold_off::DEFAULT_WINDOW,
+        }
+    }
+}
+
+/// The default bound on connecting to Ayrshare.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Per-call options that come from the workspace and the post.
 #[derive(Clone, Copy, Debug, Default)]
@@ -55,6 +90,14 @@ pub enum AyrshareError {
     /// The request was (or may have been) sent, and no complete answer came back.
     #[error("no answer from ayrshare: {0}")]
     OutcomeUnknown(String),
+    /// Nothing was sent: Ayrshare rate-limited this profile and its window has not passed.
+    #[error("ayrshare is rate limiting this profile; nothing was sent (retry in {}s)", retry_after_secs(*.retry_after))]
+    HeldOff { retry_after: Duration },
+}
+
+/// Whole seconds to wait, rounded up, at least one: what a `Retry-After` says.
+pub fn retry_after_secs(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }
 
 impl AyrshareError {
@@ -63,6 +106,9 @@ impl AyrshareError {
         match self {
             AyrshareError::NotSent(_) => DeliveryFailure::NotSent,
             AyrshareError::OutcomeUnknown(_) => DeliveryFailure::OutcomeUnknown,
+            AyrshareError::HeldOff { retry_after } => DeliveryFailure::HeldOff {
+                retry_after_secs: retry_after_secs(*retry_after),
+            },
         }
     }
 }
@@ -72,29 +118,40 @@ impl AyrshareError {
 pub struct AyrshareClient {
     http: reqwest::Client,
     settings: AyrshareSettings,
+    hold_off: Arc<HoldOff>,
 }
 
 impl AyrshareClient {
     /// Builds the client; fails only if the TLS backend cannot start.
     pub fn new(settings: AyrshareSettings) -> Result<AyrshareClient, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .timeout(settings.timeout)
-            .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
-            .user_agent(concat!("mosaic-social/", env!("CARGO_PKG_VERSION")))
-            // A redirected POST could be replayed as another request; Ayrshare does not redirect.
-            .redirect(Policy::none())
-            .build()?;
-        Ok(AyrshareClient { http, settings })
+        let http = http_builder(&settings).build()?;
+        Ok(AyrshareClient::with_http(http, settings))
     }
 
-    /// `POST /post`, sent at most once: no retry, whatever happens.
+    fn with_http(http: reqwest::Client, settings: AyrshareSettings) -> AyrshareClient {
+        let hold_off = Arc::new(HoldOff::new(settings.rate_limit_window));
+        AyrshareClient {
+            http,
+            settings,
+            hold_off,
+        }
+    }
+
+    /// How much longer Ayrshare's rate limit holds the scope's profile, or `None` when calls
+    /// may go. Check it before writing anything for a call: while it is `Some`, every call for
+    /// the profile fails with [`AyrshareError::HeldOff`] without being sent.
+    pub fn held_off(&self, scope: CallScope<'_>) -> Option<Duration> {
+        self.hold_off.remaining(scope.profile_key)
+    }
+
+    /// `POST /post`, sent at most once: retried only when it provably never left.
     pub async fn create_post(
         &self,
         scope: CallScope<'_>,
         body: &Value,
     ) -> Result<ProviderAnswer, AyrshareError> {
         let request = self.request(Method::POST, &["post"], scope)?.json(body);
-        self.send(request, "create post").await
+        self.send(request, scope, "create post").await
     }
 
     /// `GET /post/{id}`: the current state of one post.
@@ -104,7 +161,7 @@ impl AyrshareClient {
         post_id: &str,
     ) -> Result<ProviderAnswer, AyrshareError> {
         let request = self.request(Method::GET, &["post", post_id], scope)?;
-        self.send(request, "get post").await
+        self.send(request, scope, "get post").await
     }
 
     fn request(
@@ -144,15 +201,55 @@ impl AyrshareClient {
     async fn send(
         &self,
         request: RequestBuilder,
+        scope: CallScope<'_>,
         what: &'static str,
     ) -> Result<ProviderAnswer, AyrshareError> {
+        // The safety net behind the caller's own `held_off` check: a 429 may have come for the
+        // profile since then.
+        if let Some(retry_after) = self.held_off(scope) {
+            tracing::warn!(
+                call = what,
+                retry_after_secs = retry_after_secs(retry_after),
+                "ayrshare is rate limiting this profile; the call was not sent"
+            );
+            return Err(AyrshareError::HeldOff { retry_after });
+        }
+        let request = request
+            .build()
+            .map_err(|e| AyrshareError::NotSent(describe(&e)))?;
         let started = Instant::now();
-        let response = request.send().await.map_err(|e| {
-            let error = classify(&e);
-            tracing::warn!(call = what, error = %error, "ayrshare call failed");
-            error
-        })?;
+        let deadline = started + self.settings.timeout;
+        let connect_timeout = self.connect_timeout();
+        let response = retry::retry_unsent(
+            self.settings.retry,
+            deadline,
+            connect_timeout,
+            what,
+            || async {
+                // A JSON body is bytes in memory, so the request can always be copied.
+                let mut attempt = request.try_clone().ok_or_else(|| {
+                    AyrshareError::NotSent("the request body cannot be repeated".into())
+                })?;
+                // What is left of the call's deadline; never less than the connect timeout (see
+                // retry_unsent), so a connect that fails still fails as a connect error.
+                *attempt.timeout_mut() = Some(deadline.saturating_duration_since(Instant::now()));
+                self.http.execute(attempt).await.map_err(|e| classify(&e))
+            },
+        )
+        .await
+        .inspect_err(|error| tracing::warn!(call = what, error = %error, "ayrshare call failed"))?;
         let http_status = response.status().as_u16();
+        if let Some(hold) =
+            self.hold_off
+                .observe(scope.profile_key, http_status, response.headers())
+        {
+            tracing::warn!(
+                call = what,
+                status = http_status,
+                hold_secs = retry_after_secs(hold),
+                "ayrshare's rate limit for this profile is reached; holding its calls"
+            );
+        }
         let retry_after = response
             .headers()
             .get(RETRY_AFTER)
@@ -172,6 +269,21 @@ impl AyrshareClient {
         );
         Ok(ProviderAnswer::new(http_status, &text, retry_after))
     }
+}
+
+impl AyrshareClient {
+    fn connect_timeout(&self) -> Duration {
+        self.settings.connect_timeout.min(self.settings.timeout)
+    }
+}
+
+fn http_builder(settings: &AyrshareSettings) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .timeout(settings.timeout)
+        .connect_timeout(settings.connect_timeout.min(settings.timeout))
+        .user_agent(concat!("mosaic-social/", env!("CARGO_PKG_VERSION")))
+        // A redirected POST could be replayed as another request; Ayrshare does not redirect.
+        .redirect(Policy::none())
 }
 
 /// Sorts a transport error by whether the request can have reached Ayrshare.
@@ -206,6 +318,10 @@ fn describe(error: &reqwest::Error) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::net::SocketAddr;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use reqwest::dns::{Addrs, Name, Resolve, Resolving};
     use serde_json::json;
     use wiremock::matchers::{header, method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -213,12 +329,11 @@ mod tests {
     use super::*;
 
     fn client(base_url: &str, timeout: Duration) -> AyrshareClient {
-        AyrshareClient::new(AyrshareSettings {
-            base_url: Url::parse(base_url).unwrap(),
-            api_key: SecretString::from("AYR-KEY"),
+        AyrshareClient::new(AyrshareSettings::new(
+            Url::parse(base_url).unwrap(),
+            SecretString::from("AYR-KEY"),
             timeout,
-            x_credentials: None,
-        })
+        ))
         .unwrap()
     }
 
@@ -299,16 +414,233 @@ mod tests {
         assert_eq!(error.failure(), DeliveryFailure::OutcomeUnknown, "{error}");
     }
 
+    /// A resolver that counts the lookups (one per connection attempt) and answers with `addr`,
+    /// or fails like an unknown host.
+    struct CountingResolver {
+        lookups: AtomicUsize,
+        addr: Option<SocketAddr>,
+    }
+
+    impl Resolve for CountingResolver {
+        fn resolve(&self, _name: Name) -> Resolving {
+            self.lookups.fetch_add(1, Ordering::SeqCst);
+            let addr = self.addr;
+            Box::pin(async move {
+                match addr {
+                    Some(addr) => Ok(Box::new(std::iter::once(addr)) as Addrs),
+                    None => Err("no such host".into()),
+                }
+            })
+        }
+    }
+
+    /// A client for `http://ayrshare.test/api` whose lookups go to `resolver`, with quick retries.
+    fn counted_client(resolver: &Arc<CountingResolver>) -> AyrshareClient {
+        let settings = AyrshareSettings {
+            retry: RetryPolicy {
+                min_delay: Duration::from_millis(10),
+                ..RetryPolicy::default()
+            },
+            ..AyrshareSettings::new(
+                Url::parse("http://ayrshare.test/api").unwrap(),
+                SecretString::from("AYR-KEY"),
+                Duration::from_secs(10),
+            )
+        };
+        let http = http_builder(&settings)
+            .dns_resolver(resolver.clone())
+            .build()
+            .unwrap();
+        AyrshareClient::with_http(http, settings)
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_tried_three_times_then_not_sent() {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let resolver = Arc::new(CountingResolver {
+            lookups: AtomicUsize::new(0),
+            addr: Some(socket.local_addr().unwrap()),
+        });
+        let error = counted_client(&resolver)
+            .create_post(CallScope::default(), &json!({"post": "x"}))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, AyrshareError::NotSent(_)), "{error}");
+        assert_eq!(resolver.lookups.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn an_unknown_host_is_tried_three_times_then_not_sent() {
+        let resolver = Arc::new(CountingResolver {
+            lookups: AtomicUsize::new(0),
+            addr: None,
+        });
+        let error = counted_client(&resolver)
+            .get_post(CallScope::default(), "abc")
+            .await
+            .unwrap_err();
+        assert!(matches!(error, AyrshareError::NotSent(_)), "{error}");
+        assert_eq!(resolver.lookups.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_timeout_after_sending_is_never_sent_again() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(2)))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let resolver = Arc::new(CountingResolver {
+            lookups: AtomicUsize::new(0),
+            addr: Some(*server.address()),
+        });
+        let mut client = counted_client(&resolver);
+        client.settings.timeout = Duration::from_millis(300);
+        client.http = http_builder(&client.settings)
+            .dns_resolver(resolver.clone())
+            .build()
+            .unwrap();
+        let error = client
+            .create_post(CallScope::default(), &json!({"post": "x"}))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, AyrshareError::OutcomeUnknown(_)), "{error}");
+        assert_eq!(resolver.lookups.load(Ordering::SeqCst), 1);
+        assert_eq!(server.received_requests().await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_error_answer_is_never_sent_again() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(503))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let answer = client(&format!("{}/api", server.uri()), Duration::from_secs(5))
+            .create_post(CallScope::default(), &json!({}))
+            .await
+            .unwrap();
+        assert_eq!(answer.http_status, 503);
+    }
+
+    #[tokio::test]
+    async fn after_a_429_the_profile_is_held_and_another_is_not() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(header("profile-key", "PROFILE-A"))
+            .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "120"))
+            .expect(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(header("profile-key", "PROFILE-B"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"status": "success"})))
+            .expect(2)
+            .mount(&server)
+            .await;
+        let client = client(&format!("{}/api", server.uri()), Duration::from_secs(5));
+        let (a, b) = (
+            SecretString::from("PROFILE-A"),
+            SecretString::from("PROFILE-B"),
+        );
+        let scope_a = CallScope {
+            profile_key: Some(&a),
+            involves_x: false,
+        };
+        let scope_b = CallScope {
+            profile_key: Some(&b),
+            involves_x: false,
+        };
+        assert_eq!(client.held_off(scope_a), None);
+        let answer = client.create_post(scope_a, &json!({})).await.unwrap();
+        assert_eq!(answer.http_status, 429);
+
+        let held = client.held_off(scope_a).expect("profile A is held");
+        assert!(
+            held > Duration::from_secs(110) && held <= Duration::from_secs(120),
+            "{held:?}"
+        );
+        assert_eq!(client.held_off(scope_b), None);
+        assert_eq!(client.held_off(CallScope::default()), None);
+        // The safety net: held, nothing is sent (wiremock expects one request for A).
+        for _ in 0..2 {
+            let error = client.create_post(scope_a, &json!({})).await.unwrap_err();
+            assert!(matches!(error, AyrshareError::HeldOff { .. }), "{error}");
+            assert_eq!(
+                error.failure(),
+                DeliveryFailure::HeldOff {
+                    retry_after_secs: 120
+                }
+            );
+            assert!(client.get_post(scope_a, "id").await.is_err());
+        }
+        for _ in 0..2 {
+            assert_eq!(
+                client
+                    .create_post(scope_b, &json!({}))
+                    .await
+                    .unwrap()
+                    .http_status,
+                200
+            );
+        }
+        assert!(!format!("{client:?}").contains("PROFILE-A"));
+    }
+
+    #[tokio::test]
+    async fn a_used_up_window_holds_the_profile_before_any_429() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .insert_header("x-ratelimit-max", "300")
+                    .insert_header("x-ratelimit-count", "300")
+                    .set_body_json(json!({"status": "success"})),
+            )
+            .expect(1)
+            .mount(&server)
+            .await;
+        let client = client(&format!("{}/api", server.uri()), Duration::from_secs(5));
+        assert_eq!(
+            client
+                .get_post(CallScope::default(), "a")
+                .await
+                .unwrap()
+                .http_status,
+            200
+        );
+        let held = client.held_off(CallScope::default()).expect("held");
+        assert!(held > Duration::from_secs(290), "{held:?}");
+        let error = client
+            .get_post(CallScope::default(), "a")
+            .await
+            .unwrap_err();
+        assert!(matches!(error, AyrshareError::HeldOff { .. }), "{error}");
+    }
+
+    #[test]
+    fn retry_after_rounds_up_to_whole_seconds() {
+        assert_eq!(retry_after_secs(Duration::from_millis(1)), 1);
+        assert_eq!(retry_after_secs(Duration::from_millis(1001)), 2);
+        assert_eq!(retry_after_secs(Duration::from_secs(7)), 7);
+        assert_eq!(retry_after_secs(Duration::ZERO), 1);
+    }
+
     #[test]
     fn debug_output_hides_the_keys() {
         let client = AyrshareClient::new(AyrshareSettings {
-            base_url: Url::parse("https://api.ayrshare.com/api").unwrap(),
-            api_key: SecretString::from("AYR-SECRET"),
-            timeout: Duration::from_secs(1),
             x_credentials: Some(XCredentials {
                 api_key: SecretString::from("X-KEY-SECRET"),
                 api_secret: SecretString::from("X-SECRET-SECRET"),
             }),
+            ..AyrshareSettings::new(
+                Url::parse("https://api.ayrshare.com/api").unwrap(),
+                SecretString::from("AYR-SECRET"),
+                Duration::from_secs(1),
+            )
         })
         .unwrap();
         let shown = format!("{client:?}");

@@ -66,6 +66,8 @@ pub enum DeliveryFailure {
     NotSent,
     /// Timeout or broken connection after the request was sent: Ayrshare may have acted.
     OutcomeUnknown,
+    /// Not sent: Ayrshare rate-limited the profile, and its window has not passed.
+    HeldOff { retry_after_secs: u64 },
 }
 
 /// One platform's outcome, as this API reports it.
@@ -309,6 +311,13 @@ pub fn judge_status(
 
 fn undelivered(failure: DeliveryFailure) -> Outcome {
     let (tracked, verdict, message) = match failure {
+        DeliveryFailure::HeldOff { retry_after_secs } => (
+            TrackedStatus::Failed,
+            Verdict::RateLimited {
+                retry_after: retry_after_secs.to_string(),
+            },
+            "ayrshare is rate limiting this profile; nothing was sent",
+        ),
         DeliveryFailure::NotSent => (
             TrackedStatus::Failed,
             Verdict::Unavailable {
@@ -942,6 +951,19 @@ mod tests {
         let lost = judge_create(Err(DeliveryFailure::OutcomeUnknown), false);
         assert_eq!(lost.tracked_status, Some(TrackedStatus::Unknown));
         assert!(matches!(lost.verdict, Verdict::TimedOut { .. }));
+        let held = judge_create(
+            Err(DeliveryFailure::HeldOff {
+                retry_after_secs: 120,
+            }),
+            false,
+        );
+        assert_eq!(held.tracked_status, Some(TrackedStatus::Failed));
+        assert_eq!(
+            held.verdict,
+            Verdict::RateLimited {
+                retry_after: "120".into()
+            }
+        );
     }
 
     fn read(status: u16, body: Value) -> Outcome {

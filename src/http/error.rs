@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::extract::Json;
+use super::rate_limit::RateLimitRefusal;
 use crate::domain::Verdict;
 use crate::publishing::{AppError, RecordRef};
 
@@ -24,6 +25,10 @@ pub enum ApiError {
     MethodNotAllowed(String),
     #[error("the request took too long and was stopped")]
     RequestTimeout,
+    /// A 429 `rate_limit` of our own for the caller's key: no record was written, Ayrshare was
+    /// not called.
+    #[error("{0}")]
+    RateLimited(RateLimitRefusal),
 }
 
 impl ApiError {
@@ -61,6 +66,7 @@ impl ApiError {
             ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
+            ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limit"),
         }
     }
 }
@@ -158,6 +164,9 @@ fn with_header(mut response: Response, name: header::HeaderName, value: &str) ->
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
+        if let ApiError::RateLimited(refusal) = self {
+            return refusal.into_response();
+        }
         let ApiError::App(error) = self else {
             return error_body(status, code, &self.to_string(), Map::new());
         };

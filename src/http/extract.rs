@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::error::ApiError;
+use super::rate_limit;
 use crate::domain::ApiKeySecret;
 use crate::publishing::AppError;
 use crate::store::Caller;
@@ -61,17 +62,16 @@ impl FromRequestParts<AppState> for Authenticated {
             )));
         }
         // No cache: a revoked key is refused on the very next request, on every replica.
-        match state
+        let caller = state
             .publisher
             .store
             .authenticate(&key.hash())
             .await
             .map_err(AppError::from)?
-        {
-            Some(caller) => Ok(Authenticated(caller)),
-            None => Err(ApiError::App(AppError::InvalidApiKey(
+            .ok_or(ApiError::App(AppError::InvalidApiKey(
                 "the API key is not valid or has been revoked",
-            ))),
-        }
+            )))?;
+        rate_limit::admit(&state.key_rate_limit, caller.api_key_id, parts)?;
+        Ok(Authenticated(caller))
     }
 }

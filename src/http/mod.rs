@@ -5,9 +5,11 @@ mod error;
 mod extract;
 mod health;
 mod middleware;
+pub mod rate_limit;
 mod social_post;
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -37,6 +39,8 @@ pub struct AppState {
     pub publisher: Publisher,
     /// Whether Ayrshare is the in-process simulator.
     pub sandbox: bool,
+    /// The per-API-key rate limit (per replica), checked by the `Authenticated` extractor.
+    pub key_rate_limit: Arc<rate_limit::KeyRateLimit>,
 }
 
 /// The whole application: routes, JSON fallbacks and middleware.
@@ -68,6 +72,7 @@ fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
             middleware::ensure_json_error,
         ))
         .layer(axum::middleware::from_fn(middleware::refuse_large_bodies))
+        .layer(axum::middleware::from_fn(rate_limit::add_headers))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             request_timeout,
@@ -114,19 +119,17 @@ mod tests {
     use crate::ayrshare::{AyrshareClient, AyrshareSettings};
     use crate::publishing::PublishingSettings;
     use crate::store::{PoolSettings, SqliteStore};
-    use std::sync::Arc;
     use tokio_util::task::TaskTracker;
 
     async fn state(sandbox: bool) -> AppState {
         let store = SqliteStore::connect("sqlite::memory:", PoolSettings::default())
             .await
             .unwrap();
-        let settings = AyrshareSettings {
-            base_url: "http://127.0.0.1:9/api".parse().unwrap(),
-            api_key: SecretString::from("unused"),
-            timeout: Duration::from_secs(1),
-            x_credentials: None,
-        };
+        let settings = AyrshareSettings::new(
+            "http://127.0.0.1:9/api".parse().unwrap(),
+            SecretString::from("unused"),
+            Duration::from_secs(1),
+        );
         AppState {
             publisher: Publisher {
                 store: Arc::new(store),
@@ -138,6 +141,7 @@ mod tests {
                 }),
             },
             sandbox,
+            key_rate_limit: Arc::new(rate_limit::KeyRateLimit::disabled()),
         }
     }
 

@@ -70,6 +70,33 @@ impl Publisher {
         let workspace = self
             .workspace(caller.organization_id, new_post.workspace_id)
             .await?;
+        // A profile Ayrshare is rate limiting is answered here, before a record is written: a
+        // call now would only collect another 429 (and too many suspend the profile).
+        if let Some(wait) = self.ayrshare.held_off(CallScope {
+            profile_key: workspace.ayrshare_profile_key.as_ref(),
+            involves_x: new_post.involves_x(),
+        }) {
+            // A retry of a request that already has its answer still gets that answer.
+            if let Some(key) = &key {
+                if let Some(holder) = self
+                    .store
+                    .find_claim(caller.organization_id, key.as_str())
+                    .await?
+                {
+                    let fingerprint =
+                        idempotency::fingerprint(&new_post.ayrshare_body(), workspace.id);
+                    return self.replay(holder, Some(&fingerprint));
+                }
+            }
+            let retry_after_secs = crate::ayrshare::retry_after_secs(wait);
+            return Err(AppError::RateLimited {
+                detail: format!(
+                    "ayrshare is rate limiting this workspace's profile; retry after \
+                     {retry_after_secs} seconds"
+                ),
+                retry_after_secs,
+            });
+        }
         let id = Uuid::new_v4();
         let mut ayrshare_body = new_post.ayrshare_body();
         let fingerprint = key

@@ -177,6 +177,12 @@ pub trait Store: Send + Sync + 'static {
         outcome: &Outcome,
         answer: Option<&Value>,
     ) -> Result<TrackingRecord, StoreError>;
+    /// The record holding the organization's live claim on an idempotency key.
+    async fn find_claim(
+        &self,
+        organization_id: Uuid,
+        key: &str,
+    ) -> Result<Option<TrackingRecord>, StoreError>;
     /// Stores the replayable answer on a record that has none yet (when the outcome's move was
     /// not allowed and so did not store it).
     async fn store_answer(&self, id: Uuid, answer: &Value) -> Result<(), StoreError>;

@@ -120,16 +120,8 @@ impl Store for PostgresStore {
             return Ok(Inserted::New(row.try_into()?));
         }
         let key = record.idempotency_key.as_deref().unwrap_or_default();
-        let holder: Option<TrackingRow> = sqlx::query_as(&format!(
-            "select {TRACKING_COLUMNS} from scheduled_social_posts_v2 \
-             where organization_id = $1 and idempotency_claim = $2"
-        ))
-        .bind(record.organization_id)
-        .bind(key)
-        .fetch_optional(&self.pool)
-        .await?;
-        match holder {
-            Some(row) => Ok(Inserted::Claimed(row.try_into()?)),
+        match self.find_claim(record.organization_id, key).await? {
+            Some(holder) => Ok(Inserted::Claimed(holder)),
             // Released between the two statements: the key is free again.
             None => Box::pin(self.insert_tracking(record)).await,
         }
@@ -173,6 +165,22 @@ impl Store for PostgresStore {
             Some(row) => row.try_into(),
             None => self.tracking_by_id(id).await,
         }
+    }
+
+    async fn find_claim(
+        &self,
+        organization_id: Uuid,
+        key: &str,
+    ) -> Result<Option<TrackingRecord>, StoreError> {
+        let row: Option<TrackingRow> = sqlx::query_as(&format!(
+            "select {TRACKING_COLUMNS} from scheduled_social_posts_v2 \
+             where organization_id = $1 and idempotency_claim = $2"
+        ))
+        .bind(organization_id)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(TrackingRecord::try_from).transpose()
     }
 
     async fn store_answer(&self, id: Uuid, answer: &Value) -> Result<(), StoreError> {

@@ -10,6 +10,7 @@ mod database_down;
 mod errors;
 mod idempotency;
 mod migrations;
+mod rate_limits;
 mod read_post;
 mod shipped_mock;
 // Shared with tests/secrets.rs, which uses parts this binary does not.

@@ -83,11 +83,16 @@ backend_tests! {
     }
 
     async fn the_mocks_outage_scenarios_map_like_ayrshares(app) [shipped_mock()] {
-        let limited = app.post(&json!({"post": "r [mock:rate_limit]", "platforms": ["x"]})).send().await.unwrap();
-        assert_eq!(limited.headers()["retry-after"], "60");
-        expect_error(limited, 429, "rate_limit").await;
         let broken = app.post(&json!({"post": "b [mock:not_json]", "platforms": ["x"]})).send().await.unwrap();
         let body = expect_error(broken, 502, "provider_error").await;
         assert_eq!(body["tracked_status"], "unknown");
+        // Last: a 429 holds the profile for the mock's Retry-After.
+        let limited = app.post(&json!({"post": "r [mock:rate_limit]", "platforms": ["x"]})).send().await.unwrap();
+        assert_eq!(limited.headers()["retry-after"], "60");
+        expect_error(limited, 429, "rate_limit").await;
+        let held = app.post(&json!({"post": "fine", "platforms": ["x"]})).send().await.unwrap();
+        let retry_after: u64 = held.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=60).contains(&retry_after), "{retry_after}");
+        expect_error(held, 429, "rate_limit").await;
     }
 }

@@ -37,6 +37,8 @@ pub struct Options {
     pub env: Vec<(&'static str, String)>,
     /// Reach the database through this local port (a proxy the test controls) instead.
     pub database_port: Option<u16>,
+    /// `RATE_LIMIT_PER_MINUTE` and `RATE_LIMIT_BURST`; off (0) unless a test is about it.
+    pub rate_limit: (u32, u32),
 }
 
 impl Default for Options {
@@ -47,6 +49,7 @@ impl Default for Options {
             ayrshare_base_url: None,
             env: Vec::new(),
             database_port: None,
+            rate_limit: (0, 60),
         }
     }
 }
@@ -205,6 +208,8 @@ impl TestApp {
             vars.insert("AYRSHARE_X_API_KEY", "x-app-key".into());
             vars.insert("AYRSHARE_X_API_SECRET", "x-app-secret".into());
         }
+        vars.insert("RATE_LIMIT_PER_MINUTE", options.rate_limit.0.to_string());
+        vars.insert("RATE_LIMIT_BURST", options.rate_limit.1.to_string());
         for (name, value) in &options.env {
             vars.insert(name, value.clone());
         }
