@@ -4,8 +4,10 @@
 //! `GET /api/history` and `GET /api/history/{id}`, checks requests the way Ayrshare does,
 //! remembers posts per profile in bounded memory, and simulates failures on demand through scenarios
 //! (an `X-Mock-Scenario` header or a `[mock:<name>]` marker in the post text).
-//! `docs/mock-ayrshare.md` is the user documentation.
+//! `docs/mock-ayrshare.md` is the user documentation; [`cli`] holds the flags of the
+//! `mock-ayrshare` binary for programs that embed the mock as a subcommand.
 
+pub mod cli;
 mod handlers;
 mod platforms;
 mod reply;
@@ -41,7 +43,7 @@ pub struct MockConfig {
 }
 
 /// The default of [`MockConfig::max_posts`] (also the CLI's `--max-posts` default).
-pub(crate) const DEFAULT_MAX_POSTS: usize = 10_000;
+pub const DEFAULT_MAX_POSTS: usize = 10_000;
 
 impl Default for MockConfig {
     fn default() -> MockConfig {

@@ -1,0 +1,89 @@
+//! The command line of the mock: the flags, shared by the `mock-ayrshare` binary and any program
+//! that embeds the mock as a subcommand (flatten [`MockArgs`]), and [`run`].
+
+use std::future::Future;
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+
+use tracing_subscriber::EnvFilter;
+
+use crate::{DEFAULT_MAX_POSTS, MockConfig};
+
+/// The flags of `mock-ayrshare`. Clones carry the API key: no `Debug`, so it is never printed.
+#[derive(Clone, clap::Args)]
+pub struct MockArgs {
+    /// The address to listen on (`127.0.0.1:0` picks a free port; the printed line tells which).
+    #[arg(long, default_value = "127.0.0.1:9090")]
+    pub bind: SocketAddr,
+    /// Accept only this bearer key (by default any non-empty key is accepted).
+    #[arg(long, env = "MOCK_AYRSHARE_API_KEY")]
+    pub api_key: Option<String>,
+    /// How many posts to remember; past it the oldest settled ones are forgotten.
+    #[arg(long, env = "MOCK_AYRSHARE_MAX_POSTS", default_value_t = DEFAULT_MAX_POSTS)]
+    pub max_posts: usize,
+}
+
+impl MockArgs {
+    /// The simulator's settings these flags describe.
+    pub fn config(&self) -> MockConfig {
+        MockConfig {
+            api_key: self.api_key.clone(),
+            max_posts: self.max_posts,
+        }
+    }
+}
+
+/// Listens on `args.bind`, prints `mock ayrshare listening on http://ADDR/api` on stdout (scripts
+/// wait for that line), and serves until `shutdown` completes.
+pub async fn run(
+    args: MockArgs,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let bind = args.bind;
+    let listener = tokio::net::TcpListener::bind(bind).await.map_err(|e| {
+        std::io::Error::new(e.kind(), format!("--bind: cannot listen on {bind}: {e}"))
+    })?;
+    let addr = listener.local_addr()?;
+    println!("mock ayrshare listening on http://{addr}/api");
+    crate::serve(listener, args.config(), shutdown).await
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`); a filter that does not parse is
+/// refused with a one-line message. Does nothing if a subscriber is already installed.
+pub fn init_logging() -> Result<(), String> {
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(value) if !value.trim().is_empty() => EnvFilter::try_new(value.trim())
+            .map_err(|e| format!("RUST_LOG: '{value}' is not a log filter: {e}"))?,
+        _ => EnvFilter::new("info"),
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .try_init();
+    Ok(())
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing requests in flight");
+}
