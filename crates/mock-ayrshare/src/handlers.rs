@@ -41,7 +41,7 @@ pub(super) async fn create_post(
     }
     let profile = Profile::from_headers(&headers);
     let mut store = state.store();
-    let post = store.create(&profile, request, scenario.outcome(), now);
+    let post = store.create(&profile, request, scenario.outcome(), now)?;
     let (http, body) = post.creation_answer();
     tracing::info!(
         id = %post.id,

@@ -2,7 +2,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 /// The request budget Ayrshare reports per profile and 5-minute window.
 pub(super) const RATE_LIMIT_MAX: u64 = 300;
@@ -28,12 +28,22 @@ pub(super) fn json_response(status: StatusCode, body: &Value) -> Response {
         .into_response()
 }
 
-/// An error answer: `{"status":"error","code":…,"message":…}` with an HTTP status.
+/// Ayrshare error code for an `idempotencyKey` the profile has used before (the mock's choice:
+/// Ayrshare does not document the refusal).
+pub(super) const CODE_IDEMPOTENCY_KEY_USED: u32 = 194;
+
+/// The message of that refusal. Clients recognise it by the word "idempotency".
+pub(super) const IDEMPOTENCY_KEY_USED_MESSAGE: &str =
+    "Idempotency key already used: a post with this idempotencyKey was already submitted";
+
+/// An error answer: `{"status":"error","code":…,"message":…}` with an HTTP status, plus any
+/// keys in `extra` (like `action` or `idempotencyKey`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct ApiError {
     pub(super) http: StatusCode,
     pub(super) code: u32,
     pub(super) message: String,
+    pub(super) extra: Map<String, Value>,
 }
 
 impl ApiError {
@@ -45,6 +55,7 @@ impl ApiError {
             message: "API Key not valid. Please verify the Authorization header is \
                       \"Bearer API_KEY\" with the API Key from the Ayrshare dashboard."
                 .to_owned(),
+            extra: Map::new(),
         }
     }
 
@@ -54,6 +65,7 @@ impl ApiError {
             http: StatusCode::BAD_REQUEST,
             code: CODE_BAD_PARAMETER,
             message: message.into(),
+            extra: Map::new(),
         }
     }
 
@@ -63,6 +75,7 @@ impl ApiError {
             http: StatusCode::BAD_REQUEST,
             code: CODE_MOCK,
             message: message.into(),
+            extra: Map::new(),
         }
     }
 
@@ -72,6 +85,7 @@ impl ApiError {
             http: StatusCode::NOT_FOUND,
             code: 404,
             message: format!("Post not found: no post with id {id:?} exists for this profile."),
+            extra: Map::new(),
         }
     }
 
@@ -81,6 +95,7 @@ impl ApiError {
             http: StatusCode::NOT_FOUND,
             code: 404,
             message: format!("Not found: {method} {path} is not a route of the Ayrshare mock."),
+            extra: Map::new(),
         }
     }
 
@@ -90,6 +105,7 @@ impl ApiError {
             http: StatusCode::METHOD_NOT_ALLOWED,
             code: 405,
             message: format!("Method not allowed: {method} is not accepted on {path}."),
+            extra: Map::new(),
         }
     }
 
@@ -99,14 +115,43 @@ impl ApiError {
             http,
             code: u32::from(http.as_u16()),
             message: format!("could not read the request body: {}", reason.to_lowercase()),
+            extra: Map::new(),
         }
+    }
+}
+
+impl ApiError {
+    /// The same error with one more key in its body.
+    pub(super) fn with(mut self, key: &str, value: impl Into<Value>) -> ApiError {
+        self.extra.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// HTTP 400 for an `idempotencyKey` the profile has sent before, whatever became of that post.
+    pub(super) fn idempotency_key_used(key: &str) -> ApiError {
+        ApiError {
+            http: StatusCode::BAD_REQUEST,
+            code: CODE_IDEMPOTENCY_KEY_USED,
+            message: IDEMPOTENCY_KEY_USED_MESSAGE.to_owned(),
+            extra: Map::new(),
+        }
+        .with("action", "post")
+        .with("idempotencyKey", key)
+    }
+
+    /// The JSON body: `status`, `code`, `message` and the extra keys.
+    pub(super) fn body(&self) -> Value {
+        let mut body = self.extra.clone();
+        body.insert("status".to_owned(), json!("error"));
+        body.insert("code".to_owned(), json!(self.code));
+        body.insert("message".to_owned(), json!(self.message));
+        Value::Object(body)
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({"status": "error", "code": self.code, "message": self.message});
-        json_response(self.http, &body)
+        json_response(self.http, &self.body())
     }
 }
 

@@ -1,7 +1,7 @@
 //! The mock's memory: remembered posts per profile, their publication and eviction, and
 //! rate-limit counters.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use axum::http::{HeaderMap, StatusCode};
@@ -214,8 +214,12 @@ pub(super) struct Store {
     profiles: HashMap<Profile, ProfileState>,
     /// The size of `profiles` at which the next sweep of idle profiles runs.
     sweep_at: usize,
-    /// The most posts remembered at once, at least 1.
+    /// The most posts remembered at once, at least 1; also the most idempotency keys.
     max_posts: usize,
+    /// Every `idempotencyKey` seen and not yet forgotten, per profile.
+    keys: HashSet<(Profile, String)>,
+    /// The same keys, oldest first: past `max_posts` of them the oldest is forgotten.
+    key_order: VecDeque<(Profile, String)>,
     next_seq: u64,
     rng: StdRng,
 }
@@ -231,6 +235,8 @@ impl Store {
             profiles: HashMap::new(),
             sweep_at: SWEEP_MIN,
             max_posts: max_posts.max(1),
+            keys: HashSet::new(),
+            key_order: VecDeque::new(),
             next_seq: 0,
             rng,
         }
@@ -286,15 +292,39 @@ impl Store {
         self.sweep_at = (self.profiles.len() * 2).max(SWEEP_MIN);
     }
 
+    /// Spends `key` for `profile`: `false` if the profile used it before (and the key is still
+    /// remembered). Past `max_posts` remembered keys the oldest is forgotten, so a very old key
+    /// may be used again: the same bound as the posts, first in, first out.
+    fn claim_key(&mut self, profile: &Profile, key: &str) -> bool {
+        let entry = (profile.clone(), key.to_owned());
+        if self.keys.contains(&entry) {
+            return false;
+        }
+        while self.key_order.len() >= self.max_posts {
+            if let Some(oldest) = self.key_order.pop_front() {
+                self.keys.remove(&oldest);
+            }
+        }
+        self.keys.insert(entry.clone());
+        self.key_order.push_back(entry);
+        true
+    }
+
     /// Remembers a new post and publishes it at once unless it is due later. Posts already due
     /// are published first; then, at the bound, the oldest posts are forgotten to make room.
+    /// A post whose `idempotencyKey` the profile used before is refused and nothing happens.
     pub(super) fn create(
         &mut self,
         profile: &Profile,
         request: PostRequest,
         outcome: Outcome,
         now: DateTime<Utc>,
-    ) -> &StoredPost {
+    ) -> Result<&StoredPost, ApiError> {
+        if let Some(key) = &request.idempotency_key {
+            if !self.claim_key(profile, key) {
+                return Err(ApiError::idempotency_key_used(key));
+            }
+        }
         self.publish_due(now);
         while self.posts.len() >= self.max_posts && self.forget_oldest() {}
         let id = self.unused_id();
@@ -328,7 +358,7 @@ impl Store {
             }
             None => self.settle(seq, now),
         }
-        &self.posts[&seq]
+        Ok(&self.posts[&seq])
     }
 
     fn unused_id(&mut self) -> String {
@@ -457,6 +487,12 @@ impl Store {
     #[cfg(test)]
     pub(super) fn profile_count(&self) -> usize {
         self.profiles.len()
+    }
+
+    /// How many idempotency keys the mock remembers.
+    #[cfg(test)]
+    pub(super) fn key_count(&self) -> usize {
+        self.keys.len()
     }
 
     /// How many posts the mock remembers, and how many of them wait in the due index.

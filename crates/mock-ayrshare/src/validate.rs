@@ -15,7 +15,12 @@ pub(super) struct PostRequest {
     pub(super) media_urls: Vec<String>,
     pub(super) schedule_date: Option<DateTime<Utc>>,
     pub(super) notes: Option<String>,
+    /// Ayrshare's `idempotencyKey`: a profile may use each key once.
+    pub(super) idempotency_key: Option<String>,
 }
+
+/// The longest `idempotencyKey` accepted, in bytes: the mock remembers keys, so they are bounded.
+const MAX_IDEMPOTENCY_KEY_LEN: usize = 1_024;
 
 /// Parses the raw body of `POST /api/post`; an empty body counts as `{}`.
 pub(super) fn parse_body(bytes: &[u8]) -> Result<Value, ApiError> {
@@ -42,13 +47,31 @@ pub(super) fn check_post(body: &Value) -> Result<PostRequest, ApiError> {
     let notes = present(fields, "notes")
         .and_then(Value::as_str)
         .map(str::to_owned);
+    let idempotency_key = check_idempotency_key(present(fields, "idempotencyKey"))?;
     Ok(PostRequest {
         text,
         platforms,
         media_urls,
         schedule_date,
         notes,
+        idempotency_key,
     })
+}
+
+/// A non-blank string of at most [`MAX_IDEMPOTENCY_KEY_LEN`] bytes, kept exactly as sent.
+fn check_idempotency_key(value: Option<&Value>) -> Result<Option<String>, ApiError> {
+    match value {
+        None => Ok(None),
+        Some(Value::String(key))
+            if !key.trim().is_empty() && key.len() <= MAX_IDEMPOTENCY_KEY_LEN =>
+        {
+            Ok(Some(key.clone()))
+        }
+        Some(_) => Err(ApiError::bad_parameter(format!(
+            "Incorrect idempotencyKey parameter. Please send a non-empty string of at most \
+             {MAX_IDEMPOTENCY_KEY_LEN} characters."
+        ))),
+    }
 }
 
 /// A field's value, treating JSON `null` as absent.

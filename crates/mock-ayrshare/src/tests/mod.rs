@@ -1,4 +1,7 @@
-//! Tests of the mock Ayrshare server, driven through its router like a client would.
+//! Tests of the mock Ayrshare server, driven through its router like a client would. This file
+//! holds the shared harness and the tests of the original routes; each later rule has a file.
+
+mod idempotency;
 
 use std::sync::{Arc, Mutex};
 
