@@ -21,6 +21,10 @@ pub struct MockArgs {
     /// How many posts to remember; past it the oldest settled ones are forgotten.
     #[arg(long, env = "MOCK_AYRSHARE_MAX_POSTS", default_value_t = DEFAULT_MAX_POSTS)]
     pub max_posts: usize,
+    /// Answer posts sent with a Profile-Key in Ayrshare's wrapped form ({"status", "posts": [...]});
+    /// a profile's own setting (PUT /mock/profiles/{profile_key}) wins.
+    #[arg(long, env = "MOCK_AYRSHARE_WRAP_PROFILE_ANSWERS")]
+    pub wrap_profile_answers: bool,
 }
 
 impl MockArgs {
@@ -29,6 +33,7 @@ impl MockArgs {
         MockConfig {
             api_key: self.api_key.clone(),
             max_posts: self.max_posts,
+            wrap_profile_answers: self.wrap_profile_answers,
         }
     }
 }

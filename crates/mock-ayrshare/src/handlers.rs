@@ -8,9 +8,11 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::post;
+use super::profile::Profile;
 use super::reply::{self, ApiError, RATE_LIMIT_MAX, json_response};
-use super::scenario::{self, Scenario};
-use super::store::{DEFAULT_SCHEDULE_DELAY, Profile, Store};
+use super::scenario::{self, Choice, Scenario};
+use super::store::{DEFAULT_SCHEDULE_DELAY, Hold, Store};
 use super::validate::{self, DeleteTarget};
 use super::{AppState, MockConfig};
 
@@ -20,7 +22,7 @@ const HISTORY_DEFAULT_LIMIT: usize = 25;
 /// The most posts `GET /api/history` lists at once.
 const HISTORY_MAX_LIMIT: usize = 1_000;
 
-/// `POST /api/post`: checks, remembers and publishes or schedules a post.
+/// `POST /api/post`: checks, remembers and publishes, schedules or holds a post.
 pub(super) async fn create_post(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -33,22 +35,46 @@ pub(super) async fn create_post(
         .ok()
         .and_then(|body| body.get("post"))
         .and_then(Value::as_str);
-    let scenario = admit(&state, &headers, marker_text).await?;
+    let choice = admit(&state, &headers, marker_text).await?;
+    let scenario = choice.scenario;
     let mut request = validate::check_post(&parsed?)?;
     let now = state.now();
     if scenario == Scenario::Scheduled && request.schedule_date.is_none() {
         request.schedule_date = Some(now + DEFAULT_SCHEDULE_DELAY);
     }
+    let hold = if request.requires_approval {
+        Hold::Approval
+    } else {
+        scenario.hold()
+    };
     let profile = Profile::from_headers(&headers);
     let mut store = state.store();
-    let post = store.create(&profile, request, scenario.outcome(), now)?;
-    let (http, body) = post.creation_answer();
+    let wrap = choice.wrap.unwrap_or_else(|| {
+        store
+            .settings(&profile)
+            .wrap_answers
+            .unwrap_or(state.config.wrap_profile_answers && profile.key().is_some())
+    });
+    let title = store.title(&profile);
+    let post = store.create(&profile, request, scenario.outcome(), hold, now)?;
+    let (mut http, mut body) = post.creation_answer(&title);
+    let id = post.id.clone();
     tracing::info!(
-        id = %post.id,
+        %id,
         status = post.status.as_str(),
         ?scenario,
         "mock ayrshare remembered a post"
     );
+    if scenario == Scenario::Deleted {
+        store.delete(&profile, &id)?;
+    }
+    if wrap {
+        // In the wrapped form a post that failed anywhere is an HTTP 400.
+        if body["status"] == "error" {
+            http = StatusCode::BAD_REQUEST;
+        }
+        body = post::wrap(body);
+    }
     Ok(json_response(http, &body))
 }
 
@@ -63,7 +89,8 @@ pub(super) async fn get_post(
     let profile = Profile::from_headers(&headers);
     let mut store = state.store();
     store.publish_due(state.now());
-    let body = store.get(&profile, &id)?.status_answer();
+    let title = store.title(&profile);
+    let body = store.get(&profile, &id)?.status_answer(&title);
     Ok(json_response(StatusCode::OK, &body))
 }
 
@@ -81,13 +108,16 @@ pub(super) async fn list_history(
         .map_or(HISTORY_DEFAULT_LIMIT, |limit| {
             limit.clamp(1, HISTORY_MAX_LIMIT)
         });
+    // `awaiting approval` arrives as `awaiting+approval` or `awaiting%20approval`.
+    let status = param("status").map(|status| status.replace("%20", " ").replace('+', " "));
     let profile = Profile::from_headers(&headers);
     let mut store = state.store();
     store.publish_due(state.now());
+    let title = store.title(&profile);
     let posts: Vec<Value> = store
-        .history(&profile, param("status"), limit)
+        .history(&profile, status.as_deref(), limit)
         .into_iter()
-        .map(|post| post.status_answer())
+        .map(|post| post.status_answer(&title))
         .collect();
     Ok(json_response(StatusCode::OK, &Value::from(posts)))
 }
@@ -157,7 +187,7 @@ pub(super) async fn rate_limit_headers(
     let profile = Profile::from_headers(request.headers());
     let now = state.now();
     let count = if authenticate(&state.config, request.headers()).is_ok() {
-        state.store().count_request(&profile, now)
+        state.store().count_request(&profile, now).count
     } else {
         state.store().current_count(&profile, now)
     };
@@ -181,22 +211,29 @@ async fn admit(
     state: &AppState,
     headers: &HeaderMap,
     post_text: Option<&str>,
-) -> Result<Scenario, Response> {
-    let scenario = scenario::choose(headers, post_text)?;
-    match scenario {
+) -> Result<Choice, Response> {
+    let choice = scenario::choose(headers, post_text)?;
+    match choice.scenario {
         Scenario::Unauthorized => return Err(ApiError::unauthorized().into()),
         Scenario::RateLimit(retry_after) => return Err(reply::rate_limited(retry_after)),
         Scenario::ServerError => return Err(reply::server_error()),
         Scenario::NotJson => return Err(reply::bad_gateway_html()),
         Scenario::Slow(delay) => tokio::time::sleep(delay).await,
-        Scenario::Success | Scenario::Scheduled | Scenario::Partial | Scenario::Duplicate => {}
+        Scenario::Success
+        | Scenario::Scheduled
+        | Scenario::Partial
+        | Scenario::Duplicate
+        | Scenario::Approval
+        | Scenario::Processing(_)
+        | Scenario::Paused
+        | Scenario::Deleted => {}
     }
     authenticate(&state.config, headers)?;
-    Ok(scenario)
+    Ok(choice)
 }
 
 /// Accepts `Authorization: Bearer <key>`: the configured key, or any non-empty key without one.
-fn authenticate(config: &MockConfig, headers: &HeaderMap) -> Result<(), ApiError> {
+pub(super) fn authenticate(config: &MockConfig, headers: &HeaderMap) -> Result<(), ApiError> {
     let key = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
@@ -215,7 +252,9 @@ fn bearer_key(value: &str) -> Option<&str> {
 }
 
 /// The `{id}` of the route; ids that do not decode to UTF-8 cannot exist.
-fn path_id(params: Result<RawPathParams, RawPathParamsRejection>) -> Result<String, ApiError> {
+pub(super) fn path_id(
+    params: Result<RawPathParams, RawPathParamsRejection>,
+) -> Result<String, ApiError> {
     params
         .ok()
         .and_then(|params| params.iter().next().map(|(_, id)| id.to_owned()))
@@ -232,6 +271,6 @@ fn query_param<'a>(uri: &'a Uri, name: &str) -> Option<&'a str> {
         .map(|(_, value)| value)
 }
 
-fn unreadable_body(rejection: BytesRejection) -> Response {
+pub(super) fn unreadable_body(rejection: BytesRejection) -> Response {
     ApiError::unreadable_body(rejection.status(), &rejection.body_text()).into_response()
 }

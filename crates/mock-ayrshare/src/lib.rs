@@ -7,9 +7,12 @@
 //! `docs/mock-ayrshare.md` is the user documentation; [`cli`] holds the flags of the
 //! `mock-ayrshare` binary for programs that embed the mock as a subcommand.
 
+mod admin;
 pub mod cli;
 mod handlers;
 mod platforms;
+mod post;
+mod profile;
 mod reply;
 mod scenario;
 mod store;
@@ -19,15 +22,16 @@ mod validate;
 mod tests;
 
 use std::future::Future;
+use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use axum::Router;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use chrono::{DateTime, Utc};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-use self::store::{Clock, Store};
+use self::store::{Clock, Published, Store};
 
 /// Settings of the simulator.
 #[derive(Clone)]
@@ -38,8 +42,14 @@ pub struct MockConfig {
     /// The most posts remembered at once (all profiles together). A new post beyond it makes
     /// the mock forget the oldest settled post (published, failed or deleted), or the oldest
     /// pending one when every remembered post is pending; a forgotten id answers 404.
-    /// `0` counts as 1: the new post itself is always remembered. Default: 10,000.
+    /// `0` counts as 1: the new post itself is always remembered. Default: 10,000. Also bounds
+    /// the remembered `idempotencyKey`s the same way (oldest forgotten first).
     pub max_posts: usize,
+    /// Answer `POST /api/post` requests that carry a `Profile-Key` in Ayrshare's wrapped form
+    /// (`{"status", "posts": [...]}`), as Ayrshare's "post to a user profile" page shows.
+    /// A profile's own setting (`PUT /mock/profiles/{profile_key}`) and the `wrapped` /
+    /// `unwrapped` scenarios win over it. Default: `false`.
+    pub wrap_profile_answers: bool,
 }
 
 /// The default of [`MockConfig::max_posts`] (also the CLI's `--max-posts` default).
@@ -50,6 +60,7 @@ impl Default for MockConfig {
         MockConfig {
             api_key: None,
             max_posts: DEFAULT_MAX_POSTS,
+            wrap_profile_answers: false,
         }
     }
 }
@@ -60,6 +71,7 @@ impl std::fmt::Debug for MockConfig {
         f.debug_struct("MockConfig")
             .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
             .field("max_posts", &self.max_posts)
+            .field("wrap_profile_answers", &self.wrap_profile_answers)
             .finish()
     }
 }
@@ -98,6 +110,10 @@ fn routes(state: AppState) -> Router {
         .route("/api/post/{id}", get(handlers::get_post))
         .route("/api/history", get(handlers::list_history))
         .route("/api/history/{id}", get(handlers::get_post))
+        .route(
+            "/mock/profiles/{profile_key}",
+            put(admin::put_profile).get(admin::get_profile),
+        )
         .fallback(handlers::route_not_found)
         // Must follow the routes: it only reaches routes that already exist.
         .method_not_allowed_fallback(handlers::method_not_allowed)
@@ -130,8 +146,45 @@ impl AppState {
         (self.clock)()
     }
 
-    fn store(&self) -> MutexGuard<'_, Store> {
+    /// The mock's memory, locked. When the guard is dropped, posts published meanwhile outside
+    /// their creating request are handed to the webhook sender.
+    fn store(&self) -> StoreGuard<'_> {
         // A panic in one request must not take the whole mock down with a poisoned lock.
-        self.store.lock().unwrap_or_else(PoisonError::into_inner)
+        let guard = self.store.lock().unwrap_or_else(PoisonError::into_inner);
+        StoreGuard { guard, state: self }
+    }
+
+    /// Hands published posts to the webhook sender.
+    fn announce(&self, published: Vec<Published>) {
+        drop(published);
+    }
+}
+
+/// The locked store; announces what was published when dropped.
+struct StoreGuard<'a> {
+    guard: MutexGuard<'a, Store>,
+    state: &'a AppState,
+}
+
+impl Deref for StoreGuard<'_> {
+    type Target = Store;
+
+    fn deref(&self) -> &Store {
+        &self.guard
+    }
+}
+
+impl DerefMut for StoreGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Store {
+        &mut self.guard
+    }
+}
+
+impl Drop for StoreGuard<'_> {
+    fn drop(&mut self) {
+        let published = self.guard.take_published();
+        if !published.is_empty() {
+            self.state.announce(published);
+        }
     }
 }

@@ -1,15 +1,15 @@
-//! The mock's memory: remembered posts per profile, their publication and eviction, and
-//! rate-limit counters.
+//! The mock's memory: remembered posts per profile, their publication and eviction, idempotency
+//! keys, profile settings and rate-limit counters.
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
-use axum::http::{HeaderMap, StatusCode};
-use chrono::{DateTime, SecondsFormat, SubsecRound, TimeDelta, Utc};
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use rand::rngs::StdRng;
-use serde_json::{Value, json};
 
-use super::platforms::{self, Counters, Platform};
+use super::platforms::{self, Counters};
+use super::post::{PostStatus, StoredPost};
+use super::profile::{Profile, ProfileSettings};
 use super::reply::ApiError;
 use super::scenario::Outcome;
 use super::validate::PostRequest;
@@ -17,144 +17,47 @@ use super::validate::PostRequest;
 /// Where the mock reads the time; tests swap it for a clock they can move.
 pub(super) type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
-/// The header that picks a User Profile.
-const PROFILE_HEADER: &str = "profile-key";
-
 /// The length of Ayrshare's rate-limit window.
-const RATE_WINDOW: TimeDelta = TimeDelta::minutes(5);
+pub(super) const RATE_WINDOW: TimeDelta = TimeDelta::minutes(5);
 
-/// How far ahead the `scheduled` scenario schedules a post that has no `scheduleDate`.
+/// How far ahead the `scheduled` and `paused` scenarios schedule a post without `scheduleDate`.
 pub(super) const DEFAULT_SCHEDULE_DELAY: TimeDelta = TimeDelta::hours(1);
 
-/// The profile a request acts on: a `Profile-Key`, or the Primary Profile without one.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub(super) struct Profile(Option<String>);
+/// The most profiles with settings (`PUT /mock/profiles/{key}`) remembered at once.
+pub(super) const MAX_PROFILE_SETTINGS: usize = 10_000;
 
-impl Profile {
-    /// Reads the `Profile-Key` header (any case); a blank value means the Primary Profile.
-    pub(super) fn from_headers(headers: &HeaderMap) -> Profile {
-        let key = headers
-            .get(PROFILE_HEADER)
-            .map(|value| String::from_utf8_lossy(value.as_bytes()).trim().to_owned())
-            .filter(|key| !key.is_empty());
-        Profile(key)
-    }
-
-    /// A stable 32-hex-digit user reference id, like Ayrshare's `refId`.
-    fn ref_id(&self) -> String {
-        let key = self.0.as_deref().unwrap_or("\0primary");
-        format!(
-            "{:016x}{:016x}",
-            fnv1a(key, 0xcbf2_9ce4_8422_2325),
-            fnv1a(key, 0x6c62_272e_07bb_0142)
-        )
-    }
-}
-
-fn fnv1a(text: &str, offset: u64) -> u64 {
-    text.bytes().fold(offset, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
-}
-
-/// The lifecycle of a remembered post, as `GET /api/post/{id}` reports it.
+/// What keeps a new post from being published as soon as it is due.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum PostStatus {
-    Pending,
-    Success,
-    Error,
-    Deleted,
+pub(super) enum Hold {
+    /// Nothing: published at once, or at its `scheduleDate`.
+    None,
+    /// Waits for `approved: true` (`requiresApproval`).
+    Approval,
+    /// Scheduled and paused (`scheduledPause`).
+    Paused,
+    /// Published this long after it was due, reading `processing` meanwhile (TikTok).
+    Processing(TimeDelta),
 }
 
-impl PostStatus {
-    pub(super) fn as_str(self) -> &'static str {
-        match self {
-            PostStatus::Pending => "pending",
-            PostStatus::Success => "success",
-            PostStatus::Error => "error",
-            PostStatus::Deleted => "deleted",
-        }
-    }
-}
-
-/// A post the mock accepted, published or not.
+/// A post published outside the request that created it (scheduled, approved, processed): the
+/// event a `scheduled` webhook reports.
 #[derive(Clone, Debug)]
-pub(super) struct StoredPost {
-    pub(super) id: String,
-    profile: Profile,
-    pub(super) text: String,
-    platforms: Vec<Platform>,
-    media_urls: Vec<String>,
-    schedule_date: Option<DateTime<Utc>>,
-    notes: Option<String>,
-    created: DateTime<Utc>,
-    /// Whether the creation answer said `scheduled`.
-    scheduled: bool,
-    outcome: Outcome,
-    pub(super) status: PostStatus,
-    post_ids: Vec<Value>,
-    errors: Vec<Value>,
+#[allow(dead_code)] // Read by the webhook sender (next commit).
+pub(super) struct Published {
+    pub(super) post: StoredPost,
+    /// Whether it went through `processing` (TikTok's asynchronous publishing).
+    pub(super) after_processing: bool,
 }
 
-impl StoredPost {
-    /// The answer to the `POST /api/post` that created this post.
-    pub(super) fn creation_answer(&self) -> (StatusCode, Value) {
-        if self.status == PostStatus::Pending {
-            let body = json!({
-                "status": "scheduled",
-                "scheduleDate": self.schedule_date.map(format_time),
-                "id": self.id,
-                "refId": self.profile.ref_id(),
-                "post": self.text,
-                "postIds": [],
-                "errors": [],
-            });
-            return (StatusCode::OK, body);
-        }
-        let body = json!({
-            "status": self.status.as_str(),
-            "errors": self.errors,
-            "postIds": self.post_ids,
-            "id": self.id,
-            "refId": self.profile.ref_id(),
-            "post": self.text,
-        });
-        // Ayrshare answers 400 when no network took the post, 200 when at least one did.
-        let http = if self.post_ids.is_empty() {
-            StatusCode::BAD_REQUEST
-        } else {
-            StatusCode::OK
-        };
-        (http, body)
-    }
-
-    /// The body of `GET /api/post/{id}` and `GET /api/history/{id}`.
-    pub(super) fn status_answer(&self) -> Value {
-        let mut body = json!({
-            "id": self.id,
-            "status": self.status.as_str(),
-            "post": self.text,
-            "platforms": self.platforms.iter().map(|p| p.name()).collect::<Vec<_>>(),
-            "mediaUrls": self.media_urls,
-            "postIds": self.post_ids,
-            "errors": self.errors,
-            "created": format_time(self.created),
-            "type": if self.scheduled { "scheduled" } else { "now" },
-            "refId": self.profile.ref_id(),
-        });
-        if let Some(due) = self.schedule_date {
-            body["scheduleDate"] = json!(format_time(due));
-        }
-        if let Some(notes) = &self.notes {
-            body["notes"] = json!(notes);
-        }
-        body
-    }
-}
-
-/// Formats a time as Ayrshare does: UTC, `Z`, fractional seconds only when present.
-fn format_time(time: DateTime<Utc>) -> String {
-    time.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+/// Whether a publication goes in the outbox for the webhooks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Announce {
+    /// Published during the request that created it: its answer tells, no webhook.
+    No,
+    /// Published later (scheduled, approved): a `scheduled` webhook.
+    Yes,
+    /// Published after `processing` (TikTok): a `scheduled` webhook with a `subAction`.
+    AfterProcessing,
 }
 
 /// What the mock remembers about one profile.
@@ -196,6 +99,14 @@ const SWEEP_MIN: usize = 64;
 /// beyond it the sweep forgets those whose window started first (their count restarts at 1).
 const MAX_POSTLESS_PROFILES: usize = 10_000;
 
+/// A profile's request count in its current rate window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct RateCount {
+    pub(super) count: u64,
+    /// When the window ends and the count starts again from 1.
+    pub(super) window_end: DateTime<Utc>,
+}
+
 /// Everything the mock remembers; lost when the process ends.
 ///
 /// Posts are keyed by their creation number (`seq`); every index below refers to them by it.
@@ -204,13 +115,16 @@ pub(super) struct Store {
     posts: HashMap<u64, StoredPost>,
     /// The creation number of every remembered post, by Ayrshare id.
     ids: HashMap<String, u64>,
-    /// Pending posts in the order they fall due, as `(scheduleDate, seq)`, so that publishing
-    /// looks only at the posts that are due.
+    /// Pending and processing posts in the order they fall due, as `(due_at, seq)`, so that
+    /// publishing looks only at the posts that are due.
     due: BTreeSet<(DateTime<Utc>, u64)>,
-    /// Pending posts, oldest first: forgotten only when no settled post is left.
+    /// Unsettled posts (pending, paused, awaiting approval, processing), oldest first:
+    /// forgotten only when no settled post is left.
     pending: BTreeSet<u64>,
     /// Settled posts (published, failed or deleted), oldest first: forgotten first.
     settled: BTreeSet<u64>,
+    /// How long a pending post that was created with the `processing` scenario processes once due.
+    processing: HashMap<u64, TimeDelta>,
     profiles: HashMap<Profile, ProfileState>,
     /// The size of `profiles` at which the next sweep of idle profiles runs.
     sweep_at: usize,
@@ -220,6 +134,10 @@ pub(super) struct Store {
     keys: HashSet<(Profile, String)>,
     /// The same keys, oldest first: past `max_posts` of them the oldest is forgotten.
     key_order: VecDeque<(Profile, String)>,
+    /// What `PUT /mock/profiles/{key}` set, by profile.
+    settings: HashMap<Profile, ProfileSettings>,
+    /// Posts published outside their creating request, not yet handed to the webhook sender.
+    outbox: Vec<Published>,
     next_seq: u64,
     rng: StdRng,
 }
@@ -232,19 +150,24 @@ impl Store {
             due: BTreeSet::new(),
             pending: BTreeSet::new(),
             settled: BTreeSet::new(),
+            processing: HashMap::new(),
             profiles: HashMap::new(),
             sweep_at: SWEEP_MIN,
             max_posts: max_posts.max(1),
             keys: HashSet::new(),
             key_order: VecDeque::new(),
+            settings: HashMap::new(),
+            outbox: Vec::new(),
             next_seq: 0,
             rng,
         }
     }
 
+    // ---- rate limits ----
+
     /// Counts one request against the profile's 5-minute window and returns the count so far.
     /// Only for requests whose API key was accepted: it may add the profile to the map.
-    pub(super) fn count_request(&mut self, profile: &Profile, now: DateTime<Utc>) -> u64 {
+    pub(super) fn count_request(&mut self, profile: &Profile, now: DateTime<Utc>) -> RateCount {
         self.sweep_profiles(now);
         let state = self.profile_state(profile, now);
         if state.window_is_over(now) {
@@ -252,7 +175,10 @@ impl Store {
             state.window_count = 0;
         }
         state.window_count += 1;
-        state.window_count
+        RateCount {
+            count: state.window_count,
+            window_end: state.window_start + RATE_WINDOW,
+        }
     }
 
     /// The profile's count in its current window without counting a request (0 if none), for
@@ -292,6 +218,44 @@ impl Store {
         self.sweep_at = (self.profiles.len() * 2).max(SWEEP_MIN);
     }
 
+    // ---- profile settings ----
+
+    /// The settings of `profile` (defaults if none were set).
+    pub(super) fn settings(&self, profile: &Profile) -> ProfileSettings {
+        self.settings.get(profile).cloned().unwrap_or_default()
+    }
+
+    /// The `profileTitle` of `profile`.
+    pub(super) fn title(&self, profile: &Profile) -> String {
+        self.settings
+            .get(profile)
+            .and_then(|settings| settings.title.clone())
+            .unwrap_or_else(|| profile.default_title())
+    }
+
+    /// Replaces the settings of `profile`; refused when [`MAX_PROFILE_SETTINGS`] other
+    /// profiles already have some.
+    pub(super) fn set_settings(
+        &mut self,
+        profile: &Profile,
+        settings: ProfileSettings,
+    ) -> Result<(), ApiError> {
+        if settings == ProfileSettings::default() {
+            self.settings.remove(profile);
+            return Ok(());
+        }
+        if !self.settings.contains_key(profile) && self.settings.len() >= MAX_PROFILE_SETTINGS {
+            return Err(ApiError::mock(format!(
+                "too many profiles with settings (at most {MAX_PROFILE_SETTINGS}): reset some \
+                 with PUT /mock/profiles/{{profile_key}} and {{}}"
+            )));
+        }
+        self.settings.insert(profile.clone(), settings);
+        Ok(())
+    }
+
+    // ---- idempotency keys ----
+
     /// Spends `key` for `profile`: `false` if the profile used it before (and the key is still
     /// remembered). Past `max_posts` remembered keys the oldest is forgotten, so a very old key
     /// may be used again: the same bound as the posts, first in, first out.
@@ -310,14 +274,18 @@ impl Store {
         true
     }
 
-    /// Remembers a new post and publishes it at once unless it is due later. Posts already due
-    /// are published first; then, at the bound, the oldest posts are forgotten to make room.
-    /// A post whose `idempotencyKey` the profile used before is refused and nothing happens.
+    // ---- posts ----
+
+    /// Remembers a new post and publishes it at once unless it is due later or held. Posts
+    /// already due are published first; then, at the bound, the oldest posts are forgotten to
+    /// make room. A post whose `idempotencyKey` the profile used before is refused and nothing
+    /// happens.
     pub(super) fn create(
         &mut self,
         profile: &Profile,
         request: PostRequest,
         outcome: Outcome,
+        hold: Hold,
         now: DateTime<Utc>,
     ) -> Result<&StoredPost, ApiError> {
         if let Some(key) = &request.idempotency_key {
@@ -329,7 +297,11 @@ impl Store {
         while self.posts.len() >= self.max_posts && self.forget_oldest() {}
         let id = self.unused_id();
         let text = request.text.unwrap_or_else(|| self.random_text());
-        let due_later = request.schedule_date.filter(|due| *due > now);
+        let mut schedule_date = request.schedule_date;
+        if hold == Hold::Paused && schedule_date.is_none_or(|due| due <= now) {
+            schedule_date = Some(now + DEFAULT_SCHEDULE_DELAY);
+        }
+        let due_later = schedule_date.filter(|due| *due > now);
         self.next_seq += 1;
         let seq = self.next_seq;
         let post = StoredPost {
@@ -338,7 +310,7 @@ impl Store {
             text,
             platforms: request.platforms,
             media_urls: request.media_urls,
-            schedule_date: request.schedule_date,
+            schedule_date,
             notes: request.notes,
             // Ayrshare reports creation times in whole seconds.
             created: now.trunc_subsecs(0),
@@ -347,16 +319,24 @@ impl Store {
             status: PostStatus::Pending,
             post_ids: Vec::new(),
             errors: Vec::new(),
+            due_at: None,
+            published_at: None,
+            shown: serde_json::Map::new(),
         };
         self.posts.insert(seq, post);
         self.ids.insert(id, seq);
         self.profile_state(profile, now).posts.insert(seq);
-        match due_later {
-            Some(due) => {
-                self.due.insert((due, seq));
-                self.pending.insert(seq);
+        self.pending.insert(seq);
+        match (hold, due_later) {
+            (Hold::Approval, _) => self.set_status(seq, PostStatus::AwaitingApproval),
+            (Hold::Paused, _) => self.set_status(seq, PostStatus::Paused),
+            (Hold::Processing(delay), Some(due)) => {
+                self.processing.insert(seq, delay);
+                self.make_due(seq, due);
             }
-            None => self.settle(seq, now),
+            (Hold::Processing(delay), None) => self.start_processing(seq, delay, now),
+            (Hold::None, Some(due)) => self.make_due(seq, due),
+            (Hold::None, None) => self.settle(seq, now, Announce::No),
         }
         Ok(&self.posts[&seq])
     }
@@ -375,31 +355,90 @@ impl Store {
         format!("A random post from the Ayrshare mock #{tag}")
     }
 
-    /// Publishes every pending post whose `scheduleDate` has passed, in the order they fell due,
-    /// with its creation outcome. Looks only at the due posts: O(due · log n).
+    /// Sets the status of an unsettled post, taking it out of the due index.
+    fn set_status(&mut self, seq: u64, status: PostStatus) {
+        if let Some(post) = self.posts.get_mut(&seq) {
+            if let Some(due) = post.due_at.take() {
+                self.due.remove(&(due, seq));
+            }
+            post.status = status;
+        }
+    }
+
+    /// Makes the post `seq` pending, due at `due`.
+    fn make_due(&mut self, seq: u64, due: DateTime<Utc>) {
+        self.set_status(seq, PostStatus::Pending);
+        if let Some(post) = self.posts.get_mut(&seq) {
+            post.due_at = Some(due);
+            self.due.insert((due, seq));
+        }
+    }
+
+    /// Makes the post `seq` read `processing` until `delay` from now, when it is published.
+    fn start_processing(&mut self, seq: u64, delay: TimeDelta, now: DateTime<Utc>) {
+        self.set_status(seq, PostStatus::Processing);
+        if let Some(post) = self.posts.get_mut(&seq) {
+            let done = now + delay;
+            post.due_at = Some(done);
+            self.due.insert((done, seq));
+        }
+    }
+
+    /// Publishes every post that is due, in the order they fell due, with its creation outcome;
+    /// a post created under `processing` reads `processing` for its delay first. Looks only at
+    /// the due posts: O(due · log n).
     pub(super) fn publish_due(&mut self, now: DateTime<Utc>) {
         while let Some(&(due, seq)) = self.due.first() {
             if due > now {
                 break;
             }
-            self.due.pop_first();
-            self.pending.remove(&seq);
-            self.settle(seq, now);
+            let processing_delay = self.processing.remove(&seq);
+            let status = self.posts.get(&seq).map(|post| post.status);
+            match (status, processing_delay) {
+                (Some(PostStatus::Pending), Some(delay)) => self.start_processing(seq, delay, due),
+                (Some(PostStatus::Processing), _) => {
+                    self.settle(seq, now, Announce::AfterProcessing);
+                }
+                _ => self.settle(seq, now, Announce::Yes),
+            }
         }
     }
 
-    /// Publishes the pending post `seq` and files it among the settled ones.
-    fn settle(&mut self, seq: u64, now: DateTime<Utc>) {
+    /// The earliest time a remembered post falls due, for the publishing timer.
+    #[allow(dead_code)] // Used by the publishing timer (next commit).
+    pub(super) fn next_due(&self) -> Option<DateTime<Utc>> {
+        self.due.first().map(|&(due, _)| due)
+    }
+
+    /// Publishes the unsettled post `seq`, files it among the settled ones and, when that
+    /// happens outside its creating request, puts it in the outbox for the webhooks.
+    fn settle(&mut self, seq: u64, now: DateTime<Utc>, announce: Announce) {
         let Some(post) = self.posts.get_mut(&seq) else {
             return;
         };
+        if let Some(due) = post.due_at.take() {
+            self.due.remove(&(due, seq));
+        }
+        self.processing.remove(&seq);
         // The profile is always there (it owns the post); `entry` merely avoids a panic path.
         let state = self
             .profiles
             .entry(post.profile.clone())
             .or_insert_with(|| ProfileState::new(now));
-        publish(post, &mut self.rng, &mut state.counters);
+        post.publish(&mut self.rng, &mut state.counters, now);
+        if announce != Announce::No {
+            self.outbox.push(Published {
+                post: post.clone(),
+                after_processing: announce == Announce::AfterProcessing,
+            });
+        }
+        self.pending.remove(&seq);
         self.settled.insert(seq);
+    }
+
+    /// Takes the posts published outside their creating request since the last call.
+    pub(super) fn take_published(&mut self) -> Vec<Published> {
+        std::mem::take(&mut self.outbox)
     }
 
     /// Forgets the oldest settled post, or the oldest pending one when none is settled.
@@ -413,7 +452,7 @@ impl Store {
             return false;
         };
         if let Some(post) = self.posts.remove(&seq) {
-            if let Some(due) = post.schedule_date {
+            if let Some(due) = post.due_at {
                 self.due.remove(&(due, seq));
             }
             self.ids.remove(&post.id);
@@ -421,6 +460,7 @@ impl Store {
                 state.posts.remove(&seq);
             }
         }
+        self.processing.remove(&seq);
         true
     }
 
@@ -443,21 +483,23 @@ impl Store {
         Ok(&self.posts[&seq])
     }
 
-    /// Marks the post `id` deleted; a pending post is thereby never published.
+    /// Marks the post `id` deleted; an unsettled post is thereby never published.
     pub(super) fn delete(&mut self, profile: &Profile, id: &str) -> Result<(), ApiError> {
         let seq = self.owned(profile, id)?;
-        let Some(post) = self.posts.get_mut(&seq) else {
-            return Err(ApiError::post_not_found(id));
+        self.mark_deleted(seq);
+        Ok(())
+    }
+
+    fn mark_deleted(&mut self, seq: u64) {
+        let Some(post) = self.posts.get(&seq) else {
+            return;
         };
-        if post.status == PostStatus::Pending {
-            if let Some(due) = post.schedule_date {
-                self.due.remove(&(due, seq));
-            }
+        if !post.status.is_settled() {
             self.pending.remove(&seq);
             self.settled.insert(seq);
+            self.processing.remove(&seq);
         }
-        post.status = PostStatus::Deleted;
-        Ok(())
+        self.set_status(seq, PostStatus::Deleted);
     }
 
     /// The profile's posts, newest first: all but deleted ones, or only those with `status`.
@@ -499,78 +541,5 @@ impl Store {
     #[cfg(test)]
     pub(super) fn post_counts(&self) -> (usize, usize) {
         (self.posts.len(), self.due.len())
-    }
-}
-
-/// Sends a post to its networks according to its outcome.
-fn publish(post: &mut StoredPost, rng: &mut StdRng, counters: &mut Counters) {
-    let (succeeding, failing): (&[Platform], &[Platform]) = match post.outcome {
-        Outcome::Success => (&post.platforms, &[]),
-        Outcome::Partial => post.platforms.split_at(1),
-        Outcome::Duplicate => (&[], &post.platforms),
-    };
-    let post_ids = succeeding
-        .iter()
-        .map(|&platform| platforms::post_id_entry(platform, rng, counters))
-        .collect();
-    let errors = failing
-        .iter()
-        .map(|&platform| match post.outcome {
-            Outcome::Duplicate => duplicate_error(platform, &post.text),
-            _ => not_linked_error(platform),
-        })
-        .collect();
-    post.post_ids = post_ids;
-    post.errors = errors;
-    post.status = if post.errors.is_empty() {
-        PostStatus::Success
-    } else {
-        PostStatus::Error
-    };
-}
-
-/// The `errors[]` item of a network that is not linked to the profile (Ayrshare code 156).
-fn not_linked_error(platform: Platform) -> Value {
-    json!({
-        "action": "post",
-        "status": "error",
-        "code": 156,
-        "message": format!(
-            "{} is not linked. Please confirm the account is linked on the Social Accounts page.",
-            platform.display_name()
-        ),
-        "platform": platform.name(),
-    })
-}
-
-/// The `errors[]` item of a network that refused the text as a duplicate.
-fn duplicate_error(platform: Platform, text: &str) -> Value {
-    match platform {
-        Platform::Twitter => json!({
-            "action": "post",
-            "status": "error",
-            "code": 110,
-            "message": "Status is a duplicate.",
-            "post": text,
-            "platform": "twitter",
-        }),
-        Platform::Facebook => json!({
-            "action": "post",
-            "status": "error",
-            "code": 107,
-            "message": "Facebook Error: This status update is identical to the last one you posted. \
-                        Try posting something different, or delete your previous update.",
-            "platform": "facebook",
-        }),
-        other => json!({
-            "action": "post",
-            "status": "error",
-            "code": 137,
-            "message": format!(
-                "{} Error: duplicate or similar content posted within the same 48 hours.",
-                other.display_name()
-            ),
-            "platform": other.name(),
-        }),
     }
 }

@@ -17,6 +17,8 @@ pub(super) struct PostRequest {
     pub(super) notes: Option<String>,
     /// Ayrshare's `idempotencyKey`: a profile may use each key once.
     pub(super) idempotency_key: Option<String>,
+    /// `requiresApproval: true`: the post waits for `approved: true`.
+    pub(super) requires_approval: bool,
 }
 
 /// The longest `idempotencyKey` accepted, in bytes: the mock remembers keys, so they are bounded.
@@ -55,6 +57,7 @@ pub(super) fn check_post(body: &Value) -> Result<PostRequest, ApiError> {
         schedule_date,
         notes,
         idempotency_key,
+        requires_approval: present(fields, "requiresApproval") == Some(&Value::Bool(true)),
     })
 }
 

@@ -1,6 +1,7 @@
 //! Tests of the mock Ayrshare server, driven through its router like a client would. This file
 //! holds the shared harness and the tests of the original routes; each later rule has a file.
 
+mod answer_forms;
 mod idempotency;
 
 use std::sync::{Arc, Mutex};
@@ -14,8 +15,9 @@ use rand::rngs::StdRng;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+use super::profile::Profile;
 use super::scenario::Scenario;
-use super::store::{Profile, Store};
+use super::store::Store;
 use super::{AppState, MockConfig, routes};
 
 const KEY: &str = "test-key";
