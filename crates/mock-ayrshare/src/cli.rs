@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 
 use tracing_subscriber::EnvFilter;
 
+use crate::webhook::{self, WebhookTarget};
 use crate::{DEFAULT_MAX_POSTS, MockConfig};
 
 /// The flags of `mock-ayrshare`. Clones carry the API key: no `Debug`, so it is never printed.
@@ -25,6 +26,13 @@ pub struct MockArgs {
     /// a profile's own setting (PUT /mock/profiles/{profile_key}) wins.
     #[arg(long, env = "MOCK_AYRSHARE_WRAP_PROFILE_ANSWERS")]
     pub wrap_profile_answers: bool,
+    /// Deliver the signed `scheduled` webhook here for profiles that registered none with
+    /// POST /api/hook/webhook (http:// or https://).
+    #[arg(long, env = "MOCK_AYRSHARE_WEBHOOK_URL")]
+    pub webhook_url: Option<String>,
+    /// Sign those deliveries with this secret (X-Authorization-Content-SHA256).
+    #[arg(long, env = "MOCK_AYRSHARE_WEBHOOK_SECRET", requires = "webhook_url")]
+    pub webhook_secret: Option<String>,
 }
 
 impl MockArgs {
@@ -34,6 +42,10 @@ impl MockArgs {
             api_key: self.api_key.clone(),
             max_posts: self.max_posts,
             wrap_profile_answers: self.wrap_profile_answers,
+            webhook: self.webhook_url.clone().map(|url| WebhookTarget {
+                url,
+                secret: self.webhook_secret.clone(),
+            }),
         }
     }
 }
@@ -44,6 +56,14 @@ pub async fn run(
     args: MockArgs,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    if let Some(url) = &args.webhook_url {
+        webhook::check_url(url).map_err(|why| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("--webhook-url: {why}"),
+            )
+        })?;
+    }
     let bind = args.bind;
     let listener = tokio::net::TcpListener::bind(bind).await.map_err(|e| {
         std::io::Error::new(e.kind(), format!("--bind: cannot listen on {bind}: {e}"))

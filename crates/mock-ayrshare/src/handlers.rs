@@ -68,6 +68,9 @@ pub(super) async fn create_post(
     if scenario == Scenario::Deleted {
         store.delete(&profile, &id)?;
     }
+    drop(store);
+    // The timer may be asleep until a later post: this one may be due sooner.
+    state.wake.notify_one();
     if wrap {
         // In the wrapped form a post that failed anywhere is an HTTP 400.
         if body["status"] == "error" {
@@ -207,7 +210,7 @@ pub(super) async fn rate_limit_headers(
 }
 
 /// The checks every route makes first: the scenario, its simulated failures, then the API key.
-async fn admit(
+pub(super) async fn admit(
     state: &AppState,
     headers: &HeaderMap,
     post_text: Option<&str>,

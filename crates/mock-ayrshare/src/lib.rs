@@ -10,6 +10,7 @@
 mod admin;
 pub mod cli;
 mod handlers;
+mod hooks;
 mod platforms;
 mod post;
 mod profile;
@@ -17,6 +18,7 @@ mod reply;
 mod scenario;
 mod store;
 mod validate;
+pub mod webhook;
 
 #[cfg(test)]
 mod tests;
@@ -24,14 +26,20 @@ mod tests;
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use axum::Router;
 use axum::routing::{delete, get, post, put};
 use chrono::{DateTime, Utc};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+use tokio::sync::Notify;
 
-use self::store::{Clock, Published, Store};
+use self::store::{Clock, Store};
+pub use self::webhook::WebhookTarget;
+
+/// The longest the publishing timer sleeps between looks at the due posts.
+const PUBLISHER_MAX_WAIT: Duration = Duration::from_secs(1);
 
 /// Settings of the simulator.
 #[derive(Clone)]
@@ -50,6 +58,9 @@ pub struct MockConfig {
     /// A profile's own setting (`PUT /mock/profiles/{profile_key}`) and the `wrapped` /
     /// `unwrapped` scenarios win over it. Default: `false`.
     pub wrap_profile_answers: bool,
+    /// Where the signed `scheduled` webhooks go for profiles that registered none (and whose
+    /// Primary Profile registered none) with `POST /api/hook/webhook`. Default: none.
+    pub webhook: Option<WebhookTarget>,
 }
 
 /// The default of [`MockConfig::max_posts`] (also the CLI's `--max-posts` default).
@@ -61,6 +72,7 @@ impl Default for MockConfig {
             api_key: None,
             max_posts: DEFAULT_MAX_POSTS,
             wrap_profile_answers: false,
+            webhook: None,
         }
     }
 }
@@ -72,20 +84,24 @@ impl std::fmt::Debug for MockConfig {
             .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
             .field("max_posts", &self.max_posts)
             .field("wrap_profile_answers", &self.wrap_profile_answers)
+            .field("webhook", &self.webhook)
             .finish()
     }
 }
 
-/// The simulator's router, serving Ayrshare's routes under `/api`.
+/// The simulator's router, serving Ayrshare's routes under `/api` and its own under `/mock`.
 ///
 /// Remembered posts live inside the router: clones of it share them, at most
 /// [`MockConfig::max_posts`] of them at once, and they are lost when the last clone is dropped.
-/// Scheduled posts are due by the system clock.
+/// Scheduled posts are due by the system clock. Without [`serve`]'s timer they are published
+/// when the next request looks at them (their webhooks then go out too).
 pub fn router(config: MockConfig) -> Router {
     routes(AppState::new(config, Arc::new(Utc::now)))
 }
 
 /// Serves the simulator on `listener` until `shutdown` completes, then finishes open requests.
+/// A timer publishes scheduled posts at their time and sends their webhooks, with or without
+/// requests.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     config: MockConfig,
@@ -94,9 +110,33 @@ pub async fn serve(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "mock ayrshare listening; base url http://{addr}/api");
     }
-    axum::serve(listener, router(config))
+    let state = AppState::new(config, Arc::new(Utc::now));
+    let publisher = tokio::spawn(publish_on_time(state.clone()));
+    let served = axum::serve(listener, routes(state))
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    publisher.abort();
+    served
+}
+
+/// The publishing timer: publishes each post when it falls due, sleeping until the next one is
+/// due (at most [`PUBLISHER_MAX_WAIT`]) or a request adds one.
+async fn publish_on_time(state: AppState) {
+    loop {
+        let now = state.now();
+        let next_due = {
+            let mut store = state.store();
+            store.publish_due(now);
+            store.next_due()
+        };
+        let wait = next_due
+            .and_then(|due| (due - now).to_std().ok())
+            .map_or(PUBLISHER_MAX_WAIT, |wait| wait.min(PUBLISHER_MAX_WAIT));
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = state.wake.notified() => {}
+        }
+    }
 }
 
 /// The routes over `state`, whose clock tests inject to move time forward.
@@ -110,6 +150,12 @@ fn routes(state: AppState) -> Router {
         .route("/api/post/{id}", get(handlers::get_post))
         .route("/api/history", get(handlers::list_history))
         .route("/api/history/{id}", get(handlers::get_post))
+        .route(
+            "/api/hook/webhook",
+            post(hooks::register)
+                .delete(hooks::unregister)
+                .get(hooks::list),
+        )
         .route(
             "/mock/profiles/{profile_key}",
             put(admin::put_profile).get(admin::get_profile),
@@ -130,15 +176,29 @@ struct AppState {
     config: Arc<MockConfig>,
     store: Arc<Mutex<Store>>,
     clock: Clock,
+    webhooks: Arc<webhook::Sender>,
+    /// Wakes the publishing timer when a post may fall due sooner than it planned.
+    wake: Arc<Notify>,
 }
 
 impl AppState {
     fn new(config: MockConfig, clock: Clock) -> AppState {
+        AppState::with_retry_delays(config, clock, webhook::RETRY_DELAYS.to_vec())
+    }
+
+    /// As [`AppState::new`], waiting `retry_delays` between webhook attempts.
+    fn with_retry_delays(
+        config: MockConfig,
+        clock: Clock,
+        retry_delays: Vec<Duration>,
+    ) -> AppState {
         let store = Store::new(StdRng::from_os_rng(), config.max_posts);
         AppState {
             config: Arc::new(config),
             store: Arc::new(Mutex::new(store)),
+            webhooks: Arc::new(webhook::Sender::new(Arc::clone(&clock), retry_delays)),
             clock,
+            wake: Arc::new(Notify::new()),
         }
     }
 
@@ -152,11 +212,6 @@ impl AppState {
         // A panic in one request must not take the whole mock down with a poisoned lock.
         let guard = self.store.lock().unwrap_or_else(PoisonError::into_inner);
         StoreGuard { guard, state: self }
-    }
-
-    /// Hands published posts to the webhook sender.
-    fn announce(&self, published: Vec<Published>) {
-        drop(published);
     }
 }
 
@@ -181,10 +236,23 @@ impl DerefMut for StoreGuard<'_> {
 }
 
 impl Drop for StoreGuard<'_> {
+    /// Sends the `scheduled` webhook of every post published while the store was locked: to the
+    /// post's profile's webhook, else the Primary Profile's, else [`MockConfig::webhook`].
     fn drop(&mut self) {
-        let published = self.guard.take_published();
-        if !published.is_empty() {
-            self.state.announce(published);
+        for published in self.guard.take_published() {
+            let target = self
+                .guard
+                .hook_for(&published.post.profile)
+                .cloned()
+                .or_else(|| self.state.config.webhook.clone());
+            let Some(target) = target else {
+                continue;
+            };
+            let hook_id = self.guard.new_hook_id();
+            let body = webhook::payload(&published, &target.url, &hook_id);
+            self.state
+                .webhooks
+                .deliver(target, body, &published.post.id);
         }
     }
 }

@@ -89,6 +89,16 @@ impl ApiError {
         }
     }
 
+    /// HTTP 404 for something else the profile does not have.
+    pub(super) fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError {
+            http: StatusCode::NOT_FOUND,
+            code: 404,
+            message: message.into(),
+            extra: Map::new(),
+        }
+    }
+
     /// HTTP 404 for a route Ayrshare (or the mock) does not have.
     pub(super) fn route_not_found(method: &str, path: &str) -> ApiError {
         ApiError {

@@ -13,6 +13,7 @@ use super::profile::{Profile, ProfileSettings};
 use super::reply::ApiError;
 use super::scenario::Outcome;
 use super::validate::PostRequest;
+use super::webhook::WebhookTarget;
 
 /// Where the mock reads the time; tests swap it for a clock they can move.
 pub(super) type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -42,7 +43,6 @@ pub(super) enum Hold {
 /// A post published outside the request that created it (scheduled, approved, processed): the
 /// event a `scheduled` webhook reports.
 #[derive(Clone, Debug)]
-#[allow(dead_code)] // Read by the webhook sender (next commit).
 pub(super) struct Published {
     pub(super) post: StoredPost,
     /// Whether it went through `processing` (TikTok's asynchronous publishing).
@@ -136,6 +136,8 @@ pub(super) struct Store {
     key_order: VecDeque<(Profile, String)>,
     /// What `PUT /mock/profiles/{key}` set, by profile.
     settings: HashMap<Profile, ProfileSettings>,
+    /// Webhooks registered with `POST /api/hook/webhook`, by profile.
+    hooks: HashMap<Profile, WebhookTarget>,
     /// Posts published outside their creating request, not yet handed to the webhook sender.
     outbox: Vec<Published>,
     next_seq: u64,
@@ -157,6 +159,7 @@ impl Store {
             keys: HashSet::new(),
             key_order: VecDeque::new(),
             settings: HashMap::new(),
+            hooks: HashMap::new(),
             outbox: Vec::new(),
             next_seq: 0,
             rng,
@@ -252,6 +255,46 @@ impl Store {
         }
         self.settings.insert(profile.clone(), settings);
         Ok(())
+    }
+
+    // ---- webhooks ----
+
+    /// Registers the `scheduled` webhook of `profile`, replacing any earlier one; refused when
+    /// [`MAX_PROFILE_SETTINGS`] other profiles already have one.
+    pub(super) fn set_hook(
+        &mut self,
+        profile: &Profile,
+        target: WebhookTarget,
+    ) -> Result<(), ApiError> {
+        if !self.hooks.contains_key(profile) && self.hooks.len() >= MAX_PROFILE_SETTINGS {
+            return Err(ApiError::mock(format!(
+                "too many profiles with a webhook (at most {MAX_PROFILE_SETTINGS}): unregister some"
+            )));
+        }
+        self.hooks.insert(profile.clone(), target);
+        Ok(())
+    }
+
+    /// Unregisters the webhook of `profile`; `false` if it had none.
+    pub(super) fn remove_hook(&mut self, profile: &Profile) -> bool {
+        self.hooks.remove(profile).is_some()
+    }
+
+    /// The webhook registered by `profile` itself.
+    pub(super) fn hook(&self, profile: &Profile) -> Option<&WebhookTarget> {
+        self.hooks.get(profile)
+    }
+
+    /// Where the events of `profile`'s posts go: its own webhook, else the Primary Profile's.
+    pub(super) fn hook_for(&self, profile: &Profile) -> Option<&WebhookTarget> {
+        self.hooks
+            .get(profile)
+            .or_else(|| self.hooks.get(&Profile::default()))
+    }
+
+    /// A fresh id for one webhook event (the same across its retries).
+    pub(super) fn new_hook_id(&mut self) -> String {
+        platforms::ayrshare_id(&mut self.rng)
     }
 
     // ---- idempotency keys ----
@@ -405,7 +448,6 @@ impl Store {
     }
 
     /// The earliest time a remembered post falls due, for the publishing timer.
-    #[allow(dead_code)] // Used by the publishing timer (next commit).
     pub(super) fn next_due(&self) -> Option<DateTime<Utc>> {
         self.due.first().map(|&(due, _)| due)
     }

@@ -3,6 +3,7 @@
 
 mod answer_forms;
 mod idempotency;
+mod webhooks;
 
 use std::sync::{Arc, Mutex};
 
@@ -36,9 +37,15 @@ impl Mock {
     }
 
     fn with_config(config: MockConfig) -> Mock {
+        // Webhook retries 20 ms apart, so that retry tests are quick.
+        Mock::with_retry_delays(config, vec![std::time::Duration::from_millis(20); 3])
+    }
+
+    fn with_retry_delays(config: MockConfig, delays: Vec<std::time::Duration>) -> Mock {
         let now = Arc::new(Mutex::new(START.parse::<DateTime<Utc>>().unwrap()));
         let clock_now = Arc::clone(&now);
-        let state = AppState::new(config, Arc::new(move || *clock_now.lock().unwrap()));
+        let clock: super::store::Clock = Arc::new(move || *clock_now.lock().unwrap());
+        let state = AppState::with_retry_delays(config, clock, delays);
         let app = routes(state.clone());
         Mock { app, state, now }
     }
