@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use tracing_subscriber::EnvFilter;
 
 use crate::webhook::{self, WebhookTarget};
-use crate::{DEFAULT_MAX_POSTS, MockConfig};
+use crate::{DEFAULT_MAX_POSTS, DEFAULT_RATE_LIMIT_MAX, MockConfig};
 
 /// The flags of `mock-ayrshare`. Clones carry the API key: no `Debug`, so it is never printed.
 #[derive(Clone, clap::Args)]
@@ -33,6 +33,14 @@ pub struct MockArgs {
     /// Sign those deliveries with this secret (X-Authorization-Content-SHA256).
     #[arg(long, env = "MOCK_AYRSHARE_WEBHOOK_SECRET", requires = "webhook_url")]
     pub webhook_secret: Option<String>,
+    /// Requests per profile per 5-minute window before a 429; 0 turns the limit and the
+    /// x-ratelimit-* headers off.
+    #[arg(long, env = "MOCK_AYRSHARE_RATE_LIMIT_MAX", default_value_t = DEFAULT_RATE_LIMIT_MAX)]
+    pub rate_limit_max: u64,
+    /// Benchmark mode: answer at once and remember nothing (no posts, no idempotency keys, no
+    /// rate limit); reads of a post answer 404.
+    #[arg(long, env = "MOCK_AYRSHARE_FORGET")]
+    pub forget: bool,
 }
 
 impl MockArgs {
@@ -46,6 +54,8 @@ impl MockArgs {
                 url,
                 secret: self.webhook_secret.clone(),
             }),
+            rate_limit_max: self.rate_limit_max,
+            forget: self.forget,
         }
     }
 }

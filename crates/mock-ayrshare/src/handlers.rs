@@ -8,9 +8,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::analytics;
 use super::post;
 use super::profile::Profile;
-use super::reply::{self, ApiError, RATE_LIMIT_MAX, json_response};
+use super::reply::{self, ApiError, DEFAULT_RATE_LIMIT_MAX, json_response};
 use super::scenario::{self, Choice, Scenario};
 use super::store::{DEFAULT_SCHEDULE_DELAY, Hold, Store};
 use super::validate::{self, DeleteTarget};
@@ -125,7 +126,8 @@ pub(super) async fn list_history(
     Ok(json_response(StatusCode::OK, &Value::from(posts)))
 }
 
-/// `DELETE /api/post` and `DELETE /api/delete`: deletes one post (`id`) or several (`bulk`).
+/// `DELETE /api/post` and `DELETE /api/delete`: deletes one post (`id`) or several (`bulk`),
+/// optionally only marking them deleted (`markManualDeleted`).
 pub(super) async fn delete_post(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -133,38 +135,82 @@ pub(super) async fn delete_post(
 ) -> Result<Response, Response> {
     let bytes = body.map_err(unreadable_body)?;
     admit(&state, &headers, None).await?;
-    let target = validate::check_delete(&validate::parse_body(&bytes)?)?;
+    let parsed = validate::parse_body(&bytes)?;
+    let target = validate::check_delete(&parsed)?;
+    let manual = validate::mark_manual_deleted(&parsed);
     let profile = Profile::from_headers(&headers);
     let mut store = state.store();
     // A post whose time has come was published before the delete arrived.
     store.publish_due(state.now());
     let body = match target {
-        DeleteTarget::One(id) => {
-            store.delete(&profile, &id)?;
-            json!({"status": "success", "id": id})
-        }
-        DeleteTarget::Bulk(ids) => delete_bulk(&mut store, &profile, &ids),
+        DeleteTarget::One(id) => store.delete_post(&profile, &id, manual)?,
+        DeleteTarget::Bulk(ids) => delete_bulk(&mut store, &profile, &ids, manual),
     };
     Ok(json_response(StatusCode::OK, &body))
 }
 
 /// Deletes each id it can and reports every one; the top-level status is `error` if any failed.
-fn delete_bulk(store: &mut Store, profile: &Profile, ids: &[String]) -> Value {
+fn delete_bulk(store: &mut Store, profile: &Profile, ids: &[String], manual: bool) -> Value {
     let results: Vec<Value> = ids
         .iter()
-        .map(|id| match store.delete(profile, id) {
-            Ok(()) => json!({"status": "success", "id": id}),
-            Err(error) => json!({
-                "status": "error",
-                "id": id,
-                "code": error.code,
-                "message": error.message,
-            }),
+        .map(|id| match store.delete_post(profile, id, manual) {
+            Ok(answer) => answer,
+            Err(error) => {
+                let mut entry = error.body();
+                entry["id"] = json!(id);
+                entry
+            }
         })
         .collect();
     let all_deleted = results.iter().all(|result| result["status"] == "success");
     let status = if all_deleted { "success" } else { "error" };
     json!({"status": status, "bulk": results})
+}
+
+/// `PATCH /api/post` (and `PUT`, which the SDKs send): updates a post still pending, paused or
+/// awaiting approval.
+pub(super) async fn update_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Response> {
+    let bytes = body.map_err(unreadable_body)?;
+    admit(&state, &headers, None).await?;
+    let (id, update) = validate::check_update(&validate::parse_body(&bytes)?)?;
+    let profile = Profile::from_headers(&headers);
+    let now = state.now();
+    let mut store = state.store();
+    store.publish_due(now);
+    let post = store.update(&profile, &id, update, now)?;
+    let mut body = json!({
+        "status": "success",
+        "id": post.id,
+        "postStatus": post.status.as_str(),
+    });
+    if let Some(date) = post.schedule_date {
+        body["scheduleDate"] = json!(post::format_time(date));
+    }
+    drop(store);
+    // A new scheduleDate may fall due before the timer's next look.
+    state.wake.notify_one();
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+/// `POST /api/analytics/post`: the numbers of a published post per network.
+pub(super) async fn post_analytics(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Response> {
+    let bytes = body.map_err(unreadable_body)?;
+    admit(&state, &headers, None).await?;
+    let (id, platforms) = validate::check_analytics(&validate::parse_body(&bytes)?)?;
+    let profile = Profile::from_headers(&headers);
+    let now = state.now();
+    let mut store = state.store();
+    store.publish_due(now);
+    let (http, body) = analytics::answer(store.get(&profile, &id)?, platforms, now)?;
+    Ok(json_response(http, &body))
 }
 
 /// The JSON 404 for every path the mock does not serve.
@@ -177,20 +223,37 @@ pub(super) async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     ApiError::method_not_allowed(method.as_str(), uri.path())
 }
 
-/// Middleware: counts the request against its profile and adds Ayrshare's rate-limit headers.
+/// Middleware: counts the request against its profile's 5-minute window, refuses it with 429
+/// past [`MockConfig::rate_limit_max`], and adds Ayrshare's rate-limit headers.
 ///
 /// Only requests whose API key is accepted are counted (whatever their answer); the others get
 /// the profile's count so far and leave nothing behind, so a flood of refused requests with
-/// fresh `Profile-Key`s cannot grow the mock's memory.
-pub(super) async fn rate_limit_headers(
+/// fresh `Profile-Key`s cannot grow the mock's memory. The mock's own `/mock` routes, and every
+/// route when the limit is off (`0`, or `--forget`), are neither counted nor limited.
+pub(super) async fn rate_limit(
     State(state): State<AppState>,
     request: Request,
     next: Next,
 ) -> Response {
+    let max = state.config.rate_limit_max;
+    if max == 0 || state.config.forget || request.uri().path().starts_with("/mock/") {
+        return next.run(request).await;
+    }
     let profile = Profile::from_headers(request.headers());
     let now = state.now();
     let count = if authenticate(&state.config, request.headers()).is_ok() {
-        state.store().count_request(&profile, now).count
+        let counted = state.store().count_request(&profile, now);
+        if counted.count > max {
+            let seconds = (counted.window_end - now).num_seconds().max(1);
+            let retry_after = u64::try_from(seconds).unwrap_or(1);
+            tracing::info!(
+                count = counted.count,
+                max,
+                "mock ayrshare refused a request over the rate limit"
+            );
+            return reply::rate_limited(retry_after, max, counted.count);
+        }
+        counted.count
     } else {
         state.store().current_count(&profile, now)
     };
@@ -202,7 +265,7 @@ pub(super) async fn rate_limit_headers(
     let headers = response.headers_mut();
     headers
         .entry("x-ratelimit-max")
-        .or_insert(HeaderValue::from(RATE_LIMIT_MAX));
+        .or_insert(HeaderValue::from(max));
     headers
         .entry("x-ratelimit-count")
         .or_insert(HeaderValue::from(count));
@@ -218,7 +281,13 @@ pub(super) async fn admit(
     let choice = scenario::choose(headers, post_text)?;
     match choice.scenario {
         Scenario::Unauthorized => return Err(ApiError::unauthorized().into()),
-        Scenario::RateLimit(retry_after) => return Err(reply::rate_limited(retry_after)),
+        Scenario::RateLimit(retry_after) => {
+            let max = match state.config.rate_limit_max {
+                0 => DEFAULT_RATE_LIMIT_MAX,
+                max => max,
+            };
+            return Err(reply::rate_limited(retry_after, max, max));
+        }
         Scenario::ServerError => return Err(reply::server_error()),
         Scenario::NotJson => return Err(reply::bad_gateway_html()),
         Scenario::Slow(delay) => tokio::time::sleep(delay).await,

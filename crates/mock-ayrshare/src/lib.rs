@@ -8,6 +8,7 @@
 //! `mock-ayrshare` binary for programs that embed the mock as a subcommand.
 
 mod admin;
+mod analytics;
 pub mod cli;
 mod handlers;
 mod hooks;
@@ -35,6 +36,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tokio::sync::Notify;
 
+pub use self::reply::DEFAULT_RATE_LIMIT_MAX;
 use self::store::{Clock, Store};
 pub use self::webhook::WebhookTarget;
 
@@ -61,6 +63,13 @@ pub struct MockConfig {
     /// Where the signed `scheduled` webhooks go for profiles that registered none (and whose
     /// Primary Profile registered none) with `POST /api/hook/webhook`. Default: none.
     pub webhook: Option<WebhookTarget>,
+    /// Requests each profile may make per 5-minute window; past it the mock answers 429 with
+    /// `Retry-After` (the rest of the window). `0` turns the limit and the `x-ratelimit-*`
+    /// headers off. Default: 300, Ayrshare's figure.
+    pub rate_limit_max: u64,
+    /// Benchmark mode: answer at once and remember nothing (no posts, no idempotency keys, no
+    /// rate counts). Default: `false`.
+    pub forget: bool,
 }
 
 /// The default of [`MockConfig::max_posts`] (also the CLI's `--max-posts` default).
@@ -73,6 +82,8 @@ impl Default for MockConfig {
             max_posts: DEFAULT_MAX_POSTS,
             wrap_profile_answers: false,
             webhook: None,
+            rate_limit_max: DEFAULT_RATE_LIMIT_MAX,
+            forget: false,
         }
     }
 }
@@ -85,6 +96,8 @@ impl std::fmt::Debug for MockConfig {
             .field("max_posts", &self.max_posts)
             .field("wrap_profile_answers", &self.wrap_profile_answers)
             .field("webhook", &self.webhook)
+            .field("rate_limit_max", &self.rate_limit_max)
+            .field("forget", &self.forget)
             .finish()
     }
 }
@@ -144,8 +157,12 @@ fn routes(state: AppState) -> Router {
     Router::new()
         .route(
             "/api/post",
-            post(handlers::create_post).delete(handlers::delete_post),
+            post(handlers::create_post)
+                .delete(handlers::delete_post)
+                .patch(handlers::update_post)
+                .put(handlers::update_post),
         )
+        .route("/api/analytics/post", post(handlers::post_analytics))
         .route("/api/delete", delete(handlers::delete_post))
         .route("/api/post/{id}", get(handlers::get_post))
         .route("/api/history", get(handlers::list_history))
@@ -165,7 +182,7 @@ fn routes(state: AppState) -> Router {
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            handlers::rate_limit_headers,
+            handlers::rate_limit,
         ))
         .with_state(state)
 }

@@ -170,6 +170,23 @@ impl StoredPost {
     }
 }
 
+impl StoredPost {
+    /// The native post id the post got on `platform`, if it was published there.
+    pub(super) fn native_id(&self, platform: Platform) -> Option<&Value> {
+        self.post_ids
+            .iter()
+            .find(|entry| entry["platform"] == platform.name())
+            .map(|entry| &entry["id"])
+    }
+
+    /// The `postIds` entry of `platform`, if the post was published there.
+    pub(super) fn post_id_entry(&self, platform: Platform) -> Option<&Value> {
+        self.post_ids
+            .iter()
+            .find(|entry| entry["platform"] == platform.name())
+    }
+}
+
 /// An answer in the form Ayrshare uses for User Profiles: `{"status", "posts": [answer]}`.
 pub(super) fn wrap(answer: Value) -> Value {
     json!({"status": answer["status"].clone(), "posts": [answer]})

@@ -4,8 +4,28 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-/// The request budget Ayrshare reports per profile and 5-minute window.
-pub(super) const RATE_LIMIT_MAX: u64 = 300;
+/// The request budget Ayrshare reports per profile and 5-minute window (the default of
+/// `--rate-limit-max`).
+pub const DEFAULT_RATE_LIMIT_MAX: u64 = 300;
+
+/// Ayrshare error code for a post id the profile does not have.
+pub(super) const CODE_UNKNOWN_POST: u32 = 114;
+
+/// Ayrshare error code for deleting a post that is already deleted.
+pub(super) const CODE_ALREADY_DELETED: u32 = 383;
+
+/// Ayrshare error code for `markManualDeleted` on a post that still exists on a network.
+pub(super) const CODE_STILL_ON_NETWORK: u32 = 382;
+
+/// Error code (the mock's choice) for deleting a published post on a network whose API cannot
+/// delete it (Instagram, TikTok).
+pub(super) const CODE_CANNOT_DELETE: u32 = 384;
+
+/// Error code (the mock's choice) for updating a post that is no longer pending.
+pub(super) const CODE_NOT_UPDATABLE: u32 = 385;
+
+/// Error code (the mock's choice) for analytics of a post not published on a network.
+pub(super) const CODE_NO_ANALYTICS: u32 = 386;
 
 /// Ayrshare error code for a missing, malformed or refused API key.
 pub(super) const CODE_BAD_KEY: u32 = 102;
@@ -83,10 +103,21 @@ impl ApiError {
     pub(super) fn post_not_found(id: &str) -> ApiError {
         ApiError {
             http: StatusCode::NOT_FOUND,
-            code: 404,
+            code: CODE_UNKNOWN_POST,
             message: format!("Post not found: no post with id {id:?} exists for this profile."),
             extra: Map::new(),
         }
+    }
+
+    /// HTTP 400 for a refusal with an Ayrshare code, naming the `action` refused.
+    pub(super) fn refused(action: &str, code: u32, message: impl Into<String>) -> ApiError {
+        ApiError {
+            http: StatusCode::BAD_REQUEST,
+            code,
+            message: message.into(),
+            extra: Map::new(),
+        }
+        .with("action", action)
     }
 
     /// HTTP 404 for something else the profile does not have.
@@ -172,21 +203,22 @@ impl From<ApiError> for Response {
     }
 }
 
-/// HTTP 429 as Ayrshare sends it when a profile is over its budget, with `Retry-After` in seconds.
-pub(super) fn rate_limited(retry_after: u64) -> Response {
+/// HTTP 429 as Ayrshare sends it when a profile is over its budget of `max` requests, with
+/// `Retry-After` in seconds and the rate-limit headers showing `count`.
+pub(super) fn rate_limited(retry_after: u64, max: u64, count: u64) -> Response {
     let body = json!({
         "status": "error",
         "code": 429,
         "message": format!(
-            "Too many requests. The rate limit is {RATE_LIMIT_MAX} requests per 5 minutes per profile. \
+            "Too many requests. The rate limit is {max} requests per 5 minutes per profile. \
              Please retry after the time in the Retry-After header."
         ),
     });
     let mut response = json_response(StatusCode::TOO_MANY_REQUESTS, &body);
     let headers = response.headers_mut();
     headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
-    headers.insert("x-ratelimit-max", HeaderValue::from(RATE_LIMIT_MAX));
-    headers.insert("x-ratelimit-count", HeaderValue::from(RATE_LIMIT_MAX));
+    headers.insert("x-ratelimit-max", HeaderValue::from(max));
+    headers.insert("x-ratelimit-count", HeaderValue::from(count));
     response
 }
 

@@ -1,18 +1,23 @@
 //! The mock's memory: remembered posts per profile, their publication and eviction, idempotency
 //! keys, profile settings and rate-limit counters.
 
+use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use rand::rngs::StdRng;
 
+use super::platforms::Platform;
 use super::platforms::{self, Counters};
 use super::post::{PostStatus, StoredPost};
 use super::profile::{Profile, ProfileSettings};
 use super::reply::ApiError;
+use super::reply::{
+    CODE_ALREADY_DELETED, CODE_CANNOT_DELETE, CODE_NOT_UPDATABLE, CODE_STILL_ON_NETWORK,
+};
 use super::scenario::Outcome;
-use super::validate::PostRequest;
+use super::validate::{PostRequest, PostUpdate};
 use super::webhook::WebhookTarget;
 
 /// Where the mock reads the time; tests swap it for a clock they can move.
@@ -525,11 +530,154 @@ impl Store {
         Ok(&self.posts[&seq])
     }
 
-    /// Marks the post `id` deleted; an unsettled post is thereby never published.
+    /// Marks the post `id` deleted, whatever its state (the `deleted` scenario).
     pub(super) fn delete(&mut self, profile: &Profile, id: &str) -> Result<(), ApiError> {
         let seq = self.owned(profile, id)?;
         self.mark_deleted(seq);
         Ok(())
+    }
+
+    /// `DELETE /api/post` of one post: an unsettled post is cancelled (never published), a
+    /// published one deleted from its networks, or only marked deleted with `manual`. Refused,
+    /// changing nothing, when it is already deleted, when a network cannot delete it
+    /// (Instagram, TikTok), or when `manual` is sent while it still exists on a network that can.
+    /// Returns the answer.
+    pub(super) fn delete_post(
+        &mut self,
+        profile: &Profile,
+        id: &str,
+        manual: bool,
+    ) -> Result<Value, ApiError> {
+        let seq = self.owned(profile, id)?;
+        let post = &self.posts[&seq];
+        if post.status == PostStatus::Deleted {
+            return Err(ApiError::refused(
+                "delete",
+                CODE_ALREADY_DELETED,
+                "Post already deleted.",
+            ));
+        }
+        let published: Vec<(Platform, Value)> = post
+            .platforms
+            .iter()
+            .filter_map(|&platform| post.native_id(platform).map(|id| (platform, id.clone())))
+            .collect();
+        let mut answer = json!({"status": "success", "id": id});
+        if manual {
+            if let Some((platform, _)) = published.iter().find(|(p, _)| p.can_delete_published()) {
+                return Err(ApiError::refused(
+                    "delete",
+                    CODE_STILL_ON_NETWORK,
+                    format!(
+                        "The post still exists on {}: markManualDeleted is only for a post \
+                         already deleted by hand on its network. Delete it without \
+                         markManualDeleted.",
+                        platform.display_name()
+                    ),
+                ));
+            }
+            answer["markManualDeleted"] = json!(true);
+        } else {
+            let undeletable: Vec<&(Platform, Value)> = published
+                .iter()
+                .filter(|(platform, _)| !platform.can_delete_published())
+                .collect();
+            if let Some((first, _)) = undeletable.first() {
+                let message = format!(
+                    "{} does not allow deleting a published post through its API. Delete it \
+                     in the {} app, then send markManualDeleted: true.",
+                    first.display_name(),
+                    first.display_name()
+                );
+                let mut error = ApiError::refused("delete", CODE_CANNOT_DELETE, message);
+                for (platform, native) in undeletable {
+                    let entry = json!({
+                        "action": "delete",
+                        "status": "error",
+                        "code": CODE_CANNOT_DELETE,
+                        "id": native,
+                        "message": format!(
+                            "{} does not allow deleting a published post through its API.",
+                            platform.display_name()
+                        ),
+                    });
+                    error = error.with(platform.name(), entry);
+                }
+                return Err(error);
+            }
+            for (platform, native) in &published {
+                answer[platform.name()] =
+                    json!({"action": "delete", "status": "success", "id": native});
+            }
+        }
+        self.mark_deleted(seq);
+        Ok(answer)
+    }
+
+    /// `PATCH /api/post`: changes a post that is still pending, paused or awaiting approval.
+    /// A `scheduleDate` in the past (or an approval without a future date) publishes it at once.
+    pub(super) fn update(
+        &mut self,
+        profile: &Profile,
+        id: &str,
+        update: PostUpdate,
+        now: DateTime<Utc>,
+    ) -> Result<&StoredPost, ApiError> {
+        let seq = self.owned(profile, id)?;
+        let post = &self.posts[&seq];
+        let status = post.status;
+        let updatable = matches!(
+            status,
+            PostStatus::Pending | PostStatus::Paused | PostStatus::AwaitingApproval
+        );
+        if !updatable {
+            return Err(ApiError::refused(
+                "update",
+                CODE_NOT_UPDATABLE,
+                format!(
+                    "Post cannot be updated: only a scheduled post that has not been sent yet, \
+                     or a post awaiting approval, can be updated. This post is {:?}.",
+                    status.as_str()
+                ),
+            ));
+        }
+        if update.scheduled_pause.is_some() && status == PostStatus::AwaitingApproval {
+            return Err(ApiError::refused(
+                "update",
+                CODE_NOT_UPDATABLE,
+                "Post cannot be paused: only a scheduled post can be paused; this one is awaiting approval.",
+            ));
+        }
+        if let Some(post) = self.posts.get_mut(&seq) {
+            if let Some(notes) = update.notes {
+                post.notes = Some(notes);
+            }
+            post.shown.extend(update.shown);
+            if let Some(date) = update.schedule_date {
+                post.schedule_date = Some(date);
+                post.scheduled = post.scheduled || date > now;
+            }
+        }
+        let schedule_date = self.posts[&seq].schedule_date;
+        let release = match status {
+            PostStatus::AwaitingApproval => update.approved == Some(true),
+            PostStatus::Paused => update.scheduled_pause == Some(false),
+            _ => update.scheduled_pause != Some(true),
+        };
+        if !release {
+            if status == PostStatus::Pending {
+                self.set_status(seq, PostStatus::Paused);
+            }
+            return Ok(&self.posts[&seq]);
+        }
+        match schedule_date.filter(|due| *due > now) {
+            Some(due) => self.make_due(seq, due),
+            None => match self.processing.remove(&seq) {
+                Some(delay) => self.start_processing(seq, delay, now),
+                None => self.settle(seq, now, Announce::Yes),
+            },
+        }
+        Ok(&self.posts[&seq])
     }
 
     fn mark_deleted(&mut self, seq: u64) {
