@@ -13,7 +13,7 @@ use super::post;
 use super::profile::Profile;
 use super::reply::{self, ApiError, DEFAULT_RATE_LIMIT_MAX, json_response};
 use super::scenario::{self, Choice, Scenario};
-use super::store::{DEFAULT_SCHEDULE_DELAY, Hold, Store};
+use super::store::{self, DEFAULT_SCHEDULE_DELAY, Hold, Store};
 use super::validate::{self, DeleteTarget};
 use super::{AppState, MockConfig};
 
@@ -49,6 +49,11 @@ pub(super) async fn create_post(
         scenario.hold()
     };
     let profile = Profile::from_headers(&headers);
+    if state.config.forget {
+        return Ok(answer_unremembered(
+            &state, &profile, request, choice, hold, now,
+        ));
+    }
     let mut store = state.store();
     let wrap = choice.wrap.unwrap_or_else(|| {
         store
@@ -80,6 +85,31 @@ pub(super) async fn create_post(
         body = post::wrap(body);
     }
     Ok(json_response(http, &body))
+}
+
+/// `--forget`: the answer `create_post` would give, without touching the store (no idempotency
+/// key, nothing remembered, no lock), so that a load benchmark measures its client, not the mock.
+fn answer_unremembered(
+    state: &AppState,
+    profile: &Profile,
+    request: validate::PostRequest,
+    choice: Choice,
+    hold: Hold,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Response {
+    let post = store::unremembered(profile, request, choice.scenario.outcome(), hold, now);
+    let title = profile.default_title();
+    let (mut http, mut body) = post.creation_answer(&title);
+    let wrap = choice
+        .wrap
+        .unwrap_or(state.config.wrap_profile_answers && profile.key().is_some());
+    if wrap {
+        if body["status"] == "error" {
+            http = StatusCode::BAD_REQUEST;
+        }
+        body = post::wrap(body);
+    }
+    json_response(http, &body)
 }
 
 /// `GET /api/post/{id}` and `GET /api/history/{id}`: the status of one remembered post.

@@ -1,13 +1,15 @@
 //! A remembered post: its lifecycle, how it is published, and the JSON answers that show it.
 
 use axum::http::StatusCode;
-use chrono::{DateTime, SecondsFormat, Utc};
-use rand::rngs::StdRng;
+use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
+use rand::Rng;
 use serde_json::{Map, Value, json};
 
 use super::platforms::{self, Counters, Platform};
 use super::profile::Profile;
 use super::scenario::Outcome;
+use super::store::{DEFAULT_SCHEDULE_DELAY, Hold};
+use super::validate::PostRequest;
 
 /// The lifecycle of a remembered post, as `GET /api/post/{id}` reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,6 +75,43 @@ pub(super) struct StoredPost {
 }
 
 impl StoredPost {
+    /// A new post with id `id`, still `Pending` and not yet filed anywhere: the caller decides
+    /// whether it is due later, held or published now. A paused post without a future
+    /// `scheduleDate` is scheduled an hour ahead.
+    pub(super) fn new(
+        id: String,
+        text: String,
+        profile: &Profile,
+        request: PostRequest,
+        outcome: Outcome,
+        hold: Hold,
+        now: DateTime<Utc>,
+    ) -> StoredPost {
+        let mut schedule_date = request.schedule_date;
+        if hold == Hold::Paused && schedule_date.is_none_or(|due| due <= now) {
+            schedule_date = Some(now + DEFAULT_SCHEDULE_DELAY);
+        }
+        StoredPost {
+            id,
+            profile: profile.clone(),
+            text,
+            platforms: request.platforms,
+            media_urls: request.media_urls,
+            schedule_date,
+            notes: request.notes,
+            // Ayrshare reports creation times in whole seconds.
+            created: now.trunc_subsecs(0),
+            scheduled: schedule_date.is_some_and(|due| due > now),
+            outcome,
+            status: PostStatus::Pending,
+            post_ids: Vec::new(),
+            errors: Vec::new(),
+            due_at: None,
+            published_at: None,
+            shown: Map::new(),
+        }
+    }
+
     /// The answer to the `POST /api/post` that created this post (unwrapped).
     pub(super) fn creation_answer(&self, title: &str) -> (StatusCode, Value) {
         let mut body = match self.status {
@@ -138,7 +177,7 @@ impl StoredPost {
     /// Publishes the post to its networks according to its outcome.
     pub(super) fn publish(
         &mut self,
-        rng: &mut StdRng,
+        rng: &mut impl Rng,
         counters: &mut Counters,
         now: DateTime<Utc>,
     ) {

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
-use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use rand::rngs::StdRng;
 
 use super::platforms::Platform;
@@ -63,6 +63,41 @@ enum Announce {
     Yes,
     /// Published after `processing` (TikTok): a `scheduled` webhook with a `subAction`.
     AfterProcessing,
+}
+
+/// The text of a `randomPost`.
+pub(super) fn random_text(rng: &mut impl rand::Rng) -> String {
+    let tag: u32 = rng.random_range(1000..10_000);
+    format!("A random post from the Ayrshare mock #{tag}")
+}
+
+/// A post as `create` would answer it, remembered nowhere (`--forget`): published at once
+/// unless it is due later or held, and then never published.
+pub(super) fn unremembered(
+    profile: &Profile,
+    request: PostRequest,
+    outcome: Outcome,
+    hold: Hold,
+    now: DateTime<Utc>,
+) -> StoredPost {
+    let mut rng = rand::rng();
+    let id = platforms::ayrshare_id(&mut rng);
+    let text = request
+        .text
+        .clone()
+        .unwrap_or_else(|| random_text(&mut rng));
+    let mut post = StoredPost::new(id, text, profile, request, outcome, hold, now);
+    let due_later = post.schedule_date.is_some_and(|due| due > now);
+    match hold {
+        Hold::Approval => post.status = PostStatus::AwaitingApproval,
+        Hold::Paused => post.status = PostStatus::Paused,
+        Hold::Processing(_) if !due_later => post.status = PostStatus::Processing,
+        Hold::Processing(_) | Hold::None if due_later => {}
+        Hold::Processing(_) | Hold::None => {
+            post.publish(&mut rng, &mut Counters::default(), now);
+        }
+    }
+    post
 }
 
 /// What the mock remembers about one profile.
@@ -344,33 +379,14 @@ impl Store {
         self.publish_due(now);
         while self.posts.len() >= self.max_posts && self.forget_oldest() {}
         let id = self.unused_id();
-        let text = request.text.unwrap_or_else(|| self.random_text());
-        let mut schedule_date = request.schedule_date;
-        if hold == Hold::Paused && schedule_date.is_none_or(|due| due <= now) {
-            schedule_date = Some(now + DEFAULT_SCHEDULE_DELAY);
-        }
-        let due_later = schedule_date.filter(|due| *due > now);
+        let text = request
+            .text
+            .clone()
+            .unwrap_or_else(|| random_text(&mut self.rng));
+        let post = StoredPost::new(id.clone(), text, profile, request, outcome, hold, now);
+        let due_later = post.schedule_date.filter(|due| *due > now);
         self.next_seq += 1;
         let seq = self.next_seq;
-        let post = StoredPost {
-            id: id.clone(),
-            profile: profile.clone(),
-            text,
-            platforms: request.platforms,
-            media_urls: request.media_urls,
-            schedule_date,
-            notes: request.notes,
-            // Ayrshare reports creation times in whole seconds.
-            created: now.trunc_subsecs(0),
-            scheduled: due_later.is_some(),
-            outcome,
-            status: PostStatus::Pending,
-            post_ids: Vec::new(),
-            errors: Vec::new(),
-            due_at: None,
-            published_at: None,
-            shown: serde_json::Map::new(),
-        };
         self.posts.insert(seq, post);
         self.ids.insert(id, seq);
         self.profile_state(profile, now).posts.insert(seq);
@@ -396,11 +412,6 @@ impl Store {
                 return id;
             }
         }
-    }
-
-    fn random_text(&mut self) -> String {
-        let tag: u32 = rand::Rng::random_range(&mut self.rng, 1000..10_000);
-        format!("A random post from the Ayrshare mock #{tag}")
     }
 
     /// Sets the status of an unsettled post, taking it out of the due index.

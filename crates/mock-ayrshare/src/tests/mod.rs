@@ -4,6 +4,7 @@
 mod analytics;
 mod answer_forms;
 mod delete;
+mod forget;
 mod idempotency;
 mod rate_limit;
 mod update;
