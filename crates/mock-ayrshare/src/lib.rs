@@ -1,9 +1,12 @@
 //! A mock Ayrshare server: simulates Ayrshare's post API so clients can be tested without it.
 //!
-//! It serves `POST /api/post`, `GET /api/post/{id}`, `DELETE /api/post` (and `/api/delete`),
-//! `GET /api/history` and `GET /api/history/{id}`, checks requests the way Ayrshare does,
-//! remembers posts per profile in bounded memory, and simulates failures on demand through scenarios
-//! (an `X-Mock-Scenario` header or a `[mock:<name>]` marker in the post text).
+//! It serves `POST /api/post`, `GET /api/post/{id}`, `PATCH`/`PUT /api/post`, `DELETE /api/post`
+//! (and `/api/delete`), `GET /api/history[/{id}]`, `POST /api/analytics/post` and
+//! `/api/hook/webhook`, plus its own `/mock/profiles/{profile_key}`. It checks requests the way
+//! Ayrshare does (idempotency keys and the rate limit included), remembers posts per profile in
+//! bounded memory, publishes scheduled posts on time with signed webhooks, and simulates
+//! failures and answer forms on demand through scenarios (an `X-Mock-Scenario` header or a
+//! `[mock:<name>]` marker in the post text).
 //! `docs/mock-ayrshare.md` is the user documentation; [`cli`] holds the flags of the
 //! `mock-ayrshare` binary for programs that embed the mock as a subcommand.
 
