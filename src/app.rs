@@ -15,10 +15,10 @@ use crate::ayrshare::{AyrshareClient, AyrshareSettings};
 use crate::config::Config;
 use crate::http::rate_limit::KeyRateLimit;
 use crate::http::{self, AppState};
-use crate::mock_ayrshare::{self, MockConfig};
 use crate::publishing::idempotency::{PURGE_EVERY, run_purge};
 use crate::publishing::{Publisher, PublishingSettings};
 use crate::store::{self, DynStore};
+use mock_ayrshare::MockConfig;
 
 /// Why the application could not be built; its `Display` is the one line the CLI prints.
 #[derive(Debug, thiserror::Error)]
