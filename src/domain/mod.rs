@@ -5,10 +5,11 @@ pub mod api_key;
 pub mod new_post;
 pub mod outcome;
 pub mod platform;
+pub mod strict_json;
 pub mod tracked_status;
 
 pub use api_key::{ApiKeySecret, KeyHash};
-pub use new_post::{FieldError, NewPost, ValidationErrors};
+pub use new_post::{FieldError, NewPost, Problems, ValidationErrors};
 pub use outcome::{DeliveryFailure, Link, Outcome, PlatformResult, ProviderAnswer, Verdict};
 pub use platform::Platform;
 pub use tracked_status::{TrackedStatus, Transition};

@@ -2,7 +2,7 @@
 //! JSON body `{"detail", "error", ...}`.
 
 use super::extract::Json;
-use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::rejection::PathRejection;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
@@ -58,25 +58,13 @@ pub enum ApiError {
 impl ApiError {
     /// A validation error about one field.
     pub fn field(field: &str, message: impl Into<String>) -> ApiError {
-        ApiError::Validation(ValidationErrors(vec![FieldError::new(field, message)]))
+        ApiError::Validation(ValidationErrors::one(FieldError::new(field, message)))
     }
 }
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         ApiError::Internal(error.to_string())
-    }
-}
-
-impl From<JsonRejection> for ApiError {
-    fn from(rejection: JsonRejection) -> Self {
-        match rejection {
-            JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType(
-                "the body must be JSON, sent with content-type: application/json".into(),
-            ),
-            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
-            other => ApiError::field("body", other.body_text()),
-        }
     }
 }
 
@@ -149,7 +137,11 @@ impl IntoResponse for ApiError {
         match self {
             ApiError::Validation(errors) => {
                 let mut extra = Map::new();
-                extra.insert("errors".into(), json!(errors.0));
+                extra.insert("errors".into(), json!(errors.listed()));
+                // Only when the list is cut short: how many more problems were found.
+                if errors.not_listed() > 0 {
+                    extra.insert("errors_not_listed".into(), json!(errors.not_listed()));
+                }
                 error_body(
                     StatusCode::BAD_REQUEST,
                     "validation_error",

@@ -72,6 +72,9 @@ fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
         .with_state(state);
 
     let layers = ServiceBuilder::new()
+        .layer(axum::middleware::map_request(
+            middleware::drop_unsafe_request_id,
+        ))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(middleware::trace_layer())
         .layer(PropagateRequestIdLayer::x_request_id())

@@ -6,6 +6,7 @@ mod cli;
 mod concurrency;
 mod create_post;
 mod errors;
+mod hardening;
 mod read_post;
 mod shipped_mock;
 // Shared with tests/secrets.rs, which uses parts this binary does not.
