@@ -280,7 +280,7 @@ async fn serve(config: Config, sandbox: bool) -> Result<(), Failure> {
         ayrshare_timeout: ayrshare.timeout,
         sandbox,
     };
-    http::serve(listener, state, shutdown_signal()).await?;
+    http::serve_with_limits(listener, state, config.connection_limits, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -9,6 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 use crate::ayrshare::XCredentials;
+use crate::http::ConnectionLimits;
 
 /// Ayrshare's production API.
 pub const DEFAULT_AYRSHARE_BASE_URL: &str = "https://api.ayrshare.com/api";
@@ -36,6 +37,9 @@ pub struct Config {
     pub x_credentials: Option<XCredentials>,
     /// `BIND_ADDR`.
     pub bind_addr: SocketAddr,
+    /// `HTTP_HEADER_READ_TIMEOUT_SECS`, `HTTP_IDLE_TIMEOUT_SECS`, `HTTP_MAX_CONNECTIONS` and
+    /// `SHUTDOWN_GRACE_SECS`.
+    pub connection_limits: ConnectionLimits,
 }
 
 /// A setting that is missing or malformed; its `Display` is the one line printed at startup.
@@ -165,6 +169,30 @@ impl Config {
             )
         })?;
 
+        let defaults = ConnectionLimits::default();
+        let connection_limits = ConnectionLimits {
+            header_read_timeout: seconds(
+                &get,
+                "HTTP_HEADER_READ_TIMEOUT_SECS",
+                defaults.header_read_timeout,
+                1,
+            )?,
+            idle_timeout: seconds(&get, "HTTP_IDLE_TIMEOUT_SECS", defaults.idle_timeout, 1)?,
+            max_connections: match get("HTTP_MAX_CONNECTIONS") {
+                None => defaults.max_connections,
+                Some(text) => match text.trim().parse::<usize>() {
+                    Ok(n @ 1..=100_000) => n,
+                    _ => {
+                        return Err(ConfigError::new(
+                            "HTTP_MAX_CONNECTIONS",
+                            format!("'{text}' is not a whole number from 1 to 100000"),
+                        ));
+                    }
+                },
+            },
+            shutdown_grace: seconds(&get, "SHUTDOWN_GRACE_SECS", defaults.shutdown_grace, 0)?,
+        };
+
         Ok(Config {
             database_url: SecretString::from(database_url),
             database_is_default,
@@ -173,6 +201,7 @@ impl Config {
             ayrshare_timeout,
             x_credentials,
             bind_addr,
+            connection_limits,
         })
     }
 
@@ -194,6 +223,25 @@ impl Config {
         } else {
             "postgres"
         }
+    }
+}
+
+/// A whole number of seconds from `min` to 3600, or `default` when unset.
+fn seconds(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: Duration,
+    min: u64,
+) -> Result<Duration, ConfigError> {
+    let Some(text) = get(name) else {
+        return Ok(default);
+    };
+    match text.trim().parse::<u64>() {
+        Ok(secs) if (min..=3600).contains(&secs) => Ok(Duration::from_secs(secs)),
+        _ => Err(ConfigError::new(
+            name,
+            format!("'{text}' is not a whole number of seconds from {min} to 3600"),
+        )),
     }
 }
 
@@ -227,6 +275,51 @@ mod tests {
         assert_eq!(c.ayrshare_timeout, Duration::from_secs(30));
         assert!(c.ayrshare_api_key.is_none());
         assert!(c.x_credentials.is_none());
+        assert_eq!(c.connection_limits, ConnectionLimits::default());
+    }
+
+    #[test]
+    fn connection_limits_are_read_and_checked() {
+        let c = config(&[
+            ("HTTP_HEADER_READ_TIMEOUT_SECS", "3"),
+            ("HTTP_IDLE_TIMEOUT_SECS", " 30 "),
+            ("HTTP_MAX_CONNECTIONS", "64"),
+            ("SHUTDOWN_GRACE_SECS", "0"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.connection_limits,
+            ConnectionLimits {
+                header_read_timeout: Duration::from_secs(3),
+                idle_timeout: Duration::from_secs(30),
+                max_connections: 64,
+                shutdown_grace: Duration::ZERO,
+            }
+        );
+        for (name, value) in [
+            ("HTTP_HEADER_READ_TIMEOUT_SECS", "0"),
+            ("HTTP_HEADER_READ_TIMEOUT_SECS", "3601"),
+            ("HTTP_IDLE_TIMEOUT_SECS", "0"),
+            ("HTTP_IDLE_TIMEOUT_SECS", "soon"),
+            ("HTTP_MAX_CONNECTIONS", "0"),
+            ("HTTP_MAX_CONNECTIONS", "100001"),
+            ("HTTP_MAX_CONNECTIONS", "-1"),
+            ("SHUTDOWN_GRACE_SECS", "-1"),
+            ("SHUTDOWN_GRACE_SECS", "1.5"),
+        ] {
+            let err = config(&[(name, value)]).unwrap_err();
+            assert_eq!(err.name, name, "{value}");
+        }
+        let c = config(&[
+            ("SHUTDOWN_GRACE_SECS", "3600"),
+            ("HTTP_MAX_CONNECTIONS", "1"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.connection_limits.shutdown_grace,
+            Duration::from_secs(3600)
+        );
+        assert_eq!(c.connection_limits.max_connections, 1);
     }
 
     #[test]

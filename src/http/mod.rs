@@ -5,6 +5,7 @@ mod error;
 mod extract;
 mod health;
 mod middleware;
+pub mod server;
 mod social_post;
 
 use std::future::Future;
@@ -23,6 +24,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
 pub use error::ApiError;
+pub use server::ConnectionLimits;
 
 use crate::ayrshare::AyrshareClient;
 use crate::store::DynStore;
@@ -102,16 +104,24 @@ fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
 }
 
 /// Serves until `shutdown` completes, then lets requests in flight and their recording work
-/// finish before returning.
+/// finish before returning. With the default `ConnectionLimits`.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with_limits(listener, state, ConnectionLimits::default(), shutdown).await
+}
+
+/// `serve`, within `limits` (see `server::serve_connections`).
+pub async fn serve_with_limits(
+    listener: TcpListener,
+    state: AppState,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let tasks = state.tasks.clone();
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    server::serve_connections(listener, router(state), limits, shutdown).await?;
     tasks.close();
     tasks.wait().await;
     Ok(())

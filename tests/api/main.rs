@@ -4,6 +4,7 @@
 mod auth;
 mod cli;
 mod concurrency;
+mod connections;
 mod create_post;
 mod errors;
 mod hardening;

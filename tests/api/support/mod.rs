@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use mosaic_social::ayrshare::{AyrshareClient, AyrshareSettings, XCredentials};
 use mosaic_social::domain::ApiKeySecret;
-use mosaic_social::http::{self, AppState};
+use mosaic_social::http::{self, AppState, ConnectionLimits};
 use mosaic_social::store::{self, DynStore, TrackingRecord};
 use reqwest::{RequestBuilder, Response};
 use secrecy::SecretString;
@@ -36,6 +36,7 @@ pub struct Options {
     pub x_credentials: bool,
     /// Ayrshare's base URL when it is not the wiremock server (a closed port, the shipped mock).
     pub ayrshare_base_url: Option<String>,
+    pub connection_limits: ConnectionLimits,
 }
 
 impl Default for Options {
@@ -44,6 +45,7 @@ impl Default for Options {
             ayrshare_timeout: Duration::from_secs(5),
             x_credentials: false,
             ayrshare_base_url: None,
+            connection_limits: ConnectionLimits::default(),
         }
     }
 }
@@ -59,8 +61,8 @@ pub struct TestApp {
     pub organization_id: Uuid,
     pub primary_workspace_id: Uuid,
     database: Database,
-    shutdown: Option<oneshot::Sender<()>>,
-    server: Option<tokio::task::JoinHandle<()>>,
+    shutdown: std::sync::Mutex<Option<oneshot::Sender<()>>>,
+    server: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// A fresh, empty database for one test.
@@ -210,8 +212,9 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
         let (shutdown, stopped) = oneshot::channel::<()>();
+        let limits = options.connection_limits;
         let server = tokio::spawn(async move {
-            http::serve(listener, state, async {
+            http::serve_with_limits(listener, state, limits, async {
                 let _ = stopped.await;
             })
             .await
@@ -234,20 +237,30 @@ impl TestApp {
             organization_id,
             primary_workspace_id,
             database,
-            shutdown: Some(shutdown),
-            server: Some(server),
+            shutdown: std::sync::Mutex::new(Some(shutdown)),
+            server: tokio::sync::Mutex::new(Some(server)),
         })
     }
 
     /// Stops the server (letting requests finish) and drops a Postgres test database.
-    pub async fn finish(mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
+    pub async fn finish(self) {
+        self.stop().await;
+        // The database goes with `self` (see `Drop for Database`).
+    }
+
+    /// Sends the server its shutdown signal, as SIGTERM would.
+    pub fn begin_shutdown(&self) {
+        if let Some(shutdown) = self.shutdown.lock().unwrap().take() {
             let _ = shutdown.send(());
         }
-        if let Some(server) = self.server.take() {
+    }
+
+    /// Sends the shutdown signal and waits until the server has returned.
+    pub async fn stop(&self) {
+        self.begin_shutdown();
+        if let Some(server) = self.server.lock().await.take() {
             let _ = server.await;
         }
-        // The database goes with `self` (see `Drop for Database`).
     }
 
     pub fn url(&self, path: &str) -> String {
