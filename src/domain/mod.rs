@@ -5,6 +5,8 @@ pub mod api_key;
 pub mod new_post;
 pub mod outcome;
 pub mod platform;
+#[cfg(test)]
+mod properties;
 pub mod strict_json;
 pub mod tracked_status;
 
