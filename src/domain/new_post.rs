@@ -365,11 +365,12 @@ fn media_url_problem(text: &str) -> Option<&'static str> {
             "contains whitespace, a control character or a backslash: percent-encode them",
         );
     }
+    const NOT_HTTP: &str = "is not an absolute http or https URL with a host";
     let Some((scheme, rest)) = text.split_once(':') else {
-        return Some("is not an absolute http or https URL");
+        return Some(NOT_HTTP);
     };
     if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
-        return Some("is not an absolute http or https URL");
+        return Some(NOT_HTTP);
     }
     let Some(after_slashes) = rest.strip_prefix("//") else {
         return Some("must have // after its scheme, as in https://cdn.example.com/a.png");
@@ -383,7 +384,7 @@ fn media_url_problem(text: &str) -> Option<&'static str> {
     }
     match Url::parse(text) {
         Ok(url) if !authority.is_empty() && url.host_str().is_some_and(|h| !h.is_empty()) => None,
-        Ok(_) => Some("has no host"),
+        Ok(_) => Some(NOT_HTTP),
         Err(_) => Some("is not a valid http or https URL"),
     }
 }
