@@ -14,7 +14,7 @@ use url::Url;
 use crate::ayrshare::{AyrshareClient, AyrshareSettings};
 use crate::config::Config;
 use crate::http::rate_limit::KeyRateLimit;
-use crate::http::{self, AppState};
+use crate::http::{self, AppState, ConnectionLimits};
 use crate::publishing::idempotency::{PURGE_EVERY, run_purge};
 use crate::publishing::{Publisher, PublishingSettings};
 use crate::store::{self, DynStore};
@@ -40,6 +40,8 @@ pub struct App {
     state: AppState,
     /// Where Ayrshare is, for the startup line.
     pub ayrshare_base_url: Url,
+    /// What a connection may cost.
+    connection_limits: ConnectionLimits,
 }
 
 impl App {
@@ -91,6 +93,7 @@ impl App {
                 )),
             },
             ayrshare_base_url,
+            connection_limits: config.connection_limits,
         })
     }
 
@@ -122,7 +125,7 @@ impl App {
             PURGE_EVERY,
             stop.clone(),
         ));
-        let served = http::serve(listener, self.state, shutdown).await;
+        let served = http::serve(listener, self.state, self.connection_limits, shutdown).await;
         stop.cancel();
         let _ = purge.await;
         served

@@ -50,14 +50,14 @@ enum KeysCommand {
     /// Create a key (and the organization, with its primary workspace, if it is new); prints
     /// the key alone on the last line.
     Create {
-        #[arg(long)]
+        #[arg(long, value_parser = a_name)]
         organization: String,
-        #[arg(long)]
+        #[arg(long, value_parser = a_name)]
         label: Option<String>,
     },
     /// List an organization's keys: id, prefix, label, created_at, active or revoked.
     List {
-        #[arg(long)]
+        #[arg(long, value_parser = a_name)]
         organization: String,
     },
     /// Revoke a key by id or by prefix (`mk_` and 8 characters).
@@ -71,14 +71,27 @@ enum KeysCommand {
 enum WorkspacesCommand {
     /// Create a workspace of an existing organization; prints its id alone on the last line.
     Create {
-        #[arg(long)]
+        #[arg(long, value_parser = a_name)]
         organization: String,
-        #[arg(long)]
+        #[arg(long, value_parser = a_name)]
         name: String,
         /// The Ayrshare Profile-Key this workspace posts with.
         #[arg(long)]
         ayrshare_profile_key: Option<String>,
     },
+}
+
+/// A name (organization, workspace, key label) as typed: refused when blank, since a blank name
+/// cannot be told apart in a listing, or when it holds control characters, which would break
+/// the one-line, tab-separated output. Never trimmed or otherwise rewritten.
+fn a_name(text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        return Err("must not be blank".into());
+    }
+    if text.chars().any(char::is_control) {
+        return Err("must not contain control characters (tabs, line breaks, ...)".into());
+    }
+    Ok(text.to_owned())
 }
 
 /// A failed command: its one-line message.
@@ -300,4 +313,50 @@ async fn shutdown_signal() {
         _ = terminate => {},
     }
     tracing::info!("shutdown signal received; finishing requests in flight");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blank_names_and_control_characters_are_refused_as_typed() {
+        for bad in ["", " ", "\t", " \u{a0} ", "a\tb", "a\nb"] {
+            assert!(a_name(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(a_name(" acme ").unwrap(), " acme ");
+        assert_eq!(a_name("Acme Corp").unwrap(), "Acme Corp");
+    }
+
+    #[test]
+    fn a_blank_organization_stops_the_command_line() {
+        for args in [
+            &["mosaic-social", "keys", "create", "--organization", "  "][..],
+            &[
+                "mosaic-social",
+                "keys",
+                "create",
+                "--organization",
+                "a",
+                "--label",
+                "",
+            ],
+            &["mosaic-social", "keys", "list", "--organization", ""],
+            &[
+                "mosaic-social",
+                "workspaces",
+                "create",
+                "--organization",
+                "a",
+                "--name",
+                " ",
+            ],
+        ] {
+            let error = Cli::try_parse_from(args).err().expect("refused");
+            assert!(
+                error.to_string().contains("must not be blank"),
+                "{args:?}: {error}"
+            );
+        }
+    }
 }

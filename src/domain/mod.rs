@@ -6,11 +6,14 @@ pub mod idempotency;
 pub mod new_post;
 pub mod outcome;
 pub mod platform;
+#[cfg(test)]
+mod properties;
+pub mod strict_json;
 pub mod tracked_status;
 
 pub use api_key::{ApiKeySecret, KeyHash};
 pub use idempotency::IdempotencyKey;
-pub use new_post::{FieldError, NewPost, ValidationErrors};
+pub use new_post::{FieldError, NewPost, Problems, ValidationErrors};
 pub use outcome::{DeliveryFailure, Link, Open, Outcome, PlatformResult, ProviderAnswer, Verdict};
 pub use platform::Platform;
 pub use tracked_status::{TrackedStatus, Transition};

@@ -6,6 +6,7 @@ mod extract;
 mod health;
 mod middleware;
 pub mod rate_limit;
+pub mod server;
 mod social_post;
 
 use std::future::Future;
@@ -23,6 +24,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
 pub use error::ApiError;
+pub use server::ConnectionLimits;
 
 use crate::publishing::Publisher;
 
@@ -64,6 +66,9 @@ fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
         .with_state(state);
 
     let layers = ServiceBuilder::new()
+        .layer(axum::middleware::map_request(
+            middleware::drop_unsafe_request_id,
+        ))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(middleware::trace_layer())
         .layer(PropagateRequestIdLayer::x_request_id())
@@ -92,16 +97,15 @@ fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
 }
 
 /// Serves until `shutdown` completes, then lets requests in flight and their recording work
-/// finish before returning.
+/// finish before returning. With the default `ConnectionLimits`.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
+    limits: ConnectionLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let tasks = state.publisher.tasks.clone();
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    server::serve_connections(listener, router(state), limits, shutdown).await?;
     tasks.close();
     tasks.wait().await;
     Ok(())

@@ -62,9 +62,9 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiErr
     IdempotencyKey::parse(first.as_bytes())
         .map(Some)
         .map_err(|e| {
-            ApiError::App(AppError::Validation(crate::domain::ValidationErrors(vec![
+            ApiError::App(AppError::Validation(crate::domain::ValidationErrors::one(
                 e,
-            ])))
+            )))
         })
 }
 

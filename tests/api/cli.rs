@@ -84,6 +84,28 @@ async fn keys_commands_work_as_scripts_expect(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let url = Some(database.url());
 
+    // Blank names are refused as typed, before anything is written.
+    for args in [
+        &["keys", "create", "--organization", "   "][..],
+        &["keys", "create", "--organization", "acme", "--label", " \t"],
+        &[
+            "workspaces",
+            "create",
+            "--organization",
+            "acme",
+            "--name",
+            "",
+        ],
+    ] {
+        let blank = run_args(dir.path(), url, args).await;
+        assert_fails_with_one_line(&blank, &["must not be blank"]);
+    }
+    let store = mosaic_social::store::connect(database.url(), Default::default())
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    assert_eq!(store.count_organizations().await.unwrap(), 0);
+
     let created = run_args(
         dir.path(),
         url,
