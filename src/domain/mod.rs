@@ -1,11 +1,15 @@
 //! The rules of the service, free of I/O: validated requests, platform names, API keys, and what
 //! Ayrshare's answers mean for `tracked_status`. Depends on nothing else in this crate.
 
+pub mod analytics;
 pub mod api_key;
+pub mod change;
 pub mod idempotency;
 pub mod new_post;
 pub mod outcome;
 pub mod platform;
+pub mod post_list;
+pub mod post_update;
 pub mod tracked_status;
 
 pub use api_key::{ApiKeySecret, KeyHash};
@@ -13,4 +17,6 @@ pub use idempotency::IdempotencyKey;
 pub use new_post::{FieldError, NewPost, ValidationErrors};
 pub use outcome::{DeliveryFailure, Link, Open, Outcome, PlatformResult, ProviderAnswer, Verdict};
 pub use platform::Platform;
+pub use post_list::{ListRequest, Position, PostFilter};
+pub use post_update::{PostDeletion, PostUpdate};
 pub use tracked_status::{TrackedStatus, Transition};

@@ -74,7 +74,8 @@ const DOCUMENTED: [&str; 5] = [
     "workspace_id",
 ];
 
-fn normalize_key(key: &str) -> String {
+/// A key as the refusal lists compare it: lowercase, without `-` and `_`.
+pub(crate) fn normalize_key(key: &str) -> String {
     key.chars()
         .filter(|c| *c != '-' && *c != '_')
         .flat_map(char::to_lowercase)
@@ -273,7 +274,9 @@ fn parse_media_urls(value: Option<Value>, errors: &mut Vec<FieldError>) -> Vec<U
     urls
 }
 
-fn parse_schedule_date(
+/// Parses `schedule_date` as the contract says (an offset, the future once truncated to whole
+/// seconds, at most the year 9999); problems go to `errors`.
+pub(crate) fn parse_schedule_date(
     value: Option<Value>,
     now: DateTime<Utc>,
     errors: &mut Vec<FieldError>,
@@ -322,7 +325,7 @@ fn parse_schedule_date(
 
 /// Postgres text cannot hold U+0000, and no platform accepts it: refusing it here keeps both
 /// stores answering the same.
-fn contains_nul(value: &Value) -> bool {
+pub(crate) fn contains_nul(value: &Value) -> bool {
     match value {
         Value::String(s) => s.contains('\0'),
         Value::Array(items) => items.iter().any(contains_nul),
