@@ -80,7 +80,6 @@ fn ids(body: &Value) -> (String, String) {
     )
 }
 
-#[allow(dead_code)] // Used by the tests of the routes that call Ayrshare.
 /// The JSON bodies Ayrshare received on `verb path`, in order.
 pub async fn received(app: &TestApp, verb: &str, route: &str) -> Vec<(Value, wiremock::Request)> {
     app.ayrshare

@@ -15,6 +15,7 @@ mod migrations;
 mod rate_limits;
 mod read_post;
 mod shipped_mock;
+mod update_post;
 // Shared with tests/secrets.rs, which uses parts this binary does not.
 #[allow(dead_code)]
 mod support;
