@@ -7,6 +7,7 @@ mod cli;
 mod concurrency;
 mod create_post;
 mod database_down;
+mod delete_post;
 mod errors;
 mod fixtures;
 mod idempotency;
