@@ -1,6 +1,7 @@
 //! API tests: the real app on port 0, against a fresh database per test (each test runs on
 //! SQLite and on Postgres) and a mock Ayrshare (wiremock, or the simulator we ship).
 
+mod analytics;
 mod answer_forms;
 mod auth;
 mod cli;
