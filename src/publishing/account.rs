@@ -62,7 +62,10 @@ impl Publisher {
     /// Notes that the caller's key was used: at most once per interval, its `last_used_at` is
     /// written, off the request's path (a failed write only leaves it a little older).
     pub fn note_key_use(&self, caller: Caller) {
-        let Some(at) = self.key_usage.note(caller.api_key_id, Utc::now()) else {
+        // At the precision both databases keep, so that the answer and the row agree.
+        let now = Utc::now();
+        let now = DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now);
+        let Some(at) = self.key_usage.note(caller.api_key_id, now) else {
             return;
         };
         let store = self.store.clone();

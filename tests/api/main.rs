@@ -17,8 +17,9 @@ mod migrations;
 mod rate_limits;
 mod read_post;
 mod shipped_mock;
-mod update_post;
 // Shared with tests/secrets.rs, which uses parts this binary does not.
 #[allow(dead_code)]
 mod support;
+mod update_post;
 mod validation;
+mod whoami;
