@@ -82,6 +82,7 @@ impl App {
                 ayrshare_timeout: config.ayrshare_timeout,
                 idempotency_retention: config.idempotency_retention,
             }),
+            key_usage: Arc::default(),
         };
         Ok(App {
             state: AppState {

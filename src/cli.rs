@@ -1,4 +1,5 @@
-//! The command line: `serve` (the default), `migrate`, `keys`, `workspaces` and `mock-ayrshare`.
+//! The command line: `serve` (the default), `migrate`, `keys`, `workspaces` (create, list) and
+//! `mock-ayrshare`.
 //! Each command prints what a script needs alone on its last stdout line, and fails with one line
 //! on stderr and a non-zero exit.
 
@@ -37,7 +38,7 @@ enum Command {
     /// Create, list and revoke API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
-    /// Create workspaces.
+    /// Create and list workspaces.
     #[command(subcommand)]
     Workspaces(WorkspacesCommand),
     /// Run the Ayrshare simulator on its own, for integration tests (serves under /api); the
@@ -78,6 +79,12 @@ enum WorkspacesCommand {
         /// The Ayrshare Profile-Key this workspace posts with.
         #[arg(long)]
         ayrshare_profile_key: Option<String>,
+    },
+    /// List an organization's workspaces: id, name, created_at, primary or secondary, and
+    /// profile-key or no-profile-key (never the key).
+    List {
+        #[arg(long)]
+        organization: String,
     },
 }
 
@@ -153,6 +160,35 @@ async fn execute(command: Command) -> Result<(), Failure> {
         Command::Keys(keys) => {
             telemetry::init("warn").map_err(Failure)?;
             run_keys(open_store(&config).await?, keys).await
+        }
+        Command::Workspaces(WorkspacesCommand::List { organization }) => {
+            telemetry::init("warn").map_err(Failure)?;
+            let store = open_store(&config).await?;
+            let org = store
+                .find_organization(&organization)
+                .await?
+                .ok_or_else(|| Failure(format!("no organization named {organization}")))?;
+            for workspace in store.list_workspaces(org.id).await? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    workspace.id,
+                    workspace.name,
+                    workspace
+                        .created_at
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    if workspace.is_primary {
+                        "primary"
+                    } else {
+                        "secondary"
+                    },
+                    if workspace.has_profile_key {
+                        "profile-key"
+                    } else {
+                        "no-profile-key"
+                    }
+                );
+            }
+            Ok(())
         }
         Command::Workspaces(WorkspacesCommand::Create {
             organization,

@@ -1,11 +1,15 @@
 //! The rules of the service, free of I/O: validated requests, platform names, API keys, and what
 //! Ayrshare's answers mean for `tracked_status`. Depends on nothing else in this crate.
 
+pub mod analytics;
 pub mod api_key;
+pub mod change;
 pub mod idempotency;
 pub mod new_post;
 pub mod outcome;
 pub mod platform;
+pub mod post_list;
+pub mod post_update;
 #[cfg(test)]
 mod properties;
 pub mod strict_json;
@@ -16,4 +20,6 @@ pub use idempotency::IdempotencyKey;
 pub use new_post::{FieldError, NewPost, Problems, ValidationErrors};
 pub use outcome::{DeliveryFailure, Link, Open, Outcome, PlatformResult, ProviderAnswer, Verdict};
 pub use platform::Platform;
+pub use post_list::{ListRequest, Position, PostFilter};
+pub use post_update::{PostDeletion, PostUpdate};
 pub use tracked_status::{TrackedStatus, Transition};

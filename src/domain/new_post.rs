@@ -158,7 +158,7 @@ const DOCUMENTED: [&str; 5] = [
     "workspace_id",
 ];
 
-fn normalize_key(key: &str) -> String {
+pub(crate) fn normalize_key(key: &str) -> String {
     key.chars()
         .filter(|c| *c != '-' && *c != '_')
         .flat_map(char::to_lowercase)
@@ -389,7 +389,7 @@ fn media_url_problem(text: &str) -> Option<&'static str> {
     }
 }
 
-fn parse_schedule_date(
+pub(crate) fn parse_schedule_date(
     value: Option<Value>,
     now: DateTime<Utc>,
     errors: &mut Problems,
@@ -462,6 +462,13 @@ fn path_field(path: &[PathStep]) -> String {
         }
     }
     field
+}
+
+/// Checks a value forwarded to Ayrshare under `key` (a create's extra, a PATCH's update field)
+/// as `check_extra` does.
+pub(crate) fn check_forwarded(key: &str, value: &Value, errors: &mut Problems) {
+    let mut path = vec![PathStep::Key(key)];
+    check_extra(value, &mut path, errors);
 }
 
 /// Checks a forwarded extra, everywhere inside it: no U+0000 (Postgres text cannot hold it, and

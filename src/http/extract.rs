@@ -1,15 +1,16 @@
-//! The project's own extractors: JSON bodies and paths whose rejections are `ApiError`s (never
-//! axum's plain-text ones), and the bearer-key authentication.
+//! The project's own extractors: JSON bodies, paths and query strings whose rejections are
+//! `ApiError`s (never axum's plain-text ones), and the bearer-key authentication.
 
 #![allow(clippy::disallowed_types)] // The one place that may name axum's originals.
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use super::AppState;
 use super::error::ApiError;
@@ -74,6 +75,39 @@ impl<T: serde::Serialize> IntoResponse for Json<T> {
 #[from_request(via(axum::extract::Path), rejection(ApiError))]
 pub struct Path<T>(pub T);
 
+/// Query parameters whose rejection is an `ApiError`.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct Query<T>(pub T);
+
+/// An optional JSON body: none at all is `None`; a body must be JSON, sent as JSON, as with
+/// `Json`.
+#[derive(Debug)]
+pub struct OptionalJson(pub Option<Value>);
+
+impl<S: Send + Sync> FromRequest<S> for OptionalJson {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let (parts, body) = request.into_parts();
+        let bytes = Bytes::from_request(Request::from_parts(parts.clone(), body), state)
+            .await
+            .map_err(|e| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge
+                } else {
+                    ApiError::field("body", e.body_text())
+                }
+            })?;
+        if bytes.is_empty() {
+            return Ok(OptionalJson(None));
+        }
+        let request = Request::from_parts(parts, Body::from(bytes));
+        let Json(value) = Json::<Value>::from_request(request, state).await?;
+        Ok(OptionalJson(Some(value)))
+    }
+}
+
 /// The caller, identified by `Authorization: Bearer mk_...`.
 #[derive(Clone, Copy, Debug)]
 pub struct Authenticated(pub Caller);
@@ -119,6 +153,7 @@ impl FromRequestParts<AppState> for Authenticated {
             .ok_or(ApiError::App(AppError::InvalidApiKey(
                 "the API key is not valid or has been revoked",
             )))?;
+        state.publisher.note_key_use(caller);
         rate_limit::admit(&state.key_rate_limit, caller.api_key_id, parts)?;
         Ok(Authenticated(caller))
     }

@@ -5,9 +5,11 @@ mod error;
 mod extract;
 mod health;
 mod middleware;
+mod posts;
 pub mod rate_limit;
 pub mod server;
 mod social_post;
+mod whoami;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -49,7 +51,9 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .merge(health::router())
-        .merge(social_post::router());
+        .merge(social_post::router())
+        .merge(posts::router())
+        .merge(whoami::router());
     with_middleware(routes, state)
 }
 
@@ -143,6 +147,7 @@ mod tests {
                     ayrshare_timeout: Duration::from_secs(1),
                     idempotency_retention: Duration::from_secs(86_400),
                 }),
+                key_usage: Arc::default(),
             },
             sandbox,
             key_rate_limit: Arc::new(rate_limit::KeyRateLimit::disabled()),

@@ -185,6 +185,29 @@ async fn keys_commands_work_as_scripts_expect(backend: Backend) {
     )
     .await;
     assert_fails_with_one_line(&unknown_org, &["initech"]);
+
+    let listed = run(dir.path(), url, "workspaces list --organization acme").await;
+    assert!(listed.status.success(), "{listed:?}");
+    let lines = stdout_lines(&listed);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    let primary: Vec<&str> = lines[0].split('\t').collect();
+    assert_eq!(
+        primary[1..],
+        ["primary", primary[2], "primary", "no-profile-key"]
+    );
+    assert!(primary[2].ends_with('Z'), "{}", primary[2]);
+    let brand: Vec<&str> = lines[1].split('\t').collect();
+    assert_eq!(brand[0], id);
+    assert_eq!(
+        brand[1..],
+        ["brand-b", brand[2], "secondary", "profile-key"]
+    );
+    assert!(
+        !String::from_utf8_lossy(&listed.stdout).contains("PK-B"),
+        "a profile key was listed"
+    );
+    let nobody = run(dir.path(), url, "workspaces list --organization nobody").await;
+    assert_fails_with_one_line(&nobody, &["nobody"]);
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! API tests: the real app on port 0, against a fresh database per test (each test runs on
 //! SQLite and on Postgres) and a mock Ayrshare (wiremock, or the simulator we ship).
 
+mod analytics;
 mod answer_forms;
 mod auth;
 mod cli;
@@ -8,9 +9,12 @@ mod concurrency;
 mod connections;
 mod create_post;
 mod database_down;
+mod delete_post;
 mod errors;
+mod fixtures;
 mod hardening;
 mod idempotency;
+mod list_posts;
 mod migrations;
 mod rate_limits;
 mod read_post;
@@ -18,4 +22,6 @@ mod shipped_mock;
 // Shared with tests/secrets.rs, which uses parts this binary does not.
 #[allow(dead_code)]
 mod support;
+mod update_post;
 mod validation;
+mod whoami;
