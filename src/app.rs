@@ -19,6 +19,7 @@ use crate::mock_ayrshare::{self, MockConfig};
 use crate::publishing::idempotency::{PURGE_EVERY, run_purge};
 use crate::publishing::{Publisher, PublishingSettings};
 use crate::store::{self, DynStore};
+use crate::telemetry::metrics;
 
 /// Why the application could not be built; its `Display` is the one line the CLI prints.
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +69,8 @@ impl App {
             rate_limit_window: config.ayrshare_rate_limit_window,
             ..AyrshareSettings::new(ayrshare.0, ayrshare.1, config.ayrshare_timeout)
         };
+        // Before anything is counted; once per process, however many apps it builds.
+        metrics::install();
         let store = open_store(config).await?;
         let ayrshare_base_url = ayrshare.base_url.clone();
         let client = AyrshareClient::new(ayrshare)
@@ -89,6 +92,7 @@ impl App {
                     config.rate_limit_per_minute,
                     config.rate_limit_burst,
                 )),
+                metrics_on_main: config.metrics_bind_addr.is_none(),
             },
             ayrshare_base_url,
         })
@@ -109,6 +113,11 @@ impl App {
         http::router(self.state.clone())
     }
 
+    /// `GET /metrics` alone, for the listener `METRICS_BIND_ADDR` names.
+    pub fn metrics_router(&self) -> Router {
+        http::metrics_router(self.state.clone())
+    }
+
     /// Serves on `listener`, with the background work (the idempotency purge), until `shutdown`
     /// completes; then lets requests in flight and their recording finish.
     pub async fn serve(
@@ -122,10 +131,24 @@ impl App {
             PURGE_EVERY,
             stop.clone(),
         ));
+        let upkeep = tokio::spawn(run_metrics_upkeep(stop.clone()));
         let served = http::serve(listener, self.state, shutdown).await;
         stop.cancel();
         let _ = purge.await;
+        let _ = upkeep.await;
         served
+    }
+}
+
+/// Folds recorded histogram samples into their buckets every few seconds, so that memory stays
+/// bounded however rarely `/metrics` is scraped.
+async fn run_metrics_upkeep(stop: CancellationToken) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = every.tick() => metrics::upkeep(),
+        }
     }
 }
 

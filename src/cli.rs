@@ -208,6 +208,22 @@ async fn serve(config: Config, sandbox: bool) -> Result<(), Failure> {
         ))
     })?;
     let addr = listener.local_addr()?;
+    if let Some(metrics_addr) = config.metrics_bind_addr {
+        let metrics_listener = TcpListener::bind(metrics_addr).await.map_err(|e| {
+            Failure(format!(
+                "METRICS_BIND_ADDR: cannot listen on {metrics_addr}: {e}"
+            ))
+        })?;
+        let metrics_addr = metrics_listener.local_addr()?;
+        let router = app.metrics_router();
+        // Not waited for at shutdown: a scrape has nothing to finish.
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(metrics_listener, router).await {
+                tracing::error!(error = %e, "the metrics listener stopped");
+            }
+        });
+        println!("metrics on http://{metrics_addr}/metrics");
+    }
     tracing::info!(
         %addr,
         database = config.database_backend(),

@@ -54,6 +54,9 @@ pub struct Config {
     pub x_credentials: Option<XCredentials>,
     /// `BIND_ADDR`.
     pub bind_addr: SocketAddr,
+    /// `METRICS_BIND_ADDR`: where `GET /metrics` is served instead of on `BIND_ADDR`, so that it
+    /// need not be public; unset, it is on the main listener.
+    pub metrics_bind_addr: Option<SocketAddr>,
     /// `DATABASE_MAX_CONNECTIONS` and `DATABASE_ACQUIRE_TIMEOUT_SECS`.
     pub pool: PoolSettings,
     /// `IDEMPOTENCY_RETENTION_HOURS`: how long an `Idempotency-Key` and its answer are kept
@@ -216,6 +219,16 @@ impl Config {
             )
         })?;
 
+        let metrics_bind_addr = match get("METRICS_BIND_ADDR") {
+            None => None,
+            Some(text) => Some(text.trim().parse().map_err(|_| {
+                ConfigError::new(
+                    "METRICS_BIND_ADDR",
+                    format!("'{text}' is not an address and port such as 127.0.0.1:9100"),
+                )
+            })?),
+        };
+
         let pool = PoolSettings {
             max_connections: number(&get, "DATABASE_MAX_CONNECTIONS", 10, 1..=1000)? as u32,
             acquire_timeout: Duration::from_secs(number(
@@ -241,6 +254,7 @@ impl Config {
             rate_limit_burst,
             x_credentials,
             bind_addr,
+            metrics_bind_addr,
             pool,
             idempotency_retention,
         })
@@ -317,6 +331,7 @@ mod tests {
         assert_eq!(c.database_backend(), "sqlite");
         assert_eq!(c.ayrshare_base_url.as_str(), DEFAULT_AYRSHARE_BASE_URL);
         assert_eq!(c.bind_addr.to_string(), DEFAULT_BIND_ADDR);
+        assert_eq!(c.metrics_bind_addr, None);
         assert_eq!(c.ayrshare_timeout, Duration::from_secs(30));
         assert_eq!(c.ayrshare_connect_timeout, Duration::from_secs(5));
         assert_eq!(c.ayrshare_rate_limit_window, Duration::from_secs(300));
@@ -352,6 +367,7 @@ mod tests {
             ("RATE_LIMIT_PER_MINUTE", "-1"),
             ("RATE_LIMIT_BURST", "0"),
             ("BIND_ADDR", "localhost"),
+            ("METRICS_BIND_ADDR", "9100"),
             ("AYRSHARE_X_API_KEY", "only-one"),
             ("DATABASE_MAX_CONNECTIONS", "0"),
             ("DATABASE_ACQUIRE_TIMEOUT_SECS", "x"),

@@ -1,5 +1,7 @@
 //! Logging: `tracing` to stderr (stdout is kept for what commands print for scripts), filtered
-//! by `RUST_LOG`.
+//! by `RUST_LOG`; and the Prometheus metrics (`metrics`).
+
+pub mod metrics;
 
 use std::io::IsTerminal;
 

@@ -251,6 +251,8 @@ pub struct PoolStats {
     pub size: u32,
     /// Open connections waiting in the pool.
     pub idle: u32,
+    /// The most connections the pool may open.
+    pub max: u32,
 }
 
 impl PoolStats {

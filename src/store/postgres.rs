@@ -82,6 +82,7 @@ impl Store for PostgresStore {
         PoolStats {
             size: self.pool.size(),
             idle: self.pool.num_idle() as u32,
+            max: self.pool.options().get_max_connections(),
         }
     }
 

@@ -95,6 +95,7 @@ impl Store for SqliteStore {
         PoolStats {
             size: self.pool.size(),
             idle: self.pool.num_idle() as u32,
+            max: self.pool.options().get_max_connections(),
         }
     }
 

@@ -9,6 +9,7 @@ mod create_post;
 mod database_down;
 mod errors;
 mod idempotency;
+mod metrics;
 mod migrations;
 mod rate_limits;
 mod read_post;
