@@ -193,6 +193,7 @@ async fn a_malformed_setting_stops_startup_with_one_line_naming_it() {
         ("AYRSHARE_TIMEOUT_SECS", "-1"),
         ("DATABASE_URL", "mysql://db"),
         ("RUST_LOG", "mosaic=loud"),
+        ("LOG_FORMAT", "xml"),
     ] {
         let output = command(dir.path(), None)
             .env(name, value)
@@ -230,30 +231,42 @@ async fn a_malformed_env_file_is_named_without_printing_its_secrets() {
     assert!(!String::from_utf8_lossy(&output.stderr).contains("SECRET"));
 }
 
-/// A running `serve --sandbox`: its address and the demo key it printed.
+/// A running `serve --sandbox`: its address, the demo key it printed, and where its metrics are
+/// when they have a listener of their own.
 struct Sandbox {
     child: Child,
     address: String,
     key: Option<String>,
+    metrics: Option<String>,
     _stdout: Lines<BufReader<ChildStdout>>,
 }
 
 async fn start_sandbox(dir: &Path) -> Sandbox {
+    start_sandbox_with(dir, &[], Stdio::null()).await
+}
+
+/// `serve --sandbox` with further settings, its stderr (the log) going to `stderr`.
+async fn start_sandbox_with(dir: &Path, env: &[(&str, &str)], stderr: Stdio) -> Sandbox {
     let mut child = command(dir, None)
         .env("BIND_ADDR", "127.0.0.1:0")
+        .envs(env.iter().copied())
         .args(["serve", "--sandbox"])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut key = None;
+    let mut metrics = None;
     let mut banner = false;
     let address = tokio::time::timeout(Duration::from_secs(60), async {
         while let Some(line) = lines.next_line().await.unwrap() {
             banner |= line.contains("SANDBOX MODE");
             if let Some(k) = line.strip_prefix("demo API key: ") {
                 key = Some(k.trim().to_owned());
+            }
+            if let Some(m) = line.strip_prefix("metrics on ") {
+                metrics = Some(m.trim().to_owned());
             }
             if let Some(address) = line.strip_prefix("mosaic-social listening on ") {
                 return address.trim().to_owned();
@@ -268,6 +281,7 @@ async fn start_sandbox(dir: &Path) -> Sandbox {
         child,
         address,
         key,
+        metrics,
         _stdout: lines,
     }
 }
@@ -437,4 +451,84 @@ async fn shutdown_lets_a_request_in_flight_finish_and_a_revoked_key_is_refused()
         .unwrap()
         .unwrap();
     assert!(status.success(), "{status:?}");
+}
+
+#[tokio::test]
+async fn json_logs_are_one_object_a_line_with_the_request_and_tracking_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sandbox = start_sandbox_with(
+        dir.path(),
+        &[
+            ("LOG_FORMAT", "json"),
+            ("RUST_LOG", "info"),
+            ("METRICS_BIND_ADDR", "127.0.0.1:0"),
+        ],
+        Stdio::piped(),
+    )
+    .await;
+    let key = sandbox.key.clone().unwrap();
+    let client = reqwest::Client::new();
+    let response = client
+        .post(format!("{}/social/post", sandbox.address))
+        .bearer_auth(&key)
+        .header("x-request-id", "json-log-check-7")
+        .json(&json!({"post": "logged", "platforms": ["linkedin"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let tracking_id = response_json(response).await["tracking_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // METRICS_BIND_ADDR: /metrics is on its own listener, and only there.
+    let metrics_url = sandbox
+        .metrics
+        .clone()
+        .expect("the metrics address is printed");
+    let scrape = client.get(&metrics_url).send().await.unwrap();
+    assert_eq!(scrape.status(), 200);
+    let text = scrape.text().await.unwrap();
+    assert!(text.contains("mosaic_http_requests_total"), "{text}");
+    let main = client
+        .get(format!("{}/metrics", sandbox.address))
+        .send()
+        .await
+        .unwrap();
+    expect_error(main, 404, "not_found").await;
+
+    terminate(&sandbox.child);
+    let mut stderr = sandbox.child.stderr.take().unwrap();
+    let mut log = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut stderr, &mut log)
+        .await
+        .unwrap();
+    sandbox.child.wait().await.unwrap();
+
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["level"].is_string() && l["timestamp"].is_string())
+    );
+    let of_request: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["span"]["request_id"] == "json-log-check-7")
+        .collect();
+    assert!(
+        of_request
+            .iter()
+            .any(|l| l["tracking_id"] == tracking_id.as_str()),
+        "no line of the request carries its tracking id: {log}"
+    );
+    let finished = of_request
+        .iter()
+        .find(|l| l["message"] == "request finished")
+        .unwrap_or_else(|| panic!("no 'request finished' line: {log}"));
+    assert_eq!(finished["status"], 200);
+    assert_eq!(finished["span"]["path"], "/social/post");
 }
