@@ -1,4 +1,5 @@
-//! The command line: `serve` (the default), `migrate`, `keys`, `workspaces` and `mock-ayrshare`.
+//! The command line: `serve` (the default), `migrate`, `keys`, `workspaces`, `mock-ayrshare` and
+//! `healthcheck`.
 //! Each command prints what a script needs alone on its last stdout line, and fails with one line
 //! on stderr and a non-zero exit.
 
@@ -52,6 +53,16 @@ enum Command {
         /// How many posts to remember; past it the oldest settled ones are forgotten.
         #[arg(long, env = "MOCK_AYRSHARE_MAX_POSTS", default_value_t = mock_ayrshare::DEFAULT_MAX_POSTS)]
         max_posts: usize,
+    },
+    /// Probe a URL and exit 0 when it answers 2xx: a container health check without curl.
+    Healthcheck {
+        /// The URL to probe [default: /readyz on BIND_ADDR, on loopback when BIND_ADDR binds every
+        /// interface].
+        url: Option<url::Url>,
+        /// Count any HTTP answer as healthy (for a server whose routes all need a key, such as
+        /// mock-ayrshare).
+        #[arg(long)]
+        any_status: bool,
     },
 }
 
@@ -139,6 +150,13 @@ async fn execute(command: Command) -> Result<(), Failure> {
         telemetry::init("info").map_err(Failure)?;
         return run_mock(bind, MockConfig { api_key, max_posts }).await;
     }
+    if let Command::Healthcheck { url, any_status } = command {
+        let url = match url {
+            Some(url) => url,
+            None => readyz_url(Config::from_env()?.bind_addr)?,
+        };
+        return healthcheck(url, any_status).await;
+    }
     let config = Config::from_env()?;
     match command {
         Command::Serve { sandbox } => {
@@ -182,7 +200,9 @@ async fn execute(command: Command) -> Result<(), Failure> {
             println!("{}", workspace.id);
             Ok(())
         }
-        Command::MockAyrshare { .. } => unreachable!("handled above"),
+        Command::MockAyrshare { .. } | Command::Healthcheck { .. } => {
+            unreachable!("handled above")
+        }
     }
 }
 
@@ -317,6 +337,39 @@ async fn run_mock(bind: SocketAddr, config: MockConfig) -> Result<(), Failure> {
     println!("mock ayrshare listening on http://{addr}/api");
     mock_ayrshare::serve(listener, config, shutdown_signal()).await?;
     Ok(())
+}
+
+/// `/readyz` on the address `serve` listens on, reached over loopback when it listens on every
+/// interface.
+fn readyz_url(bind: SocketAddr) -> Result<url::Url, Failure> {
+    let mut addr = bind;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    Ok(url::Url::parse(&format!("http://{addr}/readyz"))?)
+}
+
+/// One GET with a short timeout; healthy on 2xx (or on any answer with `any_status`).
+async fn healthcheck(url: url::Url, any_status: bool) -> Result<(), Failure> {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let response = client
+        .get(url.clone())
+        .send()
+        .await
+        .map_err(|e| Failure(format!("{url}: no answer: {e}")))?;
+    let status = response.status();
+    if status.is_success() || any_status {
+        println!("{url}: {status}");
+        Ok(())
+    } else {
+        Err(Failure(format!("{url}: {status}")))
+    }
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

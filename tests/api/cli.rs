@@ -498,6 +498,19 @@ async fn json_logs_are_one_object_a_line_with_the_request_and_tracking_ids() {
         .unwrap();
     expect_error(main, 404, "not_found").await;
 
+    // The container health check: `healthcheck URL` exits 0 on 2xx only, unless --any-status.
+    let readyz = format!("{}/readyz", sandbox.address);
+    let healthy = run_args(dir.path(), None, &["healthcheck", &readyz]).await;
+    assert!(
+        last_line_of_success(&healthy).ends_with("200 OK"),
+        "{healthy:?}"
+    );
+    let nowhere = format!("{}/nowhere", sandbox.address);
+    let missing = run_args(dir.path(), None, &["healthcheck", &nowhere]).await;
+    assert_fails_with_one_line(&missing, &["404"]);
+    let answered = run_args(dir.path(), None, &["healthcheck", "--any-status", &nowhere]).await;
+    assert!(answered.status.success(), "{answered:?}");
+
     terminate(&sandbox.child);
     let mut stderr = sandbox.child.stderr.take().unwrap();
     let mut log = String::new();
