@@ -160,12 +160,43 @@ pub async fn open_store(config: &Config) -> Result<DynStore, BuildError> {
     }
     let store = store::connect(config.database_url.expose_secret(), config.pool)
         .await
-        .map_err(|e| BuildError(format!("DATABASE_URL: {e}")))?;
+        .map_err(|e| {
+            if e.is_missing_database() {
+                BuildError(format!(
+                    "DATABASE_URL: the database {} does not exist; `mosaic-social migrate` \
+                     creates it",
+                    config.database_display()
+                ))
+            } else {
+                BuildError(format!("DATABASE_URL: {e}"))
+            }
+        })?;
     store
         .migrate()
         .await
         .map_err(|e| BuildError(format!("DATABASE_URL: {e}")))?;
     Ok(store)
+}
+
+/// Creates the configured Postgres database when it does not exist yet, as `sqlx database
+/// create` does (SQLite files are created when opened); returns whether it created one.
+pub async fn create_database_if_missing(config: &Config) -> Result<bool, BuildError> {
+    use sqlx::migrate::MigrateDatabase;
+    let url = config.database_url.expose_secret();
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Ok(false);
+    }
+    let failed = |e: sqlx::Error| {
+        BuildError(format!(
+            "DATABASE_URL: cannot create the database {}: {e}",
+            config.database_display()
+        ))
+    };
+    if sqlx::Postgres::database_exists(url).await.map_err(failed)? {
+        return Ok(false);
+    }
+    sqlx::Postgres::create_database(url).await.map_err(failed)?;
+    Ok(true)
 }
 
 /// Starts the shipped simulator on a loopback port and returns its base URL.

@@ -301,6 +301,12 @@ impl Default for PoolSettings {
 }
 
 impl StoreError {
+    /// Whether the database server answered that the named database does not exist.
+    pub fn is_missing_database(&self) -> bool {
+        matches!(self, StoreError::Database(sqlx::Error::Database(db))
+            if db.code().as_deref() == Some("3D000"))
+    }
+
     /// Whether the database could not be reached at all (as opposed to refusing a statement):
     /// the request may succeed when it is retried later.
     pub fn is_unavailable(&self) -> bool {

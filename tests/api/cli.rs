@@ -14,13 +14,21 @@ use crate::support::{Backend, Database, expect_error, response_json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mosaic-social");
 
-/// The binary with a clean environment: only what a test sets, in `dir`.
+/// The binary with a clean environment: only what a test sets, in `dir`, which is also its home
+/// (so the embedded databases go to `dir/data/mosaic-social`).
 fn command(dir: &Path, database_url: Option<&str>) -> Command {
+    command_at(dir, dir, database_url)
+}
+
+/// The binary run in `cwd` by a user whose home is `home`.
+fn command_at(cwd: &Path, home: &Path, database_url: Option<&str>) -> Command {
     let mut command = Command::new(BIN);
     command
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .current_dir(dir)
+        .env("HOME", home)
+        .env("XDG_DATA_HOME", home.join("data"))
+        .current_dir(cwd)
         .kill_on_drop(true);
     if let Some(url) = database_url {
         command.env("DATABASE_URL", url);
@@ -62,11 +70,20 @@ fn last_line_of_success(output: &Output) -> String {
         .expect("a line on stdout")
 }
 
-/// A failure: non-zero exit and exactly one line on stderr, which must mention `expected`.
+/// The sandbox's database file under a test's home.
+fn sandbox_db(home: &Path) -> std::path::PathBuf {
+    home.join("data/mosaic-social/sandbox.db")
+}
+
+/// A failure: non-zero exit and exactly one line on stderr (besides the `database:` line that
+/// says which database the command used), which must mention `expected`.
 fn assert_fails_with_one_line(output: &Output, expected: &[&str]) {
     assert!(!output.status.success(), "exit status {:?}", output.status);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("database: "))
+        .collect();
     assert_eq!(lines.len(), 1, "stderr: {stderr}");
     for word in expected {
         assert!(
@@ -204,8 +221,11 @@ async fn a_malformed_setting_stops_startup_with_one_line_naming_it() {
             .unwrap();
         assert_fails_with_one_line(&output, &[name]);
     }
+    // A missing argument is named.
     let output = run(dir.path(), None, "keys create").await;
-    assert!(!output.status.success());
+    assert_fails_with_one_line(&output, &["--organization", "--help"]);
+    let output = run(dir.path(), None, "workspaces create --organization acme").await;
+    assert_fails_with_one_line(&output, &["--name"]);
 
     // A credential that cannot travel in a header stops startup, without being printed.
     let output = command(dir.path(), None)
@@ -238,6 +258,8 @@ struct Sandbox {
     address: String,
     key: Option<String>,
     metrics: Option<String>,
+    /// What the `database:` line said.
+    database: String,
     _stdout: Lines<BufReader<ChildStdout>>,
 }
 
@@ -258,12 +280,16 @@ async fn start_sandbox_with(dir: &Path, env: &[(&str, &str)], stderr: Stdio) -> 
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut key = None;
     let mut metrics = None;
+    let mut database = String::new();
     let mut banner = false;
     let address = tokio::time::timeout(Duration::from_secs(60), async {
         while let Some(line) = lines.next_line().await.unwrap() {
             banner |= line.contains("SANDBOX MODE");
             if let Some(k) = line.strip_prefix("demo API key: ") {
                 key = Some(k.trim().to_owned());
+            }
+            if let Some(d) = line.strip_prefix("database: ") {
+                database = d.trim().to_owned();
             }
             if let Some(m) = line.strip_prefix("metrics on ") {
                 metrics = Some(m.trim().to_owned());
@@ -282,6 +308,7 @@ async fn start_sandbox_with(dir: &Path, env: &[(&str, &str)], stderr: Stdio) -> 
         address,
         key,
         metrics,
+        database,
         _stdout: lines,
     }
 }
@@ -303,7 +330,11 @@ async fn a_newcomer_runs_the_sandbox_and_the_documented_curl_works() {
         .key
         .clone()
         .expect("the demo key is printed on the first start");
-    assert!(dir.path().join("mosaic-data/mosaic-social.db").exists());
+    assert!(sandbox_db(dir.path()).exists());
+    assert_eq!(
+        sandbox.database,
+        format!("sqlite://{}", sandbox_db(dir.path()).display())
+    );
     let client = reqwest::Client::new();
 
     // The documentation's example, with a date in the future.
@@ -391,9 +422,19 @@ async fn shutdown_lets_a_request_in_flight_finish_and_a_revoked_key_is_refused()
     let client = reqwest::Client::new();
 
     // Revoked from another process: refused on the next request.
-    let second = run(dir.path(), None, "keys create --organization demo").await;
+    let second = run(
+        dir.path(),
+        None,
+        "keys create --sandbox --organization demo",
+    )
+    .await;
     let second_key = last_line_of_success(&second);
-    let revoked = run_args(dir.path(), None, &["keys", "revoke", &second_key[..11]]).await;
+    let revoked = run_args(
+        dir.path(),
+        None,
+        &["keys", "revoke", "--sandbox", &second_key[..11]],
+    )
+    .await;
     assert!(revoked.status.success(), "{revoked:?}");
     let refused = client
         .get(format!(
@@ -416,10 +457,7 @@ async fn shutdown_lets_a_request_in_flight_finish_and_a_revoked_key_is_refused()
     let in_flight = tokio::spawn(request);
     // Wait until the record is written as pending (it is, before Ayrshare is called), so the
     // signal surely arrives while the request is in flight.
-    let database = format!(
-        "sqlite://{}/mosaic-data/mosaic-social.db",
-        dir.path().display()
-    );
+    let database = format!("sqlite://{}", sandbox_db(dir.path()).display());
     let mut conn = sqlx::SqliteConnection::connect(&database).await.unwrap();
     tokio::time::timeout(Duration::from_secs(10), async {
         loop {
@@ -544,4 +582,107 @@ async fn json_logs_are_one_object_a_line_with_the_request_and_tracking_ids() {
         .unwrap_or_else(|| panic!("no 'request finished' line: {log}"));
     assert_eq!(finished["status"], 200);
     assert_eq!(finished["span"]["path"], "/social/post");
+}
+
+#[tokio::test]
+async fn the_sandbox_never_uses_database_url_and_its_database_is_found_from_anywhere() {
+    let home = tempfile::tempdir().unwrap();
+    // A production DATABASE_URL left in the shell: unreachable here, so touching it would fail.
+    let production = "postgres://app:pw@127.0.0.1:1/production";
+    let mut child = command(home.path(), Some(production))
+        .env("BIND_ADDR", "127.0.0.1:0")
+        .args(["serve", "--sandbox"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            let done = line.starts_with("mosaic-social listening on ");
+            seen.push(line);
+            if done {
+                return;
+            }
+        }
+        panic!("serve --sandbox ended: {seen:?}");
+    })
+    .await
+    .expect("serve --sandbox started within a minute");
+    let said = seen.join("\n");
+    assert!(said.contains("DATABASE_URL is not used"), "{said}");
+    assert!(
+        said.contains(&format!(
+            "database: sqlite://{}",
+            sandbox_db(home.path()).display()
+        )),
+        "{said}"
+    );
+    assert!(!said.contains("pw"), "{said}");
+    child.kill().await.unwrap();
+
+    // From another directory, the same user's sandbox database holds the demo organization.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let listed = command_at(elsewhere.path(), home.path(), Some(production))
+        .args(["keys", "list", "--sandbox", "--organization", "demo"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(stdout_lines(&listed).len(), 1, "{listed:?}");
+    let stderr = String::from_utf8_lossy(&listed.stderr);
+    assert!(stderr.contains("sandbox.db"), "{stderr}");
+    // Without --sandbox the same command goes to DATABASE_URL, named without its password.
+    let production_keys = command_at(elsewhere.path(), home.path(), Some(production))
+        .args(["keys", "list", "--organization", "demo"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!production_keys.status.success());
+    let stderr = String::from_utf8_lossy(&production_keys.stderr);
+    assert!(
+        stderr.contains("database: postgres://app@127.0.0.1:1/production"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("pw@"), "{stderr}");
+}
+
+#[tokio::test]
+async fn migrate_creates_a_missing_postgres_database_and_serve_says_to_run_it() {
+    let Some(admin_url) = crate::support::postgres_admin_url() else {
+        return;
+    };
+    let name = format!("mosaic_test_{}", uuid::Uuid::new_v4().simple());
+    let mut url = url::Url::parse(&admin_url).unwrap();
+    url.set_path(&name);
+    // Dropped at the end, whatever happens.
+    let database = Database::Postgres {
+        admin_url,
+        url: url.to_string(),
+        name: name.clone(),
+    };
+    let dir = tempfile::tempdir().unwrap();
+
+    let serve = command(dir.path(), Some(database.url()))
+        .env("AYRSHARE_API_KEY", "k")
+        .arg("serve")
+        .output()
+        .await
+        .unwrap();
+    assert_fails_with_one_line(&serve, &[&name, "does not exist", "migrate"]);
+
+    let migrated = run(dir.path(), Some(database.url()), "migrate").await;
+    assert_eq!(last_line_of_success(&migrated), "migrations applied");
+    let stderr = String::from_utf8_lossy(&migrated.stderr);
+    assert!(stderr.contains("created the database"), "{stderr}");
+    let again = run(dir.path(), Some(database.url()), "migrate").await;
+    assert!(again.status.success(), "{again:?}");
+    assert!(!String::from_utf8_lossy(&again.stderr).contains("created"));
+    let key = run(
+        dir.path(),
+        Some(database.url()),
+        "keys create --organization acme",
+    )
+    .await;
+    assert!(last_line_of_success(&key).starts_with("mk_"));
 }
