@@ -1,9 +1,11 @@
 # mosaic-social: a release build on rust:1-bookworm, run on debian:bookworm-slim as a non-root user.
 #
 #   docker build -t mosaic-social .
-#   docker run --rm -p 8080:8080 -e DATABASE_URL=postgres://... -e AYRSHARE_API_KEY=... mosaic-social
+#   docker run --rm -p 127.0.0.1:8080:8080 -e DATABASE_URL=postgres://... -e AYRSHARE_API_KEY=... mosaic-social
 #
-# `serve` (the default command) applies pending migrations itself before it listens.
+# `serve` (the default command) applies pending migrations itself before it listens. The same image
+# runs the Ayrshare simulator: `docker run ... mosaic-social mock-ayrshare --bind 0.0.0.0:9090`.
+# Docker does not run on our CI machines: `.ci/lint-docker` checks this file with hadolint.
 
 FROM rust:1-bookworm AS builder
 WORKDIR /build
@@ -34,6 +36,9 @@ RUN touch src/lib.rs src/main.rs crates/mock-ayrshare/src/lib.rs crates/mock-ayr
 
 FROM debian:bookworm-slim
 
+# ca-certificates only (TLS to Ayrshare and to a Postgres that requires it). Not pinned to a
+# version: bookworm's security updates replace it, and a pinned version would stop building.
+# hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
@@ -43,13 +48,18 @@ RUN apt-get update \
 
 COPY --from=builder /usr/local/bin/mosaic-social /usr/local/bin/mosaic-social
 
-# Numeric, so that orchestrators can verify the user is not root. The working directory is the
-# user's home: without DATABASE_URL, the SQLite fallback would go to /app/mosaic-data.
+# Numeric, so that orchestrators can verify the user is not root. Without DATABASE_URL, the
+# embedded SQLite database goes to the user's data directory, /app/.local/share/mosaic-social.
 USER 10001:10001
 WORKDIR /app
 
 ENV BIND_ADDR=0.0.0.0:8080
 EXPOSE 8080
+
+# GET /readyz through the binary itself (the image has no curl): healthy once the database
+# answers and the migrations are applied.
+HEALTHCHECK --interval=10s --timeout=6s --start-period=30s --retries=3 \
+  CMD ["mosaic-social", "healthcheck"]
 
 # Exec form: mosaic-social is PID 1 and receives SIGTERM itself, finishing requests in flight
 # before it exits 0.

@@ -18,6 +18,7 @@ use crate::http::{self, AppState, ConnectionLimits};
 use crate::publishing::idempotency::{PURGE_EVERY, run_purge};
 use crate::publishing::{Publisher, PublishingSettings};
 use crate::store::{self, DynStore};
+use crate::telemetry::metrics;
 use mock_ayrshare::MockConfig;
 
 /// Why the application could not be built; its `Display` is the one line the CLI prints.
@@ -70,6 +71,8 @@ impl App {
             rate_limit_window: config.ayrshare_rate_limit_window,
             ..AyrshareSettings::new(ayrshare.0, ayrshare.1, config.ayrshare_timeout)
         };
+        // Before anything is counted; once per process, however many apps it builds.
+        metrics::install();
         let store = open_store(config).await?;
         let ayrshare_base_url = ayrshare.base_url.clone();
         let client = AyrshareClient::new(ayrshare)
@@ -92,6 +95,7 @@ impl App {
                     config.rate_limit_per_minute,
                     config.rate_limit_burst,
                 )),
+                metrics_on_main: config.metrics_bind_addr.is_none(),
             },
             ayrshare_base_url,
             connection_limits: config.connection_limits,
@@ -113,6 +117,11 @@ impl App {
         http::router(self.state.clone())
     }
 
+    /// `GET /metrics` alone, for the listener `METRICS_BIND_ADDR` names.
+    pub fn metrics_router(&self) -> Router {
+        http::metrics_router(self.state.clone())
+    }
+
     /// Serves on `listener`, with the background work (the idempotency purge), until `shutdown`
     /// completes; then lets requests in flight and their recording finish.
     pub async fn serve(
@@ -126,10 +135,24 @@ impl App {
             PURGE_EVERY,
             stop.clone(),
         ));
+        let upkeep = tokio::spawn(run_metrics_upkeep(stop.clone()));
         let served = http::serve(listener, self.state, self.connection_limits, shutdown).await;
         stop.cancel();
         let _ = purge.await;
+        let _ = upkeep.await;
         served
+    }
+}
+
+/// Folds recorded histogram samples into their buckets every few seconds, so that memory stays
+/// bounded however rarely `/metrics` is scraped.
+async fn run_metrics_upkeep(stop: CancellationToken) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = every.tick() => metrics::upkeep(),
+        }
     }
 }
 
@@ -141,12 +164,43 @@ pub async fn open_store(config: &Config) -> Result<DynStore, BuildError> {
     }
     let store = store::connect(config.database_url.expose_secret(), config.pool)
         .await
-        .map_err(|e| BuildError(format!("DATABASE_URL: {e}")))?;
+        .map_err(|e| {
+            if e.is_missing_database() {
+                BuildError(format!(
+                    "DATABASE_URL: the database {} does not exist; `mosaic-social migrate` \
+                     creates it",
+                    config.database_display()
+                ))
+            } else {
+                BuildError(format!("DATABASE_URL: {e}"))
+            }
+        })?;
     store
         .migrate()
         .await
         .map_err(|e| BuildError(format!("DATABASE_URL: {e}")))?;
     Ok(store)
+}
+
+/// Creates the configured Postgres database when it does not exist yet, as `sqlx database
+/// create` does (SQLite files are created when opened); returns whether it created one.
+pub async fn create_database_if_missing(config: &Config) -> Result<bool, BuildError> {
+    use sqlx::migrate::MigrateDatabase;
+    let url = config.database_url.expose_secret();
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Ok(false);
+    }
+    let failed = |e: sqlx::Error| {
+        BuildError(format!(
+            "DATABASE_URL: cannot create the database {}: {e}",
+            config.database_display()
+        ))
+    };
+    if sqlx::Postgres::database_exists(url).await.map_err(failed)? {
+        return Ok(false);
+    }
+    sqlx::Postgres::create_database(url).await.map_err(failed)?;
+    Ok(true)
 }
 
 /// Starts the shipped simulator on a loopback port and returns its base URL.

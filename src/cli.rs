@@ -1,8 +1,9 @@
-//! The command line: `serve` (the default), `migrate`, `keys`, `workspaces` (create, list) and
-//! `mock-ayrshare`.
+//! The command line: `serve` (the default), `migrate`, `keys`, `workspaces` (create, list),
+//! `mock-ayrshare` and `healthcheck`.
 //! Each command prints what a script needs alone on its last stdout line, and fails with one line
 //! on stderr and a non-zero exit.
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -21,6 +22,15 @@ use mock_ayrshare::cli::MockArgs;
 #[derive(Parser)]
 #[command(name = "mosaic-social", version)]
 pub struct Cli {
+    /// Sandbox: `serve` uses the built-in Ayrshare simulator (nothing leaves this machine), and
+    /// every command uses the sandbox's own database (sandbox.db in the data directory), never
+    /// DATABASE_URL, unless --database-url names one.
+    #[arg(long, global = true)]
+    sandbox: bool,
+    /// The database to use instead of DATABASE_URL (postgres://..., sqlite://...). Prefer
+    /// DATABASE_URL for a URL with a password: a command line is visible to other users.
+    #[arg(long, global = true, value_name = "URL")]
+    database_url: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -28,12 +38,8 @@ pub struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Apply pending migrations, then serve the API (the default command).
-    Serve {
-        /// Use the built-in Ayrshare simulator in-process: nothing leaves this machine.
-        #[arg(long)]
-        sandbox: bool,
-    },
-    /// Apply pending migrations and exit.
+    Serve,
+    /// Create the Postgres database if it does not exist, apply pending migrations, and exit.
     Migrate,
     /// Create, list and revoke API keys.
     #[command(subcommand)]
@@ -44,6 +50,16 @@ enum Command {
     /// Run the Ayrshare simulator on its own, for integration tests (serves under /api); the
     /// same as the `mock-ayrshare` binary.
     MockAyrshare(MockArgs),
+    /// Probe a URL and exit 0 when it answers 2xx: a container health check without curl.
+    Healthcheck {
+        /// The URL to probe [default: /readyz on BIND_ADDR, on loopback when BIND_ADDR binds every
+        /// interface].
+        url: Option<url::Url>,
+        /// Count any HTTP answer as healthy (for a server whose routes all need a key, such as
+        /// mock-ayrshare).
+        #[arg(long)]
+        any_status: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -121,16 +137,18 @@ pub async fn run() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            let rendered = e.to_string();
-            let first = rendered
-                .lines()
-                .next()
-                .unwrap_or("error: invalid arguments");
-            eprintln!("{first} (see mosaic-social --help)");
+            eprintln!(
+                "{} (see mosaic-social --help)",
+                usage_error_line(&e.to_string())
+            );
             return ExitCode::from(2);
         }
     };
-    match execute(cli.command.unwrap_or(Command::Serve { sandbox: false })).await {
+    let options = Options {
+        sandbox: cli.sandbox,
+        database_url: cli.database_url,
+    };
+    match execute(cli.command.unwrap_or(Command::Serve), options).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure(message)) => {
             eprintln!("error: {}", message.replace('\n', " "));
@@ -139,26 +157,95 @@ pub async fn run() -> ExitCode {
     }
 }
 
-async fn execute(command: Command) -> Result<(), Failure> {
+/// clap's message on one line, with what it names (a missing argument, a bad value) and without
+/// the usage block and the pointer to --help that follow it.
+fn usage_error_line(rendered: &str) -> String {
+    let message = rendered
+        .split("\n\nUsage:")
+        .next()
+        .unwrap_or(rendered)
+        .split("\n\nFor more information")
+        .next()
+        .unwrap_or(rendered);
+    let line = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    if line.is_empty() {
+        "error: invalid arguments".into()
+    } else {
+        line
+    }
+}
+
+/// The options every command takes.
+struct Options {
+    sandbox: bool,
+    database_url: Option<String>,
+}
+
+/// The configuration with the database the options choose: `--database-url`, else (sandbox) the
+/// sandbox's own file, else `DATABASE_URL` or the default file.
+fn configure(options: &Options) -> Result<(Config, Vec<String>), Failure> {
+    let mut config = Config::from_env()?;
+    let mut notes = Vec::new();
+    if let Some(url) = &options.database_url {
+        config.use_database_url(url)?;
+    } else if options.sandbox {
+        if !config.database_is_default {
+            notes.push(
+                "sandbox: DATABASE_URL is not used; the sandbox has its own database \
+                 (--database-url chooses another)"
+                    .to_owned(),
+            );
+        }
+        config.use_sandbox_database();
+    }
+    notes.push(format!("database: {}", config.database_display()));
+    Ok((config, notes))
+}
+
+async fn execute(command: Command, options: Options) -> Result<(), Failure> {
     if let Command::MockAyrshare(args) = command {
         telemetry::init("info").map_err(Failure)?;
         mock_ayrshare::cli::run(args, shutdown_signal()).await?;
         return Ok(());
     }
-    let config = Config::from_env()?;
+    if let Command::Healthcheck { url, any_status } = command {
+        let url = match url {
+            Some(url) => url,
+            None => readyz_url(Config::from_env()?.bind_addr)?,
+        };
+        return healthcheck(url, any_status).await;
+    }
+    let (config, database_lines) = configure(&options)?;
+    // Every command says which database it uses. On stderr, so that stdout stays for scripts;
+    // `serve` says it on stdout with its other startup lines, as its stderr may be JSON logs.
+    let say_database = |on_stdout: bool| {
+        for line in &database_lines {
+            if on_stdout {
+                println!("{line}");
+            } else {
+                eprintln!("{line}");
+            }
+        }
+    };
     match command {
-        Command::Serve { sandbox } => {
+        Command::Serve => {
             telemetry::init("info,sqlx=warn").map_err(Failure)?;
-            serve(config, sandbox).await
+            say_database(true);
+            serve(config, options.sandbox).await
         }
         Command::Migrate => {
             telemetry::init("info,sqlx=warn").map_err(Failure)?;
+            say_database(false);
+            if app::create_database_if_missing(&config).await? {
+                eprintln!("created the database {}", config.database_display());
+            }
             open_store(&config).await?;
             println!("migrations applied");
             Ok(())
         }
         Command::Keys(keys) => {
             telemetry::init("warn").map_err(Failure)?;
+            say_database(false);
             run_keys(open_store(&config).await?, keys).await
         }
         Command::Workspaces(WorkspacesCommand::List { organization }) => {
@@ -196,6 +283,7 @@ async fn execute(command: Command) -> Result<(), Failure> {
             ayrshare_profile_key,
         }) => {
             telemetry::init("warn").map_err(Failure)?;
+            say_database(false);
             let store = open_store(&config).await?;
             let org = store
                 .find_organization(&organization)
@@ -217,7 +305,7 @@ async fn execute(command: Command) -> Result<(), Failure> {
             println!("{}", workspace.id);
             Ok(())
         }
-        Command::MockAyrshare(_) => unreachable!("handled above"),
+        Command::MockAyrshare(_) | Command::Healthcheck { .. } => unreachable!("handled above"),
     }
 }
 
@@ -243,9 +331,25 @@ async fn serve(config: Config, sandbox: bool) -> Result<(), Failure> {
         ))
     })?;
     let addr = listener.local_addr()?;
+    if let Some(metrics_addr) = config.metrics_bind_addr {
+        let metrics_listener = TcpListener::bind(metrics_addr).await.map_err(|e| {
+            Failure(format!(
+                "METRICS_BIND_ADDR: cannot listen on {metrics_addr}: {e}"
+            ))
+        })?;
+        let metrics_addr = metrics_listener.local_addr()?;
+        let router = app.metrics_router();
+        // Not waited for at shutdown: a scrape has nothing to finish.
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(metrics_listener, router).await {
+                tracing::error!(error = %e, "the metrics listener stopped");
+            }
+        });
+        println!("metrics on http://{metrics_addr}/metrics");
+    }
     tracing::info!(
         %addr,
-        database = config.database_backend(),
+        database = %config.database_display(),
         ayrshare = %app.ayrshare_base_url,
         sandbox,
         "serving"
@@ -263,7 +367,7 @@ async fn announce_sandbox(store: &DynStore) -> Result<(), Failure> {
     tracing::warn!("sandbox mode: ayrshare is simulated in-process; nothing is published");
     if store.count_organizations().await? > 0 {
         println!(
-            "sandbox: the database already has organizations; create a key with `mosaic-social keys create --organization NAME`"
+            "sandbox: the database already has organizations; create a key with `mosaic-social keys create --sandbox --organization NAME`"
         );
         return Ok(());
     }
@@ -326,6 +430,39 @@ async fn run_keys(store: DynStore, command: KeysCommand) -> Result<(), Failure> 
         }
     }
     Ok(())
+}
+
+/// `/readyz` on the address `serve` listens on, reached over loopback when it listens on every
+/// interface.
+fn readyz_url(bind: SocketAddr) -> Result<url::Url, Failure> {
+    let mut addr = bind;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    Ok(url::Url::parse(&format!("http://{addr}/readyz"))?)
+}
+
+/// One GET with a short timeout; healthy on 2xx (or on any answer with `any_status`).
+async fn healthcheck(url: url::Url, any_status: bool) -> Result<(), Failure> {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let response = client
+        .get(url.clone())
+        .send()
+        .await
+        .map_err(|e| Failure(format!("{url}: no answer: {e}")))?;
+    let status = response.status();
+    if status.is_success() || any_status {
+        println!("{url}: {status}");
+        Ok(())
+    } else {
+        Err(Failure(format!("{url}: {status}")))
+    }
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.
@@ -394,5 +531,27 @@ mod tests {
                 "{args:?}: {error}"
             );
         }
+    }
+
+    fn usage_error(args: &[&str]) -> String {
+        match Cli::try_parse_from(args) {
+            Ok(_) => panic!("{args:?} parsed"),
+            Err(e) => usage_error_line(&e.to_string()),
+        }
+    }
+
+    #[test]
+    fn a_usage_error_names_what_is_missing_on_one_line() {
+        let line = usage_error(&["mosaic-social", "keys", "create"]);
+        assert!(line.contains("--organization"), "{line}");
+        assert!(!line.contains('\n') && !line.contains("Usage"), "{line}");
+        let line = usage_error(&[
+            "mosaic-social",
+            "workspaces",
+            "create",
+            "--organization",
+            "a",
+        ]);
+        assert!(line.contains("--name"), "{line}");
     }
 }

@@ -26,15 +26,34 @@ pub const DEFAULT_AYRSHARE_RATE_LIMIT_WINDOW_SECS: u64 = 300;
 pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 300;
 /// The default burst of requests per API key.
 pub const DEFAULT_RATE_LIMIT_BURST: u32 = 60;
-/// The embedded database used when `DATABASE_URL` is unset, relative to the working directory.
-pub const DEFAULT_SQLITE_PATH: &str = "mosaic-data/mosaic-social.db";
+/// The embedded database's file when `DATABASE_URL` is unset, in [`data_dir`].
+pub const DEFAULT_SQLITE_FILE: &str = "mosaic-social.db";
+/// The sandbox's own embedded database, in [`data_dir`]: `serve --sandbox` never uses
+/// `DATABASE_URL`, so that simulated posts never land in a production table by accident.
+pub const SANDBOX_SQLITE_FILE: &str = "sandbox.db";
+
+/// Where the embedded databases live, whatever the working directory: the user's data directory
+/// (`$XDG_DATA_HOME/mosaic-social`, by default `~/.local/share/mosaic-social` on Linux,
+/// `~/Library/Application Support/mosaic-social` on macOS), or `./mosaic-data` when the system
+/// names none.
+pub fn data_dir() -> PathBuf {
+    dirs::data_dir()
+        .map(|dir| dir.join("mosaic-social"))
+        .unwrap_or_else(|| PathBuf::from("mosaic-data"))
+}
+
+/// The URL of an embedded database file in [`data_dir`].
+fn embedded_url(file: &str) -> String {
+    format!("sqlite://{}", data_dir().join(file).display())
+}
 
 /// The service's settings. `Debug` shows no secret.
 #[derive(Clone, Debug)]
 pub struct Config {
     /// `DATABASE_URL`: `postgres://...` or `sqlite://...`; may hold a password, hence secret.
     pub database_url: SecretString,
-    /// Whether `DATABASE_URL` was unset and the embedded SQLite default is in use.
+    /// Whether the database is an embedded SQLite file in [`data_dir`] (the default, or the
+    /// sandbox's), whose folder is created before it is opened.
     pub database_is_default: bool,
     /// `AYRSHARE_API_KEY`; required to serve, unless in sandbox mode.
     pub ayrshare_api_key: Option<SecretString>,
@@ -55,6 +74,9 @@ pub struct Config {
     pub x_credentials: Option<XCredentials>,
     /// `BIND_ADDR`.
     pub bind_addr: SocketAddr,
+    /// `METRICS_BIND_ADDR`: where `GET /metrics` is served instead of on `BIND_ADDR`, so that it
+    /// need not be public; unset, it is on the main listener.
+    pub metrics_bind_addr: Option<SocketAddr>,
     /// `DATABASE_MAX_CONNECTIONS` and `DATABASE_ACQUIRE_TIMEOUT_SECS`.
     pub pool: PoolSettings,
     /// `IDEMPOTENCY_RETENTION_HOURS`: how long an `Idempotency-Key` and its answer are kept
@@ -120,7 +142,7 @@ impl Config {
                 }
                 (url, false)
             }
-            None => (format!("sqlite://{DEFAULT_SQLITE_PATH}"), true),
+            None => (embedded_url(DEFAULT_SQLITE_FILE), true),
         };
 
         let ayrshare_base_url = match get("AYRSHARE_BASE_URL") {
@@ -220,6 +242,16 @@ impl Config {
             )
         })?;
 
+        let metrics_bind_addr = match get("METRICS_BIND_ADDR") {
+            None => None,
+            Some(text) => Some(text.trim().parse().map_err(|_| {
+                ConfigError::new(
+                    "METRICS_BIND_ADDR",
+                    format!("'{text}' is not an address and port such as 127.0.0.1:9100"),
+                )
+            })?),
+        };
+
         let pool = PoolSettings {
             max_connections: number(&get, "DATABASE_MAX_CONNECTIONS", 10, 1..=1000)? as u32,
             acquire_timeout: Duration::from_secs(number(
@@ -262,21 +294,38 @@ impl Config {
             rate_limit_burst,
             x_credentials,
             bind_addr,
+            metrics_bind_addr,
             pool,
             idempotency_retention,
             connection_limits,
         })
     }
 
-    /// The folder of the default SQLite file, to create before opening it.
+    /// The folder of the embedded SQLite file, to create before opening it.
     pub fn default_database_dir(&self) -> Option<PathBuf> {
-        self.database_is_default
-            .then(|| {
-                PathBuf::from(DEFAULT_SQLITE_PATH)
-                    .parent()
-                    .map(PathBuf::from)
-            })
-            .flatten()
+        self.database_is_default.then(data_dir)
+    }
+
+    /// Uses `url` (from `--database-url`) instead of `DATABASE_URL`.
+    pub fn use_database_url(&mut self, url: &str) -> Result<(), ConfigError> {
+        let mut chosen =
+            Config::from_lookup(|name| (name == "DATABASE_URL").then(|| url.to_owned()))
+                .map_err(|e| ConfigError::new("--database-url", e.problem))?;
+        self.database_url = std::mem::replace(&mut chosen.database_url, SecretString::from(""));
+        self.database_is_default = false;
+        Ok(())
+    }
+
+    /// Uses the sandbox's own embedded database instead of `DATABASE_URL`.
+    pub fn use_sandbox_database(&mut self) {
+        self.database_url = SecretString::from(embedded_url(SANDBOX_SQLITE_FILE));
+        self.database_is_default = true;
+    }
+
+    /// The database in use, to print: a SQLite file by its absolute path, a Postgres URL without
+    /// its password (and without its query, which may carry one).
+    pub fn database_display(&self) -> String {
+        display_database_url(self.database_url.expose_secret())
     }
 
     /// `postgres` or `sqlite`, for the startup line (never the URL: it may hold a password).
@@ -286,6 +335,28 @@ impl Config {
         } else {
             "postgres"
         }
+    }
+}
+
+/// A database URL as it may be shown: see [`Config::database_display`].
+pub fn display_database_url(url: &str) -> String {
+    if let Some(rest) = url.strip_prefix("sqlite:") {
+        let path = rest.trim_start_matches("//");
+        let path = path.split('?').next().unwrap_or(path);
+        if path.is_empty() || path.starts_with(":memory:") {
+            return "sqlite::memory:".into();
+        }
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| PathBuf::from(path));
+        return format!("sqlite://{}", absolute.display());
+    }
+    match Url::parse(url) {
+        Ok(mut parsed) => {
+            let _ = parsed.set_password(None);
+            parsed.set_query(None);
+            parsed.set_fragment(None);
+            parsed.to_string()
+        }
+        Err(_) => "postgres (an unreadable URL)".into(),
     }
 }
 
@@ -349,6 +420,7 @@ mod tests {
         assert_eq!(c.database_backend(), "sqlite");
         assert_eq!(c.ayrshare_base_url.as_str(), DEFAULT_AYRSHARE_BASE_URL);
         assert_eq!(c.bind_addr.to_string(), DEFAULT_BIND_ADDR);
+        assert_eq!(c.metrics_bind_addr, None);
         assert_eq!(c.ayrshare_timeout, Duration::from_secs(30));
         assert_eq!(c.ayrshare_connect_timeout, Duration::from_secs(5));
         assert_eq!(c.ayrshare_rate_limit_window, Duration::from_secs(300));
@@ -358,6 +430,40 @@ mod tests {
         assert_eq!(c.connection_limits, ConnectionLimits::default());
         assert_eq!(c.pool, PoolSettings::default());
         assert_eq!(c.idempotency_retention, Duration::from_secs(24 * 3600));
+    }
+
+    #[test]
+    fn the_database_is_shown_without_its_password() {
+        assert_eq!(
+            display_database_url("postgres://app:s3cret@db.internal:5432/social?password=x"),
+            "postgres://app@db.internal:5432/social"
+        );
+        let shown = display_database_url("sqlite://rel/dir/x.db?mode=rwc");
+        assert!(
+            shown.starts_with("sqlite:///") && shown.ends_with("rel/dir/x.db"),
+            "{shown}"
+        );
+        let c = config(&[]).unwrap();
+        assert!(
+            c.database_display()
+                .ends_with("mosaic-social/mosaic-social.db")
+        );
+        let mut sandbox = config(&[("DATABASE_URL", "postgres://u:p@prod/db")]).unwrap();
+        sandbox.use_sandbox_database();
+        assert!(
+            sandbox
+                .database_display()
+                .ends_with("mosaic-social/sandbox.db")
+        );
+        assert!(sandbox.database_is_default);
+        sandbox
+            .use_database_url("postgres://u:p@staging/db")
+            .unwrap();
+        assert_eq!(sandbox.database_display(), "postgres://u@staging/db");
+        assert_eq!(
+            sandbox.use_database_url("mysql://x").unwrap_err().name,
+            "--database-url"
+        );
     }
 
     #[test]
@@ -429,6 +535,7 @@ mod tests {
             ("RATE_LIMIT_PER_MINUTE", "-1"),
             ("RATE_LIMIT_BURST", "0"),
             ("BIND_ADDR", "localhost"),
+            ("METRICS_BIND_ADDR", "9100"),
             ("AYRSHARE_X_API_KEY", "only-one"),
             ("DATABASE_MAX_CONNECTIONS", "0"),
             ("DATABASE_ACQUIRE_TIMEOUT_SECS", "x"),

@@ -23,6 +23,7 @@ pub use hold_off::HoldOff;
 pub use retry::RetryPolicy;
 
 use crate::domain::{DeliveryFailure, ProviderAnswer};
+use crate::telemetry::metrics::{self, CallOutcome, RefusalKind};
 
 /// The customer's own X app credentials, sent on every call that involves X.
 #[derive(Clone)]
@@ -151,7 +152,7 @@ impl AyrshareClient {
         body: &Value,
     ) -> Result<ProviderAnswer, AyrshareError> {
         let request = self.request(Method::POST, &["post"], scope)?.json(body);
-        self.send(request, scope, "create post").await
+        self.send(request, scope, "create post", "POST /post").await
     }
 
     /// `GET /post/{id}`: the current state of one post.
@@ -161,7 +162,8 @@ impl AyrshareClient {
         post_id: &str,
     ) -> Result<ProviderAnswer, AyrshareError> {
         let request = self.request(Method::GET, &["post", post_id], scope)?;
-        self.send(request, scope, "get post").await
+        self.send(request, scope, "get post", "GET /post/{id}")
+            .await
     }
 
     /// `PATCH /post`: changes a post Ayrshare still holds (reschedule, pause, notes, approval).
@@ -173,7 +175,8 @@ impl AyrshareClient {
         body: &Value,
     ) -> Result<ProviderAnswer, AyrshareError> {
         let request = self.request(Method::PATCH, &["post"], scope)?.json(body);
-        self.send(request, scope, "update post").await
+        self.send(request, scope, "update post", "PATCH /post")
+            .await
     }
 
     /// `DELETE /post` with a JSON body (`id`, `markManualDeleted`): cancels a scheduled post or
@@ -184,7 +187,8 @@ impl AyrshareClient {
         body: &Value,
     ) -> Result<ProviderAnswer, AyrshareError> {
         let request = self.request(Method::DELETE, &["post"], scope)?.json(body);
-        self.send(request, scope, "delete post").await
+        self.send(request, scope, "delete post", "DELETE /post")
+            .await
     }
 
     /// `POST /analytics/post` (`id`, optional `platforms`): a post's numbers per platform. A read
@@ -197,7 +201,8 @@ impl AyrshareClient {
         let request = self
             .request(Method::POST, &["analytics", "post"], scope)?
             .json(body);
-        self.send(request, scope, "post analytics").await
+        self.send(request, scope, "post analytics", "POST /analytics/post")
+            .await
     }
 
     fn request(
@@ -234,7 +239,31 @@ impl AyrshareClient {
         Ok(self.http.request(method, url).headers(headers))
     }
 
+    /// Sends one call (see `exchange`) and counts it in the metrics under `endpoint`, the
+    /// route's name without ids.
     async fn send(
+        &self,
+        request: RequestBuilder,
+        scope: CallScope<'_>,
+        what: &'static str,
+        endpoint: &'static str,
+    ) -> Result<ProviderAnswer, AyrshareError> {
+        let started = Instant::now();
+        let result = self.exchange(request, scope, what).await;
+        let outcome = match &result {
+            Ok(answer) => CallOutcome::Answered(answer.http_status),
+            Err(AyrshareError::NotSent(_)) => CallOutcome::NotSent,
+            Err(AyrshareError::OutcomeUnknown(_)) => CallOutcome::OutcomeUnknown,
+            Err(AyrshareError::HeldOff { .. }) => {
+                metrics::rate_limit_refused(RefusalKind::AyrshareProfile);
+                CallOutcome::HeldOff
+            }
+        };
+        metrics::ayrshare_call(endpoint, outcome, started.elapsed());
+        result
+    }
+
+    async fn exchange(
         &self,
         request: RequestBuilder,
         scope: CallScope<'_>,

@@ -18,6 +18,7 @@ use tracing::Span;
 use super::MAX_BODY_BYTES;
 use super::error::{ApiError, internal_error};
 use crate::publishing::AppError;
+use crate::telemetry::metrics;
 
 /// The longest incoming `X-Request-Id` that is kept (a UUID is 36 characters, a W3C trace id 32).
 pub const MAX_REQUEST_ID_LEN: usize = 128;
@@ -83,6 +84,25 @@ fn make_span(request: &Request<Body>) -> Span {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     tracing::info_span!("request", method = %request.method(), path, request_id)
+}
+
+/// Counts the request in the metrics, by its route template (never the raw path) and the status
+/// it finally left with.
+pub async fn record_metrics(request: Request<Body>, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let response = next.run(request).await;
+    metrics::http_request(
+        method.as_str(),
+        &route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
 }
 
 fn log_response<B>(response: &Response<B>, latency: Duration, _span: &Span) {

@@ -4,6 +4,7 @@
 mod error;
 mod extract;
 mod health;
+mod metrics;
 mod middleware;
 mod posts;
 pub mod rate_limit;
@@ -45,16 +46,30 @@ pub struct AppState {
     pub sandbox: bool,
     /// The per-API-key rate limit (per replica), checked by the `Authenticated` extractor.
     pub key_rate_limit: Arc<rate_limit::KeyRateLimit>,
+    /// Whether `GET /metrics` is on the main router: false when `METRICS_BIND_ADDR` gives it a
+    /// listener of its own (see [`metrics_router`]).
+    pub metrics_on_main: bool,
 }
 
 /// The whole application: routes, JSON fallbacks and middleware.
 pub fn router(state: AppState) -> Router {
-    let routes = Router::new()
+    let mut routes = Router::new()
         .merge(health::router())
         .merge(social_post::router())
         .merge(posts::router())
         .merge(whoami::router());
+    if state.metrics_on_main {
+        routes = routes.merge(metrics::router());
+    }
     with_middleware(routes, state)
+}
+
+/// `GET /metrics` alone, for the listener `METRICS_BIND_ADDR` names; anything else there is a
+/// JSON 404.
+pub fn metrics_router(state: AppState) -> Router {
+    metrics::router()
+        .fallback(middleware::not_found)
+        .with_state(state)
 }
 
 /// Adds the fallbacks and the middleware stack (outermost first) to `routes`.
@@ -75,6 +90,7 @@ fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
         ))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(middleware::trace_layer())
+        .layer(axum::middleware::from_fn(middleware::record_metrics))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(axum::middleware::map_response(
@@ -151,6 +167,7 @@ mod tests {
             },
             sandbox,
             key_rate_limit: Arc::new(rate_limit::KeyRateLimit::disabled()),
+            metrics_on_main: true,
         }
     }
 

@@ -24,6 +24,7 @@ use uuid::Uuid;
 
 use super::error::{ApiError, error_body};
 use crate::ayrshare::retry_after_secs;
+use crate::telemetry::metrics::{self, RefusalKind};
 
 /// How many checks between two sweeps of keys whose bucket is full again (memory bound).
 const SWEEP_EVERY: u64 = 4096;
@@ -182,6 +183,7 @@ pub fn admit(
         }
         Ok(None) => Ok(()),
         Err(refusal) => {
+            metrics::rate_limit_refused(RefusalKind::ApiKey);
             tracing::info!(api_key_id = %api_key_id, retry_after_secs = refusal.retry_after_secs, "api key over its rate limit");
             Err(ApiError::RateLimited(refusal))
         }

@@ -15,6 +15,7 @@ use crate::domain::idempotency::{self, IdempotencyKey};
 use crate::domain::outcome::judge_create;
 use crate::domain::{NewPost, Outcome, TrackedStatus, Transition, Verdict};
 use crate::store::{Caller, Inserted, NewTracking, TrackingRecord, Workspace};
+use crate::telemetry::metrics::{self, RefusalKind};
 
 /// The answer kept on the record for retries with the same `Idempotency-Key`: the use case's
 /// own typed answer, so that a replay is rendered by the same code as the first answer.
@@ -88,6 +89,7 @@ impl Publisher {
                     return self.replay(holder, Some(&fingerprint));
                 }
             }
+            metrics::rate_limit_refused(RefusalKind::AyrshareProfile);
             let retry_after_secs = crate::ayrshare::retry_after_secs(wait);
             return Err(AppError::RateLimited {
                 detail: format!(
@@ -210,6 +212,7 @@ impl Publisher {
             Inserted::New(record) => record,
             Inserted::Claimed(holder) => return Ok(Published::Claimed(Box::new(holder))),
         };
+        metrics::record_transition(None, record.tracked_status);
         tracing::info!(tracking_id = %record.id, "tracking record written");
         let scope = CallScope {
             profile_key: workspace.ayrshare_profile_key.as_ref(),
@@ -229,6 +232,7 @@ impl Publisher {
         let updated = self
             .record_with_retries(
                 record.id,
+                record.tracked_status,
                 Transition::CreateOutcome,
                 &outcome,
                 stored.as_ref(),

@@ -96,7 +96,13 @@ impl Publisher {
             };
             let before = record.clone();
             record = self
-                .record_with_retries(record.id, Transition::for_removal(target), &outcome, None)
+                .record_with_retries(
+                    record.id,
+                    record.tracked_status,
+                    Transition::for_removal(target),
+                    &outcome,
+                    None,
+                )
                 .await
                 .map_err(|cause| {
                     tracing::error!(

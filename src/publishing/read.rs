@@ -70,9 +70,14 @@ impl Publisher {
             });
         }
         let record = if outcome.tracked_status.is_some() {
-            self.store
-                .record_outcome(record.id, Transition::Refresh, &outcome, None)
-                .await?
+            self.record_outcome(
+                record.id,
+                record.tracked_status,
+                Transition::Refresh,
+                &outcome,
+                None,
+            )
+            .await?
         } else {
             record
         };

@@ -9,8 +9,9 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::Publisher;
-use crate::domain::{Outcome, Transition};
+use crate::domain::{Outcome, TrackedStatus, Transition};
 use crate::store::{StoreError, TrackingRecord};
+use crate::telemetry::metrics;
 
 /// How often recording is tried in all.
 const ATTEMPTS: u32 = 4;
@@ -22,12 +23,13 @@ impl Publisher {
     pub(super) async fn record_with_retries(
         &self,
         id: Uuid,
+        from: TrackedStatus,
         transition: Transition,
         outcome: &Outcome,
         answer: Option<&Value>,
     ) -> Result<TrackingRecord, String> {
         with_retries(id, || {
-            self.store.record_outcome(id, transition, outcome, answer)
+            self.record_outcome(id, from, transition, outcome, answer)
         })
         .await
     }
@@ -44,6 +46,29 @@ impl Publisher {
             self.store.record_schedule_change(id, schedule_date, paused)
         })
         .await
+    }
+
+    /// Applies an outcome through the state machine, counting the move (from `from`, the state
+    /// the record was read in) in the transition metric when the state changed. Every change of
+    /// a record's state goes through here.
+    pub async fn record_outcome(
+        &self,
+        id: Uuid,
+        from: TrackedStatus,
+        transition: Transition,
+        outcome: &Outcome,
+        answer: Option<&Value>,
+    ) -> Result<TrackingRecord, StoreError> {
+        let record = self
+            .store
+            .record_outcome(id, transition, outcome, answer)
+            .await?;
+        // Counted only when the record now says what this outcome says: a move the state
+        // machine refused (another writer got there first) is that writer's to count.
+        if outcome.tracked_status == Some(record.tracked_status) && record.tracked_status != from {
+            metrics::record_transition(Some(from), record.tracked_status);
+        }
+        Ok(record)
     }
 }
 

@@ -168,6 +168,11 @@ pub struct TrackingRecord {
 pub trait Store: Send + Sync + 'static {
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<(), StoreError>;
+    /// Whether the database answers and every migration this build knows is applied: two small
+    /// reads, for `GET /readyz`.
+    async fn readiness(&self) -> Result<Readiness, StoreError>;
+    /// The pool's connections now (open and idle), without waiting: sampled for `/metrics`.
+    fn pool_stats(&self) -> PoolStats;
 
     /// The active (not revoked) key with this hash.
     async fn authenticate(&self, hash: &KeyHash) -> Result<Option<Caller>, StoreError>;
@@ -280,6 +285,49 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_api_key(&self, id_or_prefix: &str) -> Result<ApiKeyInfo, StoreError>;
 }
 
+/// What `Store::readiness` found once the database answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Readiness {
+    /// Every migration of this build is applied.
+    Ready,
+    /// These migration versions of this build are not applied (yet).
+    MissingMigrations(Vec<i64>),
+}
+
+/// The pool's connections at one moment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Open connections, in use or idle.
+    pub size: u32,
+    /// Open connections waiting in the pool.
+    pub idle: u32,
+    /// The most connections the pool may open.
+    pub max: u32,
+}
+
+impl PoolStats {
+    /// Connections lent out right now.
+    pub fn in_use(&self) -> u32 {
+        self.size.saturating_sub(self.idle)
+    }
+}
+
+/// Compares the versions the database says are applied with the migrations this build carries.
+fn readiness_of(migrator: &sqlx::migrate::Migrator, applied: Option<Vec<i64>>) -> Readiness {
+    let applied = applied.unwrap_or_default();
+    let missing: Vec<i64> = migrator
+        .iter()
+        .filter(|m| m.migration_type.is_up_migration())
+        .map(|m| m.version)
+        .filter(|v| !applied.contains(v))
+        .collect();
+    if missing.is_empty() {
+        Readiness::Ready
+    } else {
+        Readiness::MissingMigrations(missing)
+    }
+}
+
 /// A shared handle to whichever store the configuration chose.
 pub type DynStore = Arc<dyn Store>;
 
@@ -303,6 +351,12 @@ impl Default for PoolSettings {
 }
 
 impl StoreError {
+    /// Whether the database server answered that the named database does not exist.
+    pub fn is_missing_database(&self) -> bool {
+        matches!(self, StoreError::Database(sqlx::Error::Database(db))
+            if db.code().as_deref() == Some("3D000"))
+    }
+
     /// Whether the database could not be reached at all (as opposed to refusing a statement):
     /// the request may succeed when it is retried later.
     pub fn is_unavailable(&self) -> bool {

@@ -13,8 +13,8 @@ use super::rows::{
 };
 use super::{
     ApiKeyInfo, Caller, Inserted, NewTracking, Organization, PRIMARY_WORKSPACE_NAME, PoolSettings,
-    Store, StoreError, TrackingRecord, Workspace, WorkspaceInfo, pick_key, results_json,
-    source_names,
+    PoolStats, Readiness, Store, StoreError, TrackingRecord, Workspace, WorkspaceInfo, pick_key,
+    readiness_of, results_json, source_names,
 };
 use crate::domain::{KeyHash, Outcome, Position, PostFilter, Transition};
 
@@ -62,6 +62,32 @@ impl Store for PostgresStore {
     async fn migrate(&self) -> Result<(), StoreError> {
         MIGRATOR.run(&self.pool).await?;
         Ok(())
+    }
+
+    async fn readiness(&self) -> Result<Readiness, StoreError> {
+        // A fresh database has no migrations table at all: not ready, rather than an error.
+        let has_table: bool =
+            sqlx::query_scalar("select to_regclass('_sqlx_migrations') is not null")
+                .fetch_one(&self.pool)
+                .await?;
+        let applied = if has_table {
+            Some(
+                sqlx::query_scalar("select version from _sqlx_migrations where success")
+                    .fetch_all(&self.pool)
+                    .await?,
+            )
+        } else {
+            None
+        };
+        Ok(readiness_of(&MIGRATOR, applied))
+    }
+
+    fn pool_stats(&self) -> PoolStats {
+        PoolStats {
+            size: self.pool.size(),
+            idle: self.pool.num_idle() as u32,
+            max: self.pool.options().get_max_connections(),
+        }
     }
 
     async fn authenticate(&self, hash: &KeyHash) -> Result<Option<Caller>, StoreError> {

@@ -14,13 +14,21 @@ use crate::support::{Backend, Database, expect_error, response_json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mosaic-social");
 
-/// The binary with a clean environment: only what a test sets, in `dir`.
+/// The binary with a clean environment: only what a test sets, in `dir`, which is also its home
+/// (so the embedded databases go to `dir/data/mosaic-social`).
 fn command(dir: &Path, database_url: Option<&str>) -> Command {
+    command_at(dir, dir, database_url)
+}
+
+/// The binary run in `cwd` by a user whose home is `home`.
+fn command_at(cwd: &Path, home: &Path, database_url: Option<&str>) -> Command {
     let mut command = Command::new(BIN);
     command
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .current_dir(dir)
+        .env("HOME", home)
+        .env("XDG_DATA_HOME", home.join("data"))
+        .current_dir(cwd)
         .kill_on_drop(true);
     if let Some(url) = database_url {
         command.env("DATABASE_URL", url);
@@ -62,11 +70,20 @@ fn last_line_of_success(output: &Output) -> String {
         .expect("a line on stdout")
 }
 
-/// A failure: non-zero exit and exactly one line on stderr, which must mention `expected`.
+/// The sandbox's database file under a test's home.
+fn sandbox_db(home: &Path) -> std::path::PathBuf {
+    home.join("data/mosaic-social/sandbox.db")
+}
+
+/// A failure: non-zero exit and exactly one line on stderr (besides the `database:` line that
+/// says which database the command used), which must mention `expected`.
 fn assert_fails_with_one_line(output: &Output, expected: &[&str]) {
     assert!(!output.status.success(), "exit status {:?}", output.status);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("database: "))
+        .collect();
     assert_eq!(lines.len(), 1, "stderr: {stderr}");
     for word in expected {
         assert!(
@@ -238,6 +255,7 @@ async fn a_malformed_setting_stops_startup_with_one_line_naming_it() {
         ("AYRSHARE_TIMEOUT_SECS", "-1"),
         ("DATABASE_URL", "mysql://db"),
         ("RUST_LOG", "mosaic=loud"),
+        ("LOG_FORMAT", "xml"),
     ] {
         let output = command(dir.path(), None)
             .env(name, value)
@@ -248,8 +266,11 @@ async fn a_malformed_setting_stops_startup_with_one_line_naming_it() {
             .unwrap();
         assert_fails_with_one_line(&output, &[name]);
     }
+    // A missing argument is named.
     let output = run(dir.path(), None, "keys create").await;
-    assert!(!output.status.success());
+    assert_fails_with_one_line(&output, &["--organization", "--help"]);
+    let output = run(dir.path(), None, "workspaces create --organization acme").await;
+    assert_fails_with_one_line(&output, &["--name"]);
 
     // A credential that cannot travel in a header stops startup, without being printed.
     let output = command(dir.path(), None)
@@ -275,30 +296,48 @@ async fn a_malformed_env_file_is_named_without_printing_its_secrets() {
     assert!(!String::from_utf8_lossy(&output.stderr).contains("SECRET"));
 }
 
-/// A running `serve --sandbox`: its address and the demo key it printed.
+/// A running `serve --sandbox`: its address, the demo key it printed, and where its metrics are
+/// when they have a listener of their own.
 struct Sandbox {
     child: Child,
     address: String,
     key: Option<String>,
+    metrics: Option<String>,
+    /// What the `database:` line said.
+    database: String,
     _stdout: Lines<BufReader<ChildStdout>>,
 }
 
 async fn start_sandbox(dir: &Path) -> Sandbox {
+    start_sandbox_with(dir, &[], Stdio::null()).await
+}
+
+/// `serve --sandbox` with further settings, its stderr (the log) going to `stderr`.
+async fn start_sandbox_with(dir: &Path, env: &[(&str, &str)], stderr: Stdio) -> Sandbox {
     let mut child = command(dir, None)
         .env("BIND_ADDR", "127.0.0.1:0")
+        .envs(env.iter().copied())
         .args(["serve", "--sandbox"])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut key = None;
+    let mut metrics = None;
+    let mut database = String::new();
     let mut banner = false;
     let address = tokio::time::timeout(Duration::from_secs(60), async {
         while let Some(line) = lines.next_line().await.unwrap() {
             banner |= line.contains("SANDBOX MODE");
             if let Some(k) = line.strip_prefix("demo API key: ") {
                 key = Some(k.trim().to_owned());
+            }
+            if let Some(d) = line.strip_prefix("database: ") {
+                database = d.trim().to_owned();
+            }
+            if let Some(m) = line.strip_prefix("metrics on ") {
+                metrics = Some(m.trim().to_owned());
             }
             if let Some(address) = line.strip_prefix("mosaic-social listening on ") {
                 return address.trim().to_owned();
@@ -313,6 +352,8 @@ async fn start_sandbox(dir: &Path) -> Sandbox {
         child,
         address,
         key,
+        metrics,
+        database,
         _stdout: lines,
     }
 }
@@ -334,7 +375,11 @@ async fn a_newcomer_runs_the_sandbox_and_the_documented_curl_works() {
         .key
         .clone()
         .expect("the demo key is printed on the first start");
-    assert!(dir.path().join("mosaic-data/mosaic-social.db").exists());
+    assert!(sandbox_db(dir.path()).exists());
+    assert_eq!(
+        sandbox.database,
+        format!("sqlite://{}", sandbox_db(dir.path()).display())
+    );
     let client = reqwest::Client::new();
 
     // The documentation's example, with a date in the future.
@@ -422,9 +467,19 @@ async fn shutdown_lets_a_request_in_flight_finish_and_a_revoked_key_is_refused()
     let client = reqwest::Client::new();
 
     // Revoked from another process: refused on the next request.
-    let second = run(dir.path(), None, "keys create --organization demo").await;
+    let second = run(
+        dir.path(),
+        None,
+        "keys create --sandbox --organization demo",
+    )
+    .await;
     let second_key = last_line_of_success(&second);
-    let revoked = run_args(dir.path(), None, &["keys", "revoke", &second_key[..11]]).await;
+    let revoked = run_args(
+        dir.path(),
+        None,
+        &["keys", "revoke", "--sandbox", &second_key[..11]],
+    )
+    .await;
     assert!(revoked.status.success(), "{revoked:?}");
     let refused = client
         .get(format!(
@@ -447,10 +502,7 @@ async fn shutdown_lets_a_request_in_flight_finish_and_a_revoked_key_is_refused()
     let in_flight = tokio::spawn(request);
     // Wait until the record is written as pending (it is, before Ayrshare is called), so the
     // signal surely arrives while the request is in flight.
-    let database = format!(
-        "sqlite://{}/mosaic-data/mosaic-social.db",
-        dir.path().display()
-    );
+    let database = format!("sqlite://{}", sandbox_db(dir.path()).display());
     let mut conn = sqlx::SqliteConnection::connect(&database).await.unwrap();
     tokio::time::timeout(Duration::from_secs(10), async {
         loop {
@@ -482,4 +534,200 @@ async fn shutdown_lets_a_request_in_flight_finish_and_a_revoked_key_is_refused()
         .unwrap()
         .unwrap();
     assert!(status.success(), "{status:?}");
+}
+
+#[tokio::test]
+async fn json_logs_are_one_object_a_line_with_the_request_and_tracking_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sandbox = start_sandbox_with(
+        dir.path(),
+        &[
+            ("LOG_FORMAT", "json"),
+            ("RUST_LOG", "info"),
+            ("METRICS_BIND_ADDR", "127.0.0.1:0"),
+        ],
+        Stdio::piped(),
+    )
+    .await;
+    let key = sandbox.key.clone().unwrap();
+    let client = reqwest::Client::new();
+    let response = client
+        .post(format!("{}/social/post", sandbox.address))
+        .bearer_auth(&key)
+        .header("x-request-id", "json-log-check-7")
+        .json(&json!({"post": "logged", "platforms": ["linkedin"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let tracking_id = response_json(response).await["tracking_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // METRICS_BIND_ADDR: /metrics is on its own listener, and only there.
+    let metrics_url = sandbox
+        .metrics
+        .clone()
+        .expect("the metrics address is printed");
+    let scrape = client.get(&metrics_url).send().await.unwrap();
+    assert_eq!(scrape.status(), 200);
+    let text = scrape.text().await.unwrap();
+    assert!(text.contains("mosaic_http_requests_total"), "{text}");
+    let main = client
+        .get(format!("{}/metrics", sandbox.address))
+        .send()
+        .await
+        .unwrap();
+    expect_error(main, 404, "not_found").await;
+
+    // The container health check: `healthcheck URL` exits 0 on 2xx only, unless --any-status.
+    let readyz = format!("{}/readyz", sandbox.address);
+    let healthy = run_args(dir.path(), None, &["healthcheck", &readyz]).await;
+    assert!(
+        last_line_of_success(&healthy).ends_with("200 OK"),
+        "{healthy:?}"
+    );
+    let nowhere = format!("{}/nowhere", sandbox.address);
+    let missing = run_args(dir.path(), None, &["healthcheck", &nowhere]).await;
+    assert_fails_with_one_line(&missing, &["404"]);
+    let answered = run_args(dir.path(), None, &["healthcheck", "--any-status", &nowhere]).await;
+    assert!(answered.status.success(), "{answered:?}");
+
+    terminate(&sandbox.child);
+    let mut stderr = sandbox.child.stderr.take().unwrap();
+    let mut log = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut stderr, &mut log)
+        .await
+        .unwrap();
+    sandbox.child.wait().await.unwrap();
+
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["level"].is_string() && l["timestamp"].is_string())
+    );
+    let of_request: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["span"]["request_id"] == "json-log-check-7")
+        .collect();
+    assert!(
+        of_request
+            .iter()
+            .any(|l| l["tracking_id"] == tracking_id.as_str()),
+        "no line of the request carries its tracking id: {log}"
+    );
+    let finished = of_request
+        .iter()
+        .find(|l| l["message"] == "request finished")
+        .unwrap_or_else(|| panic!("no 'request finished' line: {log}"));
+    assert_eq!(finished["status"], 200);
+    assert_eq!(finished["span"]["path"], "/social/post");
+}
+
+#[tokio::test]
+async fn the_sandbox_never_uses_database_url_and_its_database_is_found_from_anywhere() {
+    let home = tempfile::tempdir().unwrap();
+    // A production DATABASE_URL left in the shell: unreachable here, so touching it would fail.
+    let production = "postgres://app:pw@127.0.0.1:1/production";
+    let mut child = command(home.path(), Some(production))
+        .env("BIND_ADDR", "127.0.0.1:0")
+        .args(["serve", "--sandbox"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            let done = line.starts_with("mosaic-social listening on ");
+            seen.push(line);
+            if done {
+                return;
+            }
+        }
+        panic!("serve --sandbox ended: {seen:?}");
+    })
+    .await
+    .expect("serve --sandbox started within a minute");
+    let said = seen.join("\n");
+    assert!(said.contains("DATABASE_URL is not used"), "{said}");
+    assert!(
+        said.contains(&format!(
+            "database: sqlite://{}",
+            sandbox_db(home.path()).display()
+        )),
+        "{said}"
+    );
+    assert!(!said.contains("pw"), "{said}");
+    child.kill().await.unwrap();
+
+    // From another directory, the same user's sandbox database holds the demo organization.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let listed = command_at(elsewhere.path(), home.path(), Some(production))
+        .args(["keys", "list", "--sandbox", "--organization", "demo"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(stdout_lines(&listed).len(), 1, "{listed:?}");
+    let stderr = String::from_utf8_lossy(&listed.stderr);
+    assert!(stderr.contains("sandbox.db"), "{stderr}");
+    // Without --sandbox the same command goes to DATABASE_URL, named without its password.
+    let production_keys = command_at(elsewhere.path(), home.path(), Some(production))
+        .args(["keys", "list", "--organization", "demo"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!production_keys.status.success());
+    let stderr = String::from_utf8_lossy(&production_keys.stderr);
+    assert!(
+        stderr.contains("database: postgres://app@127.0.0.1:1/production"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("pw@"), "{stderr}");
+}
+
+#[tokio::test]
+async fn migrate_creates_a_missing_postgres_database_and_serve_says_to_run_it() {
+    let Some(admin_url) = crate::support::postgres_admin_url() else {
+        return;
+    };
+    let name = format!("mosaic_test_{}", uuid::Uuid::new_v4().simple());
+    let mut url = url::Url::parse(&admin_url).unwrap();
+    url.set_path(&name);
+    // Dropped at the end, whatever happens.
+    let database = Database::Postgres {
+        admin_url,
+        url: url.to_string(),
+        name: name.clone(),
+    };
+    let dir = tempfile::tempdir().unwrap();
+
+    let serve = command(dir.path(), Some(database.url()))
+        .env("AYRSHARE_API_KEY", "k")
+        .arg("serve")
+        .output()
+        .await
+        .unwrap();
+    assert_fails_with_one_line(&serve, &[&name, "does not exist", "migrate"]);
+
+    let migrated = run(dir.path(), Some(database.url()), "migrate").await;
+    assert_eq!(last_line_of_success(&migrated), "migrations applied");
+    let stderr = String::from_utf8_lossy(&migrated.stderr);
+    assert!(stderr.contains("created the database"), "{stderr}");
+    let again = run(dir.path(), Some(database.url()), "migrate").await;
+    assert!(again.status.success(), "{again:?}");
+    assert!(!String::from_utf8_lossy(&again.stderr).contains("created"));
+    let key = run(
+        dir.path(),
+        Some(database.url()),
+        "keys create --organization acme",
+    )
+    .await;
+    assert!(last_line_of_success(&key).starts_with("mk_"));
 }

@@ -1,5 +1,6 @@
 //! The database goes away and comes back: requests answer 503 `service_unavailable` quickly,
-//! Ayrshare is never called without a record, and the service recovers with no restart.
+//! Ayrshare is never called without a record, `/readyz` says so, and the service recovers with
+//! no restart.
 //! Postgres only: a TCP proxy the test controls stands between the service and Postgres.
 
 use std::sync::{Arc, Mutex};
@@ -123,6 +124,14 @@ async fn a_dead_database_answers_503_without_calling_ayrshare_and_recovers_by_it
             .status(),
         200
     );
+    // Not ready: a load balancer stops sending traffic here until the database is back.
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.headers()["retry-after"], "5");
+    let error = expect_error(ready, 503, "service_unavailable").await;
+    assert!(
+        !error["detail"].as_str().unwrap().contains("127.0.0.1"),
+        "{error}"
+    );
     assert_eq!(
         app.ayrshare.received_requests().await.unwrap().len(),
         1,
@@ -130,6 +139,9 @@ async fn a_dead_database_answers_503_without_calling_ayrshare_and_recovers_by_it
     );
 
     proxy.up().await;
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    assert_eq!(response_json(ready).await["status"], "ready");
     let response = app.post(&body).send().await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response_json(response).await["tracked_status"], "posted");

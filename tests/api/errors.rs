@@ -70,6 +70,9 @@ backend_tests! {
         let response = app.client.get(app.url("/healthz")).send().await.unwrap();
         assert_eq!(response.status(), 200);
         assert_eq!(response_json(response).await["status"], "ok");
+        let response = app.client.get(app.url("/readyz")).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response_json(response).await["status"], "ready");
     }
 }
 

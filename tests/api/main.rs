@@ -15,6 +15,7 @@ mod fixtures;
 mod hardening;
 mod idempotency;
 mod list_posts;
+mod metrics;
 mod migrations;
 mod rate_limits;
 mod read_post;

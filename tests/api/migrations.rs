@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use mosaic_social::domain::{Outcome, TrackedStatus, Transition, Verdict};
-use mosaic_social::store::{self, NewTracking, PoolSettings};
+use mosaic_social::store::{self, NewTracking, PoolSettings, Readiness};
 use serde_json::json;
 use sqlx::Connection;
 use sqlx::migrate::Migrator;
@@ -335,5 +335,46 @@ mod the_deleted_status_migration_keeps_rows_indexes_and_foreign_keys {
     #[tokio::test]
     async fn postgres() {
         the_deleted_status_migration_keeps_rows_indexes_and_foreign_keys(Backend::Postgres).await;
+    }
+}
+
+/// `Store::readiness` (behind `GET /readyz`) names the migrations a database still lacks.
+async fn readiness_names_the_migrations_still_missing(backend: Backend) {
+    let Some(database) = Database::create(backend).await else {
+        return;
+    };
+    let store = store::connect(database.url(), PoolSettings::default())
+        .await
+        .unwrap();
+    let Readiness::MissingMigrations(all) = store.readiness().await.unwrap() else {
+        panic!("an empty database is not ready");
+    };
+    assert!(
+        all.contains(&INITIAL) && all.contains(&DELETED_STATUS),
+        "{all:?}"
+    );
+
+    migrate_up_to(backend, &database, INITIAL).await;
+    let Readiness::MissingMigrations(rest) = store.readiness().await.unwrap() else {
+        panic!("a partly migrated database is not ready");
+    };
+    assert!(!rest.contains(&INITIAL), "{rest:?}");
+    assert!(rest.contains(&DELETED_STATUS), "{rest:?}");
+
+    store.migrate().await.unwrap();
+    assert_eq!(store.readiness().await.unwrap(), Readiness::Ready);
+}
+
+mod readiness_names_the_migrations_still_missing {
+    use super::*;
+
+    #[tokio::test]
+    async fn sqlite() {
+        readiness_names_the_migrations_still_missing(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        readiness_names_the_migrations_still_missing(Backend::Postgres).await;
     }
 }
