@@ -17,7 +17,8 @@ use crate::http::rate_limit::KeyRateLimit;
 use crate::http::{self, AppState};
 use crate::mock_ayrshare::{self, MockConfig};
 use crate::publishing::idempotency::{PURGE_EVERY, run_purge};
-use crate::publishing::{Publisher, PublishingSettings};
+use crate::publishing::reconcile::run_reconciler;
+use crate::publishing::{Publisher, PublishingSettings, ReconcileSettings, WebhookSettings};
 use crate::store::{self, DynStore};
 
 /// Why the application could not be built; its `Display` is the one line the CLI prints.
@@ -79,6 +80,15 @@ impl App {
             settings: Arc::new(PublishingSettings {
                 ayrshare_timeout: config.ayrshare_timeout,
                 idempotency_retention: config.idempotency_retention,
+                reconcile: ReconcileSettings {
+                    interval: config.reconcile_interval,
+                    max_calls_per_pass: config.reconcile_max_calls_per_pass,
+                    overdue_grace: config.reconcile_overdue_grace,
+                },
+                webhook: WebhookSettings {
+                    secrets: config.webhook_secrets.clone(),
+                    tolerance: config.webhook_tolerance,
+                },
             }),
         };
         Ok(App {
@@ -109,8 +119,9 @@ impl App {
         http::router(self.state.clone())
     }
 
-    /// Serves on `listener`, with the background work (the idempotency purge), until `shutdown`
-    /// completes; then lets requests in flight and their recording finish.
+    /// Serves on `listener`, with the background work (the idempotency purge, the reconciler
+    /// unless it is turned off), until `shutdown` completes; then lets requests in flight and
+    /// their recording finish.
     pub async fn serve(
         self,
         listener: TcpListener,
@@ -122,9 +133,32 @@ impl App {
             PURGE_EVERY,
             stop.clone(),
         ));
+        let reconciler = self
+            .state
+            .publisher
+            .settings
+            .reconcile
+            .interval
+            .map(|every| {
+                tokio::spawn(run_reconciler(
+                    self.state.publisher.clone(),
+                    every,
+                    stop.clone(),
+                ))
+            });
+        // The background work stops with the signal, not after the requests have drained: a
+        // reconciler pass finishes the record it is on and claims no more.
+        let stopping = stop.clone();
+        let shutdown = async move {
+            shutdown.await;
+            stopping.cancel();
+        };
         let served = http::serve(listener, self.state, shutdown).await;
         stop.cancel();
         let _ = purge.await;
+        if let Some(reconciler) = reconciler {
+            let _ = reconciler.await;
+        }
         served
     }
 }

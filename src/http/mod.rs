@@ -7,6 +7,7 @@ mod health;
 mod middleware;
 pub mod rate_limit;
 mod social_post;
+mod webhooks;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -47,7 +48,8 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .merge(health::router())
-        .merge(social_post::router());
+        .merge(social_post::router())
+        .merge(webhooks::router());
     with_middleware(routes, state)
 }
 
@@ -138,6 +140,8 @@ mod tests {
                 settings: Arc::new(PublishingSettings {
                     ayrshare_timeout: Duration::from_secs(1),
                     idempotency_retention: Duration::from_secs(86_400),
+                    reconcile: Default::default(),
+                    webhook: Default::default(),
                 }),
             },
             sandbox,

@@ -1,13 +1,16 @@
 //! The use cases of a post's life, free of HTTP: create (the write-ahead record, the one Ayrshare
-//! call, the recording), refresh a record from Ayrshare, read a record. The HTTP handlers, and
-//! the background work (reconciler, webhooks, idempotency purge), all go through here.
+//! call, the recording), refresh a record from Ayrshare, read a record, receive Ayrshare's
+//! webhook, reconcile open records. The HTTP handlers, and the background work (reconciler,
+//! webhooks, idempotency purge), all go through here.
 
 mod create;
 mod error;
 pub mod idempotency;
 mod read;
+pub mod reconcile;
 mod recording;
 mod views;
+pub mod webhook;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +19,9 @@ use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 pub use error::{AppError, RecordRef};
+pub use reconcile::{PassReport, ReconcileSettings};
 pub use views::{PostView, TrackingView};
+pub use webhook::{RegisterError, Registered, WebhookDelivery, WebhookReceipt, WebhookSettings};
 
 use crate::ayrshare::AyrshareClient;
 use crate::store::{DynStore, Workspace};
@@ -32,6 +37,10 @@ pub struct PublishingSettings {
     pub ayrshare_timeout: Duration,
     /// How long an idempotency key and its answer are kept (at least 24 hours).
     pub idempotency_retention: Duration,
+    /// The reconciler's interval, call budget and overdue grace.
+    pub reconcile: ReconcileSettings,
+    /// The webhook's secrets and timestamp window.
+    pub webhook: WebhookSettings,
 }
 
 impl PublishingSettings {

@@ -12,8 +12,10 @@ mod idempotency;
 mod migrations;
 mod rate_limits;
 mod read_post;
+mod reconcile;
 mod shipped_mock;
 // Shared with tests/secrets.rs, which uses parts this binary does not.
 #[allow(dead_code)]
 mod support;
 mod validation;
+mod webhooks;
