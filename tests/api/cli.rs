@@ -15,7 +15,7 @@ use crate::support::{Backend, Database, expect_error, response_json};
 const BIN: &str = env!("CARGO_BIN_EXE_mosaic-social");
 
 /// The binary with a clean environment: only what a test sets, in `dir`.
-fn command(dir: &Path, database_url: Option<&str>) -> Command {
+pub fn command(dir: &Path, database_url: Option<&str>) -> Command {
     let mut command = Command::new(BIN);
     command
         .env_clear()
@@ -28,7 +28,7 @@ fn command(dir: &Path, database_url: Option<&str>) -> Command {
     command
 }
 
-async fn run_args(dir: &Path, database_url: Option<&str>, args: &[&str]) -> Output {
+pub async fn run_args(dir: &Path, database_url: Option<&str>, args: &[&str]) -> Output {
     command(dir, database_url)
         .args(args)
         .output()
@@ -37,7 +37,7 @@ async fn run_args(dir: &Path, database_url: Option<&str>, args: &[&str]) -> Outp
 }
 
 /// Runs a command line given as one string (for arguments without spaces).
-async fn run(dir: &Path, database_url: Option<&str>, line: &str) -> Output {
+pub async fn run(dir: &Path, database_url: Option<&str>, line: &str) -> Output {
     run_args(
         dir,
         database_url,
@@ -46,7 +46,7 @@ async fn run(dir: &Path, database_url: Option<&str>, line: &str) -> Output {
     .await
 }
 
-fn stdout_lines(output: &Output) -> Vec<String> {
+pub fn stdout_lines(output: &Output) -> Vec<String> {
     String::from_utf8_lossy(&output.stdout)
         .lines()
         .map(str::to_owned)
@@ -54,7 +54,7 @@ fn stdout_lines(output: &Output) -> Vec<String> {
 }
 
 /// A success's last stdout line: where commands put what a script needs.
-fn last_line_of_success(output: &Output) -> String {
+pub fn last_line_of_success(output: &Output) -> String {
     assert!(output.status.success(), "{output:?}");
     stdout_lines(output)
         .last()
@@ -63,7 +63,7 @@ fn last_line_of_success(output: &Output) -> String {
 }
 
 /// A failure: non-zero exit and exactly one line on stderr, which must mention `expected`.
-fn assert_fails_with_one_line(output: &Output, expected: &[&str]) {
+pub fn assert_fails_with_one_line(output: &Output, expected: &[&str]) {
     assert!(!output.status.success(), "exit status {:?}", output.status);
     let stderr = String::from_utf8_lossy(&output.stderr);
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();

@@ -10,6 +10,7 @@ mod database_down;
 mod errors;
 mod idempotency;
 mod migrations;
+mod processes;
 mod rate_limits;
 mod read_post;
 mod reconcile;
