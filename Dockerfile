@@ -10,21 +10,25 @@ WORKDIR /build
 
 # Dependencies first, built against placeholder sources, so that a change under src/ or
 # migrations/ does not rebuild them. The manifest names a test target (tests/api/main.rs), so a
-# placeholder stands in for it too; `cargo build` does not compile tests.
+# placeholder stands in for it too; `cargo build` does not compile tests. The workspace member
+# crates/mock-ayrshare (the Ayrshare simulator behind `serve --sandbox`) gets placeholders too.
 COPY Cargo.toml Cargo.lock build.rs ./
-RUN mkdir -p src tests/api \
+COPY crates/mock-ayrshare/Cargo.toml ./crates/mock-ayrshare/
+RUN mkdir -p src tests/api crates/mock-ayrshare/src \
  && echo 'fn main() {}' > src/main.rs \
- && touch src/lib.rs tests/api/main.rs \
- && cargo build --release --locked \
- && rm -rf src
+ && echo 'fn main() {}' > crates/mock-ayrshare/src/main.rs \
+ && touch src/lib.rs tests/api/main.rs crates/mock-ayrshare/src/lib.rs \
+ && cargo build --release --locked -p mosaic-social \
+ && rm -rf src crates/mock-ayrshare/src
 
 # The real sources. Touching the crate roots makes cargo rebuild the crate even when the copied
 # files are older than the placeholder build. The migrations are embedded at compile time
 # (sqlx::migrate!), so they must be present here.
 COPY src ./src
+COPY crates ./crates
 COPY migrations ./migrations
-RUN touch src/lib.rs src/main.rs \
- && cargo build --release --locked \
+RUN touch src/lib.rs src/main.rs crates/mock-ayrshare/src/lib.rs crates/mock-ayrshare/src/main.rs \
+ && cargo build --release --locked -p mosaic-social \
  && cp target/release/mosaic-social /usr/local/bin/mosaic-social
 
 

@@ -86,7 +86,7 @@ impl App {
                     overdue_grace: config.reconcile_overdue_grace,
                 },
                 webhook: WebhookSettings {
-                    secrets: config.webhook_secrets.clone(),
+                    secrets: webhook_secrets(config, mode),
                     tolerance: config.webhook_tolerance,
                 },
             }),
@@ -153,6 +153,9 @@ impl App {
             shutdown.await;
             stopping.cancel();
         };
+        if self.state.sandbox {
+            self.wire_sandbox_webhook(&listener).await;
+        }
         let served = http::serve(listener, self.state, shutdown).await;
         stop.cancel();
         let _ = purge.await;
@@ -161,6 +164,62 @@ impl App {
         }
         served
     }
+}
+
+impl App {
+    /// Registers this server's own webhook route with the in-process simulator (as
+    /// `webhooks register` does with Ayrshare), for the Primary Profile, which covers every
+    /// profile: the simulator then reports each scheduled post it publishes, and the record
+    /// settles with nobody reading it.
+    async fn wire_sandbox_webhook(&self, listener: &TcpListener) {
+        let publisher = &self.state.publisher;
+        let (Ok(addr), Some(secret)) = (
+            listener.local_addr(),
+            publisher.settings.webhook.secrets.first(),
+        ) else {
+            return;
+        };
+        // A server on every interface is reached on loopback.
+        let host = match addr.ip() {
+            ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_owned(),
+            ip if ip.is_unspecified() => "[::1]".to_owned(),
+            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+            ip => ip.to_string(),
+        };
+        let url = format!("http://{host}:{}/webhooks/ayrshare", addr.port());
+        let body = serde_json::json!({
+            "action": "scheduled",
+            "url": url,
+            "secret": secret.expose_secret(),
+        });
+        match publisher
+            .ayrshare
+            .register_webhook(crate::ayrshare::CallScope::default(), &body)
+            .await
+        {
+            Ok(answer) if answer.http_status == 200 => {
+                tracing::info!(%url, "sandbox: the simulator delivers signed webhooks to this server");
+            }
+            Ok(answer) => tracing::warn!(
+                status = answer.http_status,
+                "sandbox: the simulator refused the webhook; scheduled posts settle through the reconciler only"
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "sandbox: the webhook could not be registered; scheduled posts settle through the reconciler only")
+            }
+        }
+    }
+}
+
+/// The webhook secrets: the configured ones; in sandbox mode a fresh random one when none is
+/// configured, so that the simulator's deliveries are signed and checked like Ayrshare's.
+fn webhook_secrets(config: &Config, mode: Mode) -> Vec<SecretString> {
+    if mode == Mode::Sandbox && config.webhook_secrets.is_empty() {
+        let mut bytes = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+        return vec![SecretString::from(hex::encode(bytes))];
+    }
+    config.webhook_secrets.clone()
 }
 
 /// Connects to the configured database and applies pending migrations.

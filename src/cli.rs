@@ -3,7 +3,6 @@
 //! Each command prints what a script needs alone on its last stdout line, and fails with one line
 //! on stderr and a non-zero exit.
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -12,9 +11,9 @@ use tokio::net::TcpListener;
 use crate::app::{self, App, Mode};
 use crate::config::{Config, is_header_safe};
 use crate::domain::ApiKeySecret;
-use crate::mock_ayrshare::{self, MockConfig};
 use crate::store::DynStore;
 use crate::telemetry;
+use mock_ayrshare::cli::MockArgs;
 
 /// Publish or schedule social posts through Ayrshare, exactly once, with a tracking record for
 /// every request. Configuration comes from the environment and `.env`; see README.md.
@@ -45,18 +44,9 @@ enum Command {
     /// Register this service's webhook at Ayrshare.
     #[command(subcommand)]
     Webhooks(WebhooksCommand),
-    /// Run the Ayrshare simulator on its own, for integration tests (serves under /api).
-    MockAyrshare {
-        /// The address to listen on.
-        #[arg(long, default_value = "127.0.0.1:9090")]
-        bind: SocketAddr,
-        /// Accept only this bearer key (by default any non-empty key is accepted).
-        #[arg(long, env = "MOCK_AYRSHARE_API_KEY")]
-        api_key: Option<String>,
-        /// How many posts to remember; past it the oldest settled ones are forgotten.
-        #[arg(long, env = "MOCK_AYRSHARE_MAX_POSTS", default_value_t = mock_ayrshare::DEFAULT_MAX_POSTS)]
-        max_posts: usize,
-    },
+    /// Run the Ayrshare simulator on its own, for integration tests (serves under /api); the
+    /// same as the `mock-ayrshare` binary.
+    MockAyrshare(MockArgs),
 }
 
 #[derive(Subcommand)]
@@ -151,14 +141,10 @@ pub async fn run() -> ExitCode {
 }
 
 async fn execute(command: Command) -> Result<(), Failure> {
-    if let Command::MockAyrshare {
-        bind,
-        api_key,
-        max_posts,
-    } = command
-    {
+    if let Command::MockAyrshare(args) = command {
         telemetry::init("info").map_err(Failure)?;
-        return run_mock(bind, MockConfig { api_key, max_posts }).await;
+        mock_ayrshare::cli::run(args, shutdown_signal()).await?;
+        return Ok(());
     }
     let config = Config::from_env()?;
     match command {
@@ -211,7 +197,7 @@ async fn execute(command: Command) -> Result<(), Failure> {
             telemetry::init("warn").map_err(Failure)?;
             register_webhook(&config, &organization, workspace, &url).await
         }
-        Command::MockAyrshare { .. } => unreachable!("handled above"),
+        Command::MockAyrshare(_) => unreachable!("handled above"),
     }
 }
 
@@ -361,16 +347,6 @@ async fn run_keys(store: DynStore, command: KeysCommand) -> Result<(), Failure> 
             println!("revoked {}\t{}", info.id, info.prefix);
         }
     }
-    Ok(())
-}
-
-async fn run_mock(bind: SocketAddr, config: MockConfig) -> Result<(), Failure> {
-    let listener = TcpListener::bind(bind)
-        .await
-        .map_err(|e| Failure(format!("--bind: cannot listen on {bind}: {e}")))?;
-    let addr = listener.local_addr()?;
-    println!("mock ayrshare listening on http://{addr}/api");
-    mock_ayrshare::serve(listener, config, shutdown_signal()).await?;
     Ok(())
 }
 

@@ -4,7 +4,7 @@
 //! A request walks one way: [`http`] (translation only) → [`publishing`] (the use cases) →
 //! [`domain`] (pure rules) → [`store`] and [`ayrshare`]. [`app`] builds the whole from the
 //! [`config`] once, for the [`cli`] and the tests alike; [`mock_ayrshare`] is the shipped
-//! Ayrshare simulator.
+//! Ayrshare simulator (its own crate, `crates/mock-ayrshare`, re-exported here).
 
 pub mod app;
 pub mod ayrshare;
@@ -12,7 +12,8 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod http;
-pub mod mock_ayrshare;
 pub mod publishing;
 pub mod store;
 pub mod telemetry;
+
+pub use mock_ayrshare;

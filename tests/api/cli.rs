@@ -231,16 +231,22 @@ async fn a_malformed_env_file_is_named_without_printing_its_secrets() {
 }
 
 /// A running `serve --sandbox`: its address and the demo key it printed.
-struct Sandbox {
-    child: Child,
-    address: String,
-    key: Option<String>,
+pub struct Sandbox {
+    pub child: Child,
+    pub address: String,
+    pub key: Option<String>,
     _stdout: Lines<BufReader<ChildStdout>>,
 }
 
 async fn start_sandbox(dir: &Path) -> Sandbox {
+    start_sandbox_with(dir, &[]).await
+}
+
+/// `serve --sandbox` in `dir`, with further settings.
+pub async fn start_sandbox_with(dir: &Path, env: &[(&str, &str)]) -> Sandbox {
     let mut child = command(dir, None)
         .env("BIND_ADDR", "127.0.0.1:0")
+        .envs(env.iter().copied())
         .args(["serve", "--sandbox"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

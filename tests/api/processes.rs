@@ -20,7 +20,10 @@ use tower::ServiceExt;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::cli::{assert_fails_with_one_line, command, last_line_of_success, run};
+use crate::cli::{
+    assert_fails_with_one_line, command, last_line_of_success, run, start_sandbox_with,
+};
+use crate::support::response_json;
 use crate::support::{Backend, Database};
 
 /// The shipped mock Ayrshare on a local port, as Ayrshare behaves: a request keeps being worked
@@ -274,4 +277,51 @@ async fn webhooks_register_sends_the_workspace_profile_key_and_the_secret() {
         .unwrap();
     assert_fails_with_one_line(&output, &["must be https", "400"]);
     assert_eq!(ayrshare.received_requests().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn in_the_sandbox_a_scheduled_post_settles_by_itself_through_the_webhook() {
+    let dir = tempfile::tempdir().unwrap();
+    // The reconciler is off: only the simulator's webhook can settle the post.
+    let mut sandbox = start_sandbox_with(dir.path(), &[("RECONCILE_INTERVAL_SECS", "0")]).await;
+    let key = sandbox.key.clone().expect("the demo key");
+    let client = reqwest::Client::new();
+    // Whole seconds (the service truncates), comfortably ahead.
+    let due = (chrono::Utc::now() + chrono::Duration::seconds(3))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let response = client
+        .post(format!("{}/social/post", sandbox.address))
+        .bearer_auth(&key)
+        .json(
+            &json!({"post": "settles by itself", "platforms": ["x", "linkedin"],
+                      "schedule_date": due}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let body = response_json(response).await;
+    assert_eq!(body["tracked_status"], "scheduled", "{body}");
+    let track = format!(
+        "{}/social/post/track/{}",
+        sandbox.address,
+        body["tracking_id"].as_str().unwrap()
+    );
+    // Only the tracking record is read: it comes from the database, never from Ayrshare.
+    let record = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            let response = client.get(&track).bearer_auth(&key).send().await.unwrap();
+            let record = response_json(response).await;
+            if record["tracked_status"] != "scheduled" {
+                return record;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await
+    .expect("the record settled");
+    assert_eq!(record["tracked_status"], "posted", "{record}");
+    assert_eq!(record["links"].as_array().unwrap().len(), 2, "{record}");
+    assert_eq!(record["results"][0]["platform"], "x");
+    sandbox.child.kill().await.unwrap();
 }

@@ -55,9 +55,16 @@ function expect(answer, key, wanted) {
   }
 }
 
-function inOneDay() {
-  return new Date(Date.now() + 24 * 3600 * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
+function inDays(days) {
+  return new Date(Date.now() + days * 24 * 3600 * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
 }
+
+function inOneDay() {
+  return inDays(1);
+}
+
+// A webhook URL on the discard port of this machine: nothing is ever delivered anywhere else.
+const WEBHOOK_URL = "http://127.0.0.1:9/ayrshare-webhook";
 
 async function main() {
   const social = configuredClient();
@@ -114,6 +121,71 @@ async function main() {
       if (!ids.includes(state.published.id) || ids.includes(state.scheduled.id)) {
         throw new Error(`expected the published post and not the deleted one, got ids ${JSON.stringify(ids)}`);
       }
+    },
+
+    // updatePost sends PUT /post.
+    async updateScheduled() {
+      const scheduled = await social.post({ post: "node sdk smoke, to move", platforms: ["linkedin"], scheduleDate: inDays(1) });
+      expect(scheduled, "status", "scheduled");
+      const newDate = inDays(2);
+      const answer = await social.updatePost({ id: scheduled.id, scheduleDate: newDate, notes: "moved by the sdk" });
+      expect(answer, "status", "success");
+      expect(answer, "postStatus", "pending");
+      expect(answer, "scheduleDate", newDate);
+      const read = await social.history({ id: scheduled.id });
+      expect(read, "scheduleDate", newDate);
+      expect(read, "notes", "moved by the sdk");
+    },
+
+    async updatePublishedIsRefused() {
+      const answer = await social.updatePost({ id: state.published.id, notes: "too late" });
+      expect(answer, "status", "error");
+      expect(answer, "code", 385);
+    },
+
+    async analyticsPost() {
+      const answer = await social.analyticsPost({ id: state.published.id, platforms: ["twitter", "facebook"] });
+      expect(answer, "status", "success");
+      const likes = (((answer.twitter || {}).analytics || {}).publicMetrics || {}).likeCount;
+      if (!Number.isInteger(likes)) throw new Error(`expected twitter publicMetrics.likeCount, got ${JSON.stringify(answer)}`);
+      if (!Number.isInteger(((answer.facebook || {}).analytics || {}).likeCount)) {
+        throw new Error(`expected facebook likeCount, got ${JSON.stringify(answer)}`);
+      }
+    },
+
+    async deletePublished() {
+      const created = await social.post({ post: "node sdk smoke, to delete", platforms: ["twitter"] });
+      const answer = await social.delete({ id: created.id });
+      expect(answer, "status", "success");
+      expect(answer.twitter, "action", "delete");
+      expect(answer.twitter, "id", created.postIds[0].id);
+      expect(await social.delete({ id: created.id }), "code", 383);
+    },
+
+    async deleteInstagramRefusedThenMarked() {
+      const created = await social.post({ post: "node sdk smoke, instagram", platforms: ["instagram"] });
+      const refused = await social.delete({ id: created.id });
+      expect(refused, "status", "error");
+      expect(refused, "code", 384);
+      expect(await social.history({ id: created.id }), "status", "success");
+      const marked = await social.delete({ id: created.id, markManualDeleted: true });
+      expect(marked, "status", "success");
+      expect(await social.history({ id: created.id }), "status", "deleted");
+    },
+
+    // The SDK spells it registerWebook.
+    async webhooks() {
+      const registered = await social.registerWebook({ action: "scheduled", url: WEBHOOK_URL, secret: "smoke" });
+      expect(registered, "status", "success");
+      const listed = await social.listWebhooks();
+      expect(listed, "status", "success");
+      const hooks = listed.webhooks || [];
+      if (hooks.length !== 1) throw new Error(`expected one webhook, got ${JSON.stringify(listed)}`);
+      expect(hooks[0], "action", "scheduled");
+      expect(hooks[0], "url", WEBHOOK_URL);
+      expect(hooks[0], "signed", true);
+      expect(await social.unregisterWebhook({ action: "scheduled" }), "status", "success");
+      expect(await social.listWebhooks(), "webhooks", []);
     },
   };
 

@@ -38,9 +38,17 @@ def expect(answer, key, wanted):
         raise AssertionError(f"expected {key}={wanted!r}, got {got!r} in {answer!r}")
 
 
-def in_one_day():
-    when = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)
+def in_days(days):
+    when = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=days)
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def in_one_day():
+    return in_days(1)
+
+
+# A webhook URL on the discard port of this machine: nothing is ever delivered anywhere else.
+WEBHOOK_URL = "http://127.0.0.1:9/ayrshare-webhook"
 
 
 def main():
@@ -97,7 +105,72 @@ def main():
         if state["published"]["id"] not in ids or state["scheduled"]["id"] in ids:
             raise AssertionError(f"expected the published post and not the deleted one, got ids {ids!r}")
 
-    checks = [post_now, read_back, schedule, delete_scheduled, duplicate_marker, history_lists_posts]
+    def update_scheduled():
+        scheduled = social.post({"post": "python sdk smoke, to move", "platforms": ["linkedin"], "scheduleDate": in_days(1)})
+        expect(scheduled, "status", "scheduled")
+        new_date = in_days(2)
+        answer = social.updatePost({"id": scheduled["id"], "scheduleDate": new_date, "notes": "moved by the sdk"})
+        expect(answer, "status", "success")
+        expect(answer, "postStatus", "pending")
+        expect(answer, "scheduleDate", new_date)
+        read = social.getPost({"id": scheduled["id"]})
+        expect(read, "scheduleDate", new_date)
+        expect(read, "notes", "moved by the sdk")
+
+    def update_published_is_refused():
+        answer = social.updatePost({"id": state["published"]["id"], "notes": "too late"})
+        expect(answer, "status", "error")
+        expect(answer, "code", 385)
+
+    def analytics_post():
+        answer = social.analyticsPost({"id": state["published"]["id"], "platforms": ["twitter", "facebook"]})
+        expect(answer, "status", "success")
+        likes = answer.get("twitter", {}).get("analytics", {}).get("publicMetrics", {}).get("likeCount")
+        if not isinstance(likes, int):
+            raise AssertionError(f"expected twitter publicMetrics.likeCount, got {answer!r}")
+        if not isinstance(answer.get("facebook", {}).get("analytics", {}).get("likeCount"), int):
+            raise AssertionError(f"expected facebook likeCount, got {answer!r}")
+
+    def delete_published():
+        created = social.post({"post": "python sdk smoke, to delete", "platforms": ["twitter"]})
+        answer = social.delete({"id": created["id"]})
+        expect(answer, "status", "success")
+        expect(answer.get("twitter", {}), "action", "delete")
+        expect(answer.get("twitter", {}), "id", created["postIds"][0]["id"])
+        expect(social.delete({"id": created["id"]}), "code", 383)
+
+    def delete_instagram_refused_then_marked():
+        created = social.post({"post": "python sdk smoke, instagram", "platforms": ["instagram"]})
+        refused = social.delete({"id": created["id"]})
+        expect(refused, "status", "error")
+        expect(refused, "code", 384)
+        expect(social.getPost({"id": created["id"]}), "status", "success")
+        marked = social.delete({"id": created["id"], "markManualDeleted": True})
+        expect(marked, "status", "success")
+        expect(social.getPost({"id": created["id"]}), "status", "deleted")
+
+    def webhooks():
+        registered = social.registerWebhook({"action": "scheduled", "url": WEBHOOK_URL, "secret": "smoke"})
+        expect(registered, "status", "success")
+        listed = social.listWebhooks()
+        expect(listed, "webhooks", [{"action": "scheduled", "url": WEBHOOK_URL, "signed": True}])
+        expect(social.unregisterWebhook({"action": "scheduled"}), "status", "success")
+        expect(social.listWebhooks(), "webhooks", [])
+
+    checks = [
+        post_now,
+        read_back,
+        schedule,
+        delete_scheduled,
+        duplicate_marker,
+        history_lists_posts,
+        update_scheduled,
+        update_published_is_refused,
+        analytics_post,
+        delete_published,
+        delete_instagram_refused_then_marked,
+        webhooks,
+    ]
     failed = 0
     for check in checks:
         try:

@@ -15,7 +15,14 @@ pub(super) struct PostRequest {
     pub(super) media_urls: Vec<String>,
     pub(super) schedule_date: Option<DateTime<Utc>>,
     pub(super) notes: Option<String>,
+    /// Ayrshare's `idempotencyKey`: a profile may use each key once.
+    pub(super) idempotency_key: Option<String>,
+    /// `requiresApproval: true`: the post waits for `approved: true`.
+    pub(super) requires_approval: bool,
 }
+
+/// The longest `idempotencyKey` accepted, in bytes: the mock remembers keys, so they are bounded.
+const MAX_IDEMPOTENCY_KEY_LEN: usize = 1_024;
 
 /// Parses the raw body of `POST /api/post`; an empty body counts as `{}`.
 pub(super) fn parse_body(bytes: &[u8]) -> Result<Value, ApiError> {
@@ -42,13 +49,32 @@ pub(super) fn check_post(body: &Value) -> Result<PostRequest, ApiError> {
     let notes = present(fields, "notes")
         .and_then(Value::as_str)
         .map(str::to_owned);
+    let idempotency_key = check_idempotency_key(present(fields, "idempotencyKey"))?;
     Ok(PostRequest {
         text,
         platforms,
         media_urls,
         schedule_date,
         notes,
+        idempotency_key,
+        requires_approval: present(fields, "requiresApproval") == Some(&Value::Bool(true)),
     })
+}
+
+/// A non-blank string of at most [`MAX_IDEMPOTENCY_KEY_LEN`] bytes, kept exactly as sent.
+fn check_idempotency_key(value: Option<&Value>) -> Result<Option<String>, ApiError> {
+    match value {
+        None => Ok(None),
+        Some(Value::String(key))
+            if !key.trim().is_empty() && key.len() <= MAX_IDEMPOTENCY_KEY_LEN =>
+        {
+            Ok(Some(key.clone()))
+        }
+        Some(_) => Err(ApiError::bad_parameter(format!(
+            "Incorrect idempotencyKey parameter. Please send a non-empty string of at most \
+             {MAX_IDEMPOTENCY_KEY_LEN} characters."
+        ))),
+    }
 }
 
 /// A field's value, treating JSON `null` as absent.
@@ -146,6 +172,108 @@ fn check_schedule_date(value: Option<&Value>) -> Result<Option<DateTime<Utc>>, A
     }
 }
 
+/// The changes a `PATCH`/`PUT /api/post` body asks for.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(super) struct PostUpdate {
+    pub(super) schedule_date: Option<DateTime<Utc>>,
+    pub(super) scheduled_pause: Option<bool>,
+    pub(super) notes: Option<String>,
+    pub(super) approved: Option<bool>,
+    /// `disableComments` and `youTubeOptions`, kept and shown back as sent.
+    pub(super) shown: Map<String, Value>,
+}
+
+/// The fields an update may carry.
+const UPDATE_FIELDS: &str =
+    "scheduleDate, scheduledPause, notes, approved, disableComments, youTubeOptions";
+
+/// Checks a `PATCH /api/post` body: `id` plus at least one update field, nothing that cannot be
+/// changed (text, media, platforms).
+pub(super) fn check_update(body: &Value) -> Result<(String, PostUpdate), ApiError> {
+    let fields = body.as_object().ok_or_else(|| {
+        ApiError::bad_parameter(
+            "Missing or incorrect parameters. The request body must be a JSON object.",
+        )
+    })?;
+    let id = check_id(fields)?;
+    for fixed in ["post", "platforms", "mediaUrls"] {
+        if present(fields, fixed).is_some() {
+            return Err(ApiError::bad_parameter(format!(
+                "The {fixed} of a post cannot be updated: only {UPDATE_FIELDS} can. Delete the post and create it again."
+            )));
+        }
+    }
+    let incorrect = |key: &str, what: &str| {
+        ApiError::bad_parameter(format!("Incorrect {key} parameter. Please send {what}."))
+    };
+    let boolean = |key: &str| match present(fields, key) {
+        None => Ok(None),
+        Some(Value::Bool(flag)) => Ok(Some(*flag)),
+        Some(_) => Err(incorrect(key, "true or false")),
+    };
+    let mut update = PostUpdate {
+        schedule_date: check_schedule_date(present(fields, "scheduleDate"))?,
+        scheduled_pause: boolean("scheduledPause")?,
+        approved: boolean("approved")?,
+        ..PostUpdate::default()
+    };
+    match present(fields, "notes") {
+        None => {}
+        Some(Value::String(notes)) => update.notes = Some(notes.clone()),
+        Some(_) => return Err(incorrect("notes", "a string")),
+    }
+    if let Some(flag) = boolean("disableComments")? {
+        update
+            .shown
+            .insert("disableComments".to_owned(), Value::Bool(flag));
+    }
+    if let Some(options) = present(fields, "youTubeOptions") {
+        let has_title = options
+            .get("title")
+            .and_then(Value::as_str)
+            .is_some_and(|title| !title.trim().is_empty());
+        if !options.is_object() || !has_title {
+            return Err(incorrect(
+                "youTubeOptions",
+                "an object with its title: an update of youTubeOptions must send the title again",
+            ));
+        }
+        update
+            .shown
+            .insert("youTubeOptions".to_owned(), options.clone());
+    }
+    if update == (PostUpdate::default()) {
+        return Err(ApiError::bad_parameter(format!(
+            "Missing update parameters. Please send at least one of {UPDATE_FIELDS}."
+        )));
+    }
+    Ok((id, update))
+}
+
+/// The `id` of a body that names one post.
+fn check_id(fields: &Map<String, Value>) -> Result<String, ApiError> {
+    present(fields, "id").and_then(non_empty_id).ok_or_else(|| {
+        ApiError::bad_parameter(
+            "Missing or incorrect id parameter. Please send the Ayrshare post id as id.",
+        )
+    })
+}
+
+/// Checks a `POST /api/analytics/post` body: `id`, and optionally `platforms` (Ayrshare names).
+pub(super) fn check_analytics(body: &Value) -> Result<(String, Option<Vec<Platform>>), ApiError> {
+    let fields = body.as_object().ok_or_else(|| {
+        ApiError::bad_parameter(
+            "Missing or incorrect parameters. The request body must be a JSON object.",
+        )
+    })?;
+    let id = check_id(fields)?;
+    let platforms = match present(fields, "platforms") {
+        None => None,
+        some => Some(check_platforms(some)?),
+    };
+    Ok((id, platforms))
+}
+
 /// What a `DELETE` body asks to delete.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum DeleteTarget {
@@ -153,6 +281,11 @@ pub(super) enum DeleteTarget {
     One(String),
     /// `{"bulk": ["…", …]}`
     Bulk(Vec<String>),
+}
+
+/// Whether a `DELETE` body sets `markManualDeleted: true`.
+pub(super) fn mark_manual_deleted(body: &Value) -> bool {
+    body.get("markManualDeleted") == Some(&Value::Bool(true))
 }
 
 /// Checks a `DELETE /api/post` body: `bulk` wins over `id`, as in Ayrshare's documentation order.

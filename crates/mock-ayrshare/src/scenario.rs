@@ -5,6 +5,7 @@ use std::time::Duration;
 use axum::http::HeaderMap;
 
 use super::reply::ApiError;
+use super::store::Hold;
 
 /// The request header that selects a scenario; it wins over a marker in the post text.
 pub(super) const SCENARIO_HEADER: &str = "x-mock-scenario";
@@ -24,9 +25,17 @@ const DEFAULT_RETRY_AFTER: u64 = 60;
 /// The longest `Retry-After` `rate_limit:<seconds>` accepts.
 const MAX_RETRY_AFTER: u64 = 3_600;
 
+/// How long `processing` reads `processing` when no duration is given.
+const DEFAULT_PROCESSING: Duration = Duration::from_secs(10);
+
+/// The longest `processing:<seconds>` accepted.
+const MAX_PROCESSING_SECONDS: u64 = 86_400;
+
 /// The names listed when a caller asks for an unknown scenario.
-const KNOWN: &str = "success, scheduled, partial, duplicate, unauthorized, rate_limit, \
-                     rate_limit:<seconds>, server_error, not_json, slow, slow:<ms>";
+const KNOWN: &str = "success, scheduled, partial, duplicate, approval, processing, \
+                     processing:<seconds>, paused, deleted, unauthorized, rate_limit, \
+                     rate_limit:<seconds>, server_error, not_json, slow, slow:<ms>; \
+                     combinable with wrapped or unwrapped, e.g. \"wrapped,partial\"";
 
 /// The outcome a caller asked the mock to simulate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +48,16 @@ pub(super) enum Scenario {
     Partial,
     /// Every platform refuses the post as a duplicate.
     Duplicate,
+    /// The post waits for approval (as with `requiresApproval: true`): a success that names no
+    /// platform, then `awaiting approval` until `PATCH /api/post` sends `approved: true`.
+    Approval,
+    /// The post is published asynchronously (TikTok): a success that names no platform, then
+    /// `processing` for this long, then published (with a `scheduled` webhook).
+    Processing(Duration),
+    /// The post is scheduled (one hour ahead without a `scheduleDate`) and paused.
+    Paused,
+    /// The post is accepted as usual, then reads `deleted` (deleted outside the API).
+    Deleted,
     /// The API key is refused (HTTP 401).
     Unauthorized,
     /// The profile is over its rate limit (HTTP 429), retry after this many seconds.
@@ -68,6 +87,10 @@ impl Scenario {
             "scheduled" => Scenario::Scheduled,
             "partial" => Scenario::Partial,
             "duplicate" => Scenario::Duplicate,
+            "approval" | "awaiting_approval" => Scenario::Approval,
+            "processing" => Scenario::Processing(DEFAULT_PROCESSING),
+            "paused" => Scenario::Paused,
+            "deleted" => Scenario::Deleted,
             "unauthorized" => Scenario::Unauthorized,
             "rate_limit" => Scenario::RateLimit(DEFAULT_RETRY_AFTER),
             "server_error" => Scenario::ServerError,
@@ -78,6 +101,10 @@ impl Scenario {
                     let ms =
                         parse_bounded(ms, MAX_SLOW_MS, raw, "slow takes a delay in milliseconds")?;
                     Scenario::Slow(Duration::from_millis(ms))
+                } else if let Some(seconds) = name.strip_prefix("processing:") {
+                    let what = "processing takes a duration in seconds";
+                    let seconds = parse_bounded(seconds, MAX_PROCESSING_SECONDS, raw, what)?;
+                    Scenario::Processing(Duration::from_secs(seconds))
                 } else if let Some(seconds) = name.strip_prefix("rate_limit:") {
                     let what = "rate_limit takes a Retry-After in seconds";
                     Scenario::RateLimit(parse_bounded(seconds, MAX_RETRY_AFTER, raw, what)?)
@@ -97,20 +124,78 @@ impl Scenario {
             _ => Outcome::Success,
         }
     }
+
+    /// What keeps a post created under this scenario from being published when due.
+    pub(super) fn hold(self) -> Hold {
+        match self {
+            Scenario::Approval => Hold::Approval,
+            Scenario::Paused => Hold::Paused,
+            Scenario::Processing(delay) => {
+                Hold::Processing(chrono::TimeDelta::from_std(delay).unwrap_or_default())
+            }
+            _ => Hold::None,
+        }
+    }
+}
+
+/// What a request asked for: one scenario, and maybe an answer form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Choice {
+    pub(super) scenario: Scenario,
+    /// `Some(true)` for `wrapped`, `Some(false)` for `unwrapped`, `None` to follow the
+    /// profile's setting.
+    pub(super) wrap: Option<bool>,
+}
+
+impl Choice {
+    /// Parses a comma-separated list: at most one scenario (default `success`) and at most one
+    /// of `wrapped`/`unwrapped`, in any order.
+    pub(super) fn parse(raw: &str) -> Result<Choice, ApiError> {
+        let mut scenario = None;
+        let mut wrap = None;
+        for part in raw.split(',') {
+            let name = part.trim().to_ascii_lowercase();
+            let form = match name.as_str() {
+                "wrapped" => Some(true),
+                "unwrapped" => Some(false),
+                _ => None,
+            };
+            match form {
+                Some(_) if wrap.is_some() => return Err(two_of("wrapped or unwrapped", raw)),
+                Some(_) => wrap = form,
+                None if scenario.is_some() => return Err(two_of("scenario", raw)),
+                None => scenario = Some(Scenario::parse(part)?),
+            }
+        }
+        Ok(Choice {
+            scenario: scenario.unwrap_or(Scenario::Success),
+            wrap,
+        })
+    }
 }
 
 /// Chooses the scenario of a request: the header if present, else a marker in `post_text`.
-pub(super) fn choose(headers: &HeaderMap, post_text: Option<&str>) -> Result<Scenario, ApiError> {
+pub(super) fn choose(headers: &HeaderMap, post_text: Option<&str>) -> Result<Choice, ApiError> {
     if let Some(value) = headers.get(SCENARIO_HEADER) {
         let raw = String::from_utf8_lossy(value.as_bytes());
         if !raw.trim().is_empty() {
-            return Scenario::parse(&raw);
+            return Choice::parse(&raw);
         }
     }
     match post_text.map(find_marker).transpose()?.flatten() {
-        Some(name) => Scenario::parse(name),
-        None => Ok(Scenario::Success),
+        Some(name) => Choice::parse(name),
+        None => Ok(Choice {
+            scenario: Scenario::Success,
+            wrap: None,
+        }),
     }
+}
+
+fn two_of(what: &str, raw: &str) -> ApiError {
+    ApiError::mock(format!(
+        "invalid mock scenario {:?}: at most one {what} may be named; known scenarios: {KNOWN}",
+        raw.trim()
+    ))
 }
 
 /// Finds the first `[mock:<name>]` in `text` and returns `<name>`.

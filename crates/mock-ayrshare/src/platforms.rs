@@ -64,6 +64,11 @@ impl Platform {
         }
     }
 
+    /// Whether the network's API can delete a published post (Instagram and TikTok cannot).
+    pub(super) fn can_delete_published(self) -> bool {
+        !matches!(self, Platform::Instagram | Platform::Tiktok)
+    }
+
     /// The human name used inside error messages.
     pub(super) fn display_name(self) -> &'static str {
         match self {

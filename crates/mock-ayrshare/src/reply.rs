@@ -2,10 +2,30 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
-/// The request budget Ayrshare reports per profile and 5-minute window.
-pub(super) const RATE_LIMIT_MAX: u64 = 300;
+/// The request budget Ayrshare reports per profile and 5-minute window (the default of
+/// `--rate-limit-max`).
+pub const DEFAULT_RATE_LIMIT_MAX: u64 = 300;
+
+/// Ayrshare error code for a post id the profile does not have.
+pub(super) const CODE_UNKNOWN_POST: u32 = 114;
+
+/// Ayrshare error code for deleting a post that is already deleted.
+pub(super) const CODE_ALREADY_DELETED: u32 = 383;
+
+/// Ayrshare error code for `markManualDeleted` on a post that still exists on a network.
+pub(super) const CODE_STILL_ON_NETWORK: u32 = 382;
+
+/// Error code (the mock's choice) for deleting a published post on a network whose API cannot
+/// delete it (Instagram, TikTok).
+pub(super) const CODE_CANNOT_DELETE: u32 = 384;
+
+/// Error code (the mock's choice) for updating a post that is no longer pending.
+pub(super) const CODE_NOT_UPDATABLE: u32 = 385;
+
+/// Error code (the mock's choice) for analytics of a post not published on a network.
+pub(super) const CODE_NO_ANALYTICS: u32 = 386;
 
 /// Ayrshare error code for a missing, malformed or refused API key.
 pub(super) const CODE_BAD_KEY: u32 = 102;
@@ -28,12 +48,22 @@ pub(super) fn json_response(status: StatusCode, body: &Value) -> Response {
         .into_response()
 }
 
-/// An error answer: `{"status":"error","code":…,"message":…}` with an HTTP status.
+/// Ayrshare error code for an `idempotencyKey` the profile has used before (the mock's choice:
+/// Ayrshare does not document the refusal).
+pub(super) const CODE_IDEMPOTENCY_KEY_USED: u32 = 194;
+
+/// The message of that refusal. Clients recognise it by the word "idempotency".
+pub(super) const IDEMPOTENCY_KEY_USED_MESSAGE: &str =
+    "Idempotency key already used: a post with this idempotencyKey was already submitted";
+
+/// An error answer: `{"status":"error","code":…,"message":…}` with an HTTP status, plus any
+/// keys in `extra` (like `action` or `idempotencyKey`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct ApiError {
     pub(super) http: StatusCode,
     pub(super) code: u32,
     pub(super) message: String,
+    pub(super) extra: Map<String, Value>,
 }
 
 impl ApiError {
@@ -45,6 +75,7 @@ impl ApiError {
             message: "API Key not valid. Please verify the Authorization header is \
                       \"Bearer API_KEY\" with the API Key from the Ayrshare dashboard."
                 .to_owned(),
+            extra: Map::new(),
         }
     }
 
@@ -54,6 +85,7 @@ impl ApiError {
             http: StatusCode::BAD_REQUEST,
             code: CODE_BAD_PARAMETER,
             message: message.into(),
+            extra: Map::new(),
         }
     }
 
@@ -63,6 +95,7 @@ impl ApiError {
             http: StatusCode::BAD_REQUEST,
             code: CODE_MOCK,
             message: message.into(),
+            extra: Map::new(),
         }
     }
 
@@ -70,8 +103,30 @@ impl ApiError {
     pub(super) fn post_not_found(id: &str) -> ApiError {
         ApiError {
             http: StatusCode::NOT_FOUND,
-            code: 404,
+            code: CODE_UNKNOWN_POST,
             message: format!("Post not found: no post with id {id:?} exists for this profile."),
+            extra: Map::new(),
+        }
+    }
+
+    /// HTTP 400 for a refusal with an Ayrshare code, naming the `action` refused.
+    pub(super) fn refused(action: &str, code: u32, message: impl Into<String>) -> ApiError {
+        ApiError {
+            http: StatusCode::BAD_REQUEST,
+            code,
+            message: message.into(),
+            extra: Map::new(),
+        }
+        .with("action", action)
+    }
+
+    /// HTTP 404 for something else the profile does not have.
+    pub(super) fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError {
+            http: StatusCode::NOT_FOUND,
+            code: 404,
+            message: message.into(),
+            extra: Map::new(),
         }
     }
 
@@ -81,6 +136,7 @@ impl ApiError {
             http: StatusCode::NOT_FOUND,
             code: 404,
             message: format!("Not found: {method} {path} is not a route of the Ayrshare mock."),
+            extra: Map::new(),
         }
     }
 
@@ -90,6 +146,7 @@ impl ApiError {
             http: StatusCode::METHOD_NOT_ALLOWED,
             code: 405,
             message: format!("Method not allowed: {method} is not accepted on {path}."),
+            extra: Map::new(),
         }
     }
 
@@ -99,14 +156,43 @@ impl ApiError {
             http,
             code: u32::from(http.as_u16()),
             message: format!("could not read the request body: {}", reason.to_lowercase()),
+            extra: Map::new(),
         }
+    }
+}
+
+impl ApiError {
+    /// The same error with one more key in its body.
+    pub(super) fn with(mut self, key: &str, value: impl Into<Value>) -> ApiError {
+        self.extra.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// HTTP 400 for an `idempotencyKey` the profile has sent before, whatever became of that post.
+    pub(super) fn idempotency_key_used(key: &str) -> ApiError {
+        ApiError {
+            http: StatusCode::BAD_REQUEST,
+            code: CODE_IDEMPOTENCY_KEY_USED,
+            message: IDEMPOTENCY_KEY_USED_MESSAGE.to_owned(),
+            extra: Map::new(),
+        }
+        .with("action", "post")
+        .with("idempotencyKey", key)
+    }
+
+    /// The JSON body: `status`, `code`, `message` and the extra keys.
+    pub(super) fn body(&self) -> Value {
+        let mut body = self.extra.clone();
+        body.insert("status".to_owned(), json!("error"));
+        body.insert("code".to_owned(), json!(self.code));
+        body.insert("message".to_owned(), json!(self.message));
+        Value::Object(body)
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({"status": "error", "code": self.code, "message": self.message});
-        json_response(self.http, &body)
+        json_response(self.http, &self.body())
     }
 }
 
@@ -117,21 +203,22 @@ impl From<ApiError> for Response {
     }
 }
 
-/// HTTP 429 as Ayrshare sends it when a profile is over its budget, with `Retry-After` in seconds.
-pub(super) fn rate_limited(retry_after: u64) -> Response {
+/// HTTP 429 as Ayrshare sends it when a profile is over its budget of `max` requests, with
+/// `Retry-After` in seconds and the rate-limit headers showing `count`.
+pub(super) fn rate_limited(retry_after: u64, max: u64, count: u64) -> Response {
     let body = json!({
         "status": "error",
         "code": 429,
         "message": format!(
-            "Too many requests. The rate limit is {RATE_LIMIT_MAX} requests per 5 minutes per profile. \
+            "Too many requests. The rate limit is {max} requests per 5 minutes per profile. \
              Please retry after the time in the Retry-After header."
         ),
     });
     let mut response = json_response(StatusCode::TOO_MANY_REQUESTS, &body);
     let headers = response.headers_mut();
     headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
-    headers.insert("x-ratelimit-max", HeaderValue::from(RATE_LIMIT_MAX));
-    headers.insert("x-ratelimit-count", HeaderValue::from(RATE_LIMIT_MAX));
+    headers.insert("x-ratelimit-max", HeaderValue::from(max));
+    headers.insert("x-ratelimit-count", HeaderValue::from(count));
     response
 }
 

@@ -1,0 +1,130 @@
+//! `POST`, `DELETE` and `GET /api/hook/webhook`: a profile's `scheduled` webhook.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::{Map, Value, json};
+
+use super::AppState;
+use super::handlers::{admit, unreadable_body};
+use super::profile::Profile;
+use super::reply::{ApiError, json_response};
+use super::validate;
+use super::webhook::{self, WebhookTarget};
+
+/// The only action the mock delivers.
+const SCHEDULED: &str = "scheduled";
+
+/// The longest webhook URL or secret accepted, in bytes.
+const MAX_FIELD_LEN: usize = 2_048;
+
+/// `POST /api/hook/webhook` `{"action": "scheduled", "url", "secret"?}`: registers (or replaces)
+/// the profile's webhook.
+pub(super) async fn register(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Response> {
+    let bytes = body.map_err(unreadable_body)?;
+    admit(&state, &headers, None).await?;
+    let parsed = validate::parse_body(&bytes)?;
+    let fields = object(&parsed)?;
+    check_action(fields)?;
+    let url = string_field(fields, "url")?.ok_or_else(|| {
+        ApiError::bad_parameter("Missing url parameter. Please send the webhook URL.")
+    })?;
+    webhook::check_url(&url)
+        .map_err(|why| ApiError::bad_parameter(format!("Incorrect url parameter: {why}.")))?;
+    let secret = string_field(fields, "secret")?;
+    let profile = Profile::from_headers(&headers);
+    state.store().set_hook(
+        &profile,
+        WebhookTarget {
+            url: url.clone(),
+            secret,
+        },
+    )?;
+    let body = json!({
+        "status": "success",
+        "action": SCHEDULED,
+        "url": url,
+        "refId": profile.ref_id(),
+    });
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+/// `DELETE /api/hook/webhook` `{"action": "scheduled"}`: unregisters the profile's webhook.
+pub(super) async fn unregister(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Response> {
+    let bytes = body.map_err(unreadable_body)?;
+    admit(&state, &headers, None).await?;
+    let parsed = validate::parse_body(&bytes)?;
+    check_action(object(&parsed)?)?;
+    let profile = Profile::from_headers(&headers);
+    if !state.store().remove_hook(&profile) {
+        return Err(ApiError::not_found(
+            "Webhook not found: no scheduled webhook is registered for this profile.",
+        )
+        .into());
+    }
+    let body = json!({"status": "success", "action": SCHEDULED});
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+/// `GET /api/hook/webhook`: the profile's own webhooks (never the secret).
+pub(super) async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, Response> {
+    admit(&state, &headers, None).await?;
+    let profile = Profile::from_headers(&headers);
+    let hooks: Vec<Value> = state
+        .store()
+        .hook(&profile)
+        .map(|target| {
+            json!({"action": SCHEDULED, "url": target.url, "signed": target.secret.is_some()})
+        })
+        .into_iter()
+        .collect();
+    let body = json!({"status": "success", "webhooks": hooks});
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+fn object(body: &Value) -> Result<&Map<String, Value>, ApiError> {
+    body.as_object().ok_or_else(|| {
+        ApiError::bad_parameter(
+            "Missing or incorrect parameters. The request body must be a JSON object.",
+        )
+    })
+}
+
+/// `action` must be `scheduled`: the only action the mock simulates.
+fn check_action(fields: &Map<String, Value>) -> Result<(), ApiError> {
+    match string_field(fields, "action")? {
+        Some(action) if action == SCHEDULED => Ok(()),
+        Some(action) => Err(ApiError::mock(format!(
+            "the webhook action {action:?} is not simulated by the mock: only \"scheduled\" is"
+        ))),
+        None => Err(ApiError::bad_parameter(
+            "Missing action parameter. Please send the webhook action, e.g. \"scheduled\".",
+        )),
+    }
+}
+
+/// A string field of at most [`MAX_FIELD_LEN`] bytes; `null` or absent is `None`.
+fn string_field(fields: &Map<String, Value>, key: &str) -> Result<Option<String>, ApiError> {
+    match fields.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) if !text.trim().is_empty() && text.len() <= MAX_FIELD_LEN => {
+            Ok(Some(text.clone()))
+        }
+        Some(_) => Err(ApiError::bad_parameter(format!(
+            "Incorrect {key} parameter. Please send a non-empty string of at most {MAX_FIELD_LEN} characters."
+        ))),
+    }
+}
