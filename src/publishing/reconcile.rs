@@ -84,8 +84,9 @@ enum Checked {
         /// Whether a reading said the post is still open (for the overdue flag).
         open: bool,
     },
-    /// Not asked: the profile is held off for this long.
-    HeldOff(Duration),
+    /// Not asked: the profile is held off for this long. `expired`: the record was made
+    /// `unknown` first.
+    HeldOff { wait: Duration, expired: bool },
 }
 
 impl Publisher {
@@ -137,8 +138,9 @@ impl Publisher {
         let before = due.record.tracked_status;
         let had_post_id = due.record.provider_post_id.is_some();
         let next = match self.check(&due).await {
-            Ok(Checked::HeldOff(wait)) => {
+            Ok(Checked::HeldOff { wait, expired }) => {
                 report.held_off += 1;
+                report.expired += u32::from(expired);
                 tracing::info!(tracking_id = %id, retry_after_secs = retry_after_secs(wait), "reconciler: profile held off; record skipped this pass");
                 Some((now + chrono_duration(wait), attempts))
             }
@@ -205,7 +207,16 @@ impl Publisher {
 
     /// Checks one record: at most one Ayrshare call. The error says whether a call was made.
     async fn check(&self, due: &DueRecord) -> Result<Checked, (bool, AppError)> {
-        let record = &due.record;
+        // Without a post id the create's answer was lost (a crash) or never came (a timeout).
+        // Past its answer deadline a `pending` create will not record anything more reliable
+        // than "unknown" by itself: say so now, before (and whatever) Ayrshare is asked, so that
+        // no rate limit can keep a record `pending`.
+        let record = match (&due.record.provider_post_id, due.record.tracked_status) {
+            (None, TrackedStatus::Pending) => {
+                self.expire(&due.record).await.map_err(|e| (false, e))?
+            }
+            _ => due.record.clone(),
+        };
         let workspace = self
             .workspace(record.organization_id, Some(record.workspace_id))
             .await
@@ -215,11 +226,14 @@ impl Publisher {
             involves_x: record.platforms.iter().any(|p| p == "x"),
         };
         if let Some(wait) = self.ayrshare.held_off(scope) {
-            return Ok(Checked::HeldOff(wait));
+            return Ok(Checked::HeldOff {
+                wait,
+                expired: record.tracked_status != due.record.tracked_status,
+            });
         }
         if let Some(post_id) = record.provider_post_id.clone() {
             let (record, outcome) = self
-                .refresh(record.clone(), &post_id)
+                .refresh(record, &post_id)
                 .await
                 .map_err(|e| (true, e))?;
             return Ok(Checked::Done {
@@ -228,14 +242,6 @@ impl Publisher {
                 called: true,
             });
         }
-        // No post id: the create's answer was lost (a crash) or never came (a timeout).
-        let record = if record.tracked_status == TrackedStatus::Pending {
-            // Past its answer deadline the create will not record anything more reliable than
-            // "unknown" by itself; say so now, whatever the lookup below finds.
-            self.expire(record).await.map_err(|e| (false, e))?
-        } else {
-            record.clone()
-        };
         if due.check_attempts >= MAX_HISTORY_LOOKUPS {
             return Ok(Checked::Done {
                 record: Box::new(record),

@@ -365,6 +365,12 @@ backend_tests! {
             assert!(next_check.unwrap() > Utc::now() + Duration::seconds(60), "waits for the window");
             assert_eq!(attempts, 0, "a rate limit is not the record's fault");
         }
+        // A crashed create in the held profile still leaves `pending` on time, without a call.
+        let lost = crashed_create(app, "lost while held", None, Duration::minutes(1)).await;
+        let report = app.publisher.reconcile_pass().await.unwrap();
+        assert_eq!((report.calls, report.expired, report.held_off), (0, 1, 1), "{report:?}");
+        assert_eq!(app.record(lost).await.tracked_status, TrackedStatus::Unknown);
+        assert_eq!(calls(app, "GET", "/api/history").await, 0);
     }
 
     async fn two_reconcilers_never_work_one_record_at_once(app) {
