@@ -14,12 +14,12 @@ use url::Url;
 use crate::ayrshare::{AyrshareClient, AyrshareSettings};
 use crate::config::Config;
 use crate::http::rate_limit::KeyRateLimit;
-use crate::http::{self, AppState};
-use crate::mock_ayrshare::{self, MockConfig};
+use crate::http::{self, AppState, ConnectionLimits};
 use crate::publishing::idempotency::{PURGE_EVERY, run_purge};
 use crate::publishing::reconcile::run_reconciler;
 use crate::publishing::{Publisher, PublishingSettings, ReconcileSettings, WebhookSettings};
 use crate::store::{self, DynStore};
+use mock_ayrshare::MockConfig;
 
 /// Why the application could not be built; its `Display` is the one line the CLI prints.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +41,8 @@ pub struct App {
     state: AppState,
     /// Where Ayrshare is, for the startup line.
     pub ayrshare_base_url: Url,
+    /// What a connection may cost.
+    connection_limits: ConnectionLimits,
 }
 
 impl App {
@@ -90,6 +92,7 @@ impl App {
                     tolerance: config.webhook_tolerance,
                 },
             }),
+            key_usage: Arc::default(),
         };
         Ok(App {
             state: AppState {
@@ -101,6 +104,7 @@ impl App {
                 )),
             },
             ayrshare_base_url,
+            connection_limits: config.connection_limits,
         })
     }
 
@@ -156,7 +160,7 @@ impl App {
         if self.state.sandbox {
             self.wire_sandbox_webhook(&listener).await;
         }
-        let served = http::serve(listener, self.state, shutdown).await;
+        let served = http::serve(listener, self.state, self.connection_limits, shutdown).await;
         stop.cancel();
         let _ = purge.await;
         if let Some(reconciler) = reconciler {

@@ -1,4 +1,5 @@
-//! The command line: `serve` (the default), `migrate`, `keys`, `workspaces`, `webhooks` and
+//! The command line: `serve` (the default), `migrate`, `keys`, `workspaces` (create, list),
+//! `webhooks` and
 //! `mock-ayrshare`.
 //! Each command prints what a script needs alone on its last stdout line, and fails with one line
 //! on stderr and a non-zero exit.
@@ -38,7 +39,7 @@ enum Command {
     /// Create, list and revoke API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
-    /// Create workspaces.
+    /// Create and list workspaces.
     #[command(subcommand)]
     Workspaces(WorkspacesCommand),
     /// Register this service's webhook at Ayrshare.
@@ -54,14 +55,14 @@ enum KeysCommand {
     /// Create a key (and the organization, with its primary workspace, if it is new); prints
     /// the key alone on the last line.
     Create {
-        #[arg(long)]
+        #[arg(long, value_parser = a_name)]
         organization: String,
-        #[arg(long)]
+        #[arg(long, value_parser = a_name)]
         label: Option<String>,
     },
     /// List an organization's keys: id, prefix, label, created_at, active or revoked.
     List {
-        #[arg(long)]
+        #[arg(long, value_parser = a_name)]
         organization: String,
     },
     /// Revoke a key by id or by prefix (`mk_` and 8 characters).
@@ -75,14 +76,33 @@ enum KeysCommand {
 enum WorkspacesCommand {
     /// Create a workspace of an existing organization; prints its id alone on the last line.
     Create {
-        #[arg(long)]
+        #[arg(long, value_parser = a_name)]
         organization: String,
-        #[arg(long)]
+        #[arg(long, value_parser = a_name)]
         name: String,
         /// The Ayrshare Profile-Key this workspace posts with.
         #[arg(long)]
         ayrshare_profile_key: Option<String>,
     },
+    /// List an organization's workspaces: id, name, created_at, primary or secondary, and
+    /// profile-key or no-profile-key (never the key).
+    List {
+        #[arg(long)]
+        organization: String,
+    },
+}
+
+/// A name (organization, workspace, key label) as typed: refused when blank, since a blank name
+/// cannot be told apart in a listing, or when it holds control characters, which would break
+/// the one-line, tab-separated output. Never trimmed or otherwise rewritten.
+fn a_name(text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        return Err("must not be blank".into());
+    }
+    if text.chars().any(char::is_control) {
+        return Err("must not contain control characters (tabs, line breaks, ...)".into());
+    }
+    Ok(text.to_owned())
 }
 
 #[derive(Subcommand)]
@@ -161,6 +181,35 @@ async fn execute(command: Command) -> Result<(), Failure> {
         Command::Keys(keys) => {
             telemetry::init("warn").map_err(Failure)?;
             run_keys(open_store(&config).await?, keys).await
+        }
+        Command::Workspaces(WorkspacesCommand::List { organization }) => {
+            telemetry::init("warn").map_err(Failure)?;
+            let store = open_store(&config).await?;
+            let org = store
+                .find_organization(&organization)
+                .await?
+                .ok_or_else(|| Failure(format!("no organization named {organization}")))?;
+            for workspace in store.list_workspaces(org.id).await? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    workspace.id,
+                    workspace.name,
+                    workspace
+                        .created_at
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    if workspace.is_primary {
+                        "primary"
+                    } else {
+                        "secondary"
+                    },
+                    if workspace.has_profile_key {
+                        "profile-key"
+                    } else {
+                        "no-profile-key"
+                    }
+                );
+            }
+            Ok(())
         }
         Command::Workspaces(WorkspacesCommand::Create {
             organization,
@@ -371,4 +420,50 @@ async fn shutdown_signal() {
         _ = terminate => {},
     }
     tracing::info!("shutdown signal received; finishing requests in flight");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blank_names_and_control_characters_are_refused_as_typed() {
+        for bad in ["", " ", "\t", " \u{a0} ", "a\tb", "a\nb"] {
+            assert!(a_name(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(a_name(" acme ").unwrap(), " acme ");
+        assert_eq!(a_name("Acme Corp").unwrap(), "Acme Corp");
+    }
+
+    #[test]
+    fn a_blank_organization_stops_the_command_line() {
+        for args in [
+            &["mosaic-social", "keys", "create", "--organization", "  "][..],
+            &[
+                "mosaic-social",
+                "keys",
+                "create",
+                "--organization",
+                "a",
+                "--label",
+                "",
+            ],
+            &["mosaic-social", "keys", "list", "--organization", ""],
+            &[
+                "mosaic-social",
+                "workspaces",
+                "create",
+                "--organization",
+                "a",
+                "--name",
+                " ",
+            ],
+        ] {
+            let error = Cli::try_parse_from(args).err().expect("refused");
+            assert!(
+                error.to_string().contains("must not be blank"),
+                "{args:?}: {error}"
+            );
+        }
+    }
 }

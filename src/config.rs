@@ -9,6 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 use crate::ayrshare::XCredentials;
+use crate::http::ConnectionLimits;
 use crate::store::PoolSettings;
 
 /// Ayrshare's production API.
@@ -67,6 +68,9 @@ pub struct Config {
     /// `IDEMPOTENCY_RETENTION_HOURS`: how long an `Idempotency-Key` and its answer are kept
     /// (at least 24 hours, Stripe's promise).
     pub idempotency_retention: Duration,
+    /// `HTTP_HEADER_READ_TIMEOUT_SECS`, `HTTP_IDLE_TIMEOUT_SECS`, `HTTP_MAX_CONNECTIONS` and
+    /// `SHUTDOWN_GRACE_SECS`.
+    pub connection_limits: ConnectionLimits,
     /// `RECONCILE_INTERVAL_SECS`: the pause between reconciler passes; `None` (0) turns it off.
     pub reconcile_interval: Option<Duration>,
     /// `RECONCILE_MAX_CALLS_PER_PASS`: the most Ayrshare calls one pass makes.
@@ -248,6 +252,23 @@ impl Config {
         let idempotency_retention = Duration::from_secs(
             3600 * number(&get, "IDEMPOTENCY_RETENTION_HOURS", 24, 24..=24 * 365)?,
         );
+        let defaults = ConnectionLimits::default();
+        let connection_limits = ConnectionLimits {
+            header_read_timeout: seconds(
+                &get,
+                "HTTP_HEADER_READ_TIMEOUT_SECS",
+                defaults.header_read_timeout,
+                1,
+            )?,
+            idle_timeout: seconds(&get, "HTTP_IDLE_TIMEOUT_SECS", defaults.idle_timeout, 1)?,
+            max_connections: number(
+                &get,
+                "HTTP_MAX_CONNECTIONS",
+                defaults.max_connections as u64,
+                1..=100_000,
+            )? as usize,
+            shutdown_grace: seconds(&get, "SHUTDOWN_GRACE_SECS", defaults.shutdown_grace, 0)?,
+        };
 
         let reconcile_interval = match number(
             &get,
@@ -308,6 +329,7 @@ impl Config {
             bind_addr,
             pool,
             idempotency_retention,
+            connection_limits,
             reconcile_interval,
             reconcile_max_calls_per_pass,
             reconcile_overdue_grace,
@@ -360,6 +382,16 @@ pub fn number(
     }
 }
 
+/// A whole number of seconds from `min` to 3600, or `default` when unset.
+fn seconds(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: Duration,
+    min: u64,
+) -> Result<Duration, ConfigError> {
+    number(get, name, default.as_secs(), min..=3600).map(Duration::from_secs)
+}
+
 /// Whether `value` can be sent as an HTTP header value: visible ASCII and spaces, as Ayrshare's
 /// keys are.
 pub fn is_header_safe(value: &str) -> bool {
@@ -393,6 +425,7 @@ mod tests {
         assert_eq!((c.rate_limit_per_minute, c.rate_limit_burst), (300, 60));
         assert!(c.ayrshare_api_key.is_none());
         assert!(c.x_credentials.is_none());
+        assert_eq!(c.connection_limits, ConnectionLimits::default());
         assert_eq!(c.pool, PoolSettings::default());
         assert_eq!(c.idempotency_retention, Duration::from_secs(24 * 3600));
         assert_eq!(c.reconcile_interval, Some(Duration::from_secs(15)));
@@ -443,6 +476,50 @@ mod tests {
         assert_eq!(c.pool.max_connections, 32);
         assert_eq!(c.pool.acquire_timeout, Duration::from_secs(7));
         assert_eq!(c.idempotency_retention, Duration::from_secs(48 * 3600));
+    }
+
+    #[test]
+    fn connection_limits_are_read_and_checked() {
+        let c = config(&[
+            ("HTTP_HEADER_READ_TIMEOUT_SECS", "3"),
+            ("HTTP_IDLE_TIMEOUT_SECS", " 30 "),
+            ("HTTP_MAX_CONNECTIONS", "64"),
+            ("SHUTDOWN_GRACE_SECS", "0"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.connection_limits,
+            ConnectionLimits {
+                header_read_timeout: Duration::from_secs(3),
+                idle_timeout: Duration::from_secs(30),
+                max_connections: 64,
+                shutdown_grace: Duration::ZERO,
+            }
+        );
+        for (name, value) in [
+            ("HTTP_HEADER_READ_TIMEOUT_SECS", "0"),
+            ("HTTP_HEADER_READ_TIMEOUT_SECS", "3601"),
+            ("HTTP_IDLE_TIMEOUT_SECS", "0"),
+            ("HTTP_IDLE_TIMEOUT_SECS", "soon"),
+            ("HTTP_MAX_CONNECTIONS", "0"),
+            ("HTTP_MAX_CONNECTIONS", "100001"),
+            ("HTTP_MAX_CONNECTIONS", "-1"),
+            ("SHUTDOWN_GRACE_SECS", "-1"),
+            ("SHUTDOWN_GRACE_SECS", "1.5"),
+        ] {
+            let err = config(&[(name, value)]).unwrap_err();
+            assert_eq!(err.name, name, "{value}");
+        }
+        let c = config(&[
+            ("SHUTDOWN_GRACE_SECS", "3600"),
+            ("HTTP_MAX_CONNECTIONS", "1"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.connection_limits.shutdown_grace,
+            Duration::from_secs(3600)
+        );
+        assert_eq!(c.connection_limits.max_connections, 1);
     }
 
     #[test]

@@ -190,6 +190,42 @@ impl AyrshareClient {
         self.send(request, scope, "register webhook").await
     }
 
+    /// `PATCH /post`: changes a post Ayrshare still holds (reschedule, pause, notes, approval).
+    /// A write: like every call, retried only when it provably never left, never when its
+    /// outcome is unknown.
+    pub async fn update_post(
+        &self,
+        scope: CallScope<'_>,
+        body: &Value,
+    ) -> Result<ProviderAnswer, AyrshareError> {
+        let request = self.request(Method::PATCH, &["post"], scope)?.json(body);
+        self.send(request, scope, "update post").await
+    }
+
+    /// `DELETE /post` with a JSON body (`id`, `markManualDeleted`): cancels a scheduled post or
+    /// deletes a published one. A write, retried only when it provably never left.
+    pub async fn delete_post(
+        &self,
+        scope: CallScope<'_>,
+        body: &Value,
+    ) -> Result<ProviderAnswer, AyrshareError> {
+        let request = self.request(Method::DELETE, &["post"], scope)?.json(body);
+        self.send(request, scope, "delete post").await
+    }
+
+    /// `POST /analytics/post` (`id`, optional `platforms`): a post's numbers per platform. A read
+    /// despite its method.
+    pub async fn post_analytics(
+        &self,
+        scope: CallScope<'_>,
+        body: &Value,
+    ) -> Result<ProviderAnswer, AyrshareError> {
+        let request = self
+            .request(Method::POST, &["analytics", "post"], scope)?
+            .json(body);
+        self.send(request, scope, "post analytics").await
+    }
+
     fn request(
         &self,
         method: Method,
@@ -390,6 +426,63 @@ mod tests {
             assert_eq!(answer.http_status, 200);
             assert_eq!(answer.json.unwrap()["status"], "success");
         }
+    }
+
+    #[tokio::test]
+    async fn changes_and_analytics_go_to_their_routes_with_their_bodies() {
+        let server = MockServer::start().await;
+        for (verb, route) in [
+            ("PATCH", "/api/post"),
+            ("DELETE", "/api/post"),
+            ("POST", "/api/analytics/post"),
+        ] {
+            Mock::given(method(verb))
+                .and(path(route))
+                .and(header("authorization", "Bearer AYR-KEY"))
+                .and(header("content-type", "application/json"))
+                .and(wiremock::matchers::body_json(json!({"id": verb})))
+                .respond_with(
+                    ResponseTemplate::new(200).set_body_json(json!({"status": "success"})),
+                )
+                .expect(1)
+                .mount(&server)
+                .await;
+        }
+        let client = client(&format!("{}/api", server.uri()), Duration::from_secs(5));
+        let scope = CallScope::default();
+        for answer in [
+            client.update_post(scope, &json!({"id": "PATCH"})).await,
+            client.delete_post(scope, &json!({"id": "DELETE"})).await,
+            client.post_analytics(scope, &json!({"id": "POST"})).await,
+        ] {
+            assert_eq!(answer.unwrap().http_status, 200);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_change_whose_outcome_is_unknown_is_never_sent_again() {
+        let server = MockServer::start().await;
+        Mock::given(method("DELETE"))
+            .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(2)))
+            .expect(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("PATCH"))
+            .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(2)))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let client = client(&format!("{}/api", server.uri()), Duration::from_millis(300));
+        let error = client
+            .delete_post(CallScope::default(), &json!({"id": "A"}))
+            .await
+            .unwrap_err();
+        assert_eq!(error.failure(), DeliveryFailure::OutcomeUnknown, "{error}");
+        let error = client
+            .update_post(CallScope::default(), &json!({"id": "A"}))
+            .await
+            .unwrap_err();
+        assert_eq!(error.failure(), DeliveryFailure::OutcomeUnknown, "{error}");
     }
 
     #[tokio::test]

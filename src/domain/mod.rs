@@ -2,18 +2,27 @@
 //! Ayrshare's answers mean for `tracked_status`, finding a post in Ayrshare's history, and the
 //! webhook signature. Depends on nothing else in this crate.
 
+pub mod analytics;
 pub mod api_key;
+pub mod change;
 pub mod history;
 pub mod idempotency;
 pub mod new_post;
 pub mod outcome;
 pub mod platform;
+pub mod post_list;
+pub mod post_update;
+#[cfg(test)]
+mod properties;
+pub mod strict_json;
 pub mod tracked_status;
 pub mod webhook;
 
 pub use api_key::{ApiKeySecret, KeyHash};
 pub use idempotency::IdempotencyKey;
-pub use new_post::{FieldError, NewPost, ValidationErrors};
+pub use new_post::{FieldError, NewPost, Problems, ValidationErrors};
 pub use outcome::{DeliveryFailure, Link, Open, Outcome, PlatformResult, ProviderAnswer, Verdict};
 pub use platform::Platform;
+pub use post_list::{ListRequest, Position, PostFilter};
+pub use post_update::{PostDeletion, PostUpdate};
 pub use tracked_status::{TrackedStatus, Transition};

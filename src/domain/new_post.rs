@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Datelike, SecondsFormat, Utc};
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::{Map, Number, Value};
 use url::Url;
 use uuid::Uuid;
 
@@ -26,27 +26,111 @@ impl FieldError {
     }
 }
 
-/// Every problem found in a request; never empty.
+/// The problems found in a request: the first `MAX_LISTED` of them, and how many more there were.
+/// Never empty.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ValidationErrors(pub Vec<FieldError>);
+pub struct ValidationErrors {
+    listed: Vec<FieldError>,
+    not_listed: usize,
+}
 
 impl ValidationErrors {
+    /// How many problems an answer lists; the rest are only counted, so that the answer stays
+    /// small whatever the request holds.
+    pub const MAX_LISTED: usize = 50;
+
+    /// A single problem.
+    pub fn one(error: FieldError) -> ValidationErrors {
+        ValidationErrors {
+            listed: vec![error],
+            not_listed: 0,
+        }
+    }
+
+    /// The problems listed, in the order they were found.
+    pub fn listed(&self) -> &[FieldError] {
+        &self.listed
+    }
+
+    /// How many problems were found beyond those listed.
+    pub fn not_listed(&self) -> usize {
+        self.not_listed
+    }
+
     /// The human sentence for `detail`: each problem as `field: message`.
     pub fn detail(&self) -> String {
-        self.0
+        let mut detail = self
+            .listed
             .iter()
             .map(|e| format!("{}: {}", e.field, e.message))
             .collect::<Vec<_>>()
-            .join("; ")
+            .join("; ");
+        if self.not_listed > 0 {
+            detail.push_str(&format!(
+                "; and {} more problems not listed",
+                self.not_listed
+            ));
+        }
+        detail
     }
 }
+
+/// Collects problems, keeping the first `ValidationErrors::MAX_LISTED`.
+#[derive(Debug, Default)]
+pub struct Problems {
+    listed: Vec<FieldError>,
+    not_listed: usize,
+}
+
+impl Problems {
+    /// Records one problem (only counted once the list is full).
+    pub fn push(&mut self, error: FieldError) {
+        if self.listed.len() < ValidationErrors::MAX_LISTED {
+            self.listed.push(error);
+        } else {
+            self.not_listed += 1;
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.listed.is_empty()
+    }
+
+    /// `Ok` when nothing was found.
+    pub fn finish(self) -> Result<(), ValidationErrors> {
+        if self.listed.is_empty() {
+            Ok(())
+        } else {
+            Err(ValidationErrors {
+                listed: self.listed,
+                not_listed: self.not_listed,
+            })
+        }
+    }
+}
+
+/// How much of the caller's text an error message quotes: enough to recognise it, and never so
+/// much that an answer grows with the request.
+pub const MAX_QUOTED_CHARS: usize = 64;
+
+/// `text`, shortened to `MAX_QUOTED_CHARS` characters (with `…`) for an error message.
+pub fn quote(text: &str) -> String {
+    match text.char_indices().nth(MAX_QUOTED_CHARS) {
+        None => text.to_owned(),
+        Some((end, _)) => format!("{}…", &text[..end]),
+    }
+}
+
+/// The longest number text accepted in a forwarded extra when it is not a plain integer.
+pub const MAX_NUMBER_CHARS: usize = 32;
 
 /// A validated create request.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewPost {
     pub post: String,
     pub platforms: Vec<Platform>,
-    pub media_urls: Vec<Url>,
+    /// Exactly as the caller wrote them (checked, never normalised).
+    pub media_urls: Vec<String>,
     /// Whole seconds, UTC: exactly what Ayrshare is sent.
     pub schedule_date: Option<DateTime<Utc>>,
     pub workspace_id: Option<Uuid>,
@@ -74,7 +158,7 @@ const DOCUMENTED: [&str; 5] = [
     "workspace_id",
 ];
 
-fn normalize_key(key: &str) -> String {
+pub(crate) fn normalize_key(key: &str) -> String {
     key.chars()
         .filter(|c| *c != '-' && *c != '_')
         .flat_map(char::to_lowercase)
@@ -87,12 +171,12 @@ impl NewPost {
     /// `now` is the server's clock, passed in so that this stays pure and testable.
     pub fn parse(body: Value, now: DateTime<Utc>) -> Result<NewPost, ValidationErrors> {
         let Value::Object(mut fields) = body else {
-            return Err(ValidationErrors(vec![FieldError::new(
+            return Err(ValidationErrors::one(FieldError::new(
                 "body",
                 "must be a JSON object",
-            )]));
+            )));
         };
-        let mut errors = Vec::new();
+        let mut errors = Problems::default();
         let mut take = |name: &str| fields.remove(name).filter(|v| !v.is_null());
 
         let post = match take("post") {
@@ -117,7 +201,7 @@ impl NewPost {
                 Err(_) => {
                     errors.push(FieldError::new(
                         "workspace_id",
-                        format!("'{s}' is not a uuid"),
+                        format!("'{}' is not a uuid", quote(&s)),
                     ));
                     None
                 }
@@ -129,9 +213,10 @@ impl NewPost {
         };
 
         for (key, value) in &fields {
-            if key.contains('\0') || contains_nul(value) {
+            let mut path = vec![PathStep::Key(key)];
+            if key.contains('\0') {
                 errors.push(FieldError::new(
-                    key.replace('\0', "\u{fffd}"),
+                    path_field(&path),
                     "must not contain NUL characters",
                 ));
                 continue;
@@ -144,18 +229,18 @@ impl NewPost {
                     "use the documented field instead"
                 };
                 errors.push(FieldError::new(
-                    key.clone(),
+                    quote(key),
                     format!(
                         "may not be forwarded to Ayrshare: {hint} ({})",
                         DOCUMENTED.join(", ")
                     ),
                 ));
+                continue;
             }
+            check_extra(value, &mut path, &mut errors);
         }
 
-        if !errors.is_empty() {
-            return Err(ValidationErrors(errors));
-        }
+        errors.finish()?;
         Ok(NewPost {
             post,
             platforms,
@@ -182,7 +267,7 @@ impl NewPost {
         if !self.media_urls.is_empty() {
             body.insert(
                 "mediaUrls".into(),
-                self.media_urls.iter().map(Url::as_str).collect(),
+                self.media_urls.iter().map(String::as_str).collect(),
             );
         }
         if let Some(date) = self.schedule_date {
@@ -200,7 +285,7 @@ pub fn ayrshare_timestamp(date: DateTime<Utc>) -> String {
     date.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-fn parse_platforms(value: Option<Value>, errors: &mut Vec<FieldError>) -> Vec<Platform> {
+fn parse_platforms(value: Option<Value>, errors: &mut Problems) -> Vec<Platform> {
     let items = match value {
         None => {
             errors.push(FieldError::new("platforms", "is required"));
@@ -229,11 +314,11 @@ fn parse_platforms(value: Option<Value>, errors: &mut Vec<FieldError>) -> Vec<Pl
         match Platform::parse(name) {
             None => errors.push(FieldError::new(
                 field,
-                format!("'{name}' is not one of {}", Platform::names()),
+                format!("'{}' is not one of {}", quote(name), Platform::names()),
             )),
             Some(p) if platforms.contains(&p) => errors.push(FieldError::new(
                 field,
-                format!("'{name}' is a duplicate of {p}"),
+                format!("'{}' is a duplicate of {p}", quote(name)),
             )),
             Some(p) => platforms.push(p),
         }
@@ -241,7 +326,7 @@ fn parse_platforms(value: Option<Value>, errors: &mut Vec<FieldError>) -> Vec<Pl
     platforms
 }
 
-fn parse_media_urls(value: Option<Value>, errors: &mut Vec<FieldError>) -> Vec<Url> {
+fn parse_media_urls(value: Option<Value>, errors: &mut Problems) -> Vec<String> {
     let items = match value {
         None => return Vec::new(),
         Some(Value::Array(items)) => items,
@@ -251,32 +336,63 @@ fn parse_media_urls(value: Option<Value>, errors: &mut Vec<FieldError>) -> Vec<U
         }
     };
     let mut urls = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
+    for (i, item) in items.into_iter().enumerate() {
         let field = format!("media_urls[{i}]");
-        let Some(text) = item.as_str() else {
+        let Value::String(text) = item else {
             errors.push(FieldError::new(field, "must be a string"));
             continue;
         };
-        match Url::parse(text) {
-            Ok(url)
-                if matches!(url.scheme(), "http" | "https")
-                    && url.host_str().is_some_and(|h| !h.is_empty()) =>
-            {
-                urls.push(url)
-            }
-            _ => errors.push(FieldError::new(
+        match media_url_problem(&text) {
+            None => urls.push(text),
+            Some(problem) => errors.push(FieldError::new(
                 field,
-                format!("'{text}' is not an absolute http or https URL with a host"),
+                format!("'{}' {problem}", quote(&text)),
             )),
         }
     }
     urls
 }
 
-fn parse_schedule_date(
+/// What is wrong with a media URL, if anything. The caller's text is forwarded as it is, so it
+/// is checked as written: a URL parser would accept (and silently rewrite) text that Ayrshare
+/// or a platform could read another way.
+fn media_url_problem(text: &str) -> Option<&'static str> {
+    if text
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == '\\')
+    {
+        return Some(
+            "contains whitespace, a control character or a backslash: percent-encode them",
+        );
+    }
+    const NOT_HTTP: &str = "is not an absolute http or https URL with a host";
+    let Some((scheme, rest)) = text.split_once(':') else {
+        return Some(NOT_HTTP);
+    };
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return Some(NOT_HTTP);
+    }
+    let Some(after_slashes) = rest.strip_prefix("//") else {
+        return Some("must have // after its scheme, as in https://cdn.example.com/a.png");
+    };
+    let authority = after_slashes
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or_default();
+    if authority.contains('@') {
+        return Some("carries credentials (user:password@): they would be sent to Ayrshare");
+    }
+    match Url::parse(text) {
+        Ok(url) if !authority.is_empty() && url.host_str().is_some_and(|h| !h.is_empty()) => None,
+        Ok(_) => Some(NOT_HTTP),
+        Err(_) => Some("is not a valid http or https URL"),
+    }
+}
+
+pub(crate) fn parse_schedule_date(
     value: Option<Value>,
     now: DateTime<Utc>,
-    errors: &mut Vec<FieldError>,
+    errors: &mut Problems,
 ) -> Option<DateTime<Utc>> {
     let text = match value? {
         Value::String(s) => s,
@@ -289,8 +405,9 @@ fn parse_schedule_date(
         errors.push(FieldError::new(
             "schedule_date",
             format!(
-                "'{text}' is not an RFC 3339 timestamp with an offset (Z or +hh:mm), \
-                 such as 2026-03-10T16:00:00Z"
+                "'{}' is not an RFC 3339 timestamp with an offset (Z or +hh:mm), \
+                 such as 2026-03-10T16:00:00Z",
+                quote(&text)
             ),
         ));
         return None;
@@ -303,7 +420,10 @@ fn parse_schedule_date(
     if sent.year() > 9999 {
         errors.push(FieldError::new(
             "schedule_date",
-            format!("'{text}' is after the year 9999, which Ayrshare's format cannot express"),
+            format!(
+                "'{}' is after the year 9999, which Ayrshare's format cannot express",
+                quote(&text)
+            ),
         ));
         return None;
     }
@@ -311,7 +431,8 @@ fn parse_schedule_date(
         errors.push(FieldError::new(
             "schedule_date",
             format!(
-                "'{text}' is not in the future (server time is {})",
+                "'{}' is not in the future (server time is {})",
+                quote(&text),
                 ayrshare_timestamp(now)
             ),
         ));
@@ -320,17 +441,119 @@ fn parse_schedule_date(
     Some(sent)
 }
 
-/// Postgres text cannot hold U+0000, and no platform accepts it: refusing it here keeps both
-/// stores answering the same.
-fn contains_nul(value: &Value) -> bool {
-    match value {
-        Value::String(s) => s.contains('\0'),
-        Value::Array(items) => items.iter().any(contains_nul),
-        Value::Object(fields) => fields
-            .iter()
-            .any(|(k, v)| k.contains('\0') || contains_nul(v)),
-        _ => false,
+/// One step of the path to a value inside the extras.
+enum PathStep<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+/// The path as errors spell it: `youTubeOptions.tags[2]`.
+fn path_field(path: &[PathStep]) -> String {
+    let mut field = String::new();
+    for step in path {
+        match step {
+            PathStep::Key(key) => {
+                if !field.is_empty() {
+                    field.push('.');
+                }
+                field.push_str(&quote(&key.replace('\0', "\u{fffd}")));
+            }
+            PathStep::Index(i) => field.push_str(&format!("[{i}]")),
+        }
     }
+    field
+}
+
+/// Checks a value forwarded to Ayrshare under `key` (a create's extra, a PATCH's update field)
+/// as `check_extra` does.
+pub(crate) fn check_forwarded(key: &str, value: &Value, errors: &mut Problems) {
+    let mut path = vec![PathStep::Key(key)];
+    check_extra(value, &mut path, errors);
+}
+
+/// Checks a forwarded extra, everywhere inside it: no U+0000 (Postgres text cannot hold it, and
+/// no platform accepts it, so refusing it keeps both stores answering the same) and only
+/// numbers that Ayrshare could read and both stores can hold (see `number_problem`).
+fn check_extra<'a>(value: &'a Value, path: &mut Vec<PathStep<'a>>, errors: &mut Problems) {
+    match value {
+        Value::String(s) if s.contains('\0') => {
+            errors.push(FieldError::new(
+                path_field(path),
+                "must not contain NUL characters",
+            ));
+        }
+        Value::Number(n) => {
+            if let Some(problem) = number_problem(n) {
+                errors.push(FieldError::new(
+                    path_field(path),
+                    format!("the number {} {problem}", quote(&n.to_string())),
+                ));
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                path.push(PathStep::Index(i));
+                check_extra(item, path, errors);
+                path.pop();
+            }
+        }
+        Value::Object(fields) => {
+            for (key, item) in fields {
+                path.push(PathStep::Key(key));
+                if key.contains('\0') {
+                    errors.push(FieldError::new(
+                        path_field(path),
+                        "must not contain NUL characters",
+                    ));
+                } else {
+                    check_extra(item, path, errors);
+                }
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// What is wrong with a number in a forwarded extra, if anything.
+///
+/// Ayrshare reads JSON as JavaScript does (64-bit floats), and the two stores differ past that
+/// (Postgres' `numeric` allocates one digit per power of ten of the exponent, SQLite keeps the
+/// text), so a number is accepted when it is an integer that fits `i64` or `u64`, or otherwise
+/// a finite, non-vanishing `f64` written in at most `MAX_NUMBER_CHARS` characters. Accepted
+/// numbers are forwarded digit for digit.
+pub fn number_problem(number: &Number) -> Option<String> {
+    let text = number.to_string();
+    if !text.contains(['.', 'e', 'E']) {
+        return (!number.is_i64() && !number.is_u64()).then(|| {
+            format!(
+                "is an integer outside the 64-bit range ({} to {})",
+                i64::MIN,
+                u64::MAX
+            )
+        });
+    }
+    if text.chars().count() > MAX_NUMBER_CHARS {
+        return Some(format!(
+            "is written with more than {MAX_NUMBER_CHARS} characters"
+        ));
+    }
+    match number.as_f64() {
+        None => Some("is too large for a 64-bit floating-point number".into()),
+        Some(value) if value == 0.0 && has_nonzero_digit(&text) => {
+            Some("is too small for a 64-bit floating-point number (it would become 0)".into())
+        }
+        Some(_) => None,
+    }
+}
+
+/// Whether the mantissa of a number's text (before any exponent) has a digit other than 0.
+fn has_nonzero_digit(text: &str) -> bool {
+    text.split(['e', 'E'])
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .any(|c| matches!(c, '1'..='9'))
 }
 
 #[cfg(test)]
@@ -343,7 +566,7 @@ mod tests {
     }
 
     fn errors_of(body: Value) -> Vec<FieldError> {
-        NewPost::parse(body, now()).unwrap_err().0
+        NewPost::parse(body, now()).unwrap_err().listed().to_vec()
     }
 
     fn fields_of(body: Value) -> Vec<String> {
@@ -437,7 +660,7 @@ mod tests {
     #[test]
     fn media_urls_must_be_absolute_http_urls_with_a_host() {
         let ok = NewPost::parse(
-            json!({"platforms": ["x"], "media_urls": ["https://cdn.example.com/a b.mp4", "http://h/x"]}),
+            json!({"platforms": ["x"], "media_urls": ["https://cdn.example.com/a%20b.mp4", "http://h/x"]}),
             now(),
         )
         .unwrap();
@@ -454,6 +677,58 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn media_urls_are_forwarded_exactly_as_written() {
+        // Each of these a URL parser would rewrite (case, default port, dot segments, an
+        // encoded host, an IPv4 shorthand): the caller's text goes out unchanged.
+        let written = [
+            "HTTPS://CDN.Example.COM:443/a/../b.png?x=1#frag",
+            "https://%63dn.example.com/v.mp4",
+            "http://0x7f.1/a.png",
+            "https://[::1]:8443/a.png",
+            "https://cdn.example.com/caf%C3%A9.png",
+            "https://cdn.example.com/café.png",
+        ];
+        let post =
+            NewPost::parse(json!({"platforms": ["x"], "media_urls": written}), now()).unwrap();
+        assert_eq!(post.media_urls, written);
+        assert_eq!(post.ayrshare_body()["mediaUrls"], json!(written));
+    }
+
+    #[test]
+    fn media_urls_that_a_parser_would_repair_or_that_carry_credentials_are_refused() {
+        for bad in [
+            "https://user:pass@cdn.example.com/a.png",
+            "https://user@cdn.example.com/a.png",
+            "https://@cdn.example.com/a.png",
+            "https:cdn.example.com/a.png",
+            "https:/cdn.example.com/a.png",
+            "https:///cdn.example.com/a.png",
+            "https:\\\\cdn.example.com/a.png",
+            "https://cdn.example.com\\a.png",
+            " https://cdn.example.com/a.png",
+            "https://cdn.example.com/a.png ",
+            "https://cdn.example.com/a b.png",
+            "https://cdn.example.com/a.png\u{0}",
+            "https://cdn.example.com/a\t.png",
+            "https://cdn.example.com/a\u{a0}.png",
+            "https://cdn.example.com:99999/a.png",
+            "https://exa%mple.com/a.png",
+            "ftp://cdn.example.com/a.png",
+            "",
+        ] {
+            let errors = errors_of(json!({"platforms": ["x"], "media_urls": [bad]}));
+            assert_eq!(errors.len(), 1, "{bad:?}");
+            assert_eq!(errors[0].field, "media_urls[0]", "{bad:?}");
+        }
+        let credentials =
+            errors_of(json!({"platforms": ["x"], "media_urls": ["https://u:p@h.example/a"]}));
+        assert!(
+            credentials[0].message.contains("credentials"),
+            "{credentials:?}"
+        );
     }
 
     #[test]
@@ -481,7 +756,11 @@ mod tests {
         );
         assert_eq!(
             fields_of(json!({"platforms": ["x"], "notes": {"deep": ["ok", "no\u{0}"]}})),
-            ["notes"]
+            ["notes.deep[1]"]
+        );
+        assert_eq!(
+            fields_of(json!({"platforms": ["x"], "no\u{0}te": 1, "n": {"k\u{0}": 1}})),
+            ["n.k\u{fffd}", "no\u{fffd}te"]
         );
     }
 
@@ -538,5 +817,86 @@ mod tests {
     #[test]
     fn a_body_that_is_not_an_object_is_one_error() {
         assert_eq!(fields_of(json!(["x"])), ["body"]);
+    }
+
+    fn number(text: &str) -> Number {
+        serde_json::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn numbers_in_extras_must_fit_64_bits() {
+        for ok in [
+            "0",
+            "-0",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "18446744073709551615",
+            "9007199254740993",
+            "1.10",
+            "1e2",
+            "-2.5E-3",
+            "1.7976931348623157e308",
+            "5e-324",
+            "0.0e-999",
+            "0.00000000000000000000000000001",
+        ] {
+            assert_eq!(number_problem(&number(ok)), None, "{ok}");
+        }
+        for bad in [
+            "18446744073709551616",
+            "-9223372036854775809",
+            "123456789012345678901234567890",
+            "1e400",
+            "-1.8e308",
+            "1e-400",
+            "0.0000000000000000000000000000001",
+            "1e99999999999999999999",
+        ] {
+            assert!(number_problem(&number(bad)).is_some(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_bad_number_is_named_with_its_path_and_every_one_is_reported() {
+        let body: Value = serde_json::from_str(
+            r#"{"platforms": ["x"], "big": 1e400, "opts": {"list": [1, 2.5, -1e999]}}"#,
+        )
+        .unwrap();
+        let errors = errors_of(body);
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["big", "opts.list[2]"]);
+        assert!(errors[0].message.contains("1e+400"), "{errors:?}");
+    }
+
+    #[test]
+    fn the_error_list_is_capped_and_counts_the_rest() {
+        let platforms: Vec<String> = (0..500).map(|i| format!("p{i}")).collect();
+        let error = NewPost::parse(json!({"platforms": platforms}), now()).unwrap_err();
+        assert_eq!(error.listed().len(), ValidationErrors::MAX_LISTED);
+        assert_eq!(error.not_listed(), 450);
+        assert!(
+            error
+                .detail()
+                .ends_with("; and 450 more problems not listed")
+        );
+        let one = NewPost::parse(json!({"platforms": ["p"]}), now()).unwrap_err();
+        assert_eq!(one.not_listed(), 0);
+        assert!(!one.detail().contains("more problems"));
+    }
+
+    #[test]
+    fn quoted_input_is_short() {
+        let long = "é".repeat(1000);
+        let errors = errors_of(
+            json!({"platforms": [long.clone()], "media_urls": [long.clone()],
+            "schedule_date": long.clone(), "workspace_id": long.clone()}),
+        );
+        for error in &errors {
+            assert!(error.message.chars().count() < 200, "{error:?}");
+            assert!(error.field.chars().count() < 100, "{error:?}");
+        }
+        assert_eq!(quote("short"), "short");
+        assert_eq!(quote(&"a".repeat(65)), format!("{}…", "a".repeat(64)));
+        assert_eq!(quote(&"a".repeat(64)), "a".repeat(64));
     }
 }

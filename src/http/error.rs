@@ -2,7 +2,7 @@
 //! code and turns it into the contract's JSON body `{"detail", "error", ...}`. Handlers,
 //! extractors and middleware all answer through it.
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
@@ -68,18 +68,6 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limit"),
-        }
-    }
-}
-
-impl From<JsonRejection> for ApiError {
-    fn from(rejection: JsonRejection) -> Self {
-        match rejection {
-            JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType(
-                "the body must be JSON, sent with content-type: application/json".into(),
-            ),
-            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
-            other => ApiError::field("body", other.body_text()),
         }
     }
 }
@@ -174,7 +162,11 @@ impl IntoResponse for ApiError {
         match error {
             AppError::Validation(errors) => {
                 let mut extra = Map::new();
-                extra.insert("errors".into(), json!(errors.0));
+                extra.insert("errors".into(), json!(errors.listed()));
+                // Only when the list is cut short: how many more problems were found.
+                if errors.not_listed() > 0 {
+                    extra.insert("errors_not_listed".into(), json!(errors.not_listed()));
+                }
                 error_body(status, code, &errors.detail(), extra)
             }
             AppError::InvalidApiKey(detail) => with_header(

@@ -1,5 +1,5 @@
-//! Cross-cutting HTTP behaviour: the request span, JSON answers for unknown routes, wrong
-//! methods and panics, and a last guard that no error leaves as plain text.
+//! Cross-cutting HTTP behaviour: the request id, the request span, JSON answers for unknown
+//! routes, wrong methods and panics, and a last guard that no error leaves as plain text.
 
 use std::any::Any;
 use std::time::Duration;
@@ -18,6 +18,36 @@ use tracing::Span;
 use super::MAX_BODY_BYTES;
 use super::error::{ApiError, internal_error};
 use crate::publishing::AppError;
+
+/// The longest incoming `X-Request-Id` that is kept (a UUID is 36 characters, a W3C trace id 32).
+pub const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// Removes an incoming `X-Request-Id` that is longer than `MAX_REQUEST_ID_LEN`, sent more than
+/// once, or has characters outside `A-Z a-z 0-9 - _ . : + / = @`, so that the request-id layer
+/// gives the request a fresh one: such a value is never echoed, logged or propagated.
+pub async fn drop_unsafe_request_id(mut request: Request<Body>) -> Request<Body> {
+    let headers = request.headers();
+    let mut values = headers.get_all(REQUEST_ID).iter();
+    let safe = match (values.next(), values.next()) {
+        (None, _) => true,
+        (Some(value), None) => is_safe_request_id(value.as_bytes()),
+        (Some(_), Some(_)) => false,
+    };
+    if !safe {
+        request.headers_mut().remove(REQUEST_ID);
+    }
+    request
+}
+
+const REQUEST_ID: &str = "x-request-id";
+
+fn is_safe_request_id(value: &[u8]) -> bool {
+    !value.is_empty()
+        && value.len() <= MAX_REQUEST_ID_LEN
+        && value
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:+/=@".contains(b))
+}
 
 /// The request span, with the method, the matched route (not the raw path, which would put ids
 /// into every log key) and the request id; one line when the response leaves.
@@ -150,4 +180,51 @@ pub async fn ensure_json_error(response: Response) -> Response {
         header::HeaderValue::from_static("application/json"),
     );
     Response::from_parts(parts, json.into_body())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn kept(values: &[&[u8]]) -> Option<Vec<u8>> {
+        let mut request = Request::new(Body::empty());
+        for value in values {
+            request
+                .headers_mut()
+                .append(REQUEST_ID, header::HeaderValue::from_bytes(value).unwrap());
+        }
+        let request = drop_unsafe_request_id(request).await;
+        let mut kept = request.headers().get_all(REQUEST_ID).iter();
+        let first = kept.next().map(|v| v.as_bytes().to_vec());
+        assert!(kept.next().is_none());
+        first
+    }
+
+    #[tokio::test]
+    async fn safe_request_ids_are_kept_and_others_dropped() {
+        for ok in [
+            &b"trace-me-42"[..],
+            b"0af7651916cd43dd8448eb211c80319c",
+            b"a:b/c+d=e@f_g.h",
+        ] {
+            assert_eq!(kept(&[ok]).await.as_deref(), Some(ok));
+        }
+        let longest = vec![b'a'; MAX_REQUEST_ID_LEN];
+        assert_eq!(kept(&[&longest]).await, Some(longest.clone()));
+        let too_long = [b'a'; MAX_REQUEST_ID_LEN + 1];
+        for bad in [
+            &too_long[..],
+            b"has space",
+            b"semi;colon",
+            b"quote\"",
+            b"tab\there",
+            b"<script>",
+            b"caf\xc3\xa9",
+            b"",
+        ] {
+            assert_eq!(kept(&[bad]).await, None, "{bad:?}");
+        }
+        assert_eq!(kept(&[b"one", b"two"]).await, None);
+        assert_eq!(kept(&[]).await, None);
+    }
 }

@@ -5,9 +5,12 @@ mod error;
 mod extract;
 mod health;
 mod middleware;
+mod posts;
 pub mod rate_limit;
+pub mod server;
 mod social_post;
 mod webhooks;
+mod whoami;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -24,6 +27,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
 pub use error::ApiError;
+pub use server::ConnectionLimits;
 
 use crate::publishing::Publisher;
 
@@ -49,6 +53,8 @@ pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .merge(health::router())
         .merge(social_post::router())
+        .merge(posts::router())
+        .merge(whoami::router())
         .merge(webhooks::router());
     with_middleware(routes, state)
 }
@@ -66,6 +72,9 @@ fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
         .with_state(state);
 
     let layers = ServiceBuilder::new()
+        .layer(axum::middleware::map_request(
+            middleware::drop_unsafe_request_id,
+        ))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(middleware::trace_layer())
         .layer(PropagateRequestIdLayer::x_request_id())
@@ -94,16 +103,15 @@ fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
 }
 
 /// Serves until `shutdown` completes, then lets requests in flight and their recording work
-/// finish before returning.
+/// finish before returning. With the default `ConnectionLimits`.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
+    limits: ConnectionLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let tasks = state.publisher.tasks.clone();
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    server::serve_connections(listener, router(state), limits, shutdown).await?;
     tasks.close();
     tasks.wait().await;
     Ok(())
@@ -143,6 +151,7 @@ mod tests {
                     reconcile: Default::default(),
                     webhook: Default::default(),
                 }),
+                key_usage: Arc::default(),
             },
             sandbox,
             key_rate_limit: Arc::new(rate_limit::KeyRateLimit::disabled()),

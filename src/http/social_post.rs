@@ -1,5 +1,6 @@
-//! `/social/post`: create (publish or schedule) a post, read its downstream outcome, and read the
-//! tracking record. Translation only: the work is done by `publishing`.
+//! `/social/post`: create (publish or schedule) a post, read its downstream outcome, update,
+//! delete it, read its analytics, and read the tracking record. Translation only: the work is
+//! done by `publishing`.
 
 use axum::Router;
 use axum::extract::State;
@@ -10,9 +11,11 @@ use serde_json::Value;
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{Authenticated, Json, Path};
+use super::extract::{Authenticated, Json, OptionalJson, Path, Query};
 use crate::domain::IdempotencyKey;
-use crate::publishing::{AppError, PostView, TrackingView};
+use crate::publishing::{
+    AnalyticsView, AppError, DeletionView, PostView, TrackingView, UpdateView,
+};
 
 /// The request header that makes a create safe to retry.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
@@ -22,7 +25,11 @@ pub const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/social/post", post(create_post))
-        .route("/social/post/{post_id}", get(get_post))
+        .route(
+            "/social/post/{post_id}",
+            get(get_post).patch(update_post).delete(delete_post),
+        )
+        .route("/social/post/{post_id}/analytics", get(get_analytics))
         .route("/social/post/track/{tracking_id}", get(get_tracking))
 }
 
@@ -62,9 +69,9 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiErr
     IdempotencyKey::parse(first.as_bytes())
         .map(Some)
         .map_err(|e| {
-            ApiError::App(AppError::Validation(crate::domain::ValidationErrors(vec![
+            ApiError::App(AppError::Validation(crate::domain::ValidationErrors::one(
                 e,
-            ])))
+            )))
         })
 }
 
@@ -86,5 +93,44 @@ async fn get_tracking(
 ) -> Result<Json<TrackingView>, ApiError> {
     Ok(Json(
         state.publisher.read_tracking(caller, &tracking_id).await?,
+    ))
+}
+
+/// `PATCH /social/post/{post_id}`: reschedule, pause or resume, annotate or approve.
+async fn update_post(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(post_id): Path<String>,
+    Json(body): Json<Value>,
+) -> Result<Json<UpdateView>, ApiError> {
+    Ok(Json(
+        state.publisher.update_post(caller, &post_id, body).await?,
+    ))
+}
+
+/// `DELETE /social/post/{post_id}`: cancel a scheduled post or delete a published one.
+async fn delete_post(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(post_id): Path<String>,
+    OptionalJson(body): OptionalJson,
+) -> Result<Json<DeletionView>, ApiError> {
+    Ok(Json(
+        state.publisher.delete_post(caller, &post_id, body).await?,
+    ))
+}
+
+/// `GET /social/post/{post_id}/analytics[?platforms=x,linkedin]`.
+async fn get_analytics(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(post_id): Path<String>,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Result<Json<AnalyticsView>, ApiError> {
+    Ok(Json(
+        state
+            .publisher
+            .post_analytics(caller, &post_id, &query)
+            .await?,
     ))
 }

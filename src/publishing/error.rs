@@ -78,7 +78,7 @@ pub enum AppError {
 impl AppError {
     /// A validation error about one field.
     pub fn field(field: &str, message: impl Into<String>) -> AppError {
-        AppError::Validation(ValidationErrors(vec![FieldError::new(field, message)]))
+        AppError::Validation(ValidationErrors::one(FieldError::new(field, message)))
     }
 }
 

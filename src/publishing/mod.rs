@@ -1,14 +1,19 @@
 //! The use cases of a post's life, free of HTTP: create (the write-ahead record, the one Ayrshare
-//! call, the recording), refresh a record from Ayrshare, read a record, receive Ayrshare's
-//! webhook, reconcile open records. The HTTP handlers, and the background work (reconciler,
-//! webhooks, idempotency purge), all go through here.
+//! call, the recording), refresh a record from Ayrshare, read, list, update, delete, analytics,
+//! the caller's account, receive Ayrshare's webhook, reconcile open records. The HTTP handlers,
+//! and the background work (reconciler, webhooks, idempotency purge), all go through here.
 
+pub mod account;
+mod analytics;
 mod create;
+mod delete;
 mod error;
 pub mod idempotency;
+mod list;
 mod read;
 pub mod reconcile;
 mod recording;
+mod update;
 mod views;
 pub mod webhook;
 
@@ -18,13 +23,16 @@ use std::time::Duration;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
+pub use account::KeyUsage;
 pub use error::{AppError, RecordRef};
 pub use reconcile::{PassReport, ReconcileSettings};
-pub use views::{PostView, TrackingView};
+pub use views::{
+    AnalyticsView, DeletionView, PostList, PostView, TrackingView, UpdateView, WhoamiView,
+};
 pub use webhook::{RegisterError, Registered, WebhookDelivery, WebhookReceipt, WebhookSettings};
 
-use crate::ayrshare::AyrshareClient;
-use crate::store::{DynStore, Workspace};
+use crate::ayrshare::{AyrshareClient, CallScope};
+use crate::store::{DynStore, TrackingRecord, Workspace};
 
 /// How long past the Ayrshare timeout a create waits for its record to be written and updated
 /// before answering `provider_timeout` with the record still `pending`.
@@ -59,6 +67,8 @@ pub struct Publisher {
     /// shutdown waits for it.
     pub tasks: TaskTracker,
     pub settings: Arc<PublishingSettings>,
+    /// When each key's `last_used_at` was last written.
+    pub key_usage: Arc<KeyUsage>,
 }
 
 /// A use case's answer, and whether it is the replay of an earlier one.
@@ -100,5 +110,25 @@ impl Publisher {
                     "organization {organization_id} has no primary workspace"
                 )),
             })
+    }
+
+    /// The workspace a record was created in.
+    async fn workspace_of(&self, record: &TrackingRecord) -> Result<Workspace, AppError> {
+        self.workspace(record.organization_id, Some(record.workspace_id))
+            .await
+    }
+
+    /// The scope of an Ayrshare call about a record's post: its workspace's profile, and the X
+    /// credentials when X is involved (`involves_x`, or by default when the post names X).
+    fn scope_of<'a>(
+        &self,
+        record: &TrackingRecord,
+        workspace: &'a Workspace,
+        involves_x: Option<bool>,
+    ) -> CallScope<'a> {
+        CallScope {
+            profile_key: workspace.ayrshare_profile_key.as_ref(),
+            involves_x: involves_x.unwrap_or_else(|| record.platforms.iter().any(|p| p == "x")),
+        }
     }
 }

@@ -15,6 +15,21 @@ impl Publisher {
     /// `GET /social/post/{post_id}`: asks Ayrshare, and brings the record up to date when the
     /// post has settled.
     pub async fn read_post(&self, caller: Caller, post_id: &str) -> Result<PostView, AppError> {
+        let record = self.own_post(caller, post_id).await?;
+        let (record, outcome) = self.refresh(record, post_id).await?;
+        let mut response = PostView::merged(&record, &outcome);
+        // What Ayrshare says now, even when the record keeps an earlier state.
+        response.post_id = Some(post_id.to_owned());
+        Ok(response)
+    }
+
+    /// The caller's record of the post with this Ayrshare id; another organization's post, or
+    /// one never created here, is not found.
+    pub(super) async fn own_post(
+        &self,
+        caller: Caller,
+        post_id: &str,
+    ) -> Result<TrackingRecord, AppError> {
         // No id of ours contains U+0000, and Postgres could not even compare one.
         if post_id.contains('\0') {
             return Err(AppError::NotFound(format!(
@@ -22,16 +37,10 @@ impl Publisher {
                 post_id.escape_debug()
             )));
         }
-        let record = self
-            .store
+        self.store
             .find_tracking_by_post_id(caller.organization_id, post_id)
             .await?
-            .ok_or_else(|| AppError::NotFound(format!("no post with id {post_id}")))?;
-        let (record, outcome) = self.refresh(record, post_id).await?;
-        let mut response = PostView::merged(&record, &outcome);
-        // What Ayrshare says now, even when the record keeps an earlier state.
-        response.post_id = Some(post_id.to_owned());
-        Ok(response)
+            .ok_or_else(|| AppError::NotFound(format!("no post with id {post_id}")))
     }
 
     /// Reads a post from Ayrshare and applies what the answer settles (a `Refresh` through the

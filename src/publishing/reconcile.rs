@@ -237,7 +237,7 @@ impl Publisher {
                 .await
                 .map_err(|e| (true, e))?;
             return Ok(Checked::Done {
-                open: outcome.open.is_some(),
+                open: still_due_to_go_out(&record, &outcome),
                 record: Box::new(record),
                 called: true,
             });
@@ -356,7 +356,7 @@ impl Publisher {
                 .await
                 .map_err(|e| (true, e))?;
             return Ok(Checked::Done {
-                open: outcome.open.is_some(),
+                open: still_due_to_go_out(&record, &outcome),
                 record: Box::new(record),
                 called: true,
             });
@@ -376,7 +376,7 @@ impl Publisher {
             .await
             .map_err(|e| (true, AppError::from(e)))?;
         Ok(Checked::Done {
-            open: true,
+            open: still_due_to_go_out(&record, &outcome),
             record: Box::new(record),
             called: true,
         })
@@ -438,6 +438,16 @@ pub async fn run_reconciler(publisher: Publisher, every: Duration, stop: Cancell
             Err(e) => tracing::warn!(error = %e, "reconciler pass failed"),
         }
     }
+}
+
+/// Whether a reading says the post is still to go out, for the overdue flag: open, and not
+/// paused (a paused post is late on purpose).
+fn still_due_to_go_out(record: &TrackingRecord, outcome: &Outcome) -> bool {
+    let paused_at_ayrshare = outcome
+        .provider_status
+        .as_deref()
+        .is_some_and(|s| s.trim().eq_ignore_ascii_case("paused"));
+    outcome.open.is_some() && !record.paused && !paused_at_ayrshare
 }
 
 /// Whether a record still waits for its outcome.

@@ -1,14 +1,16 @@
-//! Recording an Ayrshare outcome on a tracking record, through the state machine, with retries
-//! once Ayrshare has acted.
+//! Recording what Ayrshare did on a tracking record (an outcome through the state machine, or a
+//! change of schedule), with retries once Ayrshare has acted.
 
+use std::future::Future;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::Publisher;
 use crate::domain::{Outcome, Transition};
-use crate::store::TrackingRecord;
+use crate::store::{StoreError, TrackingRecord};
 
 /// How often recording is tried in all.
 const ATTEMPTS: u32 = 4;
@@ -24,22 +26,45 @@ impl Publisher {
         outcome: &Outcome,
         answer: Option<&Value>,
     ) -> Result<TrackingRecord, String> {
-        let mut delay = Duration::from_millis(100);
-        let mut attempt = 1;
-        loop {
-            match self
-                .store
-                .record_outcome(id, transition, outcome, answer)
-                .await
-            {
-                Ok(record) => return Ok(record),
-                Err(e) if attempt >= ATTEMPTS => return Err(e.to_string()),
-                Err(e) => {
-                    tracing::warn!(tracking_id = %id, attempt, error = %e, "recording the outcome failed; retrying");
-                    tokio::time::sleep(delay).await;
-                    delay *= 2;
-                    attempt += 1;
-                }
+        with_retries(id, || {
+            self.store.record_outcome(id, transition, outcome, answer)
+        })
+        .await
+    }
+
+    /// Records a change Ayrshare made to a scheduled post, retried like an outcome: Ayrshare has
+    /// acted.
+    pub(super) async fn record_schedule_change_with_retries(
+        &self,
+        id: Uuid,
+        schedule_date: Option<DateTime<Utc>>,
+        paused: Option<bool>,
+    ) -> Result<TrackingRecord, String> {
+        with_retries(id, || {
+            self.store.record_schedule_change(id, schedule_date, paused)
+        })
+        .await
+    }
+}
+
+/// Runs `write` until it succeeds or has been tried `ATTEMPTS` times, backing off between
+/// attempts (each write is conditional on the record's state, so repeating one is safe).
+async fn with_retries<F, Fut>(id: Uuid, mut write: F) -> Result<TrackingRecord, String>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<TrackingRecord, StoreError>>,
+{
+    let mut delay = Duration::from_millis(100);
+    let mut attempt = 1;
+    loop {
+        match write().await {
+            Ok(record) => return Ok(record),
+            Err(e) if attempt >= ATTEMPTS => return Err(e.to_string()),
+            Err(e) => {
+                tracing::warn!(tracking_id = %id, attempt, error = %e, "recording the outcome failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+                attempt += 1;
             }
         }
     }

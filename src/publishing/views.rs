@@ -1,14 +1,16 @@
-//! What the use cases answer: the merged response of a create or a read, and the tracking
-//! record as the track route shows it. Plain data; the HTTP layer serializes it as it is.
+//! What the use cases answer: the merged response of a create or a read, the tracking record
+//! as the track route (and the list) shows it, the answers of the changes, the analytics and
+//! whoami. Plain data; the HTTP layer serializes it as it is.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::domain::analytics::{PlatformAnalytics, PlatformError};
 use crate::domain::outcome::links;
 use crate::domain::{Link, Outcome, PlatformResult, TrackedStatus};
-use crate::store::TrackingRecord;
+use crate::store::{ApiKeyInfo, Organization, TrackingRecord, WorkspaceInfo};
 
 /// The merged answer of a create, and of a read by post id.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -79,6 +81,8 @@ pub struct TrackingView {
     pub error: Option<Value>,
     /// The `Idempotency-Key` the record was created with, if any.
     pub idempotency_key: Option<String>,
+    /// Whether the scheduled post is paused (through `PATCH`).
+    pub paused: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -98,8 +102,114 @@ impl From<TrackingRecord> for TrackingView {
             results: record.results,
             error: record.error,
             idempotency_key: record.idempotency_key,
+            paused: record.paused,
             created_at: record.created_at,
             updated_at: record.updated_at,
+        }
+    }
+}
+
+/// A page of `GET /social/posts`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PostList {
+    pub posts: Vec<TrackingView>,
+    /// Where the next page starts; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// The answer of `PATCH /social/post/{post_id}`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct UpdateView {
+    pub post_id: String,
+    /// Ayrshare's status word for the update (`success`).
+    pub status: String,
+    pub tracking_id: Uuid,
+    pub tracked_status: TrackedStatus,
+    pub schedule_date: Option<DateTime<Utc>>,
+}
+
+/// The answer of `DELETE /social/post/{post_id}`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DeletionView {
+    pub post_id: String,
+    /// Ayrshare's status word for the delete (`success`), or `deleted` when the post was
+    /// already cancelled or deleted here and Ayrshare was not asked again.
+    pub status: String,
+    pub tracking_id: Uuid,
+    pub tracked_status: TrackedStatus,
+}
+
+/// The answer of `GET /social/post/{post_id}/analytics`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AnalyticsView {
+    pub post_id: String,
+    pub tracking_id: Uuid,
+    pub platforms: Vec<PlatformAnalytics>,
+    /// The platforms asked for that have no numbers, with Ayrshare's reason.
+    pub errors: Vec<PlatformError>,
+}
+
+/// The answer of `GET /whoami`: never a key, never a profile key.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct WhoamiView {
+    pub organization: OrganizationView,
+    pub api_key: ApiKeyView,
+    pub workspaces: Vec<WorkspaceView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct OrganizationView {
+    pub id: Uuid,
+    pub name: String,
+}
+
+impl From<Organization> for OrganizationView {
+    fn from(organization: Organization) -> Self {
+        OrganizationView {
+            id: organization.id,
+            name: organization.name,
+        }
+    }
+}
+
+/// The calling key: its prefix (`mk_` and 8 characters), never the key.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ApiKeyView {
+    pub id: Uuid,
+    pub prefix: String,
+    pub label: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+impl From<ApiKeyInfo> for ApiKeyView {
+    fn from(key: ApiKeyInfo) -> Self {
+        ApiKeyView {
+            id: key.id,
+            prefix: key.prefix,
+            label: key.label,
+            created_at: key.created_at,
+            last_used_at: key.last_used_at,
+        }
+    }
+}
+
+/// A workspace: whether it has an Ayrshare profile key, never the key.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct WorkspaceView {
+    pub id: Uuid,
+    pub name: String,
+    pub is_primary: bool,
+    pub has_profile_key: bool,
+}
+
+impl From<WorkspaceInfo> for WorkspaceView {
+    fn from(workspace: WorkspaceInfo) -> Self {
+        WorkspaceView {
+            id: workspace.id,
+            name: workspace.name,
+            is_primary: workspace.is_primary,
+            has_profile_key: workspace.has_profile_key,
         }
     }
 }

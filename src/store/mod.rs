@@ -14,7 +14,9 @@ use secrecy::SecretString;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::domain::{KeyHash, Outcome, PlatformResult, TrackedStatus, Transition};
+use crate::domain::{
+    KeyHash, Outcome, PlatformResult, Position, PostFilter, TrackedStatus, Transition,
+};
 
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -86,6 +88,18 @@ pub struct ApiKeyInfo {
     pub label: Option<String>,
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// Roughly when the key was last used (kept to the minute), or never.
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// A workspace as listed: whether it has an Ayrshare profile key, never the key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorkspaceInfo {
+    pub id: Uuid,
+    pub name: String,
+    pub is_primary: bool,
+    pub has_profile_key: bool,
+    pub created_at: DateTime<Utc>,
 }
 
 /// A tracking record about to be written (before Ayrshare is called).
@@ -143,6 +157,8 @@ pub struct TrackingRecord {
     /// The answer replayed to a retry with the same idempotency key (while the claim lives).
     pub stored_answer: Option<Value>,
     pub ayrshare_idempotency_key: Option<String>,
+    /// A scheduled post paused through this API (Ayrshare's `scheduledPause`).
+    pub paused: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -252,10 +268,34 @@ pub trait Store: Send + Sync + 'static {
     /// Flags the record overdue as of `at`, unless it already is; returns whether it was new.
     async fn mark_overdue(&self, id: Uuid, at: DateTime<Utc>) -> Result<bool, StoreError>;
 
+    /// A page of the organization's records matching `filter`, newest first (`created_at desc,
+    /// id desc`), starting strictly after `after`; at most `limit` of them.
+    async fn list_tracking(
+        &self,
+        organization_id: Uuid,
+        filter: &PostFilter,
+        after: Option<Position>,
+        limit: i64,
+    ) -> Result<Vec<TrackingRecord>, StoreError>;
+    /// Records a change Ayrshare made to a scheduled post (its new schedule date, paused or
+    /// not), only while the record is still `scheduled`; returns the record as it is afterwards.
+    async fn record_schedule_change(
+        &self,
+        id: Uuid,
+        schedule_date: Option<DateTime<Utc>>,
+        paused: Option<bool>,
+    ) -> Result<TrackingRecord, StoreError>;
+
     /// The organization with this name, created with its primary workspace if it does not exist.
     async fn ensure_organization(&self, name: &str) -> Result<Organization, StoreError>;
     async fn find_organization(&self, name: &str) -> Result<Option<Organization>, StoreError>;
+    async fn find_organization_by_id(&self, id: Uuid) -> Result<Option<Organization>, StoreError>;
     async fn count_organizations(&self) -> Result<i64, StoreError>;
+    /// The organization's workspaces, the primary one first, then oldest first.
+    async fn list_workspaces(
+        &self,
+        organization_id: Uuid,
+    ) -> Result<Vec<WorkspaceInfo>, StoreError>;
     async fn create_workspace(
         &self,
         organization_id: Uuid,
@@ -271,6 +311,16 @@ pub trait Store: Send + Sync + 'static {
         label: Option<&str>,
     ) -> Result<ApiKeyInfo, StoreError>;
     async fn list_api_keys(&self, organization_id: Uuid) -> Result<Vec<ApiKeyInfo>, StoreError>;
+    /// The key with this id.
+    async fn find_api_key(&self, id: Uuid) -> Result<Option<ApiKeyInfo>, StoreError>;
+    /// Sets the key's `last_used_at` to `at`, unless it already says `not_before` or later (so
+    /// that replicas sharing the database write at most about once per interval).
+    async fn touch_api_key(
+        &self,
+        id: Uuid,
+        at: DateTime<Utc>,
+        not_before: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
     /// Revokes the key with this id or prefix (`mk_` and 8 characters); an ambiguous prefix is
     /// refused. Revoking a revoked key changes nothing and succeeds.
     async fn revoke_api_key(&self, id_or_prefix: &str) -> Result<ApiKeyInfo, StoreError>;

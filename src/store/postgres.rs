@@ -5,15 +5,18 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::types::Json;
+use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use super::rows::{self, API_KEY_COLUMNS, TRACKING_COLUMNS, WORKSPACE_COLUMNS};
+use super::rows::{
+    self, API_KEY_COLUMNS, TRACKING_COLUMNS, WORKSPACE_COLUMNS, WORKSPACE_INFO_COLUMNS,
+};
 use super::{
     ApiKeyInfo, Caller, DUE_RECORD, DueQuery, DueRecord, Inserted, NewTracking, Organization,
-    PRIMARY_WORKSPACE_NAME, PoolSettings, Store, StoreError, TrackingRecord, Workspace, pick_key,
-    results_json, source_names,
+    PRIMARY_WORKSPACE_NAME, PoolSettings, Store, StoreError, TrackingRecord, Workspace,
+    WorkspaceInfo, pick_key, results_json, source_names,
 };
-use crate::domain::{KeyHash, Outcome, Transition};
+use crate::domain::{KeyHash, Outcome, Position, PostFilter, Transition};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -25,6 +28,7 @@ pub struct PostgresStore {
 
 type TrackingRow = rows::TrackingRow<Uuid, Vec<String>>;
 type WorkspaceRow = rows::WorkspaceRow<Uuid>;
+type WorkspaceInfoRow = rows::WorkspaceInfoRow<Uuid>;
 type ApiKeyRow = rows::ApiKeyRow<Uuid>;
 type OrganizationRow = rows::OrganizationRow<Uuid>;
 type DueRow = rows::DueRow<Uuid, Vec<String>>;
@@ -310,6 +314,80 @@ impl Store for PostgresStore {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn list_tracking(
+        &self,
+        organization_id: Uuid,
+        filter: &PostFilter,
+        after: Option<Position>,
+        limit: i64,
+    ) -> Result<Vec<TrackingRecord>, StoreError> {
+        // Only the conditions asked for, so that the planner sees a plain keyset query and walks
+        // the index from the cursor (an `$n is null or ...` form would hide that from it).
+        let mut query = QueryBuilder::<Postgres>::new(format!(
+            "select {TRACKING_COLUMNS} from scheduled_social_posts_v2 where organization_id = "
+        ));
+        query.push_bind(organization_id);
+        if let Some(status) = filter.tracked_status {
+            query
+                .push(" and tracked_status = ")
+                .push_bind(status.as_str());
+        }
+        if let Some(platform) = filter.platform {
+            query
+                .push(" and ")
+                .push_bind(platform.as_str())
+                .push(" = any(platforms)");
+        }
+        if let Some(workspace_id) = filter.workspace_id {
+            query.push(" and workspace_id = ").push_bind(workspace_id);
+        }
+        if let Some(after) = filter.created_after {
+            query.push(" and created_at > ").push_bind(after);
+        }
+        if let Some(before) = filter.created_before {
+            query.push(" and created_at < ").push_bind(before);
+        }
+        if let Some(position) = after {
+            query
+                .push(" and (created_at, id) < (")
+                .push_bind(position.created_at)
+                .push(", ")
+                .push_bind(position.id)
+                .push(")");
+        }
+        query
+            .push(" order by created_at desc, id desc limit ")
+            .push_bind(limit);
+        let rows: Vec<TrackingRow> = query.build_query_as().fetch_all(&self.pool).await?;
+        rows.into_iter().map(TrackingRecord::try_from).collect()
+    }
+
+    async fn record_schedule_change(
+        &self,
+        id: Uuid,
+        schedule_date: Option<DateTime<Utc>>,
+        paused: Option<bool>,
+    ) -> Result<TrackingRecord, StoreError> {
+        let row: Option<TrackingRow> = sqlx::query_as(&format!(
+            "update scheduled_social_posts_v2 set \
+                 schedule_date = coalesce($2, schedule_date), \
+                 paused = coalesce($3, paused), \
+                 updated_at = $4 \
+             where id = $1 and tracked_status = 'scheduled' \
+             returning {TRACKING_COLUMNS}"
+        ))
+        .bind(id)
+        .bind(schedule_date)
+        .bind(paused)
+        .bind(super::now())
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => row.try_into(),
+            None => self.tracking_by_id(id).await,
+        }
+    }
+
     async fn ensure_organization(&self, name: &str) -> Result<Organization, StoreError> {
         let mut tx = self.pool.begin().await?;
         // Two concurrent `keys create` for a new name: the loser waits on the unique index and
@@ -355,6 +433,29 @@ impl Store for PostgresStore {
                 .fetch_optional(&self.pool)
                 .await?;
         Ok(row.map(Organization::from))
+    }
+
+    async fn find_organization_by_id(&self, id: Uuid) -> Result<Option<Organization>, StoreError> {
+        let row: Option<OrganizationRow> =
+            sqlx::query_as("select id, name, created_at from organizations where id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(Organization::from))
+    }
+
+    async fn list_workspaces(
+        &self,
+        organization_id: Uuid,
+    ) -> Result<Vec<WorkspaceInfo>, StoreError> {
+        let rows: Vec<WorkspaceInfoRow> = sqlx::query_as(&format!(
+            "select {WORKSPACE_INFO_COLUMNS} from workspaces where organization_id = $1 \
+             order by is_primary desc, created_at, id"
+        ))
+        .bind(organization_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(WorkspaceInfo::from).collect())
     }
 
     async fn count_organizations(&self) -> Result<i64, StoreError> {
@@ -416,6 +517,34 @@ impl Store for PostgresStore {
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.into_iter().map(ApiKeyInfo::from).collect())
+    }
+
+    async fn find_api_key(&self, id: Uuid) -> Result<Option<ApiKeyInfo>, StoreError> {
+        let row: Option<ApiKeyRow> = sqlx::query_as(&format!(
+            "select {API_KEY_COLUMNS} from api_keys where id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(ApiKeyInfo::from))
+    }
+
+    async fn touch_api_key(
+        &self,
+        id: Uuid,
+        at: DateTime<Utc>,
+        not_before: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "update api_keys set last_used_at = $2 \
+             where id = $1 and (last_used_at is null or last_used_at < $3)",
+        )
+        .bind(id)
+        .bind(at)
+        .bind(not_before)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     async fn revoke_api_key(&self, id_or_prefix: &str) -> Result<ApiKeyInfo, StoreError> {

@@ -9,21 +9,27 @@ use uuid::Uuid;
 use uuid::fmt::Hyphenated;
 
 use super::{
-    ApiKeyInfo, DueRecord, Organization, StoreError, TrackingRecord, Workspace, results_of,
-    tracked_status_of,
+    ApiKeyInfo, DueRecord, Organization, StoreError, TrackingRecord, Workspace, WorkspaceInfo,
+    results_of, tracked_status_of,
 };
 
 /// The columns of `scheduled_social_posts_v2`, in `TrackingRow`'s order.
 pub const TRACKING_COLUMNS: &str = "id, organization_id, workspace_id, api_key_id, post, platforms, \
      media_urls, schedule_date, extra, provider_post_id, provider_status, tracked_status, \
      results, error, provider_response, idempotency_key, request_fingerprint, stored_answer, \
-     ayrshare_idempotency_key, created_at, updated_at";
+     ayrshare_idempotency_key, paused, created_at, updated_at";
 
 /// The columns of `workspaces` that `WorkspaceRow` reads.
 pub const WORKSPACE_COLUMNS: &str = "id, organization_id, name, is_primary, ayrshare_profile_key";
 
 /// The columns of `api_keys` that `ApiKeyRow` reads (never the hash).
-pub const API_KEY_COLUMNS: &str = "id, organization_id, prefix, label, created_at, revoked_at";
+pub const API_KEY_COLUMNS: &str =
+    "id, organization_id, prefix, label, created_at, revoked_at, last_used_at";
+
+/// The columns of `workspaces` that `WorkspaceInfoRow` reads (whether a profile key is set,
+/// never the key).
+pub const WORKSPACE_INFO_COLUMNS: &str = "id, name, is_primary, \
+     ayrshare_profile_key is not null as has_profile_key, created_at";
 
 /// A stored value that becomes a domain value: Postgres has native uuids and arrays, SQLite
 /// keeps them as text and JSON.
@@ -76,6 +82,7 @@ pub struct TrackingRow<Id, List> {
     request_fingerprint: Option<String>,
     stored_answer: Option<Json<Value>>,
     ayrshare_idempotency_key: Option<String>,
+    paused: bool,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -106,6 +113,7 @@ impl<Id: Column<Uuid>, List: Column<Vec<String>>> TryFrom<TrackingRow<Id, List>>
             request_fingerprint: row.request_fingerprint,
             stored_answer: row.stored_answer.map(|j| j.0),
             ayrshare_idempotency_key: row.ayrshare_idempotency_key,
+            paused: row.paused,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
@@ -156,6 +164,27 @@ impl<Id: Column<Uuid>> From<WorkspaceRow<Id>> for Workspace {
 }
 
 #[derive(sqlx::FromRow)]
+pub struct WorkspaceInfoRow<Id> {
+    id: Id,
+    name: String,
+    is_primary: bool,
+    has_profile_key: bool,
+    created_at: DateTime<Utc>,
+}
+
+impl<Id: Column<Uuid>> From<WorkspaceInfoRow<Id>> for WorkspaceInfo {
+    fn from(row: WorkspaceInfoRow<Id>) -> Self {
+        WorkspaceInfo {
+            id: row.id.into_domain(),
+            name: row.name,
+            is_primary: row.is_primary,
+            has_profile_key: row.has_profile_key,
+            created_at: row.created_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
 pub struct ApiKeyRow<Id> {
     id: Id,
     organization_id: Id,
@@ -163,6 +192,7 @@ pub struct ApiKeyRow<Id> {
     label: Option<String>,
     created_at: DateTime<Utc>,
     revoked_at: Option<DateTime<Utc>>,
+    last_used_at: Option<DateTime<Utc>>,
 }
 
 impl<Id: Column<Uuid>> From<ApiKeyRow<Id>> for ApiKeyInfo {
@@ -174,6 +204,7 @@ impl<Id: Column<Uuid>> From<ApiKeyRow<Id>> for ApiKeyInfo {
             label: row.label,
             created_at: row.created_at,
             revoked_at: row.revoked_at,
+            last_used_at: row.last_used_at,
         }
     }
 }

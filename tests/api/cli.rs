@@ -84,6 +84,28 @@ async fn keys_commands_work_as_scripts_expect(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let url = Some(database.url());
 
+    // Blank names are refused as typed, before anything is written.
+    for args in [
+        &["keys", "create", "--organization", "   "][..],
+        &["keys", "create", "--organization", "acme", "--label", " \t"],
+        &[
+            "workspaces",
+            "create",
+            "--organization",
+            "acme",
+            "--name",
+            "",
+        ],
+    ] {
+        let blank = run_args(dir.path(), url, args).await;
+        assert_fails_with_one_line(&blank, &["must not be blank"]);
+    }
+    let store = mosaic_social::store::connect(database.url(), Default::default())
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    assert_eq!(store.count_organizations().await.unwrap(), 0);
+
     let created = run_args(
         dir.path(),
         url,
@@ -163,6 +185,29 @@ async fn keys_commands_work_as_scripts_expect(backend: Backend) {
     )
     .await;
     assert_fails_with_one_line(&unknown_org, &["initech"]);
+
+    let listed = run(dir.path(), url, "workspaces list --organization acme").await;
+    assert!(listed.status.success(), "{listed:?}");
+    let lines = stdout_lines(&listed);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    let primary: Vec<&str> = lines[0].split('\t').collect();
+    assert_eq!(
+        primary[1..],
+        ["primary", primary[2], "primary", "no-profile-key"]
+    );
+    assert!(primary[2].ends_with('Z'), "{}", primary[2]);
+    let brand: Vec<&str> = lines[1].split('\t').collect();
+    assert_eq!(brand[0], id);
+    assert_eq!(
+        brand[1..],
+        ["brand-b", brand[2], "secondary", "profile-key"]
+    );
+    assert!(
+        !String::from_utf8_lossy(&listed.stdout).contains("PK-B"),
+        "a profile key was listed"
+    );
+    let nobody = run(dir.path(), url, "workspaces list --organization nobody").await;
+    assert_fails_with_one_line(&nobody, &["nobody"]);
 }
 
 #[tokio::test]

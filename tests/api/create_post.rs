@@ -305,18 +305,23 @@ backend_tests! {
 
     async fn numbers_in_extras_are_forwarded_digit_for_digit(app) {
         answer_post(app, ResponseTemplate::new(200).set_body_json(success_body())).await;
-        let body = r#"{"platforms": ["x"], "post": "n", "big": 123456789012345678901234567890, "tiny": 1e-400, "huge": 1e400}"#;
+        // Each of these would change through an f64; numbers past 64 bits are refused (see
+        // hardening.rs).
+        let body = r#"{"platforms": ["x"], "post": "n", "big": 9007199254740993,
+            "max": 18446744073709551615, "min": -9223372036854775808, "money": 1.10,
+            "small": 2.50e-7}"#;
         let response = app.client.post(app.url("/social/post")).bearer_auth(&app.api_key)
             .header("content-type", "application/json").body(body).send().await.unwrap();
         assert_eq!(response.status(), 200);
         let requests = app.ayrshare.received_requests().await.unwrap();
         let sent = String::from_utf8_lossy(&requests[0].body).into_owned();
-        // The same numbers, exactly (serde_json spells the positive exponent `e+`).
-        for number in ["123456789012345678901234567890", "1e-400", "1e+400"] {
+        for number in ["9007199254740993", "18446744073709551615", "-9223372036854775808",
+                       "1.10", "2.50e-7"] {
             assert!(sent.contains(number), "{number} not forwarded as is: {sent}");
         }
         let stored = app.only_record().await.extra.to_string();
-        assert!(stored.contains("123456789012345678901234567890"), "{stored}");
+        assert!(stored.contains("9007199254740993"), "{stored}");
+        assert!(stored.contains("18446744073709551615"), "{stored}");
     }
 
     async fn the_workspaces_profile_key_is_sent_to_ayrshare(app) {

@@ -1,14 +1,20 @@
 //! API tests: the real app on port 0, against a fresh database per test (each test runs on
 //! SQLite and on Postgres) and a mock Ayrshare (wiremock, or the simulator we ship).
 
+mod analytics;
 mod answer_forms;
 mod auth;
 mod cli;
 mod concurrency;
+mod connections;
 mod create_post;
 mod database_down;
+mod delete_post;
 mod errors;
+mod fixtures;
+mod hardening;
 mod idempotency;
+mod list_posts;
 mod migrations;
 mod processes;
 mod rate_limits;
@@ -18,5 +24,7 @@ mod shipped_mock;
 // Shared with tests/secrets.rs, which uses parts this binary does not.
 #[allow(dead_code)]
 mod support;
+mod update_post;
 mod validation;
 mod webhooks;
+mod whoami;

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use mosaic_social::domain::{Outcome, TrackedStatus, Transition, Verdict};
-use mosaic_social::store::{self, DynStore, NewTracking, PoolSettings};
+use mosaic_social::store::{self, NewTracking, PoolSettings};
 use serde_json::json;
 use sqlx::Connection;
 use sqlx::migrate::Migrator;
@@ -80,18 +80,28 @@ async fn execute(backend: Backend, database: &Database, sql: &str) {
 
 /// One record in each state the first schema allows, written with the first schema's columns
 /// (the store of today writes columns that later migrations add).
-async fn records_in_every_old_state(
-    backend: Backend,
-    database: &Database,
-    store: &DynStore,
-) -> Vec<Uuid> {
-    let (_, organization_id) = create_key(store, "acme").await;
-    let workspace = store
-        .find_workspace(organization_id, None)
-        .await
-        .unwrap()
-        .unwrap();
-    let key = store.list_api_keys(organization_id).await.unwrap()[0].id;
+async fn records_in_every_old_state(backend: Backend, database: &Database) -> Vec<Uuid> {
+    // The organization, its workspace and key too: the store of today reads key columns that
+    // later migrations add.
+    let (organization_id, workspace_id, key) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    for statement in [
+        format!(
+            "insert into organizations (id, name, created_at) \
+             values ('{organization_id}', 'acme', '2026-11-28 09:00:00+00:00')"
+        ),
+        format!(
+            "insert into workspaces (id, organization_id, name, is_primary, created_at) \
+             values ('{workspace_id}', '{organization_id}', 'primary', true, \
+                     '2026-11-28 09:00:00+00:00')"
+        ),
+        format!(
+            "insert into api_keys (id, organization_id, key_hash, prefix, label, created_at) \
+             values ('{key}', '{organization_id}', 'hash-{key}', 'mk_oldkey00', 'old', \
+                     '2026-11-28 09:00:00+00:00')"
+        ),
+    ] {
+        execute(backend, database, &statement).await;
+    }
     let mut ids = Vec::new();
     for status in TrackedStatus::ALL {
         if matches!(status, TrackedStatus::Deleted) {
@@ -117,7 +127,7 @@ async fn records_in_every_old_state(
                  '[]', '{{\"message\": \"was {status}\"}}', \
                  '{{\"status\": \"success\", \"nested\": [1, \"two\"]}}', \
                  '2026-11-28 10:00:00+00:00', '2026-11-28 10:00:00+00:00')",
-            workspace.id
+            workspace_id
         )).await;
         ids.push(id);
     }
@@ -236,7 +246,7 @@ async fn the_deleted_status_migration_keeps_rows_indexes_and_foreign_keys(backen
         .await
         .unwrap();
     migrate_up_to(backend, &database, INITIAL).await;
-    let ids = records_in_every_old_state(backend, &database, &store).await;
+    let ids = records_in_every_old_state(backend, &database).await;
     let rows_before = rows(backend, &database).await;
     assert_eq!(rows_before.len(), ids.len());
     let schema_before = schema(backend, &database).await;

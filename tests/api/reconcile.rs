@@ -222,12 +222,16 @@ backend_tests! {
     async fn a_post_unpublished_well_after_its_time_is_flagged_overdue_once(app) {
         let overdue = due_scheduled_since(app, "S-OVERDUE", Duration::minutes(20)).await;
         let recent = due_scheduled(app, "S-RECENT").await;
+        // Paused at Ayrshare: late on purpose, never overdue.
+        let paused = due_scheduled_since(app, "S-PAUSED", Duration::minutes(20)).await;
         for post_id in ["S-OVERDUE", "S-RECENT"] {
             ayrshare_reads(app, post_id, reading(post_id, "pending", json!([]), json!([]))).await;
         }
+        ayrshare_reads(app, "S-PAUSED", reading("S-PAUSED", "paused", json!([]), json!([]))).await;
         let before = Utc::now();
         let report = app.publisher.reconcile_pass().await.unwrap();
-        assert_eq!((report.calls, report.still_open, report.overdue), (2, 2, 1), "{report:?}");
+        assert_eq!((report.calls, report.still_open, report.overdue), (3, 3, 1), "{report:?}");
+        assert_eq!(app.reconciler_columns(paused).await.2, None);
 
         let (next_check, attempts, flagged) = app.reconciler_columns(overdue).await;
         let flagged = flagged.expect("flagged overdue");

@@ -96,3 +96,34 @@ backend_tests! {
         expect_error(held, 429, "rate_limit").await;
     }
 }
+
+backend_tests! {
+    async fn a_reused_idempotency_key_is_refused_upstream_and_the_record_is_not_failed(app) [shipped_mock()] {
+        // The caller forwards Ayrshare's own idempotencyKey, and sends the same post twice
+        // without our Idempotency-Key header: the mock refuses the second, as Ayrshare does.
+        let body = json!({"post": "once", "platforms": ["linkedin"], "idempotencyKey": "launch-1"});
+        let first = app.post(&body).send().await.unwrap();
+        assert_eq!(first.status(), 200);
+        let second = app.post(&body).send().await.unwrap();
+        let refused = expect_error(second, 409, "conflict").await;
+        // The post did go out once: this record must not claim it failed.
+        assert_eq!(refused["tracked_status"], "unknown", "{refused}");
+        let records = app.records().await;
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[0].tracked_status, TrackedStatus::Posted);
+        assert_eq!(records[1].tracked_status, TrackedStatus::Unknown);
+        assert_eq!(records[1].ayrshare_idempotency_key.as_deref(), Some("launch-1"));
+    }
+
+    async fn our_derived_idempotency_keys_never_collide_at_the_mock(app) [shipped_mock()] {
+        for i in 0..3 {
+            let response = app.post(&json!({"post": format!("p{i}"), "platforms": ["x"]})).send().await.unwrap();
+            assert_eq!(response.status(), 200);
+        }
+        let records = app.records().await;
+        let keys: std::collections::HashSet<_> =
+            records.iter().map(|r| r.ayrshare_idempotency_key.clone().unwrap()).collect();
+        assert_eq!(keys.len(), 3);
+        assert!(records.iter().all(|r| r.tracked_status == TrackedStatus::Posted));
+    }
+}

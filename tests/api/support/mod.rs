@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use mosaic_social::app::{App, Mode};
 use mosaic_social::config::Config;
 use mosaic_social::domain::ApiKeySecret;
+use mosaic_social::http::ConnectionLimits;
 use mosaic_social::publishing::Publisher;
 use mosaic_social::store::{DynStore, TrackingRecord};
 use reqwest::{RequestBuilder, Response};
@@ -41,6 +42,7 @@ pub struct Options {
     pub database_port: Option<u16>,
     /// `RATE_LIMIT_PER_MINUTE` and `RATE_LIMIT_BURST`; off (0) unless a test is about it.
     pub rate_limit: (u32, u32),
+    pub connection_limits: ConnectionLimits,
 }
 
 impl Default for Options {
@@ -52,6 +54,7 @@ impl Default for Options {
             env: Vec::new(),
             database_port: None,
             rate_limit: (0, 60),
+            connection_limits: ConnectionLimits::default(),
         }
     }
 }
@@ -71,8 +74,8 @@ pub struct TestApp {
     database: Database,
     /// The settings the app was built with, to build another on the same database.
     config: Config,
-    shutdown: Option<oneshot::Sender<()>>,
-    server: Option<tokio::task::JoinHandle<()>>,
+    shutdown: std::sync::Mutex<Option<oneshot::Sender<()>>>,
+    server: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// A fresh, empty database for one test.
@@ -132,10 +135,17 @@ impl Database {
                 let mut admin = sqlx::PgConnection::connect(&admin_url)
                     .await
                     .expect("connect to the test Postgres (DATABASE_URL)");
-                sqlx::query(&format!("create database {name}"))
+                // Postgres refuses a `create database` while another session uses the template
+                // (other tests creating theirs at the same moment): try again briefly.
+                let mut attempt = 0;
+                while let Err(e) = sqlx::query(&format!("create database {name}"))
                     .execute(&mut admin)
                     .await
-                    .expect("create a test database");
+                {
+                    attempt += 1;
+                    assert!(attempt < 20, "create a test database: {e}");
+                    tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+                }
                 admin.close().await.ok();
                 let mut url = Url::parse(&admin_url).expect("DATABASE_URL parses");
                 url.set_path(&name);
@@ -214,6 +224,9 @@ impl TestApp {
             vars.insert("AYRSHARE_X_API_KEY", "x-app-key".into());
             vars.insert("AYRSHARE_X_API_SECRET", "x-app-secret".into());
         }
+        // A loaded test machine can be slow to hand out a connection; the tests about a dead
+        // database set their own, shorter, bound.
+        vars.insert("DATABASE_ACQUIRE_TIMEOUT_SECS", "15".into());
         vars.insert("RATE_LIMIT_PER_MINUTE", options.rate_limit.0.to_string());
         vars.insert("RATE_LIMIT_BURST", options.rate_limit.1.to_string());
         // The reconciler runs only in the tests about it (passes by hand, or a short interval).
@@ -224,6 +237,7 @@ impl TestApp {
         let mut config = Config::from_lookup(|name| vars.get(name).cloned()).expect("config");
         // Sub-second timeouts, which the environment cannot express, keep the tests quick.
         config.ayrshare_timeout = options.ayrshare_timeout;
+        config.connection_limits = options.connection_limits;
         let app = App::build(&config, Mode::Ayrshare)
             .await
             .expect("the app builds");
@@ -259,20 +273,30 @@ impl TestApp {
             primary_workspace_id,
             database,
             config: built_with,
-            shutdown: Some(shutdown),
-            server: Some(server),
+            shutdown: std::sync::Mutex::new(Some(shutdown)),
+            server: tokio::sync::Mutex::new(Some(server)),
         })
     }
 
     /// Stops the server (letting requests finish) and drops a Postgres test database.
-    pub async fn finish(mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
+    pub async fn finish(self) {
+        self.stop().await;
+        // The database goes with `self` (see `Drop for Database`).
+    }
+
+    /// Sends the server its shutdown signal, as SIGTERM would.
+    pub fn begin_shutdown(&self) {
+        if let Some(shutdown) = self.shutdown.lock().unwrap().take() {
             let _ = shutdown.send(());
         }
-        if let Some(server) = self.server.take() {
+    }
+
+    /// Sends the shutdown signal and waits until the server has returned.
+    pub async fn stop(&self) {
+        self.begin_shutdown();
+        if let Some(server) = self.server.lock().await.take() {
             let _ = server.await;
         }
-        // The database goes with `self` (see `Drop for Database`).
     }
 
     /// Another instance of the app on the same database and Ayrshare (a second replica), not

@@ -1,0 +1,139 @@
+//! Delete: cancel a scheduled post or delete a published one at Ayrshare, and move the record to
+//! `cancelled` or `deleted` through the state machine.
+
+use serde_json::Value;
+
+use super::Publisher;
+use super::error::{AppError, RecordRef};
+use super::views::DeletionView;
+use crate::domain::change::{Change, ChangeOutcome, judge_change};
+use crate::domain::outcome::any_published;
+use crate::domain::{Outcome, PostDeletion, TrackedStatus, Transition, Verdict};
+use crate::store::{Caller, TrackingRecord};
+
+impl Publisher {
+    /// `DELETE /social/post/{post_id}`: a record already `cancelled` or `deleted` is answered as
+    /// it is, without asking Ayrshare again; otherwise Ayrshare's `DELETE /post` is sent once and,
+    /// when Ayrshare did it, the record becomes `cancelled` (the post never went out) or
+    /// `deleted` (it did). A refusal changes nothing.
+    pub async fn delete_post(
+        &self,
+        caller: Caller,
+        post_id: &str,
+        body: Option<Value>,
+    ) -> Result<DeletionView, AppError> {
+        let deletion = PostDeletion::parse(body).map_err(AppError::Validation)?;
+        let record = self.own_post(caller, post_id).await?;
+        if matches!(
+            record.tracked_status,
+            TrackedStatus::Cancelled | TrackedStatus::Deleted
+        ) {
+            return Ok(view(post_id, "deleted".into(), &record));
+        }
+        // A record whose create is still waiting for Ayrshare's answer has no state to leave.
+        if let Some(target) = removal_of(&record) {
+            if !target.may_follow(record.tracked_status, Transition::for_removal(target)) {
+                return Err(AppError::Conflict {
+                    detail: format!(
+                        "the post is still {}: its create has not been answered yet; retry in a \
+                         moment",
+                        record.tracked_status
+                    ),
+                    record: Some(RecordRef::new(&record, false, &[])),
+                });
+            }
+        }
+        let workspace = self.workspace_of(&record).await?;
+        let answer = self
+            .ayrshare
+            .delete_post(
+                self.scope_of(&record, &workspace, None),
+                &deletion.ayrshare_body(post_id),
+            )
+            .await;
+        let status = match judge_change(answer.as_ref().map_err(|e| e.failure()), Change::Delete) {
+            ChangeOutcome::Done { status } => status,
+            ChangeOutcome::Refused { detail } => {
+                return Err(AppError::Conflict {
+                    detail,
+                    record: Some(RecordRef::new(&record, false, &[])),
+                });
+            }
+            ChangeOutcome::Failed(verdict) => {
+                return Err(AppError::Provider {
+                    verdict,
+                    record: RecordRef::new(&record, false, &[]),
+                });
+            }
+        };
+        let record = self.record_removal(record).await?;
+        tracing::info!(
+            tracking_id = %record.id,
+            tracked_status = %record.tracked_status,
+            "post deleted at ayrshare"
+        );
+        Ok(view(post_id, status, &record))
+    }
+
+    /// Moves the record to where a deletion takes it. If something moved it meanwhile (a
+    /// scheduled post found published), the deletion is judged once more from its new state.
+    async fn record_removal(&self, mut record: TrackingRecord) -> Result<TrackingRecord, AppError> {
+        for _ in 0..2 {
+            let Some(target) = removal_of(&record) else {
+                // A failed post that never went out stays failed.
+                return Ok(record);
+            };
+            let outcome = Outcome {
+                tracked_status: Some(target),
+                open: None,
+                provider_post_id: None,
+                provider_status: Some("deleted".into()),
+                // What was published stays on the record.
+                results: record.results.clone(),
+                error: record.error.clone(),
+                provider_response: None,
+                verdict: Verdict::Accepted,
+            };
+            let before = record.clone();
+            record = self
+                .record_with_retries(record.id, Transition::for_removal(target), &outcome, None)
+                .await
+                .map_err(|cause| {
+                    tracing::error!(
+                        tracking_id = %before.id,
+                        error = %cause,
+                        tracked_status = %target,
+                        "ayrshare deleted the post but the tracking record could not be updated; \
+                         repair it by hand from these fields"
+                    );
+                    AppError::Unrecorded {
+                        cause,
+                        record: RecordRef::new(&before, false, &[]),
+                    }
+                })?;
+            if matches!(
+                record.tracked_status,
+                TrackedStatus::Cancelled | TrackedStatus::Deleted
+            ) {
+                break;
+            }
+        }
+        Ok(record)
+    }
+}
+
+/// Where a deletion takes this record, if anywhere.
+fn removal_of(record: &TrackingRecord) -> Option<TrackedStatus> {
+    record
+        .tracked_status
+        .removed(any_published(&record.results))
+}
+
+fn view(post_id: &str, status: String, record: &TrackingRecord) -> DeletionView {
+    DeletionView {
+        post_id: post_id.to_owned(),
+        status,
+        tracking_id: record.id,
+        tracked_status: record.tracked_status,
+    }
+}

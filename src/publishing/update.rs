@@ -1,0 +1,91 @@
+//! Update: reschedule, pause or resume, annotate or approve a post Ayrshare holds, and keep the
+//! record's schedule date and pause in step with it.
+
+use chrono::Utc;
+use serde_json::Value;
+
+use super::Publisher;
+use super::error::{AppError, RecordRef};
+use super::views::UpdateView;
+use crate::domain::change::{Change, ChangeOutcome, judge_change};
+use crate::domain::{PostUpdate, TrackedStatus};
+use crate::store::Caller;
+
+impl Publisher {
+    /// `PATCH /social/post/{post_id}`: validates, checks that a reschedule or a pause is about a
+    /// post still scheduled (else a conflict, with nothing sent), sends Ayrshare's `PATCH /post`
+    /// once, and records the new schedule date and pause once Ayrshare made the change.
+    pub async fn update_post(
+        &self,
+        caller: Caller,
+        post_id: &str,
+        body: Value,
+    ) -> Result<UpdateView, AppError> {
+        let update = PostUpdate::parse(body, Utc::now()).map_err(AppError::Validation)?;
+        let record = self.own_post(caller, post_id).await?;
+        if update.needs_scheduled() && record.tracked_status != TrackedStatus::Scheduled {
+            return Err(AppError::Conflict {
+                detail: format!(
+                    "only a scheduled post can be rescheduled, paused or resumed; this one is {}",
+                    record.tracked_status
+                ),
+                record: Some(RecordRef::new(&record, false, &[])),
+            });
+        }
+        let workspace = self.workspace_of(&record).await?;
+        let answer = self
+            .ayrshare
+            .update_post(
+                self.scope_of(&record, &workspace, None),
+                &update.ayrshare_body(post_id),
+            )
+            .await;
+        let status = match judge_change(answer.as_ref().map_err(|e| e.failure()), Change::Update) {
+            ChangeOutcome::Done { status } => status,
+            ChangeOutcome::Refused { detail } => {
+                return Err(AppError::Conflict {
+                    detail,
+                    record: Some(RecordRef::new(&record, false, &[])),
+                });
+            }
+            ChangeOutcome::Failed(verdict) => {
+                return Err(AppError::Provider {
+                    verdict,
+                    record: RecordRef::new(&record, false, &[]),
+                });
+            }
+        };
+        let record = if update.needs_scheduled() {
+            self.record_schedule_change_with_retries(
+                record.id,
+                update.schedule_date,
+                update.scheduled_pause,
+            )
+            .await
+            .map_err(|cause| {
+                tracing::error!(
+                    tracking_id = %record.id,
+                    error = %cause,
+                    schedule_date = ?update.schedule_date,
+                    paused = ?update.scheduled_pause,
+                    "ayrshare made the change but the tracking record could not be updated; \
+                     repair it by hand from these fields"
+                );
+                AppError::Unrecorded {
+                    cause,
+                    record: RecordRef::new(&record, false, &[]),
+                }
+            })?
+        } else {
+            record
+        };
+        tracing::info!(tracking_id = %record.id, "post updated at ayrshare");
+        Ok(UpdateView {
+            post_id: post_id.to_owned(),
+            status,
+            tracking_id: record.id,
+            tracked_status: record.tracked_status,
+            schedule_date: record.schedule_date,
+        })
+    }
+}

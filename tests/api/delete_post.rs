@@ -1,0 +1,156 @@
+//! `DELETE /social/post/{post_id}`: a scheduled post becomes `cancelled`, a published one
+//! `deleted`; Ayrshare's refusal is a 409 and changes nothing; a repeated delete answers without
+//! asking Ayrshare; another organization's post is not found.
+
+use mosaic_social::domain::TrackedStatus;
+use serde_json::json;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, ResponseTemplate};
+
+use crate::backend_tests;
+use crate::fixtures::{answer_creates, published, received, record, scheduled};
+use crate::support::{TestApp, expect_error, response_json};
+
+async fn answer_deletes(app: &TestApp, template: ResponseTemplate) {
+    Mock::given(method("DELETE"))
+        .and(path("/api/post"))
+        .respond_with(template)
+        .mount(&app.ayrshare)
+        .await;
+}
+
+fn deleted() -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({"status": "success",
+        "twitter": {"action": "delete", "status": "success", "id": "1288900099663775749"}}))
+}
+
+fn delete(app: &TestApp, post_id: &str) -> reqwest::RequestBuilder {
+    app.client
+        .delete(app.url(&format!("/social/post/{post_id}")))
+        .bearer_auth(&app.api_key)
+}
+
+backend_tests! {
+    async fn a_scheduled_post_is_cancelled(app) {
+        answer_creates(app).await;
+        answer_deletes(app, ResponseTemplate::new(200).set_body_json(json!({"status": "success", "id": "x"}))).await;
+        let (post_id, tracking_id) = scheduled(app, json!(["x", "linkedin"])).await;
+        let response = delete(app, &post_id).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let body = response_json(response).await;
+        assert_eq!(body, json!({"post_id": post_id, "status": "success", "tracking_id": tracking_id,
+            "tracked_status": "cancelled"}));
+        let sent = received(app, "DELETE", "/api/post").await;
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].0, json!({"id": post_id}));
+        let record = record(app, &tracking_id).await;
+        assert_eq!(record.tracked_status, TrackedStatus::Cancelled);
+        assert_eq!(record.provider_status.as_deref(), Some("deleted"));
+    }
+
+    async fn a_published_post_is_deleted_and_keeps_its_links(app) {
+        answer_creates(app).await;
+        answer_deletes(app, deleted()).await;
+        let (post_id, tracking_id) = published(app, json!(["x"])).await;
+        let before = record(app, &tracking_id).await;
+        // The optional body, as documented.
+        let response = delete(app, &post_id).json(&json!({"mark_manual_deleted": true})).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let body = response_json(response).await;
+        assert_eq!(body["tracked_status"], "deleted");
+        assert_eq!(body["status"], "success");
+        let sent = received(app, "DELETE", "/api/post").await;
+        assert_eq!(sent[0].0, json!({"id": post_id, "markManualDeleted": true}));
+        let after = record(app, &tracking_id).await;
+        assert_eq!(after.tracked_status, TrackedStatus::Deleted);
+        assert_eq!(after.results, before.results);
+        let track = response_json(app.get(&format!("/social/post/track/{tracking_id}")).send().await.unwrap()).await;
+        assert_eq!(track["tracked_status"], "deleted");
+        assert_eq!(track["links"].as_array().unwrap().len(), 1);
+    }
+
+    async fn ayrshares_refusal_is_a_conflict_with_its_reason_and_changes_nothing(app) {
+        answer_creates(app).await;
+        answer_deletes(app, ResponseTemplate::new(400).set_body_json(json!({
+            "status": "error", "action": "delete", "code": 384,
+            "message": "Instagram does not allow deleting a published post through its API.",
+            "instagram": {"action": "delete", "status": "error", "code": 384, "id": "1787",
+                          "message": "Instagram does not allow deleting a published post through its API."}
+        }))).await;
+        let (post_id, tracking_id) = published(app, json!(["instagram"])).await;
+        let before = record(app, &tracking_id).await;
+        let response = delete(app, &post_id).send().await.unwrap();
+        let body = expect_error(response, 409, "conflict").await;
+        assert!(body["detail"].as_str().unwrap().starts_with(
+            "ayrshare refused to delete the post: Instagram does not allow deleting a published post"), "{body}");
+        assert_eq!(body["tracking_id"], tracking_id.as_str());
+        assert_eq!(body["tracked_status"], "posted");
+        assert_eq!(record(app, &tracking_id).await, before);
+    }
+
+    async fn a_repeated_delete_answers_200_without_asking_ayrshare(app) {
+        answer_creates(app).await;
+        answer_deletes(app, deleted()).await;
+        let (post_id, tracking_id) = published(app, json!(["x"])).await;
+        assert_eq!(delete(app, &post_id).send().await.unwrap().status(), 200);
+        let first = record(app, &tracking_id).await;
+        for _ in 0..2 {
+            let response = delete(app, &post_id).send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            let body = response_json(response).await;
+            assert_eq!(body, json!({"post_id": post_id, "status": "deleted", "tracking_id": tracking_id,
+                "tracked_status": "deleted"}));
+        }
+        assert_eq!(received(app, "DELETE", "/api/post").await.len(), 1);
+        assert_eq!(record(app, &tracking_id).await, first);
+    }
+
+    async fn ayrshare_saying_already_deleted_settles_the_record(app) {
+        answer_creates(app).await;
+        answer_deletes(app, ResponseTemplate::new(400).set_body_json(json!({
+            "status": "error", "code": 383, "message": "Post already deleted."}))).await;
+        let (post_id, tracking_id) = scheduled(app, json!(["x"])).await;
+        let body = response_json(delete(app, &post_id).send().await.unwrap()).await;
+        assert_eq!(body["tracked_status"], "cancelled");
+        assert_eq!(record(app, &tracking_id).await.tracked_status, TrackedStatus::Cancelled);
+    }
+
+    async fn an_ayrshare_failure_maps_as_on_the_create_and_changes_nothing(app) {
+        answer_creates(app).await;
+        answer_deletes(app, ResponseTemplate::new(429).insert_header("retry-after", "42")).await;
+        let (post_id, tracking_id) = scheduled(app, json!(["x"])).await;
+        let before = record(app, &tracking_id).await;
+        let response = delete(app, &post_id).send().await.unwrap();
+        assert_eq!(response.headers()["retry-after"], "42");
+        let body = expect_error(response, 429, "rate_limit").await;
+        assert_eq!(body["tracked_status"], "scheduled");
+        assert_eq!(record(app, &tracking_id).await, before);
+    }
+
+    async fn a_bad_body_is_refused_before_anything_is_sent(app) {
+        answer_creates(app).await;
+        answer_deletes(app, deleted()).await;
+        let (post_id, tracking_id) = scheduled(app, json!(["x"])).await;
+        for body in [json!({"markManualDeleted": true}), json!({"mark_manual_deleted": "yes"}), json!([])] {
+            let response = delete(app, &post_id).json(&body).send().await.unwrap();
+            expect_error(response, 400, "validation_error").await;
+        }
+        let response = delete(app, &post_id).body("{\"mark_manual_deleted\": true}").send().await.unwrap();
+        expect_error(response, 415, "unsupported_media_type").await;
+        assert!(received(app, "DELETE", "/api/post").await.is_empty());
+        assert_eq!(record(app, &tracking_id).await.tracked_status, TrackedStatus::Scheduled);
+    }
+
+    async fn another_organizations_post_is_not_found(app) {
+        answer_creates(app).await;
+        answer_deletes(app, deleted()).await;
+        let (post_id, tracking_id) = scheduled(app, json!(["x"])).await;
+        let (their_key, _) = app.other_organization("globex").await;
+        let response = app.client.delete(app.url(&format!("/social/post/{post_id}")))
+            .bearer_auth(&their_key).send().await.unwrap();
+        expect_error(response, 404, "not_found").await;
+        expect_error(delete(app, "NEVER-SEEN").send().await.unwrap(), 404, "not_found").await;
+        assert!(received(app, "DELETE", "/api/post").await.is_empty());
+        assert_eq!(record(app, &tracking_id).await.tracked_status, TrackedStatus::Scheduled);
+    }
+}
