@@ -160,11 +160,17 @@ impl App {
         if self.state.sandbox {
             self.wire_sandbox_webhook(&listener).await;
         }
+        let grace = self.connection_limits.shutdown_grace;
         let served = http::serve(listener, self.state, self.connection_limits, shutdown).await;
         stop.cancel();
         let _ = purge.await;
-        if let Some(reconciler) = reconciler {
-            let _ = reconciler.await;
+        if let Some(mut reconciler) = reconciler {
+            // A check in flight may wait for Ayrshare; giving it up is safe (its lease runs out
+            // and any replica checks the record again), so it gets the grace period at most.
+            if tokio::time::timeout(grace, &mut reconciler).await.is_err() {
+                reconciler.abort();
+                tracing::info!("reconciler stopped mid-check; the record is checked again later");
+            }
         }
         served
     }
