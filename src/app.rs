@@ -16,7 +16,8 @@ use crate::config::Config;
 use crate::http::rate_limit::KeyRateLimit;
 use crate::http::{self, AppState, ConnectionLimits};
 use crate::publishing::idempotency::{PURGE_EVERY, run_purge};
-use crate::publishing::{Publisher, PublishingSettings};
+use crate::publishing::reconcile::run_reconciler;
+use crate::publishing::{Publisher, PublishingSettings, ReconcileSettings, WebhookSettings};
 use crate::store::{self, DynStore};
 use crate::telemetry::metrics;
 use mock_ayrshare::MockConfig;
@@ -84,6 +85,15 @@ impl App {
             settings: Arc::new(PublishingSettings {
                 ayrshare_timeout: config.ayrshare_timeout,
                 idempotency_retention: config.idempotency_retention,
+                reconcile: ReconcileSettings {
+                    interval: config.reconcile_interval,
+                    max_calls_per_pass: config.reconcile_max_calls_per_pass,
+                    overdue_grace: config.reconcile_overdue_grace,
+                },
+                webhook: WebhookSettings {
+                    secrets: webhook_secrets(config, mode),
+                    tolerance: config.webhook_tolerance,
+                },
             }),
             key_usage: Arc::default(),
         };
@@ -122,8 +132,9 @@ impl App {
         http::metrics_router(self.state.clone())
     }
 
-    /// Serves on `listener`, with the background work (the idempotency purge), until `shutdown`
-    /// completes; then lets requests in flight and their recording finish.
+    /// Serves on `listener`, with the background work (the idempotency purge, the reconciler
+    /// unless it is turned off), until `shutdown` completes; then lets requests in flight and
+    /// their recording finish.
     pub async fn serve(
         self,
         listener: TcpListener,
@@ -135,11 +146,43 @@ impl App {
             PURGE_EVERY,
             stop.clone(),
         ));
+        let reconciler = self
+            .state
+            .publisher
+            .settings
+            .reconcile
+            .interval
+            .map(|every| {
+                tokio::spawn(run_reconciler(
+                    self.state.publisher.clone(),
+                    every,
+                    stop.clone(),
+                ))
+            });
+        // The background work stops with the signal, not after the requests have drained: a
+        // reconciler pass finishes the record it is on and claims no more.
+        let stopping = stop.clone();
+        let shutdown = async move {
+            shutdown.await;
+            stopping.cancel();
+        };
+        if self.state.sandbox {
+            self.wire_sandbox_webhook(&listener).await;
+        }
         let upkeep = tokio::spawn(run_metrics_upkeep(stop.clone()));
+        let grace = self.connection_limits.shutdown_grace;
         let served = http::serve(listener, self.state, self.connection_limits, shutdown).await;
         stop.cancel();
         let _ = purge.await;
         let _ = upkeep.await;
+        if let Some(mut reconciler) = reconciler {
+            // A check in flight may wait for Ayrshare; giving it up is safe (its lease runs out
+            // and any replica checks the record again), so it gets the grace period at most.
+            if tokio::time::timeout(grace, &mut reconciler).await.is_err() {
+                reconciler.abort();
+                tracing::info!("reconciler stopped mid-check; the record is checked again later");
+            }
+        }
         served
     }
 }
@@ -154,6 +197,62 @@ async fn run_metrics_upkeep(stop: CancellationToken) {
             _ = every.tick() => metrics::upkeep(),
         }
     }
+}
+
+impl App {
+    /// Registers this server's own webhook route with the in-process simulator (as
+    /// `webhooks register` does with Ayrshare), for the Primary Profile, which covers every
+    /// profile: the simulator then reports each scheduled post it publishes, and the record
+    /// settles with nobody reading it.
+    async fn wire_sandbox_webhook(&self, listener: &TcpListener) {
+        let publisher = &self.state.publisher;
+        let (Ok(addr), Some(secret)) = (
+            listener.local_addr(),
+            publisher.settings.webhook.secrets.first(),
+        ) else {
+            return;
+        };
+        // A server on every interface is reached on loopback.
+        let host = match addr.ip() {
+            ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_owned(),
+            ip if ip.is_unspecified() => "[::1]".to_owned(),
+            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+            ip => ip.to_string(),
+        };
+        let url = format!("http://{host}:{}/webhooks/ayrshare", addr.port());
+        let body = serde_json::json!({
+            "action": "scheduled",
+            "url": url,
+            "secret": secret.expose_secret(),
+        });
+        match publisher
+            .ayrshare
+            .register_webhook(crate::ayrshare::CallScope::default(), &body)
+            .await
+        {
+            Ok(answer) if answer.http_status == 200 => {
+                tracing::info!(%url, "sandbox: the simulator delivers signed webhooks to this server");
+            }
+            Ok(answer) => tracing::warn!(
+                status = answer.http_status,
+                "sandbox: the simulator refused the webhook; scheduled posts settle through the reconciler only"
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "sandbox: the webhook could not be registered; scheduled posts settle through the reconciler only")
+            }
+        }
+    }
+}
+
+/// The webhook secrets: the configured ones; in sandbox mode a fresh random one when none is
+/// configured, so that the simulator's deliveries are signed and checked like Ayrshare's.
+fn webhook_secrets(config: &Config, mode: Mode) -> Vec<SecretString> {
+    if mode == Mode::Sandbox && config.webhook_secrets.is_empty() {
+        let mut bytes = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+        return vec![SecretString::from(hex::encode(bytes))];
+    }
+    config.webhook_secrets.clone()
 }
 
 /// Connects to the configured database and applies pending migrations.

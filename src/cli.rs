@@ -1,5 +1,5 @@
 //! The command line: `serve` (the default), `migrate`, `keys`, `workspaces` (create, list),
-//! `mock-ayrshare` and `healthcheck`.
+//! `webhooks`, `mock-ayrshare` and `healthcheck`.
 //! Each command prints what a script needs alone on its last stdout line, and fails with one line
 //! on stderr and a non-zero exit.
 
@@ -47,6 +47,9 @@ enum Command {
     /// Create and list workspaces.
     #[command(subcommand)]
     Workspaces(WorkspacesCommand),
+    /// Register this service's webhook at Ayrshare.
+    #[command(subcommand)]
+    Webhooks(WebhooksCommand),
     /// Run the Ayrshare simulator on its own, for integration tests (serves under /api); the
     /// same as the `mock-ayrshare` binary.
     MockAyrshare(MockArgs),
@@ -115,6 +118,23 @@ fn a_name(text: &str) -> Result<String, String> {
         return Err("must not contain control characters (tabs, line breaks, ...)".into());
     }
     Ok(text.to_owned())
+}
+
+#[derive(Subcommand)]
+enum WebhooksCommand {
+    /// Register URL as the `scheduled` webhook of a workspace's Ayrshare profile, signed with
+    /// AYRSHARE_WEBHOOK_SECRET; prints what was registered, the URL alone on the last line.
+    Register {
+        #[arg(long)]
+        organization: String,
+        /// The workspace (its id); by default the organization's primary workspace.
+        #[arg(long)]
+        workspace: Option<uuid::Uuid>,
+        /// This service's webhook route as Ayrshare reaches it, e.g.
+        /// https://social.example.com/webhooks/ayrshare (Ayrshare wants https).
+        #[arg(long)]
+        url: url::Url,
+    },
 }
 
 /// A failed command: its one-line message.
@@ -305,6 +325,14 @@ async fn execute(command: Command, options: Options) -> Result<(), Failure> {
             println!("{}", workspace.id);
             Ok(())
         }
+        Command::Webhooks(WebhooksCommand::Register {
+            organization,
+            workspace,
+            url,
+        }) => {
+            telemetry::init("warn").map_err(Failure)?;
+            register_webhook(&config, &organization, workspace, &url).await
+        }
         Command::MockAyrshare(_) | Command::Healthcheck { .. } => unreachable!("handled above"),
     }
 }
@@ -357,6 +385,48 @@ async fn serve(config: Config, sandbox: bool) -> Result<(), Failure> {
     println!("mosaic-social listening on http://{addr}");
     app.serve(listener, shutdown_signal()).await?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+async fn register_webhook(
+    config: &Config,
+    organization: &str,
+    workspace: Option<uuid::Uuid>,
+    url: &url::Url,
+) -> Result<(), Failure> {
+    if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
+        return Err(Failure(format!(
+            "--url: '{url}' is not an absolute http or https URL"
+        )));
+    }
+    if config.webhook_secrets.is_empty() {
+        return Err(Failure(
+            crate::publishing::RegisterError::NoSecret.to_string(),
+        ));
+    }
+    let app = App::build(config, Mode::Ayrshare).await?;
+    let org = app
+        .store()
+        .find_organization(organization)
+        .await?
+        .ok_or_else(|| Failure(format!("no organization named {organization}")))?;
+    let registered = app
+        .publisher()
+        .register_webhook(org.id, workspace, url)
+        .await?;
+    println!(
+        "registered the ayrshare 'scheduled' webhook for workspace {} of {} ({}); ayrshare \
+         answered {}",
+        registered.workspace_id,
+        org.name,
+        if registered.profile_key {
+            "its Ayrshare user profile"
+        } else {
+            "the primary Ayrshare profile"
+        },
+        registered.answer
+    );
+    println!("{}", registered.url);
     Ok(())
 }
 

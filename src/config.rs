@@ -26,6 +26,14 @@ pub const DEFAULT_AYRSHARE_RATE_LIMIT_WINDOW_SECS: u64 = 300;
 pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 300;
 /// The default burst of requests per API key.
 pub const DEFAULT_RATE_LIMIT_BURST: u32 = 60;
+/// The default pause between two reconciler passes.
+pub const DEFAULT_RECONCILE_INTERVAL_SECS: u64 = 15;
+/// The default bound on Ayrshare calls in one reconciler pass.
+pub const DEFAULT_RECONCILE_MAX_CALLS_PER_PASS: u64 = 20;
+/// The default time past its schedule date after which an unpublished post is overdue.
+pub const DEFAULT_RECONCILE_OVERDUE_GRACE_SECS: u64 = 600;
+/// The default window around now in which a webhook's timestamp is accepted, either way.
+pub const DEFAULT_WEBHOOK_TOLERANCE_SECS: u64 = 300;
 /// The embedded database's file when `DATABASE_URL` is unset, in [`data_dir`].
 pub const DEFAULT_SQLITE_FILE: &str = "mosaic-social.db";
 /// The sandbox's own embedded database, in [`data_dir`]: `serve --sandbox` never uses
@@ -85,6 +93,18 @@ pub struct Config {
     /// `HTTP_HEADER_READ_TIMEOUT_SECS`, `HTTP_IDLE_TIMEOUT_SECS`, `HTTP_MAX_CONNECTIONS` and
     /// `SHUTDOWN_GRACE_SECS`.
     pub connection_limits: ConnectionLimits,
+    /// `RECONCILE_INTERVAL_SECS`: the pause between reconciler passes; `None` (0) turns it off.
+    pub reconcile_interval: Option<Duration>,
+    /// `RECONCILE_MAX_CALLS_PER_PASS`: the most Ayrshare calls one pass makes.
+    pub reconcile_max_calls_per_pass: u32,
+    /// `RECONCILE_OVERDUE_GRACE_SECS`: how long past its schedule date a post may stay
+    /// unpublished before it is flagged overdue.
+    pub reconcile_overdue_grace: Duration,
+    /// `AYRSHARE_WEBHOOK_SECRET`, then `AYRSHARE_WEBHOOK_SECRET_PREVIOUS` during a rotation;
+    /// empty when webhooks are off.
+    pub webhook_secrets: Vec<SecretString>,
+    /// `WEBHOOK_TOLERANCE_SECS`: how far a webhook's timestamp may be from now, either way.
+    pub webhook_tolerance: Duration,
 }
 
 /// A setting that is missing or malformed; its `Display` is the one line printed at startup.
@@ -282,6 +302,51 @@ impl Config {
             shutdown_grace: seconds(&get, "SHUTDOWN_GRACE_SECS", defaults.shutdown_grace, 0)?,
         };
 
+        let reconcile_interval = match number(
+            &get,
+            "RECONCILE_INTERVAL_SECS",
+            DEFAULT_RECONCILE_INTERVAL_SECS,
+            0..=3600,
+        )? {
+            0 => None,
+            secs => Some(Duration::from_secs(secs)),
+        };
+        let reconcile_max_calls_per_pass = number(
+            &get,
+            "RECONCILE_MAX_CALLS_PER_PASS",
+            DEFAULT_RECONCILE_MAX_CALLS_PER_PASS,
+            1..=1000,
+        )? as u32;
+        let reconcile_overdue_grace = Duration::from_secs(number(
+            &get,
+            "RECONCILE_OVERDUE_GRACE_SECS",
+            DEFAULT_RECONCILE_OVERDUE_GRACE_SECS,
+            0..=7 * 86_400,
+        )?);
+        let webhook_secrets = match (
+            get("AYRSHARE_WEBHOOK_SECRET"),
+            get("AYRSHARE_WEBHOOK_SECRET_PREVIOUS"),
+        ) {
+            (Some(current), previous) => std::iter::once(current)
+                .chain(previous)
+                .map(SecretString::from)
+                .collect(),
+            (None, None) => Vec::new(),
+            (None, Some(_)) => {
+                return Err(ConfigError::new(
+                    "AYRSHARE_WEBHOOK_SECRET",
+                    "is not set, but AYRSHARE_WEBHOOK_SECRET_PREVIOUS is: the previous secret is \
+                     only accepted beside a current one",
+                ));
+            }
+        };
+        let webhook_tolerance = Duration::from_secs(number(
+            &get,
+            "WEBHOOK_TOLERANCE_SECS",
+            DEFAULT_WEBHOOK_TOLERANCE_SECS,
+            1..=86_400,
+        )?);
+
         Ok(Config {
             database_url: SecretString::from(database_url),
             database_is_default,
@@ -298,6 +363,11 @@ impl Config {
             pool,
             idempotency_retention,
             connection_limits,
+            reconcile_interval,
+            reconcile_max_calls_per_pass,
+            reconcile_overdue_grace,
+            webhook_secrets,
+            webhook_tolerance,
         })
     }
 
@@ -430,6 +500,41 @@ mod tests {
         assert_eq!(c.connection_limits, ConnectionLimits::default());
         assert_eq!(c.pool, PoolSettings::default());
         assert_eq!(c.idempotency_retention, Duration::from_secs(24 * 3600));
+        assert_eq!(c.reconcile_interval, Some(Duration::from_secs(15)));
+        assert_eq!(c.reconcile_max_calls_per_pass, 20);
+        assert_eq!(c.reconcile_overdue_grace, Duration::from_secs(600));
+        assert!(c.webhook_secrets.is_empty());
+        assert_eq!(c.webhook_tolerance, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn reconciler_and_webhook_settings_are_read() {
+        let c = config(&[
+            ("RECONCILE_INTERVAL_SECS", "0"),
+            ("RECONCILE_MAX_CALLS_PER_PASS", "3"),
+            ("RECONCILE_OVERDUE_GRACE_SECS", "60"),
+            ("AYRSHARE_WEBHOOK_SECRET", "current"),
+            ("AYRSHARE_WEBHOOK_SECRET_PREVIOUS", "previous"),
+            ("WEBHOOK_TOLERANCE_SECS", "30"),
+        ])
+        .unwrap();
+        assert_eq!(c.reconcile_interval, None);
+        assert_eq!(c.reconcile_max_calls_per_pass, 3);
+        assert_eq!(c.reconcile_overdue_grace, Duration::from_secs(60));
+        let secrets: Vec<&str> = c
+            .webhook_secrets
+            .iter()
+            .map(|s| s.expose_secret())
+            .collect();
+        assert_eq!(secrets, ["current", "previous"]);
+        assert_eq!(c.webhook_tolerance, Duration::from_secs(30));
+        let shown = format!("{c:?}");
+        assert!(
+            !shown.contains("current") && !shown.contains("previous"),
+            "{shown}"
+        );
+        let c = config(&[("AYRSHARE_WEBHOOK_SECRET", "only")]).unwrap();
+        assert_eq!(c.webhook_secrets.len(), 1);
     }
 
     #[test]
@@ -540,11 +645,18 @@ mod tests {
             ("DATABASE_MAX_CONNECTIONS", "0"),
             ("DATABASE_ACQUIRE_TIMEOUT_SECS", "x"),
             ("IDEMPOTENCY_RETENTION_HOURS", "23"),
+            ("RECONCILE_INTERVAL_SECS", "3601"),
+            ("RECONCILE_MAX_CALLS_PER_PASS", "0"),
+            ("RECONCILE_OVERDUE_GRACE_SECS", "x"),
+            ("AYRSHARE_WEBHOOK_SECRET_PREVIOUS", "old"),
+            ("WEBHOOK_TOLERANCE_SECS", "0"),
         ] {
             let err = config(&[(name, value)]).unwrap_err();
             let line = err.to_string();
             assert!(
-                line.contains(name) || name == "AYRSHARE_X_API_KEY",
+                line.contains(name)
+                    || name == "AYRSHARE_X_API_KEY"
+                    || name == "AYRSHARE_WEBHOOK_SECRET_PREVIOUS",
                 "{line}"
             );
             assert!(!line.contains('\n'));

@@ -1,5 +1,5 @@
-//! Secrets stay secret: the raw `mk_` key is never stored, and neither it nor the Ayrshare key
-//! reaches the logs, even at trace level.
+//! Secrets stay secret: the raw `mk_` key is never stored, and neither it, the Ayrshare key nor
+//! the webhook secrets reach the logs, even at trace level.
 //!
 //! A test binary of its own: it installs a global subscriber that records everything, which
 //! would slow the other tests down (and a thread-local one misses events on busy test threads).
@@ -14,7 +14,12 @@ use std::sync::{Arc, Mutex, OnceLock};
 use serde_json::json;
 use tracing_subscriber::fmt::MakeWriter;
 
+use mosaic_social::domain::webhook::signature;
+use secrecy::SecretString;
 use support::{AYRSHARE_KEY, Backend, Options, TestApp};
+
+const WEBHOOK_SECRET: &str = "whsec-never-logged-4e7a";
+const PREVIOUS_WEBHOOK_SECRET: &str = "whsec-previous-never-logged-0b2c";
 use wiremock::matchers::method;
 use wiremock::{Mock, ResponseTemplate};
 
@@ -58,6 +63,13 @@ async fn keys_are_neither_stored_nor_logged(backend: Backend) {
 
     let options = Options {
         x_credentials: true,
+        env: vec![
+            ("AYRSHARE_WEBHOOK_SECRET", WEBHOOK_SECRET.into()),
+            (
+                "AYRSHARE_WEBHOOK_SECRET_PREVIOUS",
+                PREVIOUS_WEBHOOK_SECRET.into(),
+            ),
+        ],
         ..Options::default()
     };
     let Some(app) = TestApp::spawn_with(backend, options).await else {
@@ -87,6 +99,26 @@ async fn keys_are_neither_stored_nor_logged(backend: Backend) {
         .unwrap();
     assert_eq!(refused.status(), 401);
 
+    // A signed webhook delivery and a refused one.
+    let payload = serde_json::to_vec(&json!({"action": "scheduled", "id": "S1",
+        "status": "success", "postIds": [{"status": "success", "id": "1", "platform": "twitter"}]}))
+    .unwrap();
+    for secret in [WEBHOOK_SECRET, "wrong-secret"] {
+        let signature = signature(&SecretString::from(secret.to_owned()), &payload);
+        app.client
+            .post(app.url("/webhooks/ayrshare"))
+            .header("X-Authorization-Content-SHA256", signature)
+            .header(
+                "X-Authorization-Timestamp",
+                chrono::Utc::now().timestamp().to_string(),
+            )
+            .body(payload.clone())
+            .send()
+            .await
+            .unwrap();
+    }
+    app.background_done().await;
+
     // The X credentials did travel, so their absence below means something.
     let sent = app.ayrshare.received_requests().await.unwrap();
     assert_eq!(
@@ -105,6 +137,9 @@ async fn keys_are_neither_stored_nor_logged(backend: Backend) {
         !stored.contains("x-app-secret"),
         "the X app secret is stored"
     );
+    for secret in [WEBHOOK_SECRET, PREVIOUS_WEBHOOK_SECRET] {
+        assert!(!stored.contains(secret), "a webhook secret is stored");
+    }
     assert!(
         !stored.contains(&app.api_key[11..]),
         "the secret part of the API key is stored"
@@ -127,6 +162,13 @@ async fn keys_are_neither_stored_nor_logged(backend: Backend) {
         !logs.contains("x-app-secret"),
         "the X app secret was logged"
     );
+    assert!(
+        logs.contains("ayrshare webhook accepted") && logs.contains("ayrshare webhook refused"),
+        "the capture sees the webhook"
+    );
+    for secret in [WEBHOOK_SECRET, PREVIOUS_WEBHOOK_SECRET] {
+        assert!(!logs.contains(secret), "a webhook secret was logged");
+    }
     app.finish().await;
 }
 

@@ -166,6 +166,33 @@ impl AyrshareClient {
             .await
     }
 
+    /// `GET /history`: the profile's latest `limit` posts of the last `last_days` days.
+    pub async fn history(
+        &self,
+        scope: CallScope<'_>,
+        last_days: u32,
+        limit: u32,
+    ) -> Result<ProviderAnswer, AyrshareError> {
+        let request = self
+            .request(Method::GET, &["history"], scope)?
+            .query(&[("lastDays", last_days), ("limit", limit)]);
+        self.send(request, scope, "history", "GET /history").await
+    }
+
+    /// `POST /hook/webhook`: registers the profile's webhook for one action. Sent once, like
+    /// every write (retried only when it provably never left).
+    pub async fn register_webhook(
+        &self,
+        scope: CallScope<'_>,
+        body: &Value,
+    ) -> Result<ProviderAnswer, AyrshareError> {
+        let request = self
+            .request(Method::POST, &["hook", "webhook"], scope)?
+            .json(body);
+        self.send(request, scope, "register webhook", "POST /hook/webhook")
+            .await
+    }
+
     /// `PATCH /post`: changes a post Ayrshare still holds (reschedule, pause, notes, approval).
     /// A write: like every call, retried only when it provably never left, never when its
     /// outcome is unknown.

@@ -1,9 +1,11 @@
-//! The rules of the service, free of I/O: validated requests, platform names, API keys, and what
-//! Ayrshare's answers mean for `tracked_status`. Depends on nothing else in this crate.
+//! The rules of the service, free of I/O: validated requests, platform names, API keys, what
+//! Ayrshare's answers mean for `tracked_status`, finding a post in Ayrshare's history, and the
+//! webhook signature. Depends on nothing else in this crate.
 
 pub mod analytics;
 pub mod api_key;
 pub mod change;
+pub mod history;
 pub mod idempotency;
 pub mod new_post;
 pub mod outcome;
@@ -14,6 +16,7 @@ pub mod post_update;
 mod properties;
 pub mod strict_json;
 pub mod tracked_status;
+pub mod webhook;
 
 pub use api_key::{ApiKeySecret, KeyHash};
 pub use idempotency::IdempotencyKey;

@@ -32,7 +32,10 @@ pub enum TrackedStatus {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Transition {
     /// The answer (or the lack of one) to the one `POST /post` call of a create request: moves a
-    /// `pending` record to anything but `pending`, `cancelled` or `deleted`.
+    /// `pending` record to anything but `pending`, `cancelled` or `deleted`. It also lands on a
+    /// record the reconciler made `unknown` meanwhile (`Expire`, `Found`): the create's own
+    /// answer is better knowledge than the reconciler's guess, and nothing else makes a record
+    /// `unknown` before its create has answered.
     CreateOutcome,
     /// An authoritative reading of the post from Ayrshare (`GET /post/{id}` or a webhook): settles
     /// `pending`, `unknown` and `scheduled`, corrects `failed` and `partial` (Ayrshare's retry
@@ -42,6 +45,10 @@ pub enum Transition {
     /// The reconciler gives up waiting: a `pending` record older than the request deadline
     /// (a crash or a lost recording) becomes `unknown`.
     Expire,
+    /// The reconciler found the post of a record without a post id in Ayrshare's history, not
+    /// settled yet: the record learns its post id and becomes `scheduled` (Ayrshare holds it for
+    /// later) or `unknown` (on its way); `Refresh` settles it from then on.
+    Found,
     /// Our `DELETE` of a post that never went out: `scheduled` or `unknown` becomes `cancelled`.
     Cancel,
     /// Our `DELETE` of a published post: `posted` or `partial` (or a record whose results show a
@@ -51,10 +58,11 @@ pub enum Transition {
 
 impl Transition {
     /// Every transition, for tables and tests.
-    pub const ALL: [Transition; 5] = [
+    pub const ALL: [Transition; 6] = [
         Transition::CreateOutcome,
         Transition::Refresh,
         Transition::Expire,
+        Transition::Found,
         Transition::Cancel,
         Transition::Delete,
     ];
@@ -106,9 +114,10 @@ impl TrackedStatus {
     pub fn allowed_sources(self, transition: Transition) -> &'static [TrackedStatus] {
         use TrackedStatus::*;
         match (transition, self) {
-            // A create request's answer lands exactly once, on the record it wrote as pending.
+            // A create request's answer lands exactly once, on the record it wrote as pending (or
+            // that the reconciler made `unknown` while the answer was on its way).
             (Transition::CreateOutcome, Scheduled | Posted | Partial | Failed | Unknown) => {
-                &[Pending]
+                &[Pending, Unknown]
             }
             (Transition::CreateOutcome, Pending | Cancelled | Deleted) => &[],
             // What Ayrshare says about the post is the truth, unless the post is gone; a post
@@ -126,6 +135,9 @@ impl TrackedStatus {
             (Transition::Refresh, Pending | Scheduled | Unknown) => &[],
             (Transition::Expire, Unknown) => &[Pending],
             (Transition::Expire, _) => &[],
+            // Rewriting `unknown` with `unknown` is how an `unknown` record learns its post id.
+            (Transition::Found, Scheduled | Unknown) => &[Pending, Unknown],
+            (Transition::Found, _) => &[],
             // Our DELETE needs Ayrshare's post id, which a pending record does not have yet.
             (Transition::Cancel, Cancelled) => &[Scheduled, Unknown],
             (Transition::Cancel, _) => &[],
@@ -192,6 +204,11 @@ mod tests {
         (CreateOutcome, Pending, Partial),
         (CreateOutcome, Pending, Failed),
         (CreateOutcome, Pending, Unknown),
+        (CreateOutcome, Unknown, Scheduled),
+        (CreateOutcome, Unknown, Posted),
+        (CreateOutcome, Unknown, Partial),
+        (CreateOutcome, Unknown, Failed),
+        (CreateOutcome, Unknown, Unknown),
         (Refresh, Pending, Posted),
         (Refresh, Pending, Partial),
         (Refresh, Pending, Failed),
@@ -217,6 +234,10 @@ mod tests {
         (Refresh, Failed, Deleted),
         (Refresh, Posted, Deleted),
         (Expire, Pending, Unknown),
+        (Found, Pending, Scheduled),
+        (Found, Pending, Unknown),
+        (Found, Unknown, Scheduled),
+        (Found, Unknown, Unknown),
         (Cancel, Scheduled, Cancelled),
         (Cancel, Unknown, Cancelled),
         (Delete, Unknown, Deleted),
@@ -242,9 +263,13 @@ mod tests {
     }
 
     #[test]
-    fn a_create_outcome_only_moves_a_pending_record() {
+    fn a_create_outcome_only_moves_a_pending_record_or_one_the_reconciler_guessed_at() {
         for to in [Scheduled, Posted, Partial, Failed, Unknown] {
-            assert_eq!(to.allowed_sources(CreateOutcome), [Pending], "{to}");
+            assert_eq!(
+                to.allowed_sources(CreateOutcome),
+                [Pending, Unknown],
+                "{to}"
+            );
         }
         for to in [Pending, Cancelled, Deleted] {
             assert!(to.allowed_sources(CreateOutcome).is_empty(), "{to}");
@@ -289,6 +314,16 @@ mod tests {
             if to != Unknown {
                 assert!(to.allowed_sources(Expire).is_empty(), "{to}");
             }
+        }
+    }
+
+    #[test]
+    fn a_record_found_in_the_history_learns_its_post_id_and_stays_open() {
+        for to in [Scheduled, Unknown] {
+            assert_eq!(to.allowed_sources(Found), [Pending, Unknown], "{to}");
+        }
+        for to in [Pending, Posted, Partial, Failed, Cancelled, Deleted] {
+            assert!(to.allowed_sources(Found).is_empty(), "{to}");
         }
     }
 

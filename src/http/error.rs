@@ -43,6 +43,7 @@ impl ApiError {
             ApiError::App(error) => match error {
                 AppError::Validation(_) => (StatusCode::BAD_REQUEST, "validation_error"),
                 AppError::InvalidApiKey(_) => (StatusCode::UNAUTHORIZED, "invalid_api_key"),
+                AppError::InvalidSignature(_) => (StatusCode::UNAUTHORIZED, "invalid_signature"),
                 AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
                 AppError::Conflict { .. } => (StatusCode::CONFLICT, "conflict"),
                 AppError::Provider { verdict, .. } => provider_status(verdict),
@@ -238,7 +239,9 @@ impl IntoResponse for ApiError {
             }
             // Logged where it happened, with everything needed to repair the record.
             AppError::Unrecorded { record, .. } => internal_error(record_fields(&record)),
-            AppError::NotFound(detail) => error_body(status, code, &detail, Map::new()),
+            AppError::NotFound(detail) | AppError::InvalidSignature(detail) => {
+                error_body(status, code, &detail, Map::new())
+            }
         }
     }
 }

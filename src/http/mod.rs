@@ -10,6 +10,7 @@ mod posts;
 pub mod rate_limit;
 pub mod server;
 mod social_post;
+mod webhooks;
 mod whoami;
 
 use std::future::Future;
@@ -57,7 +58,8 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(social_post::router())
         .merge(posts::router())
-        .merge(whoami::router());
+        .merge(whoami::router())
+        .merge(webhooks::router());
     if state.metrics_on_main {
         routes = routes.merge(metrics::router());
     }
@@ -162,6 +164,8 @@ mod tests {
                 settings: Arc::new(PublishingSettings {
                     ayrshare_timeout: Duration::from_secs(1),
                     idempotency_retention: Duration::from_secs(86_400),
+                    reconcile: Default::default(),
+                    webhook: Default::default(),
                 }),
                 key_usage: Arc::default(),
             },

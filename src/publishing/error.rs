@@ -37,6 +37,9 @@ pub enum AppError {
     /// No valid API key.
     #[error("{0}")]
     InvalidApiKey(&'static str),
+    /// A webhook delivery whose signature or timestamp does not check out; nothing was done.
+    #[error("{0}")]
+    InvalidSignature(String),
     /// Nothing of the caller's by that name (another organization's things included).
     #[error("{0}")]
     NotFound(String),

@@ -1,7 +1,7 @@
 //! The use cases of a post's life, free of HTTP: create (the write-ahead record, the one Ayrshare
 //! call, the recording), refresh a record from Ayrshare, read, list, update, delete, analytics,
-//! and the caller's account. The HTTP handlers, and the background work (reconciler, webhooks,
-//! idempotency purge), all go through here.
+//! the caller's account, receive Ayrshare's webhook, reconcile open records. The HTTP handlers,
+//! and the background work (reconciler, webhooks, idempotency purge), all go through here.
 
 pub mod account;
 mod analytics;
@@ -11,9 +11,11 @@ mod error;
 pub mod idempotency;
 mod list;
 mod read;
+pub mod reconcile;
 mod recording;
 mod update;
 mod views;
+pub mod webhook;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,9 +25,11 @@ use uuid::Uuid;
 
 pub use account::KeyUsage;
 pub use error::{AppError, RecordRef};
+pub use reconcile::{PassReport, ReconcileSettings};
 pub use views::{
     AnalyticsView, DeletionView, PostList, PostView, TrackingView, UpdateView, WhoamiView,
 };
+pub use webhook::{RegisterError, Registered, WebhookDelivery, WebhookReceipt, WebhookSettings};
 
 use crate::ayrshare::{AyrshareClient, CallScope};
 use crate::store::{DynStore, TrackingRecord, Workspace};
@@ -41,6 +45,10 @@ pub struct PublishingSettings {
     pub ayrshare_timeout: Duration,
     /// How long an idempotency key and its answer are kept (at least 24 hours).
     pub idempotency_retention: Duration,
+    /// The reconciler's interval, call budget and overdue grace.
+    pub reconcile: ReconcileSettings,
+    /// The webhook's secrets and timestamp window.
+    pub webhook: WebhookSettings,
 }
 
 impl PublishingSettings {

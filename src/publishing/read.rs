@@ -8,7 +8,7 @@ use super::error::{AppError, RecordRef};
 use super::views::{PostView, TrackingView};
 use crate::ayrshare::CallScope;
 use crate::domain::outcome::judge_status;
-use crate::domain::{Outcome, Transition, Verdict};
+use crate::domain::{DeliveryFailure, Outcome, ProviderAnswer, Transition, Verdict};
 use crate::store::{Caller, TrackingRecord};
 
 impl Publisher {
@@ -58,18 +58,28 @@ impl Publisher {
             involves_x: record.platforms.iter().any(|p| p == "x"),
         };
         let answer = self.ayrshare.get_post(scope, post_id).await;
-        let outcome = judge_status(
-            answer.as_ref().map_err(|e| e.failure()),
-            record.tracked_status,
-            &record.results,
-        );
+        self.apply_reading(record, answer.as_ref().map_err(|e| e.failure()))
+            .await
+    }
+
+    /// Applies an authoritative reading of the record's post (the answer to `GET /post/{id}`,
+    /// a webhook's payload, an item of the history: they have the same fields) through the
+    /// state machine (`Refresh`). A reading that changes nothing is not written, so a repeated
+    /// one (a webhook delivered twice) leaves the record exactly as it was.
+    pub async fn apply_reading(
+        &self,
+        record: TrackingRecord,
+        answer: Result<&ProviderAnswer, DeliveryFailure>,
+    ) -> Result<(TrackingRecord, Outcome), AppError> {
+        let answered = answer.is_ok();
+        let outcome = judge_status(answer, record.tracked_status, &record.results);
         if outcome.verdict != Verdict::Accepted {
             return Err(AppError::Provider {
-                record: RecordRef::new(&record, answer.is_ok(), &outcome.results),
+                record: RecordRef::new(&record, answered, &outcome.results),
                 verdict: outcome.verdict,
             });
         }
-        let record = if outcome.tracked_status.is_some() {
+        let record = if outcome.tracked_status.is_some() && changes(&record, &outcome) {
             self.record_outcome(
                 record.id,
                 record.tracked_status,
@@ -100,4 +110,14 @@ impl Publisher {
             .ok_or_else(|| AppError::NotFound(format!("no tracking record with id {id}")))?;
         Ok(record.into())
     }
+}
+
+/// Whether applying `outcome` would change anything on `record`.
+fn changes(record: &TrackingRecord, outcome: &Outcome) -> bool {
+    let differs = |new: &Option<String>, old: &Option<String>| new.is_some() && new != old;
+    outcome.tracked_status != Some(record.tracked_status)
+        || outcome.results != record.results
+        || outcome.error != record.error
+        || differs(&outcome.provider_post_id, &record.provider_post_id)
+        || differs(&outcome.provider_status, &record.provider_status)
 }

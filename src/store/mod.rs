@@ -163,6 +163,31 @@ pub struct TrackingRecord {
     pub updated_at: DateTime<Utc>,
 }
 
+/// What the reconciler asks for when it claims a record (`docs/reconciler.md`).
+#[derive(Clone, Copy, Debug)]
+pub struct DueQuery {
+    pub now: DateTime<Utc>,
+    /// A `pending` record created before this is due: its create is past its answer deadline.
+    pub pending_before: DateTime<Utc>,
+    /// The claim's lease: no other reconciler claims the record before this time.
+    pub lease_until: DateTime<Utc>,
+    /// A record without a post id is looked up in the history at most this many times.
+    pub max_lookups: u32,
+    /// A record is checked at most this many times in all (a `pending` one is always due, so
+    /// that it becomes `unknown`).
+    pub max_checks: u32,
+}
+
+/// A record the reconciler claimed, with its bookkeeping.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DueRecord {
+    pub record: TrackingRecord,
+    /// How often Ayrshare was asked about it before this claim.
+    pub check_attempts: u32,
+    /// When it was first seen unpublished well after its schedule date.
+    pub overdue_at: Option<DateTime<Utc>>,
+}
+
 /// The storage the service needs. Every method is one short transaction at most.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -226,6 +251,27 @@ pub trait Store: Send + Sync + 'static {
         organization_id: Uuid,
         provider_post_id: &str,
     ) -> Result<Option<TrackingRecord>, StoreError>;
+
+    /// Every record (of any organization) with this Ayrshare post id, newest first, at most a
+    /// few: Ayrshare's post ids are unique per Ayrshare account, so normally one.
+    async fn find_tracking_by_provider_post_id(
+        &self,
+        provider_post_id: &str,
+    ) -> Result<Vec<TrackingRecord>, StoreError>;
+
+    /// Claims the next open record that is due for a check (see `DueQuery`), pushing its
+    /// `next_check_at` to the lease's end in the same statement, so that no other reconciler
+    /// (on any replica) claims it meanwhile; `None` when nothing is due.
+    async fn claim_due(&self, due: &DueQuery) -> Result<Option<DueRecord>, StoreError>;
+    /// Sets when the record is looked at next, and how many checks it has had.
+    async fn set_next_check(
+        &self,
+        id: Uuid,
+        next_check_at: DateTime<Utc>,
+        check_attempts: u32,
+    ) -> Result<(), StoreError>;
+    /// Flags the record overdue as of `at`, unless it already is; returns whether it was new.
+    async fn mark_overdue(&self, id: Uuid, at: DateTime<Utc>) -> Result<bool, StoreError>;
 
     /// A page of the organization's records matching `filter`, newest first (`created_at desc,
     /// id desc`), starting strictly after `after`; at most `limit` of them.
@@ -434,6 +480,20 @@ fn source_names(outcome: &TrackedStatus, transition: Transition) -> Vec<String> 
         .map(|s| s.as_str().to_owned())
         .collect()
 }
+
+/// Finds the next due record: open, its next check not in the future, and due by its state
+/// (`$1` now, `$2` the pending cutoff, `$4` the most history lookups for a record without a post
+/// id, `$5` the most checks of any record). Shared by both backends, which lock it their own way.
+const DUE_RECORD: &str = "select id from scheduled_social_posts_v2 \
+     where tracked_status in ('pending', 'unknown', 'scheduled') \
+       and (next_check_at is null or next_check_at <= $1) \
+       and ((tracked_status = 'pending' and created_at <= $2) \
+            or (tracked_status = 'scheduled' and (schedule_date is null or schedule_date <= $1)) \
+            or tracked_status = 'unknown') \
+       and (tracked_status = 'pending' or (check_attempts < $5 \
+            and (provider_post_id is not null or check_attempts < $4))) \
+     order by coalesce(next_check_at, created_at), id \
+     limit 1";
 
 /// The current time at the precision both databases keep (microseconds), so that a record reads
 /// back exactly as it was written on either backend.

@@ -12,9 +12,9 @@ use super::rows::{
     self, API_KEY_COLUMNS, TRACKING_COLUMNS, WORKSPACE_COLUMNS, WORKSPACE_INFO_COLUMNS,
 };
 use super::{
-    ApiKeyInfo, Caller, Inserted, NewTracking, Organization, PRIMARY_WORKSPACE_NAME, PoolSettings,
-    PoolStats, Readiness, Store, StoreError, TrackingRecord, Workspace, WorkspaceInfo, pick_key,
-    readiness_of, results_json, source_names,
+    ApiKeyInfo, Caller, DUE_RECORD, DueQuery, DueRecord, Inserted, NewTracking, Organization,
+    PRIMARY_WORKSPACE_NAME, PoolSettings, PoolStats, Readiness, Store, StoreError, TrackingRecord,
+    Workspace, WorkspaceInfo, pick_key, readiness_of, results_json, source_names,
 };
 use crate::domain::{KeyHash, Outcome, Position, PostFilter, Transition};
 
@@ -31,6 +31,7 @@ type WorkspaceRow = rows::WorkspaceRow<Uuid>;
 type WorkspaceInfoRow = rows::WorkspaceInfoRow<Uuid>;
 type ApiKeyRow = rows::ApiKeyRow<Uuid>;
 type OrganizationRow = rows::OrganizationRow<Uuid>;
+type DueRow = rows::DueRow<Uuid, Vec<String>>;
 
 impl PostgresStore {
     /// Connects a pool as `settings` say.
@@ -275,6 +276,68 @@ impl Store for PostgresStore {
         .fetch_optional(&self.pool)
         .await?;
         row.map(TrackingRecord::try_from).transpose()
+    }
+
+    async fn find_tracking_by_provider_post_id(
+        &self,
+        provider_post_id: &str,
+    ) -> Result<Vec<TrackingRecord>, StoreError> {
+        let rows: Vec<TrackingRow> = sqlx::query_as(&format!(
+            "select {TRACKING_COLUMNS} from scheduled_social_posts_v2 \
+             where provider_post_id = $1 order by created_at desc limit 10"
+        ))
+        .bind(provider_post_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(TrackingRecord::try_from).collect()
+    }
+
+    async fn claim_due(&self, due: &DueQuery) -> Result<Option<DueRecord>, StoreError> {
+        // `skip locked`: a record another replica is claiming right now is passed over, not
+        // waited for; its lease then keeps it from being claimed again until it has been worked.
+        let row: Option<DueRow> = sqlx::query_as(&format!(
+            "update scheduled_social_posts_v2 set next_check_at = $3 \
+             where id = ({DUE_RECORD} for update skip locked) \
+             returning {TRACKING_COLUMNS}, check_attempts, overdue_at"
+        ))
+        .bind(due.now)
+        .bind(due.pending_before)
+        .bind(due.lease_until)
+        .bind(i64::from(due.max_lookups))
+        .bind(i64::from(due.max_checks))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(DueRecord::try_from).transpose()
+    }
+
+    async fn set_next_check(
+        &self,
+        id: Uuid,
+        next_check_at: DateTime<Utc>,
+        check_attempts: u32,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "update scheduled_social_posts_v2 set next_check_at = $2, check_attempts = $3 \
+             where id = $1",
+        )
+        .bind(id)
+        .bind(next_check_at)
+        .bind(i64::from(check_attempts))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn mark_overdue(&self, id: Uuid, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "update scheduled_social_posts_v2 set overdue_at = $2 \
+             where id = $1 and overdue_at is null",
+        )
+        .bind(id)
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn list_tracking(

@@ -9,8 +9,8 @@ use uuid::Uuid;
 use uuid::fmt::Hyphenated;
 
 use super::{
-    ApiKeyInfo, Organization, StoreError, TrackingRecord, Workspace, WorkspaceInfo, results_of,
-    tracked_status_of,
+    ApiKeyInfo, DueRecord, Organization, StoreError, TrackingRecord, Workspace, WorkspaceInfo,
+    results_of, tracked_status_of,
 };
 
 /// The columns of `scheduled_social_posts_v2`, in `TrackingRow`'s order.
@@ -116,6 +116,28 @@ impl<Id: Column<Uuid>, List: Column<Vec<String>>> TryFrom<TrackingRow<Id, List>>
             paused: row.paused,
             created_at: row.created_at,
             updated_at: row.updated_at,
+        })
+    }
+}
+
+/// A claimed record with the reconciler's bookkeeping (`TRACKING_COLUMNS`, then
+/// `check_attempts, overdue_at`).
+#[derive(sqlx::FromRow)]
+pub struct DueRow<Id, List> {
+    #[sqlx(flatten)]
+    record: TrackingRow<Id, List>,
+    check_attempts: i32,
+    overdue_at: Option<DateTime<Utc>>,
+}
+
+impl<Id: Column<Uuid>, List: Column<Vec<String>>> TryFrom<DueRow<Id, List>> for DueRecord {
+    type Error = StoreError;
+
+    fn try_from(row: DueRow<Id, List>) -> Result<Self, StoreError> {
+        Ok(DueRecord {
+            record: row.record.try_into()?,
+            check_attempts: u32::try_from(row.check_attempts).unwrap_or(0),
+            overdue_at: row.overdue_at,
         })
     }
 }

@@ -21,9 +21,9 @@ use super::rows::{
     self, API_KEY_COLUMNS, TRACKING_COLUMNS, WORKSPACE_COLUMNS, WORKSPACE_INFO_COLUMNS,
 };
 use super::{
-    ApiKeyInfo, Caller, Inserted, NewTracking, Organization, PRIMARY_WORKSPACE_NAME, PoolSettings,
-    PoolStats, Readiness, Store, StoreError, TrackingRecord, Workspace, WorkspaceInfo, pick_key,
-    readiness_of, results_json, source_names,
+    ApiKeyInfo, Caller, DUE_RECORD, DueQuery, DueRecord, Inserted, NewTracking, Organization,
+    PRIMARY_WORKSPACE_NAME, PoolSettings, PoolStats, Readiness, Store, StoreError, TrackingRecord,
+    Workspace, WorkspaceInfo, pick_key, readiness_of, results_json, source_names,
 };
 use crate::domain::{KeyHash, Outcome, Position, PostFilter, Transition};
 
@@ -40,6 +40,7 @@ type WorkspaceRow = rows::WorkspaceRow<Hyphenated>;
 type WorkspaceInfoRow = rows::WorkspaceInfoRow<Hyphenated>;
 type ApiKeyRow = rows::ApiKeyRow<Hyphenated>;
 type OrganizationRow = rows::OrganizationRow<Hyphenated>;
+type DueRow = rows::DueRow<Hyphenated, Json<Vec<String>>>;
 
 impl SqliteStore {
     /// Opens (creating if missing) the database file `url` names.
@@ -288,6 +289,68 @@ impl Store for SqliteStore {
         .fetch_optional(&self.pool)
         .await?;
         row.map(TrackingRecord::try_from).transpose()
+    }
+
+    async fn find_tracking_by_provider_post_id(
+        &self,
+        provider_post_id: &str,
+    ) -> Result<Vec<TrackingRecord>, StoreError> {
+        let rows: Vec<TrackingRow> = sqlx::query_as(&format!(
+            "select {TRACKING_COLUMNS} from scheduled_social_posts_v2 \
+             where provider_post_id = $1 order by created_at desc limit 10"
+        ))
+        .bind(provider_post_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(TrackingRecord::try_from).collect()
+    }
+
+    async fn claim_due(&self, due: &DueQuery) -> Result<Option<DueRecord>, StoreError> {
+        // SQLite has one writer at a time: the select and the update are one statement, so two
+        // reconcilers on one file cannot claim the same record.
+        let row: Option<DueRow> = sqlx::query_as(&format!(
+            "update scheduled_social_posts_v2 set next_check_at = $3 \
+             where id = ({DUE_RECORD}) \
+             returning {TRACKING_COLUMNS}, check_attempts, overdue_at"
+        ))
+        .bind(due.now)
+        .bind(due.pending_before)
+        .bind(due.lease_until)
+        .bind(i64::from(due.max_lookups))
+        .bind(i64::from(due.max_checks))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(DueRecord::try_from).transpose()
+    }
+
+    async fn set_next_check(
+        &self,
+        id: Uuid,
+        next_check_at: DateTime<Utc>,
+        check_attempts: u32,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "update scheduled_social_posts_v2 set next_check_at = $2, check_attempts = $3 \
+             where id = $1",
+        )
+        .bind(id.hyphenated())
+        .bind(next_check_at)
+        .bind(i64::from(check_attempts))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn mark_overdue(&self, id: Uuid, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "update scheduled_social_posts_v2 set overdue_at = $2 \
+             where id = $1 and overdue_at is null",
+        )
+        .bind(id.hyphenated())
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn list_tracking(

@@ -16,7 +16,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_mosaic-social");
 
 /// The binary with a clean environment: only what a test sets, in `dir`, which is also its home
 /// (so the embedded databases go to `dir/data/mosaic-social`).
-fn command(dir: &Path, database_url: Option<&str>) -> Command {
+pub fn command(dir: &Path, database_url: Option<&str>) -> Command {
     command_at(dir, dir, database_url)
 }
 
@@ -36,7 +36,7 @@ fn command_at(cwd: &Path, home: &Path, database_url: Option<&str>) -> Command {
     command
 }
 
-async fn run_args(dir: &Path, database_url: Option<&str>, args: &[&str]) -> Output {
+pub async fn run_args(dir: &Path, database_url: Option<&str>, args: &[&str]) -> Output {
     command(dir, database_url)
         .args(args)
         .output()
@@ -45,7 +45,7 @@ async fn run_args(dir: &Path, database_url: Option<&str>, args: &[&str]) -> Outp
 }
 
 /// Runs a command line given as one string (for arguments without spaces).
-async fn run(dir: &Path, database_url: Option<&str>, line: &str) -> Output {
+pub async fn run(dir: &Path, database_url: Option<&str>, line: &str) -> Output {
     run_args(
         dir,
         database_url,
@@ -54,7 +54,7 @@ async fn run(dir: &Path, database_url: Option<&str>, line: &str) -> Output {
     .await
 }
 
-fn stdout_lines(output: &Output) -> Vec<String> {
+pub fn stdout_lines(output: &Output) -> Vec<String> {
     String::from_utf8_lossy(&output.stdout)
         .lines()
         .map(str::to_owned)
@@ -62,7 +62,7 @@ fn stdout_lines(output: &Output) -> Vec<String> {
 }
 
 /// A success's last stdout line: where commands put what a script needs.
-fn last_line_of_success(output: &Output) -> String {
+pub fn last_line_of_success(output: &Output) -> String {
     assert!(output.status.success(), "{output:?}");
     stdout_lines(output)
         .last()
@@ -77,7 +77,7 @@ fn sandbox_db(home: &Path) -> std::path::PathBuf {
 
 /// A failure: non-zero exit and exactly one line on stderr (besides the `database:` line that
 /// says which database the command used), which must mention `expected`.
-fn assert_fails_with_one_line(output: &Output, expected: &[&str]) {
+pub fn assert_fails_with_one_line(output: &Output, expected: &[&str]) {
     assert!(!output.status.success(), "exit status {:?}", output.status);
     let stderr = String::from_utf8_lossy(&output.stderr);
     let lines: Vec<&str> = stderr
@@ -298,11 +298,11 @@ async fn a_malformed_env_file_is_named_without_printing_its_secrets() {
 
 /// A running `serve --sandbox`: its address, the demo key it printed, and where its metrics are
 /// when they have a listener of their own.
-struct Sandbox {
-    child: Child,
-    address: String,
-    key: Option<String>,
-    metrics: Option<String>,
+pub struct Sandbox {
+    pub child: Child,
+    pub address: String,
+    pub key: Option<String>,
+    pub metrics: Option<String>,
     /// What the `database:` line said.
     database: String,
     _stdout: Lines<BufReader<ChildStdout>>,
@@ -313,7 +313,7 @@ async fn start_sandbox(dir: &Path) -> Sandbox {
 }
 
 /// `serve --sandbox` with further settings, its stderr (the log) going to `stderr`.
-async fn start_sandbox_with(dir: &Path, env: &[(&str, &str)], stderr: Stdio) -> Sandbox {
+pub async fn start_sandbox_with(dir: &Path, env: &[(&str, &str)], stderr: Stdio) -> Sandbox {
     let mut child = command(dir, None)
         .env("BIND_ADDR", "127.0.0.1:0")
         .envs(env.iter().copied())

@@ -17,12 +17,15 @@ mod idempotency;
 mod list_posts;
 mod metrics;
 mod migrations;
+mod processes;
 mod rate_limits;
 mod read_post;
+mod reconcile;
 mod shipped_mock;
 // Shared with tests/secrets.rs, which uses parts this binary does not.
 #[allow(dead_code)]
 mod support;
 mod update_post;
 mod validation;
+mod webhooks;
 mod whoami;

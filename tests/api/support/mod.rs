@@ -4,10 +4,12 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use mosaic_social::app::{App, Mode};
 use mosaic_social::config::Config;
 use mosaic_social::domain::ApiKeySecret;
 use mosaic_social::http::ConnectionLimits;
+use mosaic_social::publishing::Publisher;
 use mosaic_social::store::{DynStore, TrackingRecord};
 use reqwest::{RequestBuilder, Response};
 use serde_json::Value;
@@ -63,11 +65,15 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub ayrshare: MockServer,
     pub store: DynStore,
+    /// The app's use cases (to run a reconciler pass by hand).
+    pub publisher: Publisher,
     /// A key of the organization `acme`.
     pub api_key: String,
     pub organization_id: Uuid,
     pub primary_workspace_id: Uuid,
     database: Database,
+    /// The settings the app was built with, to build another on the same database.
+    config: Config,
     shutdown: std::sync::Mutex<Option<oneshot::Sender<()>>>,
     server: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -223,6 +229,8 @@ impl TestApp {
         vars.insert("DATABASE_ACQUIRE_TIMEOUT_SECS", "15".into());
         vars.insert("RATE_LIMIT_PER_MINUTE", options.rate_limit.0.to_string());
         vars.insert("RATE_LIMIT_BURST", options.rate_limit.1.to_string());
+        // The reconciler runs only in the tests about it (passes by hand, or a short interval).
+        vars.insert("RECONCILE_INTERVAL_SECS", "0".into());
         for (name, value) in &options.env {
             vars.insert(name, value.clone());
         }
@@ -234,9 +242,11 @@ impl TestApp {
             .await
             .expect("the app builds");
         let store = app.store().clone();
+        let publisher = app.publisher().clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
         let (shutdown, stopped) = oneshot::channel::<()>();
+        let built_with = config.clone();
         let server = tokio::spawn(async move {
             app.serve(listener, async {
                 let _ = stopped.await;
@@ -257,10 +267,12 @@ impl TestApp {
             client: reqwest::Client::new(),
             ayrshare,
             store,
+            publisher,
             api_key,
             organization_id,
             primary_workspace_id,
             database,
+            config: built_with,
             shutdown: std::sync::Mutex::new(Some(shutdown)),
             server: tokio::sync::Mutex::new(Some(server)),
         })
@@ -285,6 +297,89 @@ impl TestApp {
         if let Some(server) = self.server.lock().await.take() {
             let _ = server.await;
         }
+    }
+
+    /// Another instance of the app on the same database and Ayrshare (a second replica), not
+    /// serving: its use cases only.
+    pub async fn replica(&self) -> Publisher {
+        App::build(&self.config, Mode::Ayrshare)
+            .await
+            .expect("a second app builds")
+            .publisher()
+            .clone()
+    }
+
+    /// Sets a timestamp column of a record (to make it due, or old), straight in the database.
+    pub async fn set_time(&self, id: Uuid, column: &str, at: DateTime<Utc>) {
+        let sql = format!("update scheduled_social_posts_v2 set {column} = $1 where id = $2");
+        match &self.database {
+            Database::Sqlite { url, .. } => {
+                let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+                let done = sqlx::query(&sql)
+                    .bind(at)
+                    .bind(id.hyphenated().to_string())
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                assert_eq!(done.rows_affected(), 1);
+            }
+            Database::Postgres { url, .. } => {
+                let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+                let done = sqlx::query(&sql)
+                    .bind(at)
+                    .bind(id)
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                assert_eq!(done.rows_affected(), 1);
+            }
+        }
+    }
+
+    /// The reconciler's bookkeeping on a record: `next_check_at`, `check_attempts`, `overdue_at`.
+    pub async fn reconciler_columns(
+        &self,
+        id: Uuid,
+    ) -> (Option<DateTime<Utc>>, i64, Option<DateTime<Utc>>) {
+        let sql = "select next_check_at, check_attempts, overdue_at \
+                   from scheduled_social_posts_v2 where id = $1";
+        match &self.database {
+            Database::Sqlite { url, .. } => {
+                let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+                sqlx::query_as(sql)
+                    .bind(id.hyphenated().to_string())
+                    .fetch_one(&mut conn)
+                    .await
+                    .unwrap()
+            }
+            Database::Postgres { url, .. } => {
+                let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+                let (next, attempts, overdue): (Option<DateTime<Utc>>, i32, Option<DateTime<Utc>>) =
+                    sqlx::query_as(sql)
+                        .bind(id)
+                        .fetch_one(&mut conn)
+                        .await
+                        .unwrap();
+                (next, i64::from(attempts), overdue)
+            }
+        }
+    }
+
+    /// Waits until the background work in flight (webhook payloads being applied) is done.
+    pub async fn background_done(&self) {
+        let tasks = &self.publisher.tasks;
+        tasks.close();
+        tasks.wait().await;
+        tasks.reopen();
+    }
+
+    /// The record of `acme` with this tracking id.
+    pub async fn record(&self, id: Uuid) -> TrackingRecord {
+        self.store
+            .find_tracking(self.organization_id, id)
+            .await
+            .unwrap()
+            .expect("the record exists")
     }
 
     pub fn url(&self, path: &str) -> String {
