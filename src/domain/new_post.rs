@@ -92,10 +92,6 @@ impl Problems {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.listed.is_empty()
-    }
-
     /// `Ok` when nothing was found.
     pub fn finish(self) -> Result<(), ValidationErrors> {
         if self.listed.is_empty() {
@@ -839,6 +835,8 @@ mod tests {
             "5e-324",
             "0.0e-999",
             "0.00000000000000000000000000001",
+            // MAX_NUMBER_CHARS exactly.
+            "0.000000000000000000000000000001",
         ] {
             assert_eq!(number_problem(&number(ok)), None, "{ok}");
         }

@@ -196,8 +196,10 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
         if first == NUMBER_TOKEN {
             // A number hands its text over as an owned string; a caller's object with this key
             // hands over a borrowed one (or something else).
-            let value = map.next_value_seed(NumberText)?;
-            if value && map.next_key::<IgnoredAny>()?.is_none() {
+            // An error means the caller wrote something else under this key: refused below,
+            // and the scan stops, so the deserializer's state no longer matters.
+            let is_number = map.next_value_seed(NumberText).unwrap_or(false);
+            if is_number && map.next_key::<IgnoredAny>()?.is_none() {
                 return self.scan.count();
             }
             let field = self.scan.field();
@@ -259,36 +261,7 @@ impl<'de> Visitor<'de> for NumberText {
     fn visit_str<E: de::Error>(self, _: &str) -> Result<bool, E> {
         Ok(false)
     }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<bool, E> {
-        Ok(false)
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<bool, E> {
-        Ok(false)
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<bool, E> {
-        Ok(false)
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<bool, E> {
-        Ok(false)
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
-        Ok(false)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(false)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(false)
-    }
+    // Anything else (a number, an array, an object...) is the caller's, and an error here.
 }
 
 #[cfg(test)]
@@ -322,6 +295,40 @@ mod tests {
     }
 
     #[test]
+    fn any_deserializer_can_be_scanned() {
+        use serde::de::IntoDeserializer;
+        use serde::de::value::{BytesDeserializer, Error};
+        let scan = |seed: &mut Scan, value: Result<(), Error>| {
+            value.unwrap();
+            seed.values
+        };
+        let mut state = Scan {
+            path: Vec::new(),
+            values: 0,
+            problem: None,
+        };
+        let r = ValueSeed { scan: &mut state }.deserialize(1i64.into_deserializer());
+        assert_eq!(scan(&mut state, r), 1);
+        let r = ValueSeed { scan: &mut state }.deserialize(1u64.into_deserializer());
+        assert_eq!(scan(&mut state, r), 2);
+        let r = ValueSeed { scan: &mut state }.deserialize(1.5f64.into_deserializer());
+        assert_eq!(scan(&mut state, r), 3);
+        let bytes = ValueSeed { scan: &mut state }
+            .deserialize(BytesDeserializer::<Error>::new(b"x"))
+            .unwrap_err();
+        assert!(
+            bytes.to_string().contains("expected a JSON value"),
+            "{bytes}"
+        );
+        let other = NumberText
+            .deserialize(true.into_deserializer())
+            .map_err(|e: Error| e.to_string());
+        assert!(other.unwrap_err().contains("expected a number"));
+        let number = NumberText.deserialize(String::from("1").into_deserializer());
+        assert_eq!(number.map_err(|e: Error| e.to_string()), Ok(true));
+    }
+
+    #[test]
     fn a_duplicate_key_is_named_with_its_path() {
         let error = refused(r#"{"platforms": ["x"], "platforms": ["linkedin"]}"#);
         assert_eq!(error.field, "platforms");
@@ -345,6 +352,10 @@ mod tests {
             r#"{"$serde_json::private::Number": "12"}"#,
             r#"{"x": {"$serde_json::private::Number": 12}}"#,
             r#"{"$serde_json::private::Number": "1", "other": 2}"#,
+            r#"{"$serde_json::private::Number": true}"#,
+            r#"{"$serde_json::private::Number": null}"#,
+            r#"{"$serde_json::private::Number": [1]}"#,
+            r#"{"$serde_json::private::Number": {"a": "1"}}"#,
         ] {
             let error = refused(text);
             assert!(error.message.contains("reserves"), "{text}: {error:?}");

@@ -230,6 +230,10 @@ async fn serve_connection(
             }
             () = signals.deadline.cancelled() => {
                 if activity.answering() {
+                    // Both signals may arrive at once (a grace of 0): close after this answer.
+                    if !draining {
+                        connection.as_mut().graceful_shutdown();
+                    }
                     // Bounded by the request timeout layer; its tracking work is on the
                     // application's task tracker either way.
                     let _ = connection.as_mut().await;
