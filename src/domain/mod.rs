@@ -3,6 +3,9 @@
 
 pub mod api_key;
 pub mod new_post;
+// Tests added after the fact, in a file of their own (see its header).
+#[cfg(test)]
+mod new_post_tests;
 pub mod outcome;
 pub mod platform;
 pub mod tracked_status;
