@@ -8,6 +8,9 @@ pub mod change;
 pub mod history;
 pub mod idempotency;
 pub mod new_post;
+// Tests added after the fact, in a file of their own (see its header).
+#[cfg(test)]
+mod new_post_tests;
 pub mod outcome;
 pub mod platform;
 pub mod post_list;

@@ -232,7 +232,6 @@ pub fn judge_create(answer: Result<&ProviderAnswer, DeliveryFailure>, scheduled:
             outcome.error = None;
             outcome.open = Some(Open::Scheduled);
         }
-        TrackedStatus::Posted => outcome.error = None,
         TrackedStatus::Unknown if verdict == Verdict::Accepted => {
             outcome.open = Some(Open::Publishing);
         }
@@ -302,9 +301,6 @@ pub fn judge_status(
             outcome.error = None;
         }
         Word::Other => {}
-    }
-    if outcome.tracked_status == Some(TrackedStatus::Posted) {
-        outcome.error = None;
     }
     outcome
 }
@@ -1164,6 +1160,77 @@ mod tests {
         assert_eq!(outcome.tracked_status, Some(TrackedStatus::Partial));
         assert_eq!(outcome.results.len(), 3);
         assert!(outcome.error.is_some());
+    }
+
+    #[test]
+    fn a_platform_listed_with_an_error_status_in_post_ids_is_a_failure() {
+        let mut body = success_body();
+        body["postIds"][1]["status"] = json!("error");
+        let outcome = create(200, body.clone());
+        assert_eq!(outcome.tracked_status, Some(TrackedStatus::Partial));
+        assert_eq!(read(200, body).tracked_status, Some(TrackedStatus::Partial));
+        let only_failed =
+            json!({"id": "F1", "postIds": [{"status": "failed", "platform": "twitter"}]});
+        let outcome = create(200, only_failed);
+        assert_eq!(outcome.tracked_status, Some(TrackedStatus::Failed));
+        assert!(matches!(outcome.verdict, Verdict::Rejected { .. }));
+    }
+
+    #[test]
+    fn a_body_that_is_not_json_is_kept_up_to_16_kib_on_a_character_boundary() {
+        let short = ProviderAnswer::new(502, "<html>bad gateway</html>", None);
+        assert_eq!(
+            judge_create(Ok(&short), false).provider_response,
+            Some(json!("<html>bad gateway</html>"))
+        );
+        // 'é' is two bytes: the cut at 16 KiB falls inside one and moves back before it.
+        let long = format!("x{}", "é".repeat(10_000));
+        let kept = judge_create(Ok(&ProviderAnswer::new(502, &long, None)), false)
+            .provider_response
+            .unwrap();
+        let kept = kept.as_str().unwrap();
+        assert_eq!(kept.len(), 16 * 1024 - 1);
+        assert!(long.starts_with(kept));
+        let exact = "y".repeat(16 * 1024);
+        let kept =
+            judge_create(Ok(&ProviderAnswer::new(502, &exact, None)), false).provider_response;
+        assert_eq!(kept, Some(json!(exact)));
+    }
+
+    #[test]
+    fn a_server_error_says_ayrshare_failed_and_may_have_published() {
+        for body in [
+            json!({"status": "error", "message": "internal"}),
+            json!("oops"),
+        ] {
+            let outcome = create(503, body.clone());
+            assert_eq!(outcome.tracked_status, Some(TrackedStatus::Unknown));
+            assert_eq!(
+                outcome.verdict,
+                Verdict::ProviderError {
+                    detail: "ayrshare failed (HTTP 503); the post may have been published".into()
+                },
+                "{body}"
+            );
+        }
+        let outcome = create(302, json!({"status": "error"}));
+        assert_eq!(
+            outcome.verdict,
+            Verdict::ProviderError {
+                detail: "ayrshare answered HTTP 302; the post may have been published".into()
+            }
+        );
+        assert_eq!(outcome.tracked_status, Some(TrackedStatus::Unknown));
+    }
+
+    #[test]
+    fn strings_numbers_and_booleans_are_read_as_text_and_nothing_else() {
+        assert_eq!(lenient_string(&json!("a")), Some("a".into()));
+        assert_eq!(lenient_string(&json!(635)), Some("635".into()));
+        assert_eq!(lenient_string(&json!(true)), Some("true".into()));
+        for other in [json!(null), json!([1]), json!({"a": 1})] {
+            assert_eq!(lenient_string(&other), None, "{other}");
+        }
     }
 
     #[test]
