@@ -21,7 +21,7 @@ fn the_detail_names_each_field_and_its_problem_in_order() {
         errors.detail(),
         "post: must be a string; platforms: is required"
     );
-    let one = ValidationErrors(vec![FieldError::new("body", "must be a JSON object")]);
+    let one = ValidationErrors::one(FieldError::new("body", "must be a JSON object"));
     assert_eq!(one.detail(), "body: must be a JSON object");
 }
 
