@@ -330,3 +330,60 @@ async fn in_the_sandbox_a_scheduled_post_settles_by_itself_through_the_webhook()
     assert_eq!(record["results"][0]["platform"], "x");
     sandbox.child.kill().await.unwrap();
 }
+
+/// Two `serve` processes on one Postgres, like two replicas behind a load balancer: the same
+/// `Idempotency-Key` sent to both at the same moment publishes once and writes one record.
+#[tokio::test]
+async fn two_servers_on_one_postgres_publish_a_key_once() {
+    let Some(database) = Database::create(Backend::Postgres).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let url = database.url().to_owned();
+    let key =
+        last_line_of_success(&run(dir.path(), Some(&url), "keys create --organization acme").await);
+    let mock = counting_mock().await;
+    // Slow enough that both requests are in flight together.
+    let env = [
+        ("RECONCILE_INTERVAL_SECS", "0"),
+        ("RATE_LIMIT_PER_MINUTE", "0"),
+    ];
+    let (mut first, first_address, _first_out) =
+        start_serve(dir.path(), &url, &mock.base_url, &env).await;
+    let (mut second, second_address, _second_out) =
+        start_serve(dir.path(), &url, &mock.base_url, &env).await;
+    let client = reqwest::Client::new();
+    let send = |address: String| {
+        client
+            .post(format!("{address}/social/post"))
+            .bearer_auth(&key)
+            .header("idempotency-key", "replicas-1")
+            .json(&json!({"post": "once [mock:slow:1500]", "platforms": ["linkedin"]}))
+            .send()
+    };
+    let (a, b) =
+        futures_util::future::join(send(first_address.clone()), send(second_address)).await;
+    let mut statuses = vec![a.unwrap().status().as_u16(), b.unwrap().status().as_u16()];
+    statuses.sort();
+    // One published; the other was told the key is in flight (or, arriving late, replayed).
+    assert!(
+        statuses == [200, 409] || statuses == [200, 200],
+        "{statuses:?}"
+    );
+    assert_eq!(mock.posts.load(Ordering::SeqCst), 1, "published once");
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    let rows: Vec<(String,)> =
+        sqlx::query_as("select tracked_status from scheduled_social_posts_v2")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(rows, vec![("posted".to_owned(),)], "one record");
+    // Once done, either server replays the one answer.
+    let replay = send(first_address).await.unwrap();
+    assert_eq!(replay.status(), 200);
+    assert_eq!(replay.headers()["idempotent-replayed"], "true");
+    assert_eq!(mock.posts.load(Ordering::SeqCst), 1);
+    for child in [&mut first, &mut second] {
+        child.kill().await.unwrap();
+    }
+}
