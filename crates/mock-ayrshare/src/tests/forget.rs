@@ -67,7 +67,10 @@ async fn scenarios_and_answer_forms_still_apply() {
 #[tokio::test]
 async fn the_stats_count_every_post_received_with_an_accepted_key() {
     let mock = forgetful();
-    assert_eq!(mock.get("/mock/stats").await.body, json!({"posts_received": 0}));
+    assert_eq!(
+        mock.get("/mock/stats").await.body,
+        json!({"posts_received": 0})
+    );
     mock.post(a_post("one")).await;
     mock.post(a_post("two")).await;
     // Refused for its body: it was received all the same.
