@@ -80,6 +80,7 @@ impl App {
                 ayrshare_timeout: config.ayrshare_timeout,
                 idempotency_retention: config.idempotency_retention,
             }),
+            lookups: Arc::default(),
         };
         Ok(App {
             state: AppState {

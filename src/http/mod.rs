@@ -139,6 +139,7 @@ mod tests {
                     ayrshare_timeout: Duration::from_secs(1),
                     idempotency_retention: Duration::from_secs(86_400),
                 }),
+                lookups: Arc::default(),
             },
             sandbox,
             key_rate_limit: Arc::new(rate_limit::KeyRateLimit::disabled()),

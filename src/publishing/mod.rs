@@ -5,6 +5,7 @@
 mod create;
 mod error;
 pub mod idempotency;
+mod lookups;
 mod read;
 mod recording;
 mod views;
@@ -16,6 +17,7 @@ use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 pub use error::{AppError, RecordRef};
+pub use lookups::{LOOKUP_TTL, Lookups};
 pub use views::{PostView, TrackingView};
 
 use crate::ayrshare::AyrshareClient;
@@ -50,6 +52,8 @@ pub struct Publisher {
     /// shutdown waits for it.
     pub tasks: TaskTracker,
     pub settings: Arc<PublishingSettings>,
+    /// Recent answers of the key and workspace lookups.
+    pub lookups: Arc<Lookups>,
 }
 
 /// A use case's answer, and whether it is the replay of an earlier one.
@@ -82,8 +86,7 @@ impl Publisher {
         organization_id: Uuid,
         workspace_id: Option<Uuid>,
     ) -> Result<Workspace, AppError> {
-        self.store
-            .find_workspace(organization_id, workspace_id)
+        self.find_workspace(organization_id, workspace_id)
             .await?
             .ok_or_else(|| match workspace_id {
                 Some(id) => AppError::NotFound(format!("no workspace with id {id}")),
