@@ -3,6 +3,7 @@
 
 mod answer_forms;
 mod auth;
+mod batching;
 mod cli;
 mod concurrency;
 mod create_post;
