@@ -12,7 +12,7 @@
 #   BENCH_BACKENDS="postgres sqlite"
 #   BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/postgres   a server we may create a database on
 #   BENCH_OUT=target/bench      where the results go (results.json, raw/, logs/)
-#   BENCH_PORT=18080 BENCH_MOCK_PORT=19090
+#   BENCH_PORT BENCH_MOCK_PORT  the service's and the mock's ports (default: free ones)
 #   BENCH_SKIP_BUILD=1          use the release binaries as they are
 #   BENCH_BIN=DIR               take the binaries from DIR (default: the release build)
 set -euo pipefail
@@ -23,8 +23,8 @@ CONCURRENCY=${BENCH_CONCURRENCY:-"1 64"}
 BACKENDS=${BENCH_BACKENDS:-"postgres sqlite"}
 PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 OUT=${BENCH_OUT:-target/bench}
-PORT=${BENCH_PORT:-18080}
-MOCK_PORT=${BENCH_MOCK_PORT:-19090}
+# Free ports by default: another server on a fixed port would answer in our place.
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 BIN=${BENCH_BIN:-${CARGO_TARGET_DIR:-target}/release}
 LUA=$PWD/scripts/bench
 HELPER="python3 scripts/bench/bench.py"
@@ -53,6 +53,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
 fi
 PATH="$(pg_bin):$PATH"
+PORT=${BENCH_PORT:-$(free_port)}
+MOCK_PORT=${BENCH_MOCK_PORT:-$(free_port)}
 
 if [ -z "${BENCH_SKIP_BUILD:-}" ]; then
   log "cargo build --release (mosaic-social, mock-ayrshare)"
@@ -144,6 +146,7 @@ for backend in $BACKENDS; do
   SERVICE_PID=$!
   pids+=("$SERVICE_PID")
   wait_for "http://127.0.0.1:$PORT/healthz"
+  kill -0 "$SERVICE_PID" 2>/dev/null || die "the service did not start: $(tail -n 3 "$OUT/logs/service-$backend.log")"
   SERVICE=http://127.0.0.1:$PORT
   AUTH="Authorization: Bearer $KEY"
 
