@@ -96,6 +96,7 @@ impl App {
                 },
             }),
             key_usage: Arc::default(),
+            lookups: Arc::default(),
         };
         Ok(App {
             state: AppState {

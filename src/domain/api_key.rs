@@ -17,7 +17,7 @@ pub const VISIBLE_CHARS: usize = 8;
 pub struct ApiKeySecret(String);
 
 /// The SHA-256 of a key, hex-encoded: what the database holds.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct KeyHash(pub String);
 
 impl ApiKeySecret {

@@ -143,10 +143,10 @@ impl FromRequestParts<AppState> for Authenticated {
                 "the API key is not valid or has been revoked",
             )));
         }
-        // No cache: a revoked key is refused on the very next request, on every replica.
+        // Cached for a few seconds: a revoked key is refused by every replica within the
+        // contract's 5 seconds (publishing::LOOKUP_TTL).
         let caller = state
             .publisher
-            .store
             .authenticate(&key.hash())
             .await
             .map_err(AppError::from)?

@@ -168,6 +168,7 @@ mod tests {
                     webhook: Default::default(),
                 }),
                 key_usage: Arc::default(),
+                lookups: Arc::default(),
             },
             sandbox,
             key_rate_limit: Arc::new(rate_limit::KeyRateLimit::disabled()),

@@ -10,6 +10,7 @@ mod delete;
 mod error;
 pub mod idempotency;
 mod list;
+mod lookups;
 mod read;
 pub mod reconcile;
 mod recording;
@@ -25,6 +26,7 @@ use uuid::Uuid;
 
 pub use account::KeyUsage;
 pub use error::{AppError, RecordRef};
+pub use lookups::{LOOKUP_TTL, Lookups};
 pub use reconcile::{PassReport, ReconcileSettings};
 pub use views::{
     AnalyticsView, DeletionView, PostList, PostView, TrackingView, UpdateView, WhoamiView,
@@ -69,6 +71,8 @@ pub struct Publisher {
     pub settings: Arc<PublishingSettings>,
     /// When each key's `last_used_at` was last written.
     pub key_usage: Arc<KeyUsage>,
+    /// Recent answers of the key and workspace lookups.
+    pub lookups: Arc<Lookups>,
 }
 
 /// A use case's answer, and whether it is the replay of an earlier one.
@@ -101,8 +105,7 @@ impl Publisher {
         organization_id: Uuid,
         workspace_id: Option<Uuid>,
     ) -> Result<Workspace, AppError> {
-        self.store
-            .find_workspace(organization_id, workspace_id)
+        self.find_workspace(organization_id, workspace_id)
             .await?
             .ok_or_else(|| match workspace_id {
                 Some(id) => AppError::NotFound(format!("no workspace with id {id}")),

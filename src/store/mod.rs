@@ -1,6 +1,7 @@
 //! Storage: one `Store` trait with a Postgres and a SQLite implementation, so that nothing above
 //! this module sees a database type. Both pass the same test suite.
 
+mod batch;
 mod postgres;
 mod rows;
 mod sqlite;
@@ -36,6 +37,10 @@ pub enum StoreError {
     Corrupt(String),
     #[error("unsupported DATABASE_URL: expected postgres://, postgresql:// or sqlite://")]
     UnsupportedUrl,
+    /// The database could not be reached for a write that shared its batch with others: each
+    /// of them gets this, with the batch's error as text.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// A customer.
@@ -421,6 +426,7 @@ impl StoreError {
                 }),
                 _ => false,
             },
+            StoreError::Unavailable(_) => true,
             _ => false,
         }
     }

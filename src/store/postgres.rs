@@ -1,13 +1,19 @@
 //! The Postgres store: the production choice.
 
+use std::fmt;
+use std::future::Future;
+use std::sync::{Arc, LazyLock};
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::Connection;
+use sqlx::postgres::{PgExecutor, PgPool, PgPoolOptions};
 use sqlx::types::Json;
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
+use super::batch::Batcher;
 use super::rows::{
     self, API_KEY_COLUMNS, TRACKING_COLUMNS, WORKSPACE_COLUMNS, WORKSPACE_INFO_COLUMNS,
 };
@@ -16,14 +22,201 @@ use super::{
     PRIMARY_WORKSPACE_NAME, PoolSettings, PoolStats, Readiness, Store, StoreError, TrackingRecord,
     Workspace, WorkspaceInfo, pick_key, readiness_of, results_json, source_names,
 };
-use crate::domain::{KeyHash, Outcome, Position, PostFilter, Transition};
+use crate::domain::{KeyHash, Outcome, Position, PostFilter, TrackedStatus, Transition};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// Storage on a Postgres pool.
-#[derive(Clone, Debug)]
+/// How long a connection may sit idle before it is checked with a ping before use.
+const PING_IF_IDLE_FOR: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// The most writes one transaction carries.
+const MAX_BATCH: usize = 32;
+
+/// Storage on a Postgres pool. The write-ahead inserts and the outcome updates of concurrent
+/// requests share commits (see `batch`).
+#[derive(Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    inserts: Arc<Batcher<NewTracking, Option<TrackingRecord>>>,
+    outcomes: Arc<Batcher<OutcomeWrite, Option<TrackingRecord>>>,
+}
+
+impl fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("pool", &self.pool)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An outcome to record, owned so that it can wait for its batch.
+struct OutcomeWrite {
+    id: Uuid,
+    status: TrackedStatus,
+    transition: Transition,
+    outcome: Outcome,
+    answer: Option<Value>,
+}
+
+static INSERT_TRACKING: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "insert into scheduled_social_posts_v2 \
+             (id, organization_id, workspace_id, api_key_id, post, platforms, media_urls, \
+              schedule_date, extra, tracked_status, idempotency_key, idempotency_claim, \
+              request_fingerprint, ayrshare_idempotency_key, created_at, updated_at) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $11, $11, $12, $13, $10, $10) \
+         on conflict (organization_id, idempotency_claim) where idempotency_claim is not null \
+         do nothing \
+         returning {TRACKING_COLUMNS}"
+    )
+});
+
+static RECORD_OUTCOME: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "update scheduled_social_posts_v2 set \
+             tracked_status = $2, \
+             provider_post_id = coalesce($3, provider_post_id), \
+             provider_status = coalesce($4, provider_status), \
+             results = $5, error = $6, \
+             provider_response = coalesce($7, provider_response), \
+             stored_answer = coalesce($10, stored_answer), \
+             updated_at = $8 \
+         where id = $1 and tracked_status = any($9) \
+         returning {TRACKING_COLUMNS}"
+    )
+});
+
+/// Writes the record unless its claim is taken (then `None`).
+async fn insert_row<'e>(
+    executor: impl PgExecutor<'e>,
+    record: &NewTracking,
+) -> Result<Option<TrackingRecord>, StoreError> {
+    let row: Option<TrackingRow> = sqlx::query_as(&INSERT_TRACKING)
+        .bind(record.id)
+        .bind(record.organization_id)
+        .bind(record.workspace_id)
+        .bind(record.api_key_id)
+        .bind(&record.post)
+        .bind(&record.platforms)
+        .bind(&record.media_urls)
+        .bind(record.schedule_date)
+        .bind(Json(&record.extra))
+        .bind(super::now())
+        .bind(&record.idempotency_key)
+        .bind(&record.request_fingerprint)
+        .bind(&record.ayrshare_idempotency_key)
+        .fetch_optional(executor)
+        .await?;
+    row.map(TrackingRecord::try_from).transpose()
+}
+
+/// Applies the outcome if the state machine allows it (else `None`).
+async fn update_row<'e>(
+    executor: impl PgExecutor<'e>,
+    write: &OutcomeWrite,
+) -> Result<Option<TrackingRecord>, StoreError> {
+    let outcome = &write.outcome;
+    let row: Option<TrackingRow> = sqlx::query_as(&RECORD_OUTCOME)
+        .bind(write.id)
+        .bind(write.status.as_str())
+        .bind(&outcome.provider_post_id)
+        .bind(&outcome.provider_status)
+        .bind(Json(results_json(&outcome.results)))
+        .bind(outcome.error.as_ref().map(Json))
+        .bind(outcome.provider_response.as_ref().map(Json))
+        .bind(super::now())
+        .bind(source_names(&write.status, write.transition))
+        .bind(write.answer.as_ref().map(Json))
+        .fetch_optional(executor)
+        .await?;
+    row.map(TrackingRecord::try_from).transpose()
+}
+
+/// One batch of inserts: alone as one statement; together in one transaction, in the order of
+/// their claims so that two batches never wait on each other in a cycle.
+async fn insert_batch(
+    pool: PgPool,
+    records: Vec<NewTracking>,
+) -> Vec<Result<Option<TrackingRecord>, StoreError>> {
+    if let [record] = records.as_slice() {
+        return vec![insert_row(&pool, record).await];
+    }
+    let mut order: Vec<usize> = (0..records.len()).collect();
+    order.sort_by(|&a, &b| {
+        let key = |i: usize| (records[i].organization_id, &records[i].idempotency_key);
+        key(a).cmp(&key(b))
+    });
+    let together = async {
+        let mut tx = pool.begin().await?;
+        let mut rows = vec![None; records.len()];
+        for &i in &order {
+            rows[i] = insert_row(&mut *tx, &records[i]).await?;
+        }
+        tx.commit().await?;
+        Ok::<_, StoreError>(rows)
+    };
+    match together.await {
+        Ok(rows) => rows.into_iter().map(Ok).collect(),
+        Err(error) => {
+            tracing::warn!(%error, writes = records.len(), "a batch of inserts failed");
+            each_alone(&pool, &records, error, insert_row).await
+        }
+    }
+}
+
+/// One batch of outcome updates, like `insert_batch`, in the order of the records' ids.
+async fn update_batch(
+    pool: PgPool,
+    writes: Vec<OutcomeWrite>,
+) -> Vec<Result<Option<TrackingRecord>, StoreError>> {
+    if let [write] = writes.as_slice() {
+        return vec![update_row(&pool, write).await];
+    }
+    let mut order: Vec<usize> = (0..writes.len()).collect();
+    order.sort_by_key(|&i| writes[i].id);
+    let together = async {
+        let mut tx = pool.begin().await?;
+        let mut rows = vec![None; writes.len()];
+        for &i in &order {
+            rows[i] = update_row(&mut *tx, &writes[i]).await?;
+        }
+        tx.commit().await?;
+        Ok::<_, StoreError>(rows)
+    };
+    match together.await {
+        Ok(rows) => rows.into_iter().map(Ok).collect(),
+        Err(error) => {
+            tracing::warn!(%error, writes = writes.len(), "a batch of outcome updates failed");
+            each_alone(&pool, &writes, error, update_row).await
+        }
+    }
+}
+
+/// After a failed batch (rolled back as a whole): when the database is unreachable each write
+/// fails with that; otherwise one write may have spoilt the batch (a constraint, say), so each
+/// is tried alone and gets its own answer, as it would have without batching.
+async fn each_alone<'p, W, F, Fut>(
+    pool: &'p PgPool,
+    writes: &'p [W],
+    error: StoreError,
+    one: F,
+) -> Vec<Result<Option<TrackingRecord>, StoreError>>
+where
+    F: Fn(&'p PgPool, &'p W) -> Fut,
+    Fut: Future<Output = Result<Option<TrackingRecord>, StoreError>>,
+{
+    if error.is_unavailable() {
+        let text = error.to_string();
+        return writes
+            .iter()
+            .map(|_| Err(StoreError::Unavailable(text.clone())))
+            .collect();
+    }
+    let mut answers = Vec::with_capacity(writes.len());
+    for write in writes {
+        answers.push(one(pool, write).await);
+    }
+    answers
 }
 
 type TrackingRow = rows::TrackingRow<Uuid, Vec<String>>;
@@ -40,11 +233,37 @@ impl PostgresStore {
             .max_connections(settings.max_connections)
             .acquire_timeout(settings.acquire_timeout)
             // A connection that died with a Postgres restart is found out before it is used, so
-            // the service recovers by itself once the database is back.
-            .test_before_acquire(true)
+            // the service recovers by itself once the database is back. Only one that sat idle
+            // is pinged (HikariCP's rule): under load every statement would otherwise cost a
+            // second round trip, for connections used a moment ago. (sqlx pings each connection
+            // again when it is released, so one that broke in use never goes back to the pool.)
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PING_IF_IDLE_FOR {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect(url)
             .await?;
-        Ok(PostgresStore { pool })
+        // A quarter of the pool each for the batches of inserts and of outcome updates, so that
+        // reads and the rest always find a connection.
+        let in_flight = (settings.max_connections as usize / 4).max(1);
+        let inserts = Batcher::start(MAX_BATCH, in_flight, {
+            let pool = pool.clone();
+            move |records| insert_batch(pool.clone(), records)
+        });
+        let outcomes = Batcher::start(MAX_BATCH, in_flight, {
+            let pool = pool.clone();
+            move |writes| update_batch(pool.clone(), writes)
+        });
+        Ok(PostgresStore {
+            pool,
+            inserts: Arc::new(inserts),
+            outcomes: Arc::new(outcomes),
+        })
     }
 
     async fn tracking_by_id(&self, id: Uuid) -> Result<TrackingRecord, StoreError> {
@@ -123,33 +342,8 @@ impl Store for PostgresStore {
     async fn insert_tracking(&self, record: &NewTracking) -> Result<Inserted, StoreError> {
         // A concurrent insert with the same claim waits on the unique index until the first
         // commits, then does nothing: exactly one request per key reaches Ayrshare.
-        let row: Option<TrackingRow> = sqlx::query_as(&format!(
-            "insert into scheduled_social_posts_v2 \
-                 (id, organization_id, workspace_id, api_key_id, post, platforms, media_urls, \
-                  schedule_date, extra, tracked_status, idempotency_key, idempotency_claim, \
-                  request_fingerprint, ayrshare_idempotency_key, created_at, updated_at) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $11, $11, $12, $13, $10, $10) \
-             on conflict (organization_id, idempotency_claim) where idempotency_claim is not null \
-             do nothing \
-             returning {TRACKING_COLUMNS}"
-        ))
-        .bind(record.id)
-        .bind(record.organization_id)
-        .bind(record.workspace_id)
-        .bind(record.api_key_id)
-        .bind(&record.post)
-        .bind(&record.platforms)
-        .bind(&record.media_urls)
-        .bind(record.schedule_date)
-        .bind(Json(&record.extra))
-        .bind(super::now())
-        .bind(&record.idempotency_key)
-        .bind(&record.request_fingerprint)
-        .bind(&record.ayrshare_idempotency_key)
-        .fetch_optional(&self.pool)
-        .await?;
-        if let Some(row) = row {
-            return Ok(Inserted::New(row.try_into()?));
+        if let Some(row) = self.inserts.submit(record.clone()).await? {
+            return Ok(Inserted::New(row));
         }
         let key = record.idempotency_key.as_deref().unwrap_or_default();
         match self.find_claim(record.organization_id, key).await? {
@@ -169,32 +363,15 @@ impl Store for PostgresStore {
         let Some(status) = outcome.tracked_status else {
             return self.tracking_by_id(id).await;
         };
-        let row: Option<TrackingRow> = sqlx::query_as(&format!(
-            "update scheduled_social_posts_v2 set \
-                 tracked_status = $2, \
-                 provider_post_id = coalesce($3, provider_post_id), \
-                 provider_status = coalesce($4, provider_status), \
-                 results = $5, error = $6, \
-                 provider_response = coalesce($7, provider_response), \
-                 stored_answer = coalesce($10, stored_answer), \
-                 updated_at = $8 \
-             where id = $1 and tracked_status = any($9) \
-             returning {TRACKING_COLUMNS}"
-        ))
-        .bind(id)
-        .bind(status.as_str())
-        .bind(&outcome.provider_post_id)
-        .bind(&outcome.provider_status)
-        .bind(Json(results_json(&outcome.results)))
-        .bind(outcome.error.as_ref().map(Json))
-        .bind(outcome.provider_response.as_ref().map(Json))
-        .bind(super::now())
-        .bind(source_names(&status, transition))
-        .bind(answer.map(Json))
-        .fetch_optional(&self.pool)
-        .await?;
-        match row {
-            Some(row) => row.try_into(),
+        let write = OutcomeWrite {
+            id,
+            status,
+            transition,
+            outcome: outcome.clone(),
+            answer: answer.cloned(),
+        };
+        match self.outcomes.submit(write).await? {
+            Some(row) => Ok(row),
             None => self.tracking_by_id(id).await,
         }
     }

@@ -56,6 +56,9 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(settings.max_connections)
             .acquire_timeout(settings.acquire_timeout)
+            // A file does not hang up: no ping (a round trip to the connection's worker thread)
+            // before each statement.
+            .test_before_acquire(false)
             .connect_with(options)
             .await?;
         Ok(SqliteStore { pool })
@@ -590,7 +593,10 @@ impl Store for SqliteStore {
 
     async fn revoke_api_key(&self, id_or_prefix: &str) -> Result<ApiKeyInfo, StoreError> {
         let id = Uuid::parse_str(id_or_prefix).ok();
-        let mut tx = self.pool.begin().await?;
+        // Take the write lock up front: a transaction that reads first and then writes cannot
+        // wait for a running server's own write (its `last_used_at` touch) and fails with
+        // "database is locked" instead; `begin immediate` waits its busy timeout like any write.
+        let mut tx = self.pool.begin_with("begin immediate").await?;
         let found: Vec<ApiKeyRow> = sqlx::query_as(&format!(
             "select {API_KEY_COLUMNS} from api_keys where id = $1 or prefix = $2"
         ))

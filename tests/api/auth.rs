@@ -45,6 +45,32 @@ backend_tests! {
         refused_with(app, Some(&format!("Bearer {}", app.api_key))).await;
     }
 
+    async fn a_key_revoked_after_use_is_refused_within_the_revocation_window(app) {
+        // Used first, so that this server has the key's answer cached.
+        let track = app.url(&format!("/social/post/track/{}", uuid::Uuid::new_v4()));
+        let response = app.client.get(&track).bearer_auth(&app.api_key).send().await.unwrap();
+        expect_error(response, 404, "not_found").await;
+        let prefix: String = app.api_key.chars().take(11).collect();
+        app.store.revoke_api_key(&prefix).await.unwrap();
+        // Refused within LOOKUP_TTL (under the contract's 5 seconds); the bound here is only
+        // there to end the test if it never is.
+        let bound = mosaic_social::publishing::LOOKUP_TTL + std::time::Duration::from_secs(10);
+        tokio::time::timeout(bound, async {
+            loop {
+                let response = app.client.get(&track).bearer_auth(&app.api_key).send().await.unwrap();
+                if response.status() == 401 {
+                    expect_error(response, 401, "invalid_api_key").await;
+                    break;
+                }
+                expect_error(response, 404, "not_found").await;
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        })
+        .await
+        .expect("the revoked key is refused");
+        refused_with(app, Some(&format!("Bearer {}", app.api_key))).await;
+    }
+
     async fn the_scheme_word_is_case_insensitive(app) {
         Mock::given(method("POST")).respond_with(ResponseTemplate::new(200).set_body_json(success_body()))
             .expect(1).mount(&app.ayrshare).await;

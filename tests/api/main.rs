@@ -4,6 +4,7 @@
 mod analytics;
 mod answer_forms;
 mod auth;
+mod batching;
 mod cli;
 mod concurrency;
 mod connections;

@@ -1,4 +1,5 @@
-//! The mock's own control routes under `/mock` (not Ayrshare's): per-profile settings.
+//! The mock's own control routes under `/mock` (not Ayrshare's): per-profile settings and the
+//! request counter.
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, RawPathParamsRejection};
@@ -32,6 +33,23 @@ pub(super) async fn put_profile(
     store.set_settings(&profile, settings)?;
     let body = settings_answer(&state, &store.settings(&profile), &store.title(&profile));
     Ok(json_response(StatusCode::OK, &body))
+}
+
+/// `GET /mock/stats`: how many `POST /api/post` requests the mock has received with an accepted
+/// key (even under `--forget`, which remembers no post), so that a load test can check that
+/// every request its client answered reached the mock exactly once.
+pub(super) async fn stats(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, Response> {
+    authenticate(&state.config, &headers)?;
+    let received = state
+        .posts_received
+        .load(std::sync::atomic::Ordering::Relaxed);
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"posts_received": received}),
+    ))
 }
 
 /// `GET /mock/profiles/{profile_key}`: the profile's settings as they apply.

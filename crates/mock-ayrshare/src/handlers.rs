@@ -37,6 +37,9 @@ pub(super) async fn create_post(
         .and_then(|body| body.get("post"))
         .and_then(Value::as_str);
     let choice = admit(&state, &headers, marker_text).await?;
+    state
+        .posts_received
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let scenario = choice.scenario;
     let mut request = validate::check_post(&parsed?)?;
     let now = state.now();

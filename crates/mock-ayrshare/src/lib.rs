@@ -29,6 +29,7 @@ mod tests;
 
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -176,6 +177,7 @@ fn routes(state: AppState) -> Router {
                 .delete(hooks::unregister)
                 .get(hooks::list),
         )
+        .route("/mock/stats", get(admin::stats))
         .route(
             "/mock/profiles/{profile_key}",
             put(admin::put_profile).get(admin::get_profile),
@@ -199,6 +201,9 @@ struct AppState {
     webhooks: Arc<webhook::Sender>,
     /// Wakes the publishing timer when a post may fall due sooner than it planned.
     wake: Arc<Notify>,
+    /// `POST /api/post` requests whose key was accepted, remembered or not: what a benchmark
+    /// compares with the records its client wrote (`GET /mock/stats`).
+    posts_received: Arc<AtomicU64>,
 }
 
 impl AppState {
@@ -219,6 +224,7 @@ impl AppState {
             webhooks: Arc::new(webhook::Sender::new(Arc::clone(&clock), retry_delays)),
             clock,
             wake: Arc::new(Notify::new()),
+            posts_received: Arc::default(),
         }
     }
 

@@ -63,3 +63,33 @@ async fn scenarios_and_answer_forms_still_apply() {
         .assert_error(StatusCode::BAD_REQUEST, 101);
     assert_eq!(mock.post_counts(), (0, 0));
 }
+
+#[tokio::test]
+async fn the_stats_count_every_post_received_with_an_accepted_key() {
+    let mock = forgetful();
+    assert_eq!(
+        mock.get("/mock/stats").await.body,
+        json!({"posts_received": 0})
+    );
+    mock.post(a_post("one")).await;
+    mock.post(a_post("two")).await;
+    // Refused for its body: it was received all the same.
+    mock.post(json!({"post": "x", "platforms": ["x"]}))
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, 101);
+    // Refused for its key: not counted.
+    call(Method::POST, "/api/post")
+        .without("Authorization")
+        .json(a_post("three"))
+        .send(&mock)
+        .await
+        .assert_error(StatusCode::UNAUTHORIZED, 102);
+    let stats = mock.get("/mock/stats").await;
+    assert_eq!(stats.status, StatusCode::OK, "{}", stats.text);
+    assert_eq!(stats.body, json!({"posts_received": 3}));
+    call(Method::GET, "/mock/stats")
+        .without("Authorization")
+        .send(&mock)
+        .await
+        .assert_error(StatusCode::UNAUTHORIZED, 102);
+}

@@ -1,0 +1,229 @@
+#!/usr/bin/env bash
+# The benchmark, in one command: builds in release mode, starts what it needs (Postgres if it is
+# not running, the shipped mock Ayrshare in --forget mode, the service on Postgres and on SQLite),
+# drives POST /social/post and GET /social/post/track/{id} with wrk at each concurrency, measures
+# in the same run the two ceilings of a create (the mock alone under wrk; the database alone doing
+# the service's statements: pgbench for Postgres, SQLite through Python's sqlite3), checks that
+# nothing was lost, prints the table and writes it as JSON. See docs/benchmark.md.
+#
+# Settings (environment):
+#   BENCH_DURATION=10           seconds per case
+#   BENCH_CONCURRENCY="1 64"    connections (wrk), clients (pgbench), threads (sqlite)
+#   BENCH_BACKENDS="postgres sqlite"
+#   BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/postgres   a server we may create a database on
+#   BENCH_OUT=target/bench      where the results go (results.json, raw/, logs/)
+#   BENCH_PORT BENCH_MOCK_PORT  the service's and the mock's ports (default: free ones)
+#   BENCH_SKIP_BUILD=1          use the release binaries as they are
+#   BENCH_BIN=DIR               take the binaries from DIR (default: the release build)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${BENCH_DURATION:-10}
+CONCURRENCY=${BENCH_CONCURRENCY:-"1 64"}
+BACKENDS=${BENCH_BACKENDS:-"postgres sqlite"}
+PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+OUT=${BENCH_OUT:-target/bench}
+# Free ports by default: another server on a fixed port would answer in our place.
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+BIN=${BENCH_BIN:-${CARGO_TARGET_DIR:-target}/release}
+LUA=$PWD/scripts/bench
+HELPER="python3 scripts/bench/bench.py"
+CORES=$(nproc)
+RUN=$(date +%s)-$$
+MOCK_KEY=bench-ayrshare-key
+BODY='{"post": "bench: an immediate post to two platforms", "platforms": ["x", "linkedin"]}'
+SCHEDULED_BODY='{"post": "bench: a scheduled post", "platforms": ["x", "linkedin"], "schedule_date": "2099-03-10T16:00:00Z"}'
+# What the service sends the mock for BODY (x is twitter at Ayrshare), for the mock's own ceiling.
+AYRSHARE_BODY='{"post": "bench: an immediate post to two platforms", "platforms": ["twitter", "linkedin"], "idempotencyKey": "bench"}'
+
+log() { printf '\n== %s\n' "$*" >&2; }
+die() { echo "bench: $*" >&2; exit 1; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# --- Tools -----------------------------------------------------------------------------------
+pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+missing=()
+command -v wrk >/dev/null || missing+=(wrk)
+command -v python3 >/dev/null || missing+=(python3)
+command -v curl >/dev/null || missing+=(curl)
+[ -n "$(pg_bin)" ] || missing+=(postgresql)
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing ${missing[*]} (Debian packages)"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+fi
+PATH="$(pg_bin):$PATH"
+PORT=${BENCH_PORT:-$(free_port)}
+MOCK_PORT=${BENCH_MOCK_PORT:-$(free_port)}
+
+if [ -z "${BENCH_SKIP_BUILD:-}" ]; then
+  log "cargo build --release (mosaic-social, mock-ayrshare)"
+  cargo build --release --locked --bins -p mosaic-social -p mock-ayrshare
+fi
+[ -x "$BIN/mosaic-social" ] && [ -x "$BIN/mock-ayrshare" ] || die "no release binaries in $BIN"
+
+# --- Postgres (as .ci/run) ---------------------------------------------------------------------
+if [[ " $BACKENDS " == *" postgres "* ]]; then
+  if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+    log "starting PostgreSQL"
+    as_root pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -n 1)" main start
+  fi
+  for _ in $(seq 1 60); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+  if ! psql "$PG_URL" -Atqc 'select 1' >/dev/null 2>&1; then
+    as_root su postgres -c "psql -qc \"alter role postgres password 'postgres'\""
+    PG_URL=postgres://postgres:postgres@127.0.0.1:5432/postgres
+  fi
+  psql "$PG_URL" -Atqc 'select 1' >/dev/null || die "cannot reach Postgres at $PG_URL"
+fi
+
+rm -rf "$OUT/raw" "$OUT/logs" "$OUT/sqlite" "$OUT/pgbench"
+mkdir -p "$OUT/raw" "$OUT/logs" "$OUT/sqlite" "$OUT/pgbench"
+RAW=$PWD/$OUT/raw
+OUT_ABS=$PWD/$OUT
+
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+wait_for() { # URL
+  for _ in $(seq 1 100); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done
+  die "nothing answers at $1"
+}
+threads_for() { local c=$1; if [ "$c" -lt "$CORES" ]; then echo "$c"; else echo "$CORES"; fi; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+mock_posts() {
+  curl -fsS -H "Authorization: Bearer $MOCK_KEY" "http://127.0.0.1:$MOCK_PORT/mock/stats" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["posts_received"])'
+}
+
+# wrk NAME C SCRIPT URL [VAR=VALUE...]: one case, its summary in $RAW/NAME.json.
+run_wrk() {
+  local name=$1 c=$2 script=$3 url=$4; shift 4
+  env BENCH_LUA_DIR="$LUA" BENCH_OUT="$RAW/$name.json" BENCH_RUN="$RUN-$name" "$@" \
+    wrk -t "$(threads_for "$c")" -c "$c" -d "${DURATION}s" --timeout 30s -s "$LUA/$script" "$url" \
+    > "$OUT/logs/$name.wrk.txt"
+}
+
+log "load before: $(uptime)"
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# --- The mock alone --------------------------------------------------------------------------
+"$BIN/mock-ayrshare" --bind "127.0.0.1:$MOCK_PORT" --api-key "$MOCK_KEY" --forget \
+  --rate-limit-max 0 > "$OUT/logs/mock.log" 2>&1 &
+MOCK_PID=$!
+pids+=("$MOCK_PID")
+for _ in $(seq 1 100); do mock_posts >/dev/null 2>&1 && break; sleep 0.1; done
+for c in $CONCURRENCY; do
+  log "mock alone, c=$c"
+  run_wrk "mock.alone.c$c" "$c" post.lua "http://127.0.0.1:$MOCK_PORT" \
+    BENCH_KEY="$MOCK_KEY" BENCH_PATH=/api/post BENCH_BODY="$AYRSHARE_BODY"
+done
+
+declare -A PEAK_RSS
+
+# --- The service, per backend ----------------------------------------------------------------
+for backend in $BACKENDS; do
+  case $backend in
+    postgres)
+      DB_NAME=mosaic_bench
+      psql "$PG_URL" -qc "drop database if exists $DB_NAME with (force)" -c "create database $DB_NAME" >/dev/null
+      DB_URL=$(python3 -c 'import sys,urllib.parse as u; p=u.urlsplit(sys.argv[1]); print(u.urlunsplit(p._replace(path="/"+sys.argv[2])))' "$PG_URL" "$DB_NAME")
+      count_records() { psql "$DB_URL" -Atc "select count(*), count(*) filter (where tracked_status = 'pending') from scheduled_social_posts_v2" -F' '; }
+      ;;
+    sqlite)
+      DB_FILE=$OUT_ABS/sqlite/bench.db
+      DB_URL=sqlite://$DB_FILE
+      count_records() { $HELPER sqlite-count "$DB_FILE"; }
+      ;;
+    *) die "unknown backend $backend (postgres or sqlite)" ;;
+  esac
+  export DATABASE_URL=$DB_URL
+  "$BIN/mosaic-social" migrate >/dev/null
+  KEY=$("$BIN/mosaic-social" keys create --organization bench --label bench | tail -n 1)
+  RATE_LIMIT_PER_MINUTE=0 AYRSHARE_API_KEY=$MOCK_KEY \
+    AYRSHARE_BASE_URL="http://127.0.0.1:$MOCK_PORT/api" BIND_ADDR="127.0.0.1:$PORT" \
+    "$BIN/mosaic-social" serve > "$OUT/logs/service-$backend.out" 2> "$OUT/logs/service-$backend.log" &
+  SERVICE_PID=$!
+  pids+=("$SERVICE_PID")
+  wait_for "http://127.0.0.1:$PORT/healthz"
+  kill -0 "$SERVICE_PID" 2>/dev/null || die "the service did not start: $(tail -n 3 "$OUT/logs/service-$backend.log")"
+  SERVICE=http://127.0.0.1:$PORT
+  AUTH="Authorization: Bearer $KEY"
+
+  # What the replay and track cases read: one create with a key, made before them.
+  REPLAY_KEY=bench-replay-$RUN
+  first=$(curl -fsS -X POST "$SERVICE/social/post" -H "$AUTH" -H 'Content-Type: application/json' \
+    -H "Idempotency-Key: $REPLAY_KEY" -d "$BODY")
+  TRACKING_ID=$(printf '%s' "$first" | python3 -c 'import json,sys; print(json.load(sys.stdin)["tracking_id"])')
+
+  for c in $CONCURRENCY; do
+    for what in immediate scheduled idempotent replay track; do
+      name=$backend.$what.c$c
+      log "$backend: $what, c=$c"
+      read -r records_before _ < <(count_records)
+      mock_before=$(mock_posts)
+      cpu_before=$(cpu_ticks "$SERVICE_PID")
+      case $what in
+        immediate) run_wrk "$name" "$c" post.lua "$SERVICE" BENCH_KEY="$KEY" BENCH_PATH=/social/post BENCH_BODY="$BODY" ;;
+        scheduled) run_wrk "$name" "$c" post.lua "$SERVICE" BENCH_KEY="$KEY" BENCH_PATH=/social/post BENCH_BODY="$SCHEDULED_BODY" ;;
+        idempotent) run_wrk "$name" "$c" idempotent.lua "$SERVICE" BENCH_KEY="$KEY" BENCH_BODY="$BODY" ;;
+        replay) run_wrk "$name" "$c" replay.lua "$SERVICE" BENCH_KEY="$KEY" BENCH_BODY="$BODY" BENCH_IDEMPOTENCY_KEY="$REPLAY_KEY" ;;
+        track) run_wrk "$name" "$c" get.lua "$SERVICE" BENCH_KEY="$KEY" BENCH_PATH="/social/post/track/$TRACKING_ID" ;;
+      esac
+      cpu_after=$(cpu_ticks "$SERVICE_PID")
+      # Requests cut off by wrk's deadline finish in the service: wait for their outcomes.
+      pending=1
+      for _ in $(seq 1 50); do
+        read -r records_after pending < <(count_records)
+        [ "$pending" = 0 ] && break
+        sleep 0.1
+      done
+      kind=create; case $what in replay|track) kind=read ;; esac
+      $HELPER check "$RAW/$name.check.json" "$RAW/$name.json" "$kind" "$c" \
+        "$records_before" "$records_after" "$pending" "$mock_before" "$(mock_posts)" \
+        "$cpu_before" "$cpu_after"
+    done
+  done
+  PEAK_RSS[$backend]=$(awk '/^VmHWM:/ {print $2}' "/proc/$SERVICE_PID/status")
+  kill "$SERVICE_PID"
+  wait "$SERVICE_PID" 2>/dev/null || true
+
+  # --- The database alone, on the same database, with the service stopped ----------------------
+  if [ "$backend" = postgres ]; then
+    read -r ORG WS KID KEY_HASH < <(psql "$DB_URL" -Atc "select o.id, w.id, k.id, k.key_hash from organizations o join workspaces w on w.organization_id = o.id and w.is_primary join api_keys k on k.organization_id = o.id limit 1" -F' ')
+    cat "$LUA/pg_lookups.sql" "$LUA/pg_write.sql" > "$OUT/pgbench/with_lookups.sql"
+    for c in $CONCURRENCY; do
+      for variant in ceiling ceiling_with_lookups; do
+        script=$LUA/pg_write.sql
+        [ "$variant" = ceiling_with_lookups ] && script=$OUT_ABS/pgbench/with_lookups.sql
+        name=postgres.$variant.c$c
+        log "postgres alone ($variant), c=$c"
+        rm -f "$OUT/pgbench/$name".*
+        (cd "$OUT/pgbench" && pgbench -n -M prepared -c "$c" -j "$(threads_for "$c")" -T "$DURATION" \
+          -D organization_id="$ORG" -D workspace_id="$WS" -D api_key_id="$KID" -D key_hash="$KEY_HASH" \
+          -f "$script" -l --log-prefix="$name" "$DB_URL" > "$name.txt" 2>&1) \
+          || die "pgbench failed: $(tail -n 3 "$OUT/pgbench/$name.txt")"
+        $HELPER pgbench-summary "$OUT/pgbench/$name" "$OUT/pgbench/$name.txt" "$RAW/$name.json"
+      done
+    done
+  else
+    for c in $CONCURRENCY; do
+      log "sqlite alone, c=$c"
+      $HELPER sqlite-ceiling "$DB_FILE" "$c" "$DURATION" "$RAW/sqlite.ceiling.c$c.json"
+      $HELPER sqlite-ceiling "$DB_FILE" "$c" "$DURATION" "$RAW/sqlite.ceiling_with_lookups.c$c.json" --lookups
+    done
+  fi
+done
+
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+python3 - "$RAW/meta.json" <<EOF
+import json, sys
+json.dump({
+    "duration_s": $DURATION, "concurrency": "$CONCURRENCY".split(), "cores": $CORES,
+    "load_before": "$LOAD_BEFORE", "load_after": "$LOAD_AFTER",
+    "commit": "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)",
+    "when": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
+    "postgres_peak_rss_kib": ${PEAK_RSS[postgres]:-0}, "sqlite_peak_rss_kib": ${PEAK_RSS[sqlite]:-0},
+}, open(sys.argv[1], "w"))
+EOF
+$HELPER report "$RAW" "$OUT/results.json"

@@ -1,0 +1,371 @@
+#!/usr/bin/env python3
+"""Helpers of scripts/bench.sh (standard library only).
+
+  sqlite-ceiling DB CONCURRENCY SECONDS OUT [--lookups]
+      SQLite alone doing what one POST /social/post does, as the service issues it: the
+      write-ahead insert and the conditional outcome update, each its own transaction and
+      commit, in WAL mode with synchronous=FULL (the service's settings). Writers take an
+      in-process lock, so SQLite's busy handler never sleeps: the best SQLite can do.
+  sqlite-count DB
+      Prints the tracking records, and how many are still pending.
+  pgbench-summary LOG_PREFIX PGBENCH_STDOUT OUT
+      Requests/s and latency percentiles of a pgbench run, from its per-transaction log.
+  check OUT WRK_JSON KIND CONCURRENCY RECORDS_BEFORE RECORDS_AFTER PENDING MOCK_BEFORE
+        MOCK_AFTER CPU_TICKS_BEFORE CPU_TICKS_AFTER
+      Whether a case lost nothing: every answered create has its record and reached the mock
+      once (KIND create), or nothing was written or sent (KIND read).
+  report RAW_DIR OUT_JSON
+      Prints the table and writes the results as JSON; exits 1 if anything was lost.
+"""
+
+import glob
+import json
+import os
+import re
+import sqlite3
+import sys
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+
+TRACKING_COLUMNS = (
+    "id, organization_id, workspace_id, api_key_id, post, platforms, media_urls, "
+    "schedule_date, extra, provider_post_id, provider_status, tracked_status, results, error, "
+    "provider_response, idempotency_key, request_fingerprint, stored_answer, "
+    "ayrshare_idempotency_key, created_at, updated_at"
+)
+
+# src/store/sqlite.rs: insert_tracking and record_outcome.
+INSERT = (
+    "insert into scheduled_social_posts_v2 "
+    "(id, organization_id, workspace_id, api_key_id, post, platforms, media_urls, "
+    " schedule_date, extra, tracked_status, idempotency_key, idempotency_claim, "
+    " request_fingerprint, ayrshare_idempotency_key, created_at, updated_at) "
+    "values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', ?11, ?11, ?12, ?13, ?10, ?10) "
+    "on conflict (organization_id, idempotency_claim) where idempotency_claim is not null "
+    "do nothing returning " + TRACKING_COLUMNS
+)
+UPDATE = (
+    "update scheduled_social_posts_v2 set tracked_status = ?2, "
+    "provider_post_id = coalesce(?3, provider_post_id), "
+    "provider_status = coalesce(?4, provider_status), results = ?5, error = ?6, "
+    "provider_response = coalesce(?7, provider_response), "
+    "stored_answer = coalesce(?10, stored_answer), updated_at = ?8 "
+    "where id = ?1 and tracked_status in (select value from json_each(?9)) "
+    "returning " + TRACKING_COLUMNS
+)
+LOOKUPS = [
+    ("select id, organization_id from api_keys where key_hash = ?1 and revoked_at is null", 1),
+    (
+        "select id, organization_id, name, is_primary, ayrshare_profile_key from workspaces "
+        "where organization_id = ?1 and (id = ?2 or (?2 is null and is_primary))",
+        2,
+    ),
+]
+RESULTS = json.dumps([
+    {"platform": "x", "status": "success", "id": "1288899996788379648",
+     "post_url": "https://x.com/mock/status/1288899996788379648"},
+    {"platform": "linkedin", "status": "success", "id": "7034261828145537024",
+     "post_url": "https://www.linkedin.com/feed/update/7034261828145537024"},
+])
+RESPONSE = json.dumps({
+    "status": "success", "errors": [], "id": "Bf3kQ9rT2mX8vL1nP0aZ",
+    "refId": "9abf1426d6ce9122ef11c72bd62e59807c5cc083",
+    "post": "bench: an immediate post to two platforms",
+    "postIds": [
+        {"status": "success", "id": "1288899996788379648", "platform": "twitter",
+         "postUrl": "https://x.com/mock/status/1288899996788379648"},
+        {"status": "success", "id": "7034261828145537024", "platform": "linkedin",
+         "postUrl": "https://www.linkedin.com/feed/update/7034261828145537024"},
+    ],
+})
+
+
+def now_text():
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+
+def connect(path):
+    conn = sqlite3.connect(path, timeout=5, isolation_level=None, check_same_thread=False)
+    conn.execute("pragma journal_mode = wal")
+    conn.execute("pragma synchronous = full")
+    conn.execute("pragma foreign_keys = on")
+    return conn
+
+
+def percentile(sorted_values, p):
+    if not sorted_values:
+        return 0
+    index = min(len(sorted_values) - 1, max(0, round(p / 100 * len(sorted_values) + 0.5) - 1))
+    return sorted_values[index]
+
+
+def latency_summary(latencies_us):
+    values = sorted(latencies_us)
+    mean = sum(values) / len(values) if values else 0
+    return {
+        "p50": percentile(values, 50), "p90": percentile(values, 90),
+        "p99": percentile(values, 99), "max": values[-1] if values else 0, "mean": mean,
+    }
+
+
+def sqlite_ceiling(path, concurrency, seconds, out, lookups):
+    setup = connect(path)
+    org, workspace, key, key_hash = setup.execute(
+        "select o.id, w.id, k.id, k.key_hash from organizations o "
+        "join workspaces w on w.organization_id = o.id and w.is_primary "
+        "join api_keys k on k.organization_id = o.id limit 1"
+    ).fetchone()
+    setup.close()
+    write_lock = threading.Lock()
+    latencies = [[] for _ in range(concurrency)]
+    deadline = time.monotonic() + seconds
+    failures = []
+
+    def client(n):
+        conn = connect(path)
+        try:
+            while time.monotonic() < deadline:
+                start = time.perf_counter()
+                if lookups:
+                    conn.execute(LOOKUPS[0][0], (key_hash,)).fetchall()
+                    conn.execute(LOOKUPS[1][0], (org, None)).fetchall()
+                record = str(uuid.uuid4())
+                with write_lock:
+                    rows = conn.execute(INSERT, (
+                        record, org, workspace, key, "bench: an immediate post to two platforms",
+                        '["x","linkedin"]', "[]", None, "{}", now_text(), None, None,
+                        str(uuid.uuid4()),
+                    )).fetchall()
+                assert len(rows) == 1
+                with write_lock:
+                    rows = conn.execute(UPDATE, (
+                        record, "posted", "Bf3kQ9rT2mX8vL1nP0aZ", "success", RESULTS, None,
+                        RESPONSE, now_text(), '["pending"]', None,
+                    )).fetchall()
+                assert len(rows) == 1
+                latencies[n].append((time.perf_counter() - start) * 1e6)
+        except Exception as error:  # reported, and the run fails
+            failures.append(repr(error))
+        finally:
+            conn.close()
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    every = [value for values in latencies for value in values]
+    result = {
+        "requests": len(every), "duration_us": int(elapsed * 1e6),
+        "requests_per_s": len(every) / elapsed, "latency_us": latency_summary(every),
+        "failures": failures,
+    }
+    with open(out, "w") as file:
+        json.dump(result, file)
+    if failures:
+        sys.exit("sqlite ceiling failed: " + "; ".join(failures[:3]))
+
+
+def sqlite_count(path):
+    conn = sqlite3.connect(path, timeout=5)
+    total, pending = conn.execute(
+        "select count(*), count(*) filter (where tracked_status = 'pending') "
+        "from scheduled_social_posts_v2"
+    ).fetchone()
+    print(total, pending)
+
+
+def pgbench_summary(prefix, stdout_path, out):
+    latencies = []
+    for log in glob.glob(prefix + ".*"):
+        with open(log) as file:
+            for line in file:
+                fields = line.split()
+                # client transaction latency_us script epoch epoch_us
+                if len(fields) >= 3 and fields[2].isdigit():
+                    latencies.append(int(fields[2]))
+    text = open(stdout_path).read()
+    tps = re.search(r"tps = ([0-9.]+)", text)
+    failed = re.search(r"number of failed transactions: (\d+)", text)
+    result = {
+        "requests": len(latencies),
+        "requests_per_s": float(tps.group(1)) if tps else 0.0,
+        "latency_us": latency_summary(latencies),
+        "failures": int(failed.group(1)) if failed else 0,
+        "aborted": "aborted" in text,
+    }
+    with open(out, "w") as file:
+        json.dump(result, file)
+
+
+def check(out, wrk_json, kind, concurrency, records_before, records_after, pending,
+          mock_before, mock_after, cpu_before, cpu_after):
+    case = json.load(open(wrk_json))
+    answered = case["requests"] - case["errors"]["status"]
+    records = records_after - records_before
+    mock_posts = mock_after - mock_before
+    if kind == "create":
+        # wrk stops at the deadline with up to one request per connection in flight: the service
+        # still finishes those (recorded and sent once), but nobody reads their answers.
+        ok = (records == mock_posts and answered <= records <= answered + concurrency
+              and pending == 0 and case["errors"]["status"] == 0)
+    else:
+        ok = records == 0 and mock_posts == 0 and case["errors"]["status"] == 0
+    ticks = os.sysconf("SC_CLK_TCK")
+    result = {
+        "ok": ok, "kind": kind, "answered": answered, "records": records,
+        "mock_posts": mock_posts, "pending_records": pending,
+        "in_flight_at_the_end": records - answered if kind == "create" else 0,
+        "service_cpu_us_per_request": (
+            (cpu_after - cpu_before) / ticks * 1e6 / answered if answered else None),
+    }
+    with open(out, "w") as file:
+        json.dump(result, file)
+
+
+def rate(case):
+    if "requests_per_s" in case:
+        return case["requests_per_s"]
+    return case["requests"] / (case["duration_us"] / 1e6) if case.get("duration_us") else 0.0
+
+
+def report(raw_dir, out_json):
+    meta = json.load(open(os.path.join(raw_dir, "meta.json")))
+    rows = []
+    for path in sorted(glob.glob(os.path.join(raw_dir, "*.json"))):
+        name = os.path.basename(path)[:-5]
+        if name == "meta" or name.endswith(".check"):
+            continue
+        case = json.load(open(path))
+        check_path = os.path.join(raw_dir, name + ".check.json")
+        check = json.load(open(check_path)) if os.path.exists(check_path) else None
+        backend, what, c = name.split(".")
+        rows.append({
+            "backend": backend, "case": what, "concurrency": int(c[1:]),
+            "requests_per_s": round(rate(case), 1),
+            "p50_ms": round(case["latency_us"]["p50"] / 1000, 3),
+            "p99_ms": round(case["latency_us"]["p99"] / 1000, 3),
+            "requests": case["requests"], "errors": case.get("errors"),
+            "check": check,
+        })
+
+    order = ["immediate", "scheduled", "idempotent", "replay", "track", "alone", "ceiling",
+             "ceiling_with_lookups"]
+    rows.sort(key=lambda r: (["postgres", "sqlite", "mock"].index(r["backend"]),
+                             r["concurrency"], order.index(r["case"])))
+
+    def find(backend, what, c):
+        return next((r for r in rows if r["backend"] == backend and r["case"] == what
+                     and r["concurrency"] == c), None)
+
+    summaries = {}
+    lost = []
+    for row in rows:
+        errors = row["errors"] or {}
+        if any(errors.values()):
+            lost.append(f"{row['backend']} {row['case']} c={row['concurrency']}: errors {errors}")
+        check = row["check"]
+        if check and not check["ok"]:
+            lost.append(f"{row['backend']} {row['case']} c={row['concurrency']}: {check}")
+    for backend in ("postgres", "sqlite"):
+        if not find(backend, "immediate", 1) and not find(backend, "immediate", 64):
+            continue
+        concurrencies = sorted({r["concurrency"] for r in rows if r["backend"] == backend})
+        summary = {}
+        for c in concurrencies:
+            service = find(backend, "immediate", c)
+            mock = find("mock", "alone", c)
+            db = find(backend, "ceiling", c)
+            idem = find(backend, "idempotent", c)
+            replay = find(backend, "replay", c)
+            if not (service and mock and db):
+                continue
+            lower = min(mock["requests_per_s"], db["requests_per_s"])
+            entry = {
+                "service_requests_per_s": service["requests_per_s"],
+                "mock_ceiling_requests_per_s": mock["requests_per_s"],
+                "db_ceiling_requests_per_s": db["requests_per_s"],
+                "lower_ceiling_requests_per_s": lower,
+                "ratio_to_lower_ceiling": round(service["requests_per_s"] / lower, 3),
+                "added_p50_ms": round(service["p50_ms"] - mock["p50_ms"] - db["p50_ms"], 3),
+            }
+            if idem:
+                entry["idempotent_vs_plain"] = round(
+                    idem["requests_per_s"] / service["requests_per_s"], 3)
+            if replay:
+                entry["replay_vs_create"] = round(
+                    replay["requests_per_s"] / service["requests_per_s"], 3)
+            summary[f"c{c}"] = entry
+        summary["peak_rss_mib"] = meta.get(f"{backend}_peak_rss_kib", 0) / 1024
+        summaries[backend] = summary
+
+    result = {"meta": meta, "cases": rows, "summary": summaries, "lost": lost}
+    with open(out_json, "w") as file:
+        json.dump(result, file, indent=2)
+
+    print()
+    print(f"mosaic-social benchmark: {meta['duration_s']} s per case, {meta['cores']} cores, "
+          f"load before: {meta['load_before']}, after: {meta.get('load_after', '?')}")
+    print(f"{'backend':9} {'case':20} {'c':>3} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+          f"{'CPU us/req':>10}  check")
+    for row in rows:
+        check = row["check"]
+        cpu = check.get("service_cpu_us_per_request") if check else None
+        words = ""
+        if check:
+            words = "ok" if check["ok"] else "LOST"
+            words += (f" records +{check['records']} mock +{check['mock_posts']}"
+                      f" answered {check['answered']}")
+        print(f"{row['backend']:9} {row['case']:20} {row['concurrency']:>3} "
+              f"{row['requests_per_s']:>9.1f} {row['p50_ms']:>8.3f} {row['p99_ms']:>8.3f} "
+              f"{(f'{cpu:.0f}' if cpu is not None else ''):>10}  {words}")
+    for backend, summary in summaries.items():
+        print()
+        print(f"{backend}: peak RSS {summary['peak_rss_mib']:.1f} MiB")
+        for c, entry in summary.items():
+            if not c.startswith("c"):
+                continue
+            line = (f"  {c}: {entry['service_requests_per_s']:.0f} req/s = "
+                    f"{entry['ratio_to_lower_ceiling']:.2f} x the lower ceiling "
+                    f"({entry['lower_ceiling_requests_per_s']:.0f}: mock "
+                    f"{entry['mock_ceiling_requests_per_s']:.0f}, database "
+                    f"{entry['db_ceiling_requests_per_s']:.0f}); p50 added over mock + database "
+                    f"{entry['added_p50_ms']:.3f} ms")
+            if "idempotent_vs_plain" in entry:
+                line += f"; idempotent/plain {entry['idempotent_vs_plain']:.2f}"
+            if "replay_vs_create" in entry:
+                line += f"; replay/create {entry['replay_vs_create']:.2f}"
+            print(line)
+    print()
+    if lost:
+        print("CHECK FAILED:")
+        for line in lost:
+            print("  " + line)
+        sys.exit(1)
+    print("check: every answered request has its record and reached the mock exactly once")
+    print(f"results: {out_json}")
+
+
+def main():
+    command, args = sys.argv[1], sys.argv[2:]
+    if command == "sqlite-ceiling":
+        sqlite_ceiling(args[0], int(args[1]), float(args[2]), args[3], "--lookups" in args)
+    elif command == "sqlite-count":
+        sqlite_count(args[0])
+    elif command == "pgbench-summary":
+        pgbench_summary(args[0], args[1], args[2])
+    elif command == "check":
+        numbers = [int(a) for a in args[3:]]
+        check(args[0], args[1], args[2], *numbers)
+    elif command == "report":
+        report(args[0], args[1])
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,283 @@
+//! Group commit on Postgres: writes that queue while a batch is in flight share the next one;
+//! each still gets its own answer, and one bad write fails alone. Postgres only (SQLite writes
+//! one at a time). A transaction the test holds open keeps the one batch slot busy (a pool of 4
+//! allows one batch of each kind at a time), so that what follows queues up as one batch.
+
+use std::time::Duration;
+
+use mosaic_social::domain::{ApiKeySecret, Outcome, TrackedStatus, Transition, Verdict};
+use mosaic_social::store::{self, DynStore, Inserted, NewTracking, PoolSettings};
+use serde_json::json;
+use sqlx::{Connection, PgConnection};
+use uuid::Uuid;
+
+use crate::support::{Backend, Database, create_key};
+
+struct Setup {
+    database: Database,
+    store: DynStore,
+    organization_id: Uuid,
+    workspace_id: Uuid,
+    api_key_id: Uuid,
+}
+
+async fn setup() -> Option<Setup> {
+    let database = Database::create(Backend::Postgres).await?;
+    let pool = PoolSettings {
+        max_connections: 4,
+        acquire_timeout: Duration::from_secs(10),
+    };
+    let store = store::connect(database.url(), pool).await.unwrap();
+    store.migrate().await.unwrap();
+    let (key, organization_id) = create_key(&store, "acme").await;
+    let caller = store
+        .authenticate(&ApiKeySecret::from_presented(&key).hash())
+        .await
+        .unwrap()
+        .unwrap();
+    let workspace = store
+        .find_workspace(organization_id, None)
+        .await
+        .unwrap()
+        .unwrap();
+    Some(Setup {
+        database,
+        store,
+        organization_id,
+        workspace_id: workspace.id,
+        api_key_id: caller.api_key_id,
+    })
+}
+
+impl Setup {
+    fn record(&self, text: &str, key: Option<&str>) -> NewTracking {
+        NewTracking {
+            id: Uuid::new_v4(),
+            organization_id: self.organization_id,
+            workspace_id: self.workspace_id,
+            api_key_id: self.api_key_id,
+            post: text.into(),
+            platforms: vec!["x".into()],
+            media_urls: Vec::new(),
+            schedule_date: None,
+            extra: json!({}),
+            idempotency_key: key.map(str::to_owned),
+            request_fingerprint: key.map(|_| "f".to_owned()),
+            ayrshare_idempotency_key: None,
+        }
+    }
+
+    fn insert(
+        &self,
+        record: NewTracking,
+    ) -> tokio::task::JoinHandle<(Uuid, Result<Inserted, String>)> {
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            let answer = store.insert_tracking(&record).await;
+            (
+                record.id,
+                answer.map_err(|e| format!("{e} unavailable={}", e.is_unavailable())),
+            )
+        })
+    }
+
+    async fn connection(&self) -> PgConnection {
+        PgConnection::connect(self.database.url()).await.unwrap()
+    }
+
+    async fn count(&self) -> i64 {
+        sqlx::query_scalar("select count(*) from scheduled_social_posts_v2")
+            .fetch_one(&mut self.connection().await)
+            .await
+            .unwrap()
+    }
+
+    /// Waits until some statement of the store waits on a lock the test holds.
+    async fn until_blocked(&self) {
+        let mut conn = self.connection().await;
+        tokio::time::timeout(Duration::from_secs(20), async {
+            loop {
+                let waiting: i64 = sqlx::query_scalar(
+                    "select count(*) from pg_stat_activity \
+                     where datname = current_database() and wait_event_type = 'Lock'",
+                )
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+                if waiting > 0 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .expect("the store's write waits on the test's lock");
+    }
+}
+
+fn posted(n: usize) -> Outcome {
+    Outcome {
+        tracked_status: Some(TrackedStatus::Posted),
+        open: None,
+        provider_post_id: Some(format!("P-{n}")),
+        provider_status: Some("success".into()),
+        results: Vec::new(),
+        error: None,
+        provider_response: Some(json!({"status": "success", "id": format!("P-{n}")})),
+        verdict: Verdict::Accepted,
+    }
+}
+
+/// Holds the claim `key` in an open transaction: an insert claiming it waits until the end.
+async fn hold_claim(setup: &Setup, conn: &mut PgConnection, key: &str) {
+    sqlx::query("begin").execute(&mut *conn).await.unwrap();
+    sqlx::query(
+        "insert into scheduled_social_posts_v2 (id, organization_id, workspace_id, api_key_id, \
+         post, platforms, tracked_status, idempotency_key, idempotency_claim) \
+         values ($1, $2, $3, $4, 'held', '{x}', 'pending', $5, $5)",
+    )
+    .bind(Uuid::new_v4())
+    .bind(setup.organization_id)
+    .bind(setup.workspace_id)
+    .bind(setup.api_key_id)
+    .bind(key)
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_bad_write_in_a_batch_fails_alone_and_every_other_gets_its_own_record() {
+    let Some(setup) = setup().await else {
+        return;
+    };
+    let mut holder = setup.connection().await;
+    hold_claim(&setup, &mut holder, "busy").await;
+    let first = setup.insert(setup.record("first", Some("busy")));
+    setup.until_blocked().await;
+
+    // These queue behind it, as one batch; the orphan (no such organization) spoils it.
+    let mut orphan = setup.record("orphan", None);
+    orphan.organization_id = Uuid::new_v4();
+    let orphan = setup.insert(orphan);
+    let good: Vec<_> = (0..5)
+        .map(|n| setup.insert(setup.record(&format!("good {n}"), None)))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    sqlx::query("rollback").execute(&mut holder).await.unwrap();
+
+    let (id, answer) = first.await.unwrap();
+    match answer.unwrap() {
+        Inserted::New(record) => assert_eq!(record.id, id),
+        other => panic!("{other:?}"),
+    }
+    for task in good {
+        let (id, answer) = task.await.unwrap();
+        match answer.unwrap() {
+            Inserted::New(record) => {
+                assert_eq!(record.id, id);
+                assert_eq!(record.tracked_status, TrackedStatus::Pending);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let (_, refused) = orphan.await.unwrap();
+    let error = refused.unwrap_err();
+    assert!(error.contains("unavailable=false"), "{error}");
+    assert_eq!(setup.count().await, 6);
+}
+
+#[tokio::test]
+async fn one_key_claimed_by_a_whole_batch_has_one_holder() {
+    let Some(setup) = setup().await else {
+        return;
+    };
+    let mut holder = setup.connection().await;
+    hold_claim(&setup, &mut holder, "busy").await;
+    let first = setup.insert(setup.record("first", Some("busy")));
+    setup.until_blocked().await;
+    let same: Vec<_> = (0..5)
+        .map(|n| setup.insert(setup.record(&format!("same {n}"), Some("k"))))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    sqlx::query("rollback").execute(&mut holder).await.unwrap();
+    assert!(matches!(first.await.unwrap().1, Ok(Inserted::New(_))));
+
+    let mut new = Vec::new();
+    let mut claimed = Vec::new();
+    for task in same {
+        let (id, answer) = task.await.unwrap();
+        match answer.unwrap() {
+            Inserted::New(record) => {
+                assert_eq!(record.id, id);
+                new.push(record.id);
+            }
+            Inserted::Claimed(holder) => claimed.push(holder.id),
+        }
+    }
+    assert_eq!(new.len(), 1, "{new:?}");
+    assert_eq!(claimed, vec![new[0]; 4]);
+    assert_eq!(setup.count().await, 2);
+}
+
+#[tokio::test]
+async fn outcomes_recorded_together_each_land_on_their_own_record() {
+    let Some(setup) = setup().await else {
+        return;
+    };
+    let mut ids = Vec::new();
+    for n in 0..6 {
+        match setup
+            .store
+            .insert_tracking(&setup.record(&format!("r{n}"), None))
+            .await
+            .unwrap()
+        {
+            Inserted::New(record) => ids.push(record.id),
+            other => panic!("{other:?}"),
+        }
+    }
+    // The last one is already posted: its outcome's move is not allowed, and it says so.
+    setup
+        .store
+        .record_outcome(ids[5], Transition::CreateOutcome, &posted(99), None)
+        .await
+        .unwrap();
+
+    // Lock the first record, so that its update holds the one batch slot.
+    let mut locker = setup.connection().await;
+    sqlx::query("begin").execute(&mut locker).await.unwrap();
+    sqlx::query("select 1 from scheduled_social_posts_v2 where id = $1 for update")
+        .bind(ids[0])
+        .execute(&mut locker)
+        .await
+        .unwrap();
+    let update = |n: usize| {
+        let store = setup.store.clone();
+        let id = ids[n];
+        tokio::spawn(async move {
+            store
+                .record_outcome(id, Transition::CreateOutcome, &posted(n), None)
+                .await
+        })
+    };
+    let first = update(0);
+    setup.until_blocked().await;
+    let rest: Vec<_> = (1..6).map(update).collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    sqlx::query("commit").execute(&mut locker).await.unwrap();
+
+    let record = first.await.unwrap().unwrap();
+    assert_eq!(record.provider_post_id.as_deref(), Some("P-0"));
+    for (n, task) in (1..6).zip(rest) {
+        let record = task.await.unwrap().unwrap();
+        assert_eq!(record.id, ids[n]);
+        assert_eq!(record.tracked_status, TrackedStatus::Posted);
+        let expected = if n == 5 {
+            "P-99".to_owned()
+        } else {
+            format!("P-{n}")
+        };
+        assert_eq!(record.provider_post_id, Some(expected));
+    }
+}
