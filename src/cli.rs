@@ -14,7 +14,7 @@ use crate::config::{Config, is_header_safe};
 use crate::domain::ApiKeySecret;
 use crate::store::DynStore;
 use crate::telemetry;
-use mock_ayrshare::cli::MockArgs;
+use mock_ayrshare::cli::{MockArgs, shutdown_signal};
 
 /// Publish or schedule social posts through Ayrshare, exactly once, with a tracking record for
 /// every request. Configuration comes from the environment and `.env`; see README.md.
@@ -533,29 +533,6 @@ async fn healthcheck(url: url::Url, any_status: bool) -> Result<(), Failure> {
     } else {
         Err(Failure(format!("{url}: {status}")))
     }
-}
-
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
-    }
-    tracing::info!("shutdown signal received; finishing requests in flight");
 }
 
 #[cfg(test)]

@@ -151,8 +151,15 @@ impl AyrshareClient {
         scope: CallScope<'_>,
         body: &Value,
     ) -> Result<ProviderAnswer, AyrshareError> {
-        let request = self.request(Method::POST, &["post"], scope)?.json(body);
-        self.send(request, scope, "create post", "POST /post").await
+        self.send_json(
+            Method::POST,
+            &["post"],
+            scope,
+            body,
+            "create post",
+            "POST /post",
+        )
+        .await
     }
 
     /// `GET /post/{id}`: the current state of one post.
@@ -186,11 +193,15 @@ impl AyrshareClient {
         scope: CallScope<'_>,
         body: &Value,
     ) -> Result<ProviderAnswer, AyrshareError> {
-        let request = self
-            .request(Method::POST, &["hook", "webhook"], scope)?
-            .json(body);
-        self.send(request, scope, "register webhook", "POST /hook/webhook")
-            .await
+        self.send_json(
+            Method::POST,
+            &["hook", "webhook"],
+            scope,
+            body,
+            "register webhook",
+            "POST /hook/webhook",
+        )
+        .await
     }
 
     /// `PATCH /post`: changes a post Ayrshare still holds (reschedule, pause, notes, approval).
@@ -201,9 +212,15 @@ impl AyrshareClient {
         scope: CallScope<'_>,
         body: &Value,
     ) -> Result<ProviderAnswer, AyrshareError> {
-        let request = self.request(Method::PATCH, &["post"], scope)?.json(body);
-        self.send(request, scope, "update post", "PATCH /post")
-            .await
+        self.send_json(
+            Method::PATCH,
+            &["post"],
+            scope,
+            body,
+            "update post",
+            "PATCH /post",
+        )
+        .await
     }
 
     /// `DELETE /post` with a JSON body (`id`, `markManualDeleted`): cancels a scheduled post or
@@ -213,9 +230,15 @@ impl AyrshareClient {
         scope: CallScope<'_>,
         body: &Value,
     ) -> Result<ProviderAnswer, AyrshareError> {
-        let request = self.request(Method::DELETE, &["post"], scope)?.json(body);
-        self.send(request, scope, "delete post", "DELETE /post")
-            .await
+        self.send_json(
+            Method::DELETE,
+            &["post"],
+            scope,
+            body,
+            "delete post",
+            "DELETE /post",
+        )
+        .await
     }
 
     /// `POST /analytics/post` (`id`, optional `platforms`): a post's numbers per platform. A read
@@ -225,11 +248,15 @@ impl AyrshareClient {
         scope: CallScope<'_>,
         body: &Value,
     ) -> Result<ProviderAnswer, AyrshareError> {
-        let request = self
-            .request(Method::POST, &["analytics", "post"], scope)?
-            .json(body);
-        self.send(request, scope, "post analytics", "POST /analytics/post")
-            .await
+        self.send_json(
+            Method::POST,
+            &["analytics", "post"],
+            scope,
+            body,
+            "post analytics",
+            "POST /analytics/post",
+        )
+        .await
     }
 
     fn request(
@@ -264,6 +291,20 @@ impl AyrshareClient {
             );
         }
         Ok(self.http.request(method, url).headers(headers))
+    }
+
+    /// Sends one call with a JSON body to the route `segments` (see `send`).
+    async fn send_json(
+        &self,
+        method: Method,
+        segments: &[&str],
+        scope: CallScope<'_>,
+        body: &Value,
+        what: &'static str,
+        endpoint: &'static str,
+    ) -> Result<ProviderAnswer, AyrshareError> {
+        let request = self.request(method, segments, scope)?.json(body);
+        self.send(request, scope, what, endpoint).await
     }
 
     /// Sends one call (see `exchange`) and counts it in the metrics under `endpoint`, the

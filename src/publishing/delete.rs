@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::Publisher;
 use super::error::{AppError, RecordRef};
 use super::views::DeletionView;
-use crate::domain::change::{Change, ChangeOutcome, judge_change};
+use crate::domain::change::Change;
 use crate::domain::outcome::any_published;
 use crate::domain::{Outcome, PostDeletion, TrackedStatus, Transition, Verdict};
 use crate::store::{Caller, TrackingRecord};
@@ -43,29 +43,9 @@ impl Publisher {
                 });
             }
         }
-        let workspace = self.workspace_of(&record).await?;
-        let answer = self
-            .ayrshare
-            .delete_post(
-                self.scope_of(&record, &workspace, None),
-                &deletion.ayrshare_body(post_id),
-            )
-            .await;
-        let status = match judge_change(answer.as_ref().map_err(|e| e.failure()), Change::Delete) {
-            ChangeOutcome::Done { status } => status,
-            ChangeOutcome::Refused { detail } => {
-                return Err(AppError::Conflict {
-                    detail,
-                    record: Some(RecordRef::new(&record, false, &[])),
-                });
-            }
-            ChangeOutcome::Failed(verdict) => {
-                return Err(AppError::Provider {
-                    verdict,
-                    record: RecordRef::new(&record, false, &[]),
-                });
-            }
-        };
+        let status = self
+            .apply_change(&record, Change::Delete, &deletion.ayrshare_body(post_id))
+            .await?;
         let record = self.record_removal(record).await?;
         tracing::info!(
             tracking_id = %record.id,

@@ -5,6 +5,7 @@
 
 pub mod account;
 mod analytics;
+mod change;
 mod create;
 mod delete;
 mod error;

@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::Publisher;
 use super::error::{AppError, RecordRef};
 use super::views::UpdateView;
-use crate::domain::change::{Change, ChangeOutcome, judge_change};
+use crate::domain::change::Change;
 use crate::domain::{PostUpdate, TrackedStatus};
 use crate::store::Caller;
 
@@ -32,29 +32,9 @@ impl Publisher {
                 record: Some(RecordRef::new(&record, false, &[])),
             });
         }
-        let workspace = self.workspace_of(&record).await?;
-        let answer = self
-            .ayrshare
-            .update_post(
-                self.scope_of(&record, &workspace, None),
-                &update.ayrshare_body(post_id),
-            )
-            .await;
-        let status = match judge_change(answer.as_ref().map_err(|e| e.failure()), Change::Update) {
-            ChangeOutcome::Done { status } => status,
-            ChangeOutcome::Refused { detail } => {
-                return Err(AppError::Conflict {
-                    detail,
-                    record: Some(RecordRef::new(&record, false, &[])),
-                });
-            }
-            ChangeOutcome::Failed(verdict) => {
-                return Err(AppError::Provider {
-                    verdict,
-                    record: RecordRef::new(&record, false, &[]),
-                });
-            }
-        };
+        let status = self
+            .apply_change(&record, Change::Update, &update.ayrshare_body(post_id))
+            .await?;
         let record = if update.needs_scheduled() {
             self.record_schedule_change_with_retries(
                 record.id,

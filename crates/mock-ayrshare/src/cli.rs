@@ -100,7 +100,8 @@ pub fn init_logging() -> Result<(), String> {
     Ok(())
 }
 
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+/// Completes on SIGINT (Ctrl-C) or SIGTERM. Shared: `mosaic-social` stops `serve` and its
+/// `mock-ayrshare` command with it too, so the two programs stop on the same signals.
 pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;

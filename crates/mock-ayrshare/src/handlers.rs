@@ -81,11 +81,7 @@ pub(super) async fn create_post(
     // The timer may be asleep until a later post: this one may be due sooner.
     state.wake.notify_one();
     if wrap {
-        // In the wrapped form a post that failed anywhere is an HTTP 400.
-        if body["status"] == "error" {
-            http = StatusCode::BAD_REQUEST;
-        }
-        body = post::wrap(body);
+        (http, body) = post::wrap(http, body);
     }
     Ok(json_response(http, &body))
 }
@@ -107,10 +103,7 @@ fn answer_unremembered(
         .wrap
         .unwrap_or(state.config.wrap_profile_answers && profile.key().is_some());
     if wrap {
-        if body["status"] == "error" {
-            http = StatusCode::BAD_REQUEST;
-        }
-        body = post::wrap(body);
+        (http, body) = post::wrap(http, body);
     }
     json_response(http, &body)
 }
@@ -166,9 +159,7 @@ pub(super) async fn delete_post(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Response> {
-    let bytes = body.map_err(unreadable_body)?;
-    admit(&state, &headers, None).await?;
-    let parsed = validate::parse_body(&bytes)?;
+    let parsed = admit_json(&state, &headers, body).await?;
     let target = validate::check_delete(&parsed)?;
     let manual = validate::mark_manual_deleted(&parsed);
     let profile = Profile::from_headers(&headers);
@@ -207,9 +198,7 @@ pub(super) async fn update_post(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Response> {
-    let bytes = body.map_err(unreadable_body)?;
-    admit(&state, &headers, None).await?;
-    let (id, update) = validate::check_update(&validate::parse_body(&bytes)?)?;
+    let (id, update) = validate::check_update(&admit_json(&state, &headers, body).await?)?;
     let profile = Profile::from_headers(&headers);
     let now = state.now();
     let mut store = state.store();
@@ -235,9 +224,7 @@ pub(super) async fn post_analytics(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Response> {
-    let bytes = body.map_err(unreadable_body)?;
-    admit(&state, &headers, None).await?;
-    let (id, platforms) = validate::check_analytics(&validate::parse_body(&bytes)?)?;
+    let (id, platforms) = validate::check_analytics(&admit_json(&state, &headers, body).await?)?;
     let profile = Profile::from_headers(&headers);
     let now = state.now();
     let mut store = state.store();
@@ -335,6 +322,18 @@ pub(super) async fn admit(
     }
     authenticate(&state.config, headers)?;
     Ok(choice)
+}
+
+/// The checks a route with a JSON body makes first, when the body names no scenario: the body
+/// was read, the caller is admitted (see [`admit`]), the body is JSON. Answers the parsed body.
+pub(super) async fn admit_json(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Value, Response> {
+    let bytes = body.map_err(unreadable_body)?;
+    admit(state, headers, None).await?;
+    Ok(validate::parse_body(&bytes)?)
 }
 
 /// Accepts `Authorization: Bearer <key>`: the configured key, or any non-empty key without one.

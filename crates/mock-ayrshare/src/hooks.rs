@@ -8,10 +8,9 @@ use axum::response::Response;
 use serde_json::{Map, Value, json};
 
 use super::AppState;
-use super::handlers::{admit, unreadable_body};
+use super::handlers::{admit, admit_json};
 use super::profile::Profile;
 use super::reply::{ApiError, json_response};
-use super::validate;
 use super::webhook::{self, WebhookTarget};
 
 /// The only action the mock delivers.
@@ -27,9 +26,7 @@ pub(super) async fn register(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Response> {
-    let bytes = body.map_err(unreadable_body)?;
-    admit(&state, &headers, None).await?;
-    let parsed = validate::parse_body(&bytes)?;
+    let parsed = admit_json(&state, &headers, body).await?;
     let fields = object(&parsed)?;
     check_action(fields)?;
     let url = string_field(fields, "url")?.ok_or_else(|| {
@@ -61,10 +58,7 @@ pub(super) async fn unregister(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Response> {
-    let bytes = body.map_err(unreadable_body)?;
-    admit(&state, &headers, None).await?;
-    let parsed = validate::parse_body(&bytes)?;
-    check_action(object(&parsed)?)?;
+    check_action(object(&admit_json(&state, &headers, body).await?)?)?;
     let profile = Profile::from_headers(&headers);
     if !state.store().remove_hook(&profile) {
         return Err(ApiError::not_found(

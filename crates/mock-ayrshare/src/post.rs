@@ -226,9 +226,18 @@ impl StoredPost {
     }
 }
 
-/// An answer in the form Ayrshare uses for User Profiles: `{"status", "posts": [answer]}`.
-pub(super) fn wrap(answer: Value) -> Value {
-    json!({"status": answer["status"].clone(), "posts": [answer]})
+/// An answer in the form Ayrshare uses for User Profiles: `{"status", "posts": [answer]}`. In
+/// that form a post that failed anywhere is an HTTP 400.
+pub(super) fn wrap(http: StatusCode, answer: Value) -> (StatusCode, Value) {
+    let http = if answer["status"] == "error" {
+        StatusCode::BAD_REQUEST
+    } else {
+        http
+    };
+    (
+        http,
+        json!({"status": answer["status"].clone(), "posts": [answer]}),
+    )
 }
 
 /// Formats a time as Ayrshare does: UTC, `Z`, fractional seconds only when present.

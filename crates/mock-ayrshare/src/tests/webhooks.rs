@@ -97,6 +97,17 @@ async fn register(mock: &Mock, profile: Option<&str>, body: Value) -> Answer {
 }
 
 /// Runs the publishing timer of `mock` in the background, as `serve` does.
+/// The mock's settings with a configured webhook: `url`, signed with `secret` if one is given.
+fn delivering_to(url: &str, secret: Option<&str>) -> MockConfig {
+    MockConfig {
+        webhook: Some(WebhookTarget {
+            url: url.to_owned(),
+            secret: secret.map(str::to_owned),
+        }),
+        ..MockConfig::default()
+    }
+}
+
 fn start_timer(mock: &Mock) -> tokio::task::JoinHandle<()> {
     tokio::spawn(crate::publish_on_time(mock.state.clone()))
 }
@@ -150,13 +161,7 @@ async fn a_registered_webhook_gets_the_signed_scheduled_action_when_the_timer_pu
 #[tokio::test]
 async fn a_failed_post_and_a_failed_delivery_are_retried_with_the_same_body() {
     let mut hook = receiver(2).await;
-    let mock = Mock::with_config(MockConfig {
-        webhook: Some(WebhookTarget {
-            url: hook.url.clone(),
-            secret: Some("k".to_owned()),
-        }),
-        ..MockConfig::default()
-    });
+    let mock = Mock::with_config(delivering_to(&hook.url, Some("k")));
     let mut body = later(&mock, "fails on facebook", 30);
     body["post"] = json!("fails [mock:partial]");
     mock.post(body).await;
@@ -181,13 +186,7 @@ async fn a_failed_post_and_a_failed_delivery_are_retried_with_the_same_body() {
 #[tokio::test]
 async fn a_delivery_is_given_up_after_four_attempts() {
     let mut hook = receiver(usize::MAX).await;
-    let mock = Mock::with_config(MockConfig {
-        webhook: Some(WebhookTarget {
-            url: hook.url.clone(),
-            secret: None,
-        }),
-        ..MockConfig::default()
-    });
+    let mock = Mock::with_config(delivering_to(&hook.url, None));
     mock.post(later(&mock, "x", 1)).await;
     mock.advance(2);
     mock.get("/api/history").await;
@@ -200,13 +199,7 @@ async fn a_delivery_is_given_up_after_four_attempts() {
 #[tokio::test]
 async fn without_a_secret_deliveries_are_unsigned_but_timestamped() {
     let mut hook = receiver(0).await;
-    let mock = Mock::with_config(MockConfig {
-        webhook: Some(WebhookTarget {
-            url: hook.url.clone(),
-            secret: None,
-        }),
-        ..MockConfig::default()
-    });
+    let mock = Mock::with_config(delivering_to(&hook.url, None));
     mock.post(later(&mock, "x", 1)).await;
     mock.advance(2);
     mock.get("/api/history").await;
@@ -218,13 +211,7 @@ async fn without_a_secret_deliveries_are_unsigned_but_timestamped() {
 #[tokio::test]
 async fn immediate_posts_send_no_webhook() {
     let mut hook = receiver(0).await;
-    let mock = Mock::with_config(MockConfig {
-        webhook: Some(WebhookTarget {
-            url: hook.url.clone(),
-            secret: None,
-        }),
-        ..MockConfig::default()
-    });
+    let mock = Mock::with_config(delivering_to(&hook.url, None));
     mock.post(a_post("now")).await;
     call(Method::POST, "/api/post")
         .header("X-Mock-Scenario", "partial")
@@ -240,13 +227,7 @@ async fn a_profile_hook_wins_over_the_primary_one_which_wins_over_the_configured
     let mut configured = receiver(0).await;
     let mut primary = receiver(0).await;
     let mut team = receiver(0).await;
-    let mock = Mock::with_config(MockConfig {
-        webhook: Some(WebhookTarget {
-            url: configured.url.clone(),
-            secret: None,
-        }),
-        ..MockConfig::default()
-    });
+    let mock = Mock::with_config(delivering_to(&configured.url, None));
     // Before any registration, everything goes to the configured webhook.
     mock.post(later(&mock, "first", 1)).await;
     mock.advance(2);
@@ -286,13 +267,7 @@ async fn a_profile_hook_wins_over_the_primary_one_which_wins_over_the_configured
 #[tokio::test]
 async fn processing_tiktok_posts_send_the_tiktok_published_sub_action() {
     let mut hook = receiver(0).await;
-    let mock = Mock::with_config(MockConfig {
-        webhook: Some(WebhookTarget {
-            url: hook.url.clone(),
-            secret: None,
-        }),
-        ..MockConfig::default()
-    });
+    let mock = Mock::with_config(delivering_to(&hook.url, None));
     let mut body = a_post("video");
     body["platforms"] = json!(["tiktok"]);
     let answer = call(Method::POST, "/api/post")
@@ -385,13 +360,7 @@ async fn serve_publishes_a_scheduled_post_on_time_and_delivers_its_webhook_with_
     let mut hook = receiver(0).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}/api", listener.local_addr().unwrap());
-    let config = MockConfig {
-        webhook: Some(WebhookTarget {
-            url: hook.url.clone(),
-            secret: Some("s".to_owned()),
-        }),
-        ..MockConfig::default()
-    };
+    let config = delivering_to(&hook.url, Some("s"));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(crate::serve(listener, config, async {
         let _ = stopped.await;
