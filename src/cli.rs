@@ -53,6 +53,9 @@ enum Command {
     /// Run the Ayrshare simulator on its own, for integration tests (serves under /api); the
     /// same as the `mock-ayrshare` binary.
     MockAyrshare(MockArgs),
+    /// Print the OpenAPI 3.1 document that `GET /openapi.json` serves (with `/metrics` on the
+    /// main listener), for client generators and linters; needs no database or configuration.
+    Openapi,
     /// Probe a URL and exit 0 when it answers 2xx: a container health check without curl.
     Healthcheck {
         /// The URL to probe [default: /readyz on BIND_ADDR, on loopback when BIND_ADDR binds every
@@ -228,6 +231,13 @@ async fn execute(command: Command, options: Options) -> Result<(), Failure> {
         mock_ayrshare::cli::run(args, shutdown_signal()).await?;
         return Ok(());
     }
+    if let Command::Openapi = command {
+        let (_routes, document) = crate::http::api_routes(true);
+        let text = serde_json::to_string_pretty(&document)
+            .map_err(|e| Failure(format!("the OpenAPI document could not be written: {e}")))?;
+        println!("{text}");
+        return Ok(());
+    }
     if let Command::Healthcheck { url, any_status } = command {
         let url = match url {
             Some(url) => url,
@@ -333,7 +343,9 @@ async fn execute(command: Command, options: Options) -> Result<(), Failure> {
             telemetry::init("warn").map_err(Failure)?;
             register_webhook(&config, &organization, workspace, &url).await
         }
-        Command::MockAyrshare(_) | Command::Healthcheck { .. } => unreachable!("handled above"),
+        Command::MockAyrshare(_) | Command::Healthcheck { .. } | Command::Openapi => {
+            unreachable!("handled above")
+        }
     }
 }
 

@@ -74,7 +74,7 @@ const METRICS: [(&str, &[&str]); 8] = [
 ];
 
 /// One platform's numbers.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PlatformAnalytics {
     /// Our name (`x`, never `twitter`).
     pub platform: String,
@@ -89,7 +89,7 @@ pub struct PlatformAnalytics {
 }
 
 /// A platform Ayrshare had no numbers for, and why.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct PlatformError {
     pub platform: String,
     pub message: String,

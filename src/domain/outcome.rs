@@ -71,7 +71,7 @@ pub enum DeliveryFailure {
 }
 
 /// One platform's outcome, as this API reports it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PlatformResult {
     /// Our platform name (`x`, never `twitter`).
     pub platform: String,
@@ -111,7 +111,7 @@ pub fn any_published(results: &[PlatformResult]) -> bool {
 }
 
 /// A link to a published post.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Link {
     pub platform: String,
     pub post_url: String,

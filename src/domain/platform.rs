@@ -13,6 +13,13 @@ pub enum Platform {
     Youtube,
 }
 
+/// Written under this API's name (`x`), as stored and reported.
+impl serde::Serialize for Platform {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 impl Platform {
     /// Every platform, in the order the documentation lists them.
     pub const ALL: [Platform; 6] = [

@@ -1,32 +1,59 @@
 //! `GET /healthz` (liveness) and `GET /readyz` (readiness), both without an API key and cheap.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use serde_json::{Map, Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::error::error_body;
 use super::extract::Json;
+use super::openapi::schemas::{ErrorBody, HealthStatus};
 use crate::store::Readiness;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
 }
 
-/// Answers as long as the process serves; it does not touch the database, so a database outage
-/// does not get healthy replicas restarted.
+/// Liveness: the process serves.
+///
+/// No API key; does not touch the database.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    security(()),
+    responses((status = 200, description = "`{\"status\": \"ok\"}`", body = HealthStatus)),
+)]
+// Answers as long as the process serves; it does not touch the database, so a database outage
+// does not get healthy replicas restarted.
 async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// Ready when the database answers and every migration of this build is applied: two small
-/// reads, bounded by the pool's acquire timeout. A load balancer stops sending traffic on 503
-/// and resumes once the database is back, with no restart.
+/// Readiness: the database answers and every migration of this build is applied.
+///
+/// No API key. A load balancer stops sending traffic on 503 and resumes on 200.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    security(()),
+    responses(
+        (status = 200, description = "`{\"status\": \"ready\"}`", body = HealthStatus,
+         example = json!({"status": "ready"})),
+        (status = 503, description = "`service_unavailable`: the database cannot be reached or \
+                                      lacks migrations.", body = ErrorBody,
+         headers(("Retry-After" = String, description = "Seconds to wait."))),
+    ),
+)]
+// Ready when the database answers and every migration of this build is applied: two small
+// reads, bounded by the pool's acquire timeout. A load balancer stops sending traffic on 503
+// and resumes once the database is back, with no restart.
 async fn readyz(State(state): State<AppState>) -> Response {
     let detail = match state.publisher.store.readiness().await {
         Ok(Readiness::Ready) => return Json(json!({ "status": "ready" })).into_response(),

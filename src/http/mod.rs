@@ -1,11 +1,14 @@
-//! The HTTP layer: the application state, the router with its middleware, and serving with a
-//! graceful shutdown. One file per resource below it.
+//! The HTTP layer: the application state, the router with its middleware and its OpenAPI
+//! document, and serving with a graceful shutdown. One file per resource below it; `openapi`
+//! holds what the document's operations share, `docs_page` serves it.
 
+mod docs_page;
 mod error;
 mod extract;
 mod health;
 mod metrics;
 mod middleware;
+pub mod openapi;
 mod posts;
 pub mod rate_limit;
 pub mod server;
@@ -17,15 +20,17 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::{Extension, Router};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
 pub use error::ApiError;
 pub use server::ConnectionLimits;
@@ -54,24 +59,36 @@ pub struct AppState {
 
 /// The whole application: routes, JSON fallbacks and middleware.
 pub fn router(state: AppState) -> Router {
-    let mut routes = Router::new()
+    let (routes, document) = api_routes(state.metrics_on_main);
+    let json = serde_json::to_vec(&document).expect("an OpenAPI document serializes");
+    let routes = routes.layer(Extension(docs_page::OpenApiJson(json.into())));
+    with_middleware(routes, state)
+}
+
+/// Every route the main listener serves, and the OpenAPI document that describes exactly them:
+/// both come from the same `utoipa_axum::routes!` registrations. `/metrics` is in both only when
+/// it is served here (`metrics_on_main`).
+pub fn api_routes(metrics_on_main: bool) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let mut routes = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(health::router())
         .merge(social_post::router())
         .merge(posts::router())
         .merge(whoami::router())
-        .merge(webhooks::router());
-    if state.metrics_on_main {
+        .merge(webhooks::router())
+        .merge(docs_page::router());
+    if metrics_on_main {
         routes = routes.merge(metrics::router());
     }
-    with_middleware(routes, state)
+    let (routes, mut document) = routes.split_for_parts();
+    openapi::finish(&mut document);
+    (routes, document)
 }
 
 /// `GET /metrics` alone, for the listener `METRICS_BIND_ADDR` names; anything else there is a
 /// JSON 404.
 pub fn metrics_router(state: AppState) -> Router {
-    metrics::router()
-        .fallback(middleware::not_found)
-        .with_state(state)
+    let (routes, _document) = metrics::router().split_for_parts();
+    routes.fallback(middleware::not_found).with_state(state)
 }
 
 /// Adds the fallbacks and the middleware stack (outermost first) to `routes`.

@@ -1,19 +1,51 @@
 //! `/social/posts`: the caller's tracking records, a page at a time. Translation only.
 
-use axum::Router;
 use axum::extract::State;
-use axum::routing::get;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{Authenticated, Json, Query};
+use super::openapi::schemas::ErrorBody;
+use crate::domain::{Platform, TrackedStatus};
 use crate::publishing::PostList;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/social/posts", get(list_posts))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_posts))
 }
 
-/// `GET /social/posts?limit&cursor&tracked_status&platform&workspace_id&created_after&created_before`.
+/// Your organization's tracking records, newest first, a page at a time.
+///
+/// Read from the database only. Pages are cut by keyset: pass `next_cursor` back unchanged, with
+/// the same filters. An unknown or repeated parameter is a `validation_error`.
+#[utoipa::path(
+    get,
+    path = "/social/posts",
+    tag = "posts",
+    params(
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100,
+         description = "Records per page, 1 to 100 (default 20)."),
+        ("cursor" = Option<String>, Query,
+         description = "The `next_cursor` of the previous page, unchanged."),
+        ("tracked_status" = Option<TrackedStatus>, Query, description = "Only this status."),
+        ("platform" = Option<Platform>, Query, description = "Only posts that name it."),
+        ("workspace_id" = Option<uuid::Uuid>, Query,
+         description = "Only this workspace of your organization."),
+        ("created_after" = Option<chrono::DateTime<chrono::Utc>>, Query,
+         description = "Exclusive bound, RFC 3339 with an offset (`+` written `%2B`)."),
+        ("created_before" = Option<chrono::DateTime<chrono::Utc>>, Query,
+         description = "Exclusive bound, RFC 3339 with an offset (`+` written `%2B`)."),
+    ),
+    responses(
+        (status = 200, description = "A page; `next_cursor` is null on the last one.",
+         body = PostList),
+        (status = 400, description = "`validation_error`, naming each parameter.",
+         body = ErrorBody),
+        (status = 404, description = "`not_found`: no such workspace in your organization.",
+         body = ErrorBody),
+    ),
+)]
 async fn list_posts(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,

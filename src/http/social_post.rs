@@ -2,16 +2,17 @@
 //! delete it, read its analytics, and read the tracking record. Translation only: the work is
 //! done by `publishing`.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use serde_json::Value;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{Authenticated, Json, OptionalJson, Path, Query};
+use super::openapi::schemas::{CreatePostRequest, DeletePostRequest, ErrorBody, UpdatePostRequest};
 use crate::domain::IdempotencyKey;
 use crate::publishing::{
     AnalyticsView, AppError, DeletionView, PostView, TrackingView, UpdateView,
@@ -22,18 +23,73 @@ pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 /// The response header that marks a replayed answer.
 pub const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/social/post", post(create_post))
-        .route(
-            "/social/post/{post_id}",
-            get(get_post).patch(update_post).delete(delete_post),
-        )
-        .route("/social/post/{post_id}/analytics", get(get_analytics))
-        .route("/social/post/track/{tracking_id}", get(get_tracking))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_post))
+        .routes(routes!(get_post, update_post, delete_post))
+        .routes(routes!(get_analytics))
+        .routes(routes!(get_tracking))
 }
 
-/// `POST /social/post`.
+/// Publish now, or schedule, one post to one or more platforms.
+///
+/// Validates the whole body, writes the tracking record (`pending`) before calling Ayrshare,
+/// calls Ayrshare's `POST /post` at most once, records the outcome, and answers Ayrshare's post
+/// id and per-platform results with the record's `tracking_id` and `tracked_status`. Any key
+/// besides the five documented ones is forwarded to Ayrshare as written. With an
+/// `Idempotency-Key`, a retry replays the first answer and never publishes twice.
+#[utoipa::path(
+    post,
+    path = "/social/post",
+    tag = "posts",
+    request_body = CreatePostRequest,
+    params(
+        ("Idempotency-Key" = Option<String>, Header,
+         description = "Makes the request safe to retry: 1 to 255 printable ASCII characters, \
+                        unique per request of your organization, kept 24 hours. A retry with the \
+                        same key and body replays the first answer."),
+    ),
+    responses(
+        (status = 200, description = "Ayrshare accepted the post: published (`posted`), \
+                                      scheduled (`scheduled`) or published on some platforms \
+                                      (`partial`, `status: error`).",
+         body = PostView,
+         headers(("Idempotent-Replayed" = String,
+                  description = "`true` when the answer is a replay of an earlier request with \
+                                 the same `Idempotency-Key`.")),
+         example = json!({
+            "post_id": "FZSYDe2OWcX201BGHq0b", "status": "success",
+            "links": [{"platform": "x", "post_url": "https://twitter.com/ayrshare_mock/status/1015829281126638117"}],
+            "results": [{"platform": "x", "status": "success", "post_id": "1015829281126638117",
+                         "post_url": "https://twitter.com/ayrshare_mock/status/1015829281126638117",
+                         "message": null}],
+            "error": null,
+            "tracking_id": "a4a04908-2c23-4316-b56d-5f0ce9ea827b", "tracked_status": "posted"})),
+        (status = 400, description = "`validation_error` (nothing written), or \
+                                      `provider_rejected`: Ayrshare refused the post and nothing \
+                                      was published (`failed`).", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such workspace in your organization.",
+         body = ErrorBody),
+        (status = 409, description = "`idempotency_in_progress`: the first request with this \
+                                      key has not been answered yet.", body = ErrorBody,
+         headers(("Retry-After" = String, description = "Seconds to wait."))),
+        (status = 422, description = "`idempotency_key_mismatch`: this key was used with \
+                                      another body.", body = ErrorBody),
+        (status = 429, description = "`rate_limit`: your key's limit, or Ayrshare's (then with \
+                                      the record, `failed`).", body = ErrorBody,
+         headers(("Retry-After" = String, description = "Seconds to wait."))),
+        (status = 502, description = "`provider_error`: Ayrshare refused our credentials, failed \
+                                      or answered something unreadable (`failed` or \
+                                      `unknown`).", body = ErrorBody),
+        (status = 503, description = "`provider_unavailable`: Ayrshare could not be reached and \
+                                      nothing was sent (`failed`); or `service_unavailable`: our \
+                                      database could not be reached (nothing written).",
+         body = ErrorBody),
+        (status = 504, description = "`provider_timeout`: Ayrshare did not answer in time; the \
+                                      post may have been published (`unknown`).",
+         body = ErrorBody),
+    ),
+)]
 async fn create_post(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -75,8 +131,28 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiErr
         })
 }
 
-/// `GET /social/post/{post_id}`: asks Ayrshare, and brings the record up to date when the post
-/// has settled.
+/// The downstream outcome of a post, from Ayrshare.
+///
+/// Asks Ayrshare, and brings the tracking record up to date first when the post has settled
+/// (published or failed), so `tracked_status` is the new one.
+#[utoipa::path(
+    get,
+    path = "/social/post/{post_id}",
+    tag = "posts",
+    params(("post_id" = String, Path, description = "Ayrshare's post id, as a create answered it.")),
+    responses(
+        (status = 200, description = "Ayrshare's view of the post, whatever its state.",
+         body = PostView),
+        (status = 400, description = "`provider_rejected`: Ayrshare refused the read.",
+         body = ErrorBody),
+        (status = 404, description = "`not_found`: not a post of your organization, or Ayrshare \
+                                      no longer knows it.", body = ErrorBody),
+        (status = 502, description = "`provider_error`.", body = ErrorBody),
+        (status = 503, description = "`provider_unavailable` or `service_unavailable`.",
+         body = ErrorBody),
+        (status = 504, description = "`provider_timeout`.", body = ErrorBody),
+    ),
+)]
 async fn get_post(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -85,7 +161,21 @@ async fn get_post(
     Ok(Json(state.publisher.read_post(caller, &post_id).await?))
 }
 
-/// `GET /social/post/track/{tracking_id}`: the record, from the database only.
+/// The tracking record, from the database only.
+#[utoipa::path(
+    get,
+    path = "/social/post/track/{tracking_id}",
+    tag = "posts",
+    params(("tracking_id" = uuid::Uuid, Path,
+            description = "The `tracking_id` a create answered.")),
+    responses(
+        (status = 200, description = "The record.", body = TrackingView),
+        (status = 400, description = "`validation_error`: the id is not a uuid.",
+         body = ErrorBody),
+        (status = 404, description = "`not_found`: not a record of your organization.",
+         body = ErrorBody),
+    ),
+)]
 async fn get_tracking(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -96,7 +186,28 @@ async fn get_tracking(
     ))
 }
 
-/// `PATCH /social/post/{post_id}`: reschedule, pause or resume, annotate or approve.
+/// Reschedule, pause or resume, annotate or approve a post.
+///
+/// Ayrshare's `PATCH /post`; the record follows once Ayrshare made the change. Only a scheduled
+/// post can be rescheduled, paused or resumed.
+#[utoipa::path(
+    patch,
+    path = "/social/post/{post_id}",
+    tag = "posts",
+    params(("post_id" = String, Path, description = "Ayrshare's post id, as a create answered it.")),
+    request_body = UpdatePostRequest,
+    responses(
+        (status = 200, description = "Ayrshare made the change.", body = UpdateView),
+        (status = 409, description = "`conflict`: the post is not in a state that allows the \
+                                      change, or Ayrshare refused it; nothing changed.",
+         body = ErrorBody),
+        (status = 502, description = "`provider_error`.", body = ErrorBody),
+        (status = 503, description = "`provider_unavailable` or `service_unavailable`.",
+         body = ErrorBody),
+        (status = 504, description = "`provider_timeout`: the change may have been made; \
+                                      sending it again is safe.", body = ErrorBody),
+    ),
+)]
 async fn update_post(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -108,7 +219,29 @@ async fn update_post(
     ))
 }
 
-/// `DELETE /social/post/{post_id}`: cancel a scheduled post or delete a published one.
+/// Cancel a scheduled post, or delete a published one from its networks.
+///
+/// Ayrshare's `DELETE /post`. A post that never went out becomes `cancelled`, one that went out
+/// `deleted`; one already cancelled or deleted answers 200 without asking Ayrshare again.
+#[utoipa::path(
+    delete,
+    path = "/social/post/{post_id}",
+    tag = "posts",
+    params(("post_id" = String, Path, description = "Ayrshare's post id, as a create answered it.")),
+    request_body(content = Option<DeletePostRequest>,
+                 description = "Optional: `mark_manual_deleted`."),
+    responses(
+        (status = 200, description = "Deleted, or already deleted.", body = DeletionView),
+        (status = 409, description = "`conflict`: Ayrshare refused (Instagram and TikTok cannot \
+                                      delete a published post), or the create is still \
+                                      `pending`.", body = ErrorBody),
+        (status = 502, description = "`provider_error`.", body = ErrorBody),
+        (status = 503, description = "`provider_unavailable` or `service_unavailable`.",
+         body = ErrorBody),
+        (status = 504, description = "`provider_timeout`: the post may be gone.",
+         body = ErrorBody),
+    ),
+)]
 async fn delete_post(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -120,7 +253,28 @@ async fn delete_post(
     ))
 }
 
-/// `GET /social/post/{post_id}/analytics[?platforms=x,linkedin]`.
+/// The post's numbers per platform, from Ayrshare.
+#[utoipa::path(
+    get,
+    path = "/social/post/{post_id}/analytics",
+    tag = "posts",
+    params(
+        ("post_id" = String, Path, description = "Ayrshare's post id, as a create answered it."),
+        ("platforms" = Option<String>, Query,
+         description = "Comma-separated platforms of the post (`x,linkedin`, any case, no \
+                        duplicates); all of them when absent."),
+    ),
+    responses(
+        (status = 200, description = "The numbers, and the platforms that have none.",
+         body = AnalyticsView),
+        (status = 400, description = "`validation_error`, or `provider_rejected`: Ayrshare has \
+                                      no numbers for the post.", body = ErrorBody),
+        (status = 502, description = "`provider_error`.", body = ErrorBody),
+        (status = 503, description = "`provider_unavailable` or `service_unavailable`.",
+         body = ErrorBody),
+        (status = 504, description = "`provider_timeout`.", body = ErrorBody),
+    ),
+)]
 async fn get_analytics(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::analytics::{PlatformAnalytics, PlatformError};
@@ -13,7 +14,7 @@ use crate::domain::{Link, Outcome, PlatformResult, TrackedStatus};
 use crate::store::{ApiKeyInfo, Organization, TrackingRecord, WorkspaceInfo};
 
 /// The merged answer of a create, and of a read by post id.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct PostView {
     pub post_id: Option<String>,
     pub status: String,
@@ -66,7 +67,7 @@ impl PostView {
 }
 
 /// The tracking record as `GET /social/post/track/{id}` shows it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
 pub struct TrackingView {
     pub tracking_id: Uuid,
     pub workspace_id: Uuid,
@@ -110,7 +111,7 @@ impl From<TrackingRecord> for TrackingView {
 }
 
 /// A page of `GET /social/posts`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
 pub struct PostList {
     pub posts: Vec<TrackingView>,
     /// Where the next page starts; null on the last page.
@@ -118,7 +119,7 @@ pub struct PostList {
 }
 
 /// The answer of `PATCH /social/post/{post_id}`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
 pub struct UpdateView {
     pub post_id: String,
     /// Ayrshare's status word for the update (`success`).
@@ -129,7 +130,7 @@ pub struct UpdateView {
 }
 
 /// The answer of `DELETE /social/post/{post_id}`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
 pub struct DeletionView {
     pub post_id: String,
     /// Ayrshare's status word for the delete (`success`), or `deleted` when the post was
@@ -140,7 +141,7 @@ pub struct DeletionView {
 }
 
 /// The answer of `GET /social/post/{post_id}/analytics`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
 pub struct AnalyticsView {
     pub post_id: String,
     pub tracking_id: Uuid,
@@ -150,14 +151,14 @@ pub struct AnalyticsView {
 }
 
 /// The answer of `GET /whoami`: never a key, never a profile key.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
 pub struct WhoamiView {
     pub organization: OrganizationView,
     pub api_key: ApiKeyView,
     pub workspaces: Vec<WorkspaceView>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
 pub struct OrganizationView {
     pub id: Uuid,
     pub name: String,
@@ -173,7 +174,7 @@ impl From<Organization> for OrganizationView {
 }
 
 /// The calling key: its prefix (`mk_` and 8 characters), never the key.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
 pub struct ApiKeyView {
     pub id: Uuid,
     pub prefix: String,
@@ -195,7 +196,7 @@ impl From<ApiKeyInfo> for ApiKeyView {
 }
 
 /// A workspace: whether it has an Ayrshare profile key, never the key.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
 pub struct WorkspaceView {
     pub id: Uuid,
     pub name: String,

@@ -18,6 +18,7 @@ mod idempotency;
 mod list_posts;
 mod metrics;
 mod migrations;
+mod openapi;
 mod processes;
 mod rate_limits;
 mod read_post;
