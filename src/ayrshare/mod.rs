@@ -390,10 +390,22 @@ impl AyrshareClient {
             .map(str::to_owned);
         // The status line arrived, so the request reached Ayrshare: a body that breaks off now
         // leaves the outcome unknown.
-        let text = response.text().await.map_err(|e| {
+        let text = read_bounded(response).await.map_err(|e| {
             tracing::warn!(call = what, error = %e, "ayrshare answer broke off");
             AyrshareError::OutcomeUnknown(describe(&e))
         })?;
+        let text = match text {
+            Body::Whole(text) => text,
+            Body::Cut(text) => {
+                tracing::warn!(
+                    call = what,
+                    status = http_status,
+                    limit_bytes = MAX_ANSWER_BYTES,
+                    "ayrshare's answer is larger than the limit; the rest was not read"
+                );
+                text
+            }
+        };
         tracing::info!(
             call = what,
             status = http_status,
@@ -402,6 +414,44 @@ impl AyrshareClient {
         );
         Ok(ProviderAnswer::new(http_status, &text, retry_after))
     }
+}
+
+/// The most of an answer's body that is read. Ayrshare's answers are a few KiB (a page of
+/// history some hundreds); an answer past this bound costs no more memory than the bound: the rest
+/// is not read, and the answer is judged unreadable (502 `provider_error`; after a create, the
+/// post's outcome is `unknown`), as any answer that is not Ayrshare's JSON is.
+pub const MAX_ANSWER_BYTES: usize = 8 * 1024 * 1024;
+
+/// How much of a cut answer is kept as its text, for the record and the log.
+const CUT_ANSWER_KEPT_BYTES: usize = 1024;
+
+/// An answer's body as text: whole, or cut at [`MAX_ANSWER_BYTES`] (then only its start is kept,
+/// marked so that it can never be read as JSON).
+enum Body {
+    Whole(String),
+    Cut(String),
+}
+
+/// Reads the body chunk by chunk, stopping at [`MAX_ANSWER_BYTES`] (the connection is then
+/// dropped with the rest unread). Not UTF-8 is read leniently, as `text()` would.
+async fn read_bounded(mut response: reqwest::Response) -> Result<Body, reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            body.extend_from_slice(
+                &chunk[..CUT_ANSWER_KEPT_BYTES
+                    .saturating_sub(body.len())
+                    .min(chunk.len())],
+            );
+            body.truncate(CUT_ANSWER_KEPT_BYTES);
+            let start = String::from_utf8_lossy(&body);
+            return Ok(Body::Cut(format!(
+                "{start}... (cut: the answer was longer than {MAX_ANSWER_BYTES} bytes)"
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Body::Whole(String::from_utf8_lossy(&body).into_owned()))
 }
 
 impl AyrshareClient {

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use mosaic_social::ayrshare::MAX_ANSWER_BYTES;
 use mosaic_social::domain::TrackedStatus;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
@@ -232,6 +233,36 @@ backend_tests! {
         let record = app.only_record().await;
         assert_eq!(record.tracked_status, TrackedStatus::Unknown);
         assert_eq!(record.provider_response, Some(json!("<html><body>Bad Gateway</body></html>")));
+    }
+
+    async fn an_answer_larger_than_the_limit_is_not_read_and_leaves_the_outcome_unknown(app) {
+        // A success, were it not longer than the limit: the rest is never read, so what was
+        // published cannot be known.
+        let mut answer = success_body();
+        answer["padding"] = json!("x".repeat(MAX_ANSWER_BYTES));
+        answer_post(app, ResponseTemplate::new(200).set_body_json(answer)).await;
+        let response = app.post(&json!({"post": "a", "platforms": ["x"]})).send().await.unwrap();
+        let body = expect_error(response, 502, "provider_error").await;
+        assert_eq!(body["tracked_status"], "unknown");
+        let record = app.only_record().await;
+        assert_eq!(record.tracked_status, TrackedStatus::Unknown);
+        let kept = record.provider_response.expect("the start of the answer is kept");
+        let kept = kept.as_str().expect("as text");
+        assert!(kept.starts_with('{'), "{kept}");
+        assert!(kept.len() < 2048, "{} bytes kept", kept.len());
+        assert!(kept.ends_with(&format!("... (cut: the answer was longer than {MAX_ANSWER_BYTES} bytes)")), "{kept}");
+    }
+
+    async fn an_answer_of_exactly_the_limit_is_read_whole(app) {
+        let mut answer = success_body();
+        answer["padding"] = json!("");
+        let short = serde_json::to_vec(&answer).unwrap().len();
+        answer["padding"] = json!("x".repeat(MAX_ANSWER_BYTES - short));
+        assert_eq!(serde_json::to_vec(&answer).unwrap().len(), MAX_ANSWER_BYTES);
+        answer_post(app, ResponseTemplate::new(200).set_body_json(answer)).await;
+        let response = app.post(&json!({"post": "a", "platforms": ["x"]})).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(app.only_record().await.tracked_status, TrackedStatus::Posted);
     }
 
     async fn an_answer_holding_nul_characters_is_still_recorded(app) {
