@@ -78,8 +78,8 @@ fi
 
 rm -rf "$OUT/raw" "$OUT/logs" "$OUT/sqlite" "$OUT/pgbench"
 mkdir -p "$OUT/raw" "$OUT/logs" "$OUT/sqlite" "$OUT/pgbench"
-RAW=$PWD/$OUT/raw
 OUT_ABS=$(cd "$OUT" && pwd)  # BENCH_OUT may be relative or absolute
+RAW=$OUT_ABS/raw
 
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
