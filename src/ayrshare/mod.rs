@@ -888,4 +888,10 @@ mod tests {
             assert!(!shown.contains(secret), "{shown}");
         }
     }
+
+    /// docs/limits.md promises 8 MiB; the API tests read answers of this size and one more.
+    #[test]
+    fn an_answer_is_read_up_to_the_documented_8_mib() {
+        assert_eq!(MAX_ANSWER_BYTES, 8 << 20);
+    }
 }

@@ -85,6 +85,25 @@ pub fn platform_from_ayrshare(name: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_platform_is_written_under_this_apis_name() {
+        let written: Vec<serde_json::Value> = Platform::ALL
+            .iter()
+            .map(|p| serde_json::to_value(p).unwrap())
+            .collect();
+        assert_eq!(
+            written,
+            [
+                "x",
+                "linkedin",
+                "instagram",
+                "facebook",
+                "tiktok",
+                "youtube"
+            ]
+        );
+    }
     use super::*;
 
     #[test]

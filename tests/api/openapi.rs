@@ -171,6 +171,37 @@ async fn every_error_answer_uses_the_error_schema() {
     app.finish().await;
 }
 
+/// The shared error answers go where they can happen, and nowhere else: a public route without
+/// a body or a path parameter can only time out or fail; one with the key can also be refused,
+/// rate limited or find the database down; a path parameter can be malformed or unknown.
+#[tokio::test]
+async fn each_operation_documents_the_shared_errors_of_its_kind() {
+    let app = app().await;
+    let document = document(&app).await;
+    let statuses = |path: &str, method: &str| -> Vec<String> {
+        document["paths"][path][method]["responses"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{method} {path}"))
+            .keys()
+            .cloned()
+            .collect()
+    };
+    assert_eq!(statuses("/healthz", "get"), ["200", "408", "500"]);
+    assert_eq!(
+        statuses("/whoami", "get"),
+        ["200", "401", "408", "429", "500", "503"]
+    );
+    // A body: 400, 413, 415; a path parameter: 400, 404 (PATCH documents neither itself).
+    assert_eq!(
+        statuses("/social/post/{post_id}", "patch"),
+        [
+            "200", "400", "401", "404", "408", "409", "413", "415", "429", "500", "502", "503",
+            "504"
+        ]
+    );
+    app.finish().await;
+}
+
 /// The create is described with its body, the `Idempotency-Key` header and the contract's
 /// example; public routes ask for no key.
 #[tokio::test]

@@ -133,7 +133,6 @@ pub fn finish(openapi: &mut OpenApi) {
             .responses
             .insert(shared.name.to_owned(), RefOr::T(response(shared)));
     }
-    let global_security = openapi.security.clone().unwrap_or_default();
     for item in openapi.paths.paths.values_mut() {
         let operations = [
             &mut item.get,
@@ -143,10 +142,9 @@ pub fn finish(openapi: &mut OpenApi) {
             &mut item.patch,
         ];
         for operation in operations.into_iter().flatten() {
-            let secured = match &operation.security {
-                Some(requirements) => requirements.iter().any(|r| !is_empty(r)),
-                None => !global_security.is_empty(),
-            };
+            // An operation names its own security only to be public (`security(())`); the
+            // others take the document's, the bearer key.
+            let secured = operation.security.is_none();
             let mut statuses = vec![408, 500];
             if secured {
                 statuses.extend([401, 429, 503]);
@@ -178,11 +176,6 @@ fn has_path_parameter(operation: &Operation) -> bool {
         .iter()
         .flatten()
         .any(|p| matches!(p.parameter_in, ParameterIn::Path))
-}
-
-/// `{}`: the requirement that asks for nothing (a public operation).
-fn is_empty(requirement: &utoipa::openapi::security::SecurityRequirement) -> bool {
-    serde_json::to_value(requirement).is_ok_and(|v| v.as_object().is_some_and(|o| o.is_empty()))
 }
 
 fn response(shared: &Shared) -> Response {
