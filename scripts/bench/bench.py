@@ -254,7 +254,7 @@ def report(raw_dir, out_json):
         })
 
     order = ["immediate", "scheduled", "idempotent", "replay", "track", "alone", "ceiling",
-             "ceiling_with_lookups"]
+             "ceiling_with_lookups", "ceiling_idempotent"]
     rows.sort(key=lambda r: (["postgres", "sqlite", "mock"].index(r["backend"]),
                              r["concurrency"], order.index(r["case"])))
 
@@ -296,6 +296,12 @@ def report(raw_dir, out_json):
             if idem:
                 entry["idempotent_vs_plain"] = round(
                     idem["requests_per_s"] / service["requests_per_s"], 3)
+                # The same ratio for the database alone: what the claim and the stored answer
+                # cost the database, so that the service's own share can be told apart.
+                db_idem = find(backend, "ceiling_idempotent", c)
+                if db_idem:
+                    entry["database_idempotent_vs_plain"] = round(
+                        db_idem["requests_per_s"] / db["requests_per_s"], 3)
             if replay:
                 entry["replay_vs_create"] = round(
                     replay["requests_per_s"] / service["requests_per_s"], 3)
@@ -337,6 +343,8 @@ def report(raw_dir, out_json):
                     f"{entry['added_p50_ms']:.3f} ms")
             if "idempotent_vs_plain" in entry:
                 line += f"; idempotent/plain {entry['idempotent_vs_plain']:.2f}"
+                if "database_idempotent_vs_plain" in entry:
+                    line += f" (database alone {entry['database_idempotent_vs_plain']:.2f})"
             if "replay_vs_create" in entry:
                 line += f"; replay/create {entry['replay_vs_create']:.2f}"
             print(line)
