@@ -192,11 +192,12 @@ for backend in $BACKENDS; do
   if [ "$backend" = postgres ]; then
     read -r ORG WS KID KEY_HASH < <(psql "$DB_URL" -Atc "select o.id, w.id, k.id, k.key_hash from organizations o join workspaces w on w.organization_id = o.id and w.is_primary join api_keys k on k.organization_id = o.id limit 1" -F' ')
     cat "$LUA/pg_lookups.sql" "$LUA/pg_write.sql" > "$OUT/pgbench/with_lookups.sql"
+    $HELPER idempotent-sql "$LUA/pg_write.sql" "$LUA/stored_answer.json" > "$OUT/pgbench/idempotent.sql"
     for c in $CONCURRENCY; do
       for variant in ceiling ceiling_with_lookups ceiling_idempotent; do
         script=$LUA/pg_write.sql
         [ "$variant" = ceiling_with_lookups ] && script=$OUT_ABS/pgbench/with_lookups.sql
-        [ "$variant" = ceiling_idempotent ] && script=$LUA/pg_write_idempotent.sql
+        [ "$variant" = ceiling_idempotent ] && script=$OUT_ABS/pgbench/idempotent.sql
         name=postgres.$variant.c$c
         log "postgres alone ($variant), c=$c"
         rm -f "$OUT/pgbench/$name".*

@@ -14,6 +14,10 @@
         MOCK_AFTER CPU_TICKS_BEFORE CPU_TICKS_AFTER
       Whether a case lost nothing: every answered create has its record and reached the mock
       once (KIND create), or nothing was written or sent (KIND read).
+  idempotent-sql PG_WRITE_SQL STORED_ANSWER_JSON
+      Prints pg_write.sql as an idempotent create issues it: a fresh key claimed in the insert
+      (the partial unique index, Postgres's speculative insertion) and the answer stored by the
+      update. The `idempotent` case's own database ceiling.
   report RAW_DIR OUT_JSON
       Prints the table and writes the results as JSON; exits 1 if anything was lost.
 """
@@ -358,6 +362,26 @@ def report(raw_dir, out_json):
     print(f"results: {out_json}")
 
 
+def idempotent_sql(pg_write, stored_answer):
+    """pg_write.sql with an idempotency key claimed and an answer stored (see the docstring)."""
+    sql = open(pg_write).read()
+    answer = json.dumps(json.load(open(stored_answer)), separators=(", ", ": "))
+    replaced = [
+        ("'pending', null, null, null,",
+         "'pending', 'bench-' || :key, 'bench-' || :key, repeat('5e', 32),"),
+        # pgbench would read `:word` in the SQL as a variable: the JSON is written with spaces.
+        ("stored_answer = coalesce(null::jsonb, stored_answer)",
+         f"stored_answer = coalesce('{answer}'::jsonb, stored_answer)"),
+    ]
+    for old, new in replaced:
+        if old not in sql:
+            sys.exit(f"idempotent-sql: {pg_write} no longer has {old!r}")
+        sql = sql.replace(old, new)
+    # A fresh key per create; with 63 random bits a collision (a claim taken) is negligible.
+    print("\\set key random(1, 9223372036854775807)")
+    print(sql, end="")
+
+
 def main():
     command, args = sys.argv[1], sys.argv[2:]
     if command == "sqlite-ceiling":
@@ -369,6 +393,8 @@ def main():
     elif command == "check":
         numbers = [int(a) for a in args[3:]]
         check(args[0], args[1], args[2], *numbers)
+    elif command == "idempotent-sql":
+        idempotent_sql(*args)
     elif command == "report":
         report(args[0], args[1])
     else:
