@@ -6,9 +6,14 @@
 //! batch as soon as one finishes. Under no load a batch is one write, done as before; under
 //! load the batches grow by themselves. Each write gets its own answer, and only after the
 //! commit that made it durable.
+//!
+//! A write that finds nothing queued and a batch slot free is written by its own task, there and
+//! then: handing it to the batch task and back would cost two thread wake-ups for nothing to
+//! share (most of what a request at concurrency 1 spent on top of its database work).
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
@@ -20,9 +25,19 @@ struct Job<I, O> {
     reply: oneshot::Sender<Result<O, StoreError>>,
 }
 
+/// How one batch is written: each write's answer, in order.
+type Flush<I, O> = dyn Fn(Vec<I>) -> BoxFuture<Vec<Result<O, StoreError>>> + Send + Sync;
+type BoxFuture<T> = std::pin::Pin<Box<dyn Future<Output = T> + Send>>;
+
 /// The queue of one kind of write, and the task that sends its batches.
 pub(super) struct Batcher<I, O> {
     queue: mpsc::UnboundedSender<Job<I, O>>,
+    /// Writes sent to the queue and not yet taken into a batch: while there are any, a new
+    /// write queues behind them rather than overtaking them.
+    queued: Arc<AtomicUsize>,
+    /// One per batch allowed in flight.
+    permits: Arc<Semaphore>,
+    flush: Arc<Flush<I, O>>,
 }
 
 impl<I: Send + 'static, O: Send + 'static> Batcher<I, O> {
@@ -35,12 +50,20 @@ impl<I: Send + 'static, O: Send + 'static> Batcher<I, O> {
     {
         let (queue, mut jobs) = mpsc::unbounded_channel::<Job<I, O>>();
         let permits = Arc::new(Semaphore::new(in_flight.max(1)));
-        let flush = Arc::new(flush);
+        let flush: Arc<Flush<I, O>> = Arc::new(move |items| Box::pin(flush(items)));
+        let queued = Arc::new(AtomicUsize::new(0));
+        let batcher = Batcher {
+            queue,
+            queued: Arc::clone(&queued),
+            permits: Arc::clone(&permits),
+            flush: Arc::clone(&flush),
+        };
         // Ends when the store (every sender) is dropped and the queue is empty.
         tokio::spawn(async move {
             while let Some(first) = jobs.recv().await {
                 // While every batch is in flight, the writes that arrive meanwhile queue up:
-                // they are the next batch.
+                // they are the next batch. (A permit freed while this waits goes to this wait,
+                // not to a write trying the direct way.)
                 let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
                     return;
                 };
@@ -51,6 +74,7 @@ impl<I: Send + 'static, O: Send + 'static> Batcher<I, O> {
                         Err(_) => break,
                     }
                 }
+                queued.fetch_sub(batch.len(), Ordering::SeqCst);
                 let flush = Arc::clone(&flush);
                 tokio::spawn(async move {
                     let (items, replies): (Vec<I>, Vec<_>) =
@@ -65,15 +89,29 @@ impl<I: Send + 'static, O: Send + 'static> Batcher<I, O> {
                 });
             }
         });
-        Batcher { queue }
+        batcher
     }
 
     /// Writes `item` with the next batch and returns its own answer, once committed.
     pub(super) async fn submit(&self, item: I) -> Result<O, StoreError> {
+        if self.queued.load(Ordering::SeqCst) == 0 {
+            if let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned() {
+                // Nothing to share the commit with: a batch of one, written by this task.
+                let answer = (self.flush)(vec![item]).await.pop();
+                drop(permit);
+                return answer.unwrap_or_else(|| {
+                    Err(StoreError::Unavailable(
+                        "the write was lost with its batch (a bug): retry".into(),
+                    ))
+                });
+            }
+        }
         let (reply, answer) = oneshot::channel();
-        self.queue
-            .send(Job { item, reply })
-            .map_err(|_| StoreError::Unavailable("the store is shutting down".into()))?;
+        self.queued.fetch_add(1, Ordering::SeqCst);
+        if self.queue.send(Job { item, reply }).is_err() {
+            self.queued.fetch_sub(1, Ordering::SeqCst);
+            return Err(StoreError::Unavailable("the store is shutting down".into()));
+        }
         answer.await.map_err(|_| {
             StoreError::Unavailable("the write was lost with its batch (a bug): retry".into())
         })?
@@ -111,12 +149,24 @@ mod tests {
         })
     }
 
+    /// Polls `submit(n)` once: `Some` when the write was done by the submitting task itself
+    /// (the batch task has not run in between, so it cannot have been handed over).
+    fn done_in_place(batcher: &Batcher<u32, u32>, n: u32) -> Option<Result<u32, StoreError>> {
+        let mut write = std::pin::pin!(batcher.submit(n));
+        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+        match write.as_mut().poll(&mut context) {
+            std::task::Poll::Ready(answer) => Some(answer),
+            std::task::Poll::Pending => None,
+        }
+    }
+
     #[tokio::test]
-    async fn a_lone_write_goes_out_at_once_alone() {
+    async fn a_lone_write_goes_out_at_once_alone_written_by_its_own_task() {
         let seen = Arc::default();
         let batcher = doubling(1, Arc::clone(&seen), Arc::new(Semaphore::new(100)));
-        assert_eq!(batcher.submit(21).await.unwrap(), 42);
-        assert_eq!(*seen.lock().unwrap(), vec![vec![21]]);
+        assert_eq!(done_in_place(&batcher, 21).unwrap().unwrap(), 42);
+        assert_eq!(batcher.submit(4).await.unwrap(), 8);
+        assert_eq!(*seen.lock().unwrap(), vec![vec![21], vec![4]]);
     }
 
     #[tokio::test]
@@ -148,6 +198,38 @@ mod tests {
             *seen.lock().unwrap(),
             vec![vec![1], vec![2, 3, 4, 5], vec![6]]
         );
+        // With the queue empty again, a lone write is once more written by its own task.
+        assert_eq!(done_in_place(&batcher, 7).unwrap().unwrap(), 14);
+    }
+
+    #[tokio::test]
+    async fn a_write_never_overtakes_writes_already_queued() {
+        let seen: Arc<Mutex<Vec<Vec<u32>>>> = Arc::default();
+        let gate = Arc::new(Semaphore::new(0));
+        let batcher = Arc::new(doubling(2, Arc::clone(&seen), Arc::clone(&gate)));
+        let submit = |n: u32| {
+            let batcher = Arc::clone(&batcher);
+            tokio::spawn(async move { batcher.submit(n).await.unwrap() })
+        };
+        // Both slots busy, and one write queued behind them.
+        let busy = [submit(1), submit(2)];
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let queued = submit(3);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        // A new write joins the queue rather than taking a slot on its own (and is written
+        // even though its writer stopped waiting).
+        assert!(done_in_place(&batcher, 4).is_none());
+        let later = submit(5);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        gate.add_permits(100);
+        for task in busy {
+            task.await.unwrap();
+        }
+        assert_eq!(queued.await.unwrap(), 6);
+        assert_eq!(later.await.unwrap(), 10);
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen[..2].concat().len(), 2, "{seen:?}");
+        assert_eq!(seen[2], vec![3, 4, 5], "{seen:?}");
     }
 
     #[tokio::test]
