@@ -22,6 +22,17 @@ impl Publisher {
         post_id: &str,
         body: Option<Value>,
     ) -> Result<DeletionView, AppError> {
+        let (this, post_id) = (self.clone(), post_id.to_owned());
+        self.to_the_end(async move { this.delete_now(caller, &post_id, body).await })
+            .await
+    }
+
+    async fn delete_now(
+        &self,
+        caller: Caller,
+        post_id: &str,
+        body: Option<Value>,
+    ) -> Result<DeletionView, AppError> {
         let deletion = PostDeletion::parse(body).map_err(AppError::Validation)?;
         let record = self.own_post(caller, post_id).await?;
         if matches!(

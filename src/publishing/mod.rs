@@ -19,10 +19,12 @@ mod update;
 mod views;
 pub mod webhook;
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::task::TaskTracker;
+use tracing::{Instrument, Span};
 use uuid::Uuid;
 
 pub use account::KeyUsage;
@@ -74,6 +76,21 @@ pub struct Publisher {
     pub key_usage: Arc<KeyUsage>,
     /// Recent answers of the key and workspace lookups.
     pub lookups: Arc<Lookups>,
+}
+
+impl Publisher {
+    /// Runs `work` as a task of its own, in the request's span, and waits for its answer: a
+    /// client hanging up drops only the waiting, so nothing stops between Ayrshare acting and
+    /// the record saying so. Shutdown waits for it.
+    async fn to_the_end<T: Send + 'static>(
+        &self,
+        work: impl Future<Output = Result<T, AppError>> + Send + 'static,
+    ) -> Result<T, AppError> {
+        self.tasks
+            .spawn(work.instrument(Span::current()))
+            .await
+            .map_err(|e| AppError::Internal(format!("the use case's task failed: {e}")))?
+    }
 }
 
 /// A use case's answer, and whether it is the replay of an earlier one.

@@ -21,6 +21,17 @@ impl Publisher {
         post_id: &str,
         body: Value,
     ) -> Result<UpdateView, AppError> {
+        let (this, post_id) = (self.clone(), post_id.to_owned());
+        self.to_the_end(async move { this.update_now(caller, &post_id, body).await })
+            .await
+    }
+
+    async fn update_now(
+        &self,
+        caller: Caller,
+        post_id: &str,
+        body: Value,
+    ) -> Result<UpdateView, AppError> {
         let update = PostUpdate::parse(body, Utc::now()).map_err(AppError::Validation)?;
         let record = self.own_post(caller, post_id).await?;
         if update.needs_scheduled() && record.tracked_status != TrackedStatus::Scheduled {

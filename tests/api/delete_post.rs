@@ -2,6 +2,8 @@
 //! `deleted`; Ayrshare's refusal is a 409 and changes nothing; a repeated delete answers without
 //! asking Ayrshare; another organization's post is not found.
 
+use std::time::Duration;
+
 use mosaic_social::domain::TrackedStatus;
 use serde_json::json;
 use wiremock::matchers::{method, path};
@@ -152,5 +154,30 @@ backend_tests! {
         expect_error(delete(app, "NEVER-SEEN").send().await.unwrap(), 404, "not_found").await;
         assert!(received(app, "DELETE", "/api/post").await.is_empty());
         assert_eq!(record(app, &tracking_id).await.tracked_status, TrackedStatus::Scheduled);
+    }
+
+    async fn a_client_hanging_up_does_not_stop_the_record_from_following_ayrshare(app) {
+        answer_creates(app).await;
+        let slow = ResponseTemplate::new(200)
+            .set_body_json(json!({"status": "success", "id": "x"}))
+            .set_delay(Duration::from_millis(800));
+        answer_deletes(app, slow).await;
+        let (post_id, tracking_id) = scheduled(app, json!(["x"])).await;
+        // The client leaves while Ayrshare is still deleting the post.
+        let gave_up = delete(app, &post_id).timeout(Duration::from_millis(200)).send().await;
+        assert!(gave_up.unwrap_err().is_timeout());
+        let settled = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                let now = record(app, &tracking_id).await;
+                if now.tracked_status != TrackedStatus::Scheduled {
+                    return now;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await
+        .expect("the deletion is recorded although its client left");
+        assert_eq!(settled.tracked_status, TrackedStatus::Cancelled);
+        assert_eq!(received(app, "DELETE", "/api/post").await.len(), 1);
     }
 }
