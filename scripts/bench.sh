@@ -6,8 +6,13 @@
 # the service's statements: pgbench for Postgres, SQLite through Python's sqlite3), checks that
 # nothing was lost, prints the table and writes it as JSON. See docs/benchmark.md.
 #
+# Every case is measured BENCH_ROUNDS times, the rounds one after another, each case after a
+# checkpoint of the database; the table shows each case's median round, so that one disturbed
+# round (a neighbour on the shared disk, autovacuum) does not decide a ratio.
+#
 # Settings (environment):
-#   BENCH_DURATION=10           seconds per case
+#   BENCH_DURATION=5            seconds per case and round
+#   BENCH_ROUNDS=3              rounds
 #   BENCH_CONCURRENCY="1 64"    connections (wrk), clients (pgbench), threads (sqlite)
 #   BENCH_BACKENDS="postgres sqlite"
 #   BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/postgres   a server we may create a database on
@@ -18,7 +23,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DURATION=${BENCH_DURATION:-10}
+DURATION=${BENCH_DURATION:-5}
+ROUNDS=${BENCH_ROUNDS:-3}
 CONCURRENCY=${BENCH_CONCURRENCY:-"1 64"}
 BACKENDS=${BENCH_BACKENDS:-"postgres sqlite"}
 PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
@@ -113,10 +119,12 @@ LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 MOCK_PID=$!
 pids+=("$MOCK_PID")
 for _ in $(seq 1 100); do mock_posts >/dev/null 2>&1 && break; sleep 0.1; done
-for c in $CONCURRENCY; do
-  log "mock alone, c=$c"
-  run_wrk "mock.alone.c$c" "$c" post.lua "http://127.0.0.1:$MOCK_PORT" \
-    BENCH_KEY="$MOCK_KEY" BENCH_PATH=/api/post BENCH_BODY="$AYRSHARE_BODY"
+for round in $(seq 1 "$ROUNDS"); do
+  for c in $CONCURRENCY; do
+    log "mock alone, c=$c, round $round"
+    run_wrk "mock.alone.c$c.r$round" "$c" post.lua "http://127.0.0.1:$MOCK_PORT" \
+      BENCH_KEY="$MOCK_KEY" BENCH_PATH=/api/post BENCH_BODY="$AYRSHARE_BODY"
+  done
 done
 
 declare -A PEAK_RSS
@@ -129,11 +137,14 @@ for backend in $BACKENDS; do
       psql "$PG_URL" -qc "drop database if exists $DB_NAME with (force)" -c "create database $DB_NAME" >/dev/null
       DB_URL=$(python3 -c 'import sys,urllib.parse as u; p=u.urlsplit(sys.argv[1]); print(u.urlunsplit(p._replace(path="/"+sys.argv[2])))' "$PG_URL" "$DB_NAME")
       count_records() { psql "$DB_URL" -Atc "select count(*), count(*) filter (where tracked_status = 'pending') from scheduled_social_posts_v2" -F' '; }
+      # Each case starts with the previous one's dirty pages on disk, so none pays for another.
+      checkpoint() { psql "$DB_URL" -qc checkpoint; }
       ;;
     sqlite)
       DB_FILE=$OUT_ABS/sqlite/bench.db
       DB_URL=sqlite://$DB_FILE
       count_records() { $HELPER sqlite-count "$DB_FILE"; }
+      checkpoint() { $HELPER sqlite-checkpoint "$DB_FILE"; }
       ;;
     *) die "unknown backend $backend (postgres or sqlite)" ;;
   esac
@@ -156,10 +167,14 @@ for backend in $BACKENDS; do
     -H "Idempotency-Key: $REPLAY_KEY" -d "$BODY")
   TRACKING_ID=$(printf '%s' "$first" | python3 -c 'import json,sys; print(json.load(sys.stdin)["tracking_id"])')
 
+  # Rounds inside each concurrency, and `idempotent` right after `immediate`: the cases a ratio
+  # compares run close together.
   for c in $CONCURRENCY; do
-    for what in immediate scheduled idempotent replay track; do
-      name=$backend.$what.c$c
-      log "$backend: $what, c=$c"
+   for round in $(seq 1 "$ROUNDS"); do
+    for what in immediate idempotent scheduled replay track; do
+      name=$backend.$what.c$c.r$round
+      log "$backend: $what, c=$c, round $round"
+      checkpoint
       read -r records_before _ < <(count_records)
       mock_before=$(mock_posts)
       cpu_before=$(cpu_ticks "$SERVICE_PID")
@@ -183,6 +198,7 @@ for backend in $BACKENDS; do
         "$records_before" "$records_after" "$pending" "$mock_before" "$(mock_posts)" \
         "$cpu_before" "$cpu_after"
     done
+   done
   done
   PEAK_RSS[$backend]=$(awk '/^VmHWM:/ {print $2}' "/proc/$SERVICE_PID/status")
   kill "$SERVICE_PID"
@@ -194,12 +210,14 @@ for backend in $BACKENDS; do
     cat "$LUA/pg_lookups.sql" "$LUA/pg_write.sql" > "$OUT/pgbench/with_lookups.sql"
     $HELPER idempotent-sql "$LUA/pg_write.sql" "$LUA/stored_answer.json" > "$OUT/pgbench/idempotent.sql"
     for c in $CONCURRENCY; do
-      for variant in ceiling ceiling_with_lookups ceiling_idempotent; do
+     for round in $(seq 1 "$ROUNDS"); do
+      for variant in ceiling ceiling_idempotent ceiling_with_lookups; do
         script=$LUA/pg_write.sql
         [ "$variant" = ceiling_with_lookups ] && script=$OUT_ABS/pgbench/with_lookups.sql
         [ "$variant" = ceiling_idempotent ] && script=$OUT_ABS/pgbench/idempotent.sql
-        name=postgres.$variant.c$c
-        log "postgres alone ($variant), c=$c"
+        name=postgres.$variant.c$c.r$round
+        log "postgres alone ($variant), c=$c, round $round"
+        checkpoint
         rm -f "$OUT/pgbench/$name".*
         (cd "$OUT/pgbench" && pgbench -n -M prepared -c "$c" -j "$(threads_for "$c")" -T "$DURATION" \
           -D organization_id="$ORG" -D workspace_id="$WS" -D api_key_id="$KID" -D key_hash="$KEY_HASH" \
@@ -207,12 +225,17 @@ for backend in $BACKENDS; do
           || die "pgbench failed: $(tail -n 3 "$OUT/pgbench/$name.txt")"
         $HELPER pgbench-summary "$OUT/pgbench/$name" "$OUT/pgbench/$name.txt" "$RAW/$name.json"
       done
+     done
     done
   else
     for c in $CONCURRENCY; do
-      log "sqlite alone, c=$c"
-      $HELPER sqlite-ceiling "$DB_FILE" "$c" "$DURATION" "$RAW/sqlite.ceiling.c$c.json"
-      $HELPER sqlite-ceiling "$DB_FILE" "$c" "$DURATION" "$RAW/sqlite.ceiling_with_lookups.c$c.json" --lookups
+      for round in $(seq 1 "$ROUNDS"); do
+        log "sqlite alone, c=$c, round $round"
+        checkpoint
+        $HELPER sqlite-ceiling "$DB_FILE" "$c" "$DURATION" "$RAW/sqlite.ceiling.c$c.r$round.json"
+        checkpoint
+        $HELPER sqlite-ceiling "$DB_FILE" "$c" "$DURATION" "$RAW/sqlite.ceiling_with_lookups.c$c.r$round.json" --lookups
+      done
     done
   fi
 done
@@ -221,7 +244,7 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 python3 - "$RAW/meta.json" <<EOF
 import json, sys
 json.dump({
-    "duration_s": $DURATION, "concurrency": "$CONCURRENCY".split(), "cores": $CORES,
+    "duration_s": $DURATION, "rounds": $ROUNDS, "concurrency": "$CONCURRENCY".split(), "cores": $CORES,
     "load_before": "$LOAD_BEFORE", "load_after": "$LOAD_AFTER",
     "commit": "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)",
     "when": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",

@@ -8,6 +8,9 @@
       in-process lock, so SQLite's busy handler never sleeps: the best SQLite can do.
   sqlite-count DB
       Prints the tracking records, and how many are still pending.
+  sqlite-checkpoint DB
+      Writes the WAL back into the database file (a passive checkpoint: the service keeps
+      running), so that the next case does not pay for the last one's.
   pgbench-summary LOG_PREFIX PGBENCH_STDOUT OUT
       Requests/s and latency percentiles of a pgbench run, from its per-transaction log.
   check OUT WRK_JSON KIND CONCURRENCY RECORDS_BEFORE RECORDS_AFTER PENDING MOCK_BEFORE
@@ -19,7 +22,10 @@
       (the partial unique index, Postgres's speculative insertion) and the answer stored by the
       update. The `idempotent` case's own database ceiling.
   report RAW_DIR OUT_JSON
-      Prints the table and writes the results as JSON; exits 1 if anything was lost.
+      Prints the table and writes the results as JSON; exits 1 if anything was lost. Each case
+      was run in rounds (raw files NAME.rN.json): a row shows the median of its rounds, a ratio
+      of two cases the median of their per-round ratios (cases of one round ran minutes apart
+      at most, under the same conditions).
 """
 
 import glob
@@ -183,6 +189,12 @@ def sqlite_count(path):
     print(total, pending)
 
 
+def sqlite_checkpoint(path):
+    conn = sqlite3.connect(path, timeout=5)
+    conn.execute("pragma wal_checkpoint(passive)").fetchall()
+    conn.close()
+
+
 def pgbench_summary(prefix, stdout_path, out):
     latencies = []
     for log in glob.glob(prefix + ".*"):
@@ -237,24 +249,49 @@ def rate(case):
     return case["requests"] / (case["duration_us"] / 1e6) if case.get("duration_us") else 0.0
 
 
+def median(values):
+    values = sorted(values)
+    if not values:
+        return None
+    middle = len(values) // 2
+    return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
+
+
 def report(raw_dir, out_json):
     meta = json.load(open(os.path.join(raw_dir, "meta.json")))
-    rows = []
-    for path in sorted(glob.glob(os.path.join(raw_dir, "*.json"))):
+    rounds = {}
+    for path in sorted(glob.glob(os.path.join(raw_dir, "*.r*.json"))):
         name = os.path.basename(path)[:-5]
-        if name == "meta" or name.endswith(".check"):
+        if name.endswith(".check"):
             continue
+        case_name, number = name.rsplit(".r", 1)
         case = json.load(open(path))
         check_path = os.path.join(raw_dir, name + ".check.json")
         check = json.load(open(check_path)) if os.path.exists(check_path) else None
-        backend, what, c = name.split(".")
+        rounds.setdefault(case_name, {})[int(number)] = (case, check)
+    rows = []
+    for case_name, by_round in rounds.items():
+        backend, what, c = case_name.split(".")
+        runs = [by_round[n] for n in sorted(by_round)]
+        rates = [round(rate(case), 1) for case, _ in runs]
+        checks = [check for _, check in runs if check]
+        cpus = [check["service_cpu_us_per_request"] for check in checks
+                if check.get("service_cpu_us_per_request") is not None]
+        errors = {}
+        for case, _ in runs:
+            for kind, count in (case.get("errors") or {}).items():
+                errors[kind] = errors.get(kind, 0) + count
         rows.append({
             "backend": backend, "case": what, "concurrency": int(c[1:]),
-            "requests_per_s": round(rate(case), 1),
-            "p50_ms": round(case["latency_us"]["p50"] / 1000, 3),
-            "p99_ms": round(case["latency_us"]["p99"] / 1000, 3),
-            "requests": case["requests"], "errors": case.get("errors"),
-            "check": check,
+            "requests_per_s": median(rates),
+            "p50_ms": round(median([case["latency_us"]["p50"] for case, _ in runs]) / 1000, 3),
+            "p99_ms": round(median([case["latency_us"]["p99"] for case, _ in runs]) / 1000, 3),
+            "rounds_requests_per_s": {str(n): r for n, r in zip(sorted(by_round), rates)},
+            "spread_pct": round((max(rates) - min(rates)) / median(rates) * 100, 1)
+            if median(rates) else None,
+            "requests": sum(case["requests"] for case, _ in runs), "errors": errors,
+            "service_cpu_us_per_request": median(cpus),
+            "checks": checks,
         })
 
     order = ["immediate", "scheduled", "idempotent", "replay", "track", "alone", "ceiling",
@@ -266,15 +303,22 @@ def report(raw_dir, out_json):
         return next((r for r in rows if r["backend"] == backend and r["case"] == what
                      and r["concurrency"] == c), None)
 
+    def paired(a, b):
+        """The median over rounds of a's rate over b's, in the rounds both ran."""
+        shared = set(a["rounds_requests_per_s"]) & set(b["rounds_requests_per_s"])
+        ratios = [a["rounds_requests_per_s"][n] / b["rounds_requests_per_s"][n]
+                  for n in shared if b["rounds_requests_per_s"][n]]
+        return round(median(ratios), 3) if ratios else None
+
     summaries = {}
     lost = []
     for row in rows:
         errors = row["errors"] or {}
         if any(errors.values()):
             lost.append(f"{row['backend']} {row['case']} c={row['concurrency']}: errors {errors}")
-        check = row["check"]
-        if check and not check["ok"]:
-            lost.append(f"{row['backend']} {row['case']} c={row['concurrency']}: {check}")
+        for check in row["checks"]:
+            if not check["ok"]:
+                lost.append(f"{row['backend']} {row['case']} c={row['concurrency']}: {check}")
     for backend in ("postgres", "sqlite"):
         if not find(backend, "immediate", 1) and not find(backend, "immediate", 64):
             continue
@@ -298,17 +342,14 @@ def report(raw_dir, out_json):
                 "added_p50_ms": round(service["p50_ms"] - mock["p50_ms"] - db["p50_ms"], 3),
             }
             if idem:
-                entry["idempotent_vs_plain"] = round(
-                    idem["requests_per_s"] / service["requests_per_s"], 3)
+                entry["idempotent_vs_plain"] = paired(idem, service)
                 # The same ratio for the database alone: what the claim and the stored answer
                 # cost the database, so that the service's own share can be told apart.
                 db_idem = find(backend, "ceiling_idempotent", c)
                 if db_idem:
-                    entry["database_idempotent_vs_plain"] = round(
-                        db_idem["requests_per_s"] / db["requests_per_s"], 3)
+                    entry["database_idempotent_vs_plain"] = paired(db_idem, db)
             if replay:
-                entry["replay_vs_create"] = round(
-                    replay["requests_per_s"] / service["requests_per_s"], 3)
+                entry["replay_vs_create"] = paired(replay, service)
             summary[f"c{c}"] = entry
         summary["peak_rss_mib"] = meta.get(f"{backend}_peak_rss_kib", 0) / 1024
         summaries[backend] = summary
@@ -318,20 +359,24 @@ def report(raw_dir, out_json):
         json.dump(result, file, indent=2)
 
     print()
-    print(f"mosaic-social benchmark: {meta['duration_s']} s per case, {meta['cores']} cores, "
+    print(f"mosaic-social benchmark: {meta.get('rounds', 1)} rounds of {meta['duration_s']} s "
+          f"per case (medians shown), {meta['cores']} cores, "
           f"load before: {meta['load_before']}, after: {meta.get('load_after', '?')}")
-    print(f"{'backend':9} {'case':20} {'c':>3} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
-          f"{'CPU us/req':>10}  check")
+    print(f"{'backend':9} {'case':20} {'c':>3} {'req/s':>9} {'spread':>7} {'p50 ms':>8} "
+          f"{'p99 ms':>8} {'CPU us/req':>10}  check (all rounds)")
     for row in rows:
-        check = row["check"]
-        cpu = check.get("service_cpu_us_per_request") if check else None
+        checks = row["checks"]
+        cpu = row["service_cpu_us_per_request"]
         words = ""
-        if check:
-            words = "ok" if check["ok"] else "LOST"
-            words += (f" records +{check['records']} mock +{check['mock_posts']}"
-                      f" answered {check['answered']}")
+        if checks:
+            words = "ok" if all(check["ok"] for check in checks) else "LOST"
+            words += (f" records +{sum(check['records'] for check in checks)}"
+                      f" mock +{sum(check['mock_posts'] for check in checks)}"
+                      f" answered {sum(check['answered'] for check in checks)}")
+        spread = f"{row['spread_pct']:.0f}%" if row["spread_pct"] is not None else ""
         print(f"{row['backend']:9} {row['case']:20} {row['concurrency']:>3} "
-              f"{row['requests_per_s']:>9.1f} {row['p50_ms']:>8.3f} {row['p99_ms']:>8.3f} "
+              f"{row['requests_per_s']:>9.1f} {spread:>7} {row['p50_ms']:>8.3f} "
+              f"{row['p99_ms']:>8.3f} "
               f"{(f'{cpu:.0f}' if cpu is not None else ''):>10}  {words}")
     for backend, summary in summaries.items():
         print()
@@ -345,11 +390,11 @@ def report(raw_dir, out_json):
                     f"{entry['mock_ceiling_requests_per_s']:.0f}, database "
                     f"{entry['db_ceiling_requests_per_s']:.0f}); p50 added over mock + database "
                     f"{entry['added_p50_ms']:.3f} ms")
-            if "idempotent_vs_plain" in entry:
+            if entry.get("idempotent_vs_plain") is not None:
                 line += f"; idempotent/plain {entry['idempotent_vs_plain']:.2f}"
-                if "database_idempotent_vs_plain" in entry:
+                if entry.get("database_idempotent_vs_plain") is not None:
                     line += f" (database alone {entry['database_idempotent_vs_plain']:.2f})"
-            if "replay_vs_create" in entry:
+            if entry.get("replay_vs_create") is not None:
                 line += f"; replay/create {entry['replay_vs_create']:.2f}"
             print(line)
     print()
@@ -388,6 +433,8 @@ def main():
         sqlite_ceiling(args[0], int(args[1]), float(args[2]), args[3], "--lookups" in args)
     elif command == "sqlite-count":
         sqlite_count(args[0])
+    elif command == "sqlite-checkpoint":
+        sqlite_checkpoint(args[0])
     elif command == "pgbench-summary":
         pgbench_summary(args[0], args[1], args[2])
     elif command == "check":
