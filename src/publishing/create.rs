@@ -1,6 +1,8 @@
 //! Create: the write-ahead record (claiming the idempotency key in the same statement), the one
 //! Ayrshare call, and the recording of what came of it (with the answer replayed to retries).
 
+use std::borrow::Cow;
+
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -14,38 +16,47 @@ use crate::ayrshare::CallScope;
 use crate::domain::idempotency::{self, IdempotencyKey};
 use crate::domain::outcome::judge_create;
 use crate::domain::{NewPost, Outcome, TrackedStatus, Transition, Verdict};
-use crate::store::{Caller, Inserted, NewTracking, TrackingRecord, Workspace};
+use crate::store::{Caller, Inserted, NewTracking, StoredAnswerJson, TrackingRecord, Workspace};
 use crate::telemetry::metrics::{self, RefusalKind};
 
 /// The answer kept on the record for retries with the same `Idempotency-Key`: the use case's
-/// own typed answer, so that a replay is rendered by the same code as the first answer.
+/// own typed answer, so that a replay is rendered by the same code as the first answer. Borrowed
+/// when it is stored (serialized straight from the answer), owned when it is replayed.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-enum StoredAnswer {
-    Created { response: PostView },
-    Refused { verdict: Verdict, record: RecordRef },
+enum StoredAnswer<'a> {
+    Created {
+        response: Cow<'a, PostView>,
+    },
+    Refused {
+        verdict: Cow<'a, Verdict>,
+        record: Cow<'a, RecordRef>,
+    },
 }
 
-impl StoredAnswer {
-    fn of(result: &Result<PostView, AppError>) -> Option<StoredAnswer> {
-        match result {
-            Ok(response) => Some(StoredAnswer::Created {
-                response: response.clone(),
-            }),
-            Err(AppError::Provider { verdict, record }) => Some(StoredAnswer::Refused {
-                verdict: verdict.clone(),
-                record: record.clone(),
-            }),
-            Err(_) => None,
-        }
+impl StoredAnswer<'_> {
+    /// The answer to keep for `result`, as the store keeps it (`None`: nothing to replay).
+    fn of(result: &Result<PostView, AppError>) -> Option<StoredAnswerJson> {
+        let answer = match result {
+            Ok(response) => StoredAnswer::Created {
+                response: Cow::Borrowed(response),
+            },
+            Err(AppError::Provider { verdict, record }) => StoredAnswer::Refused {
+                verdict: Cow::Borrowed(verdict),
+                record: Cow::Borrowed(record),
+            },
+            Err(_) => return None,
+        };
+        StoredAnswerJson::of(&answer).ok()
     }
 
     fn into_result(self) -> Result<PostView, AppError> {
         match self {
-            StoredAnswer::Created { response } => Ok(response),
-            StoredAnswer::Refused { verdict, record } => {
-                Err(AppError::Provider { verdict, record })
-            }
+            StoredAnswer::Created { response } => Ok(response.into_owned()),
+            StoredAnswer::Refused { verdict, record } => Err(AppError::Provider {
+                verdict: verdict.into_owned(),
+                record: record.into_owned(),
+            }),
         }
     }
 }
@@ -177,7 +188,7 @@ impl Publisher {
             });
         }
         if let Some(stored) = holder.stored_answer {
-            let stored: StoredAnswer = serde_json::from_value(stored)
+            let stored: StoredAnswer = serde_json::from_str(stored.get())
                 .map_err(|e| AppError::Internal(format!("stored answer unreadable: {e}")))?;
             return Ok(Answer::replayed(stored.into_result()));
         }
@@ -226,9 +237,7 @@ impl Publisher {
         // The answer as it will be once the outcome is recorded; stored by the same statement.
         let expected = outcome.tracked_status.unwrap_or(record.tracked_status);
         let result = answer_of(&record, expected, &outcome);
-        let stored = keeps_answer
-            .then(|| StoredAnswer::of(&result).and_then(|a| serde_json::to_value(a).ok()))
-            .flatten();
+        let stored = keeps_answer.then(|| StoredAnswer::of(&result)).flatten();
         let updated = self
             .record_with_retries(
                 record.id,
@@ -252,9 +261,7 @@ impl Publisher {
             Ok(updated) => {
                 let result = answer_of(&updated, updated.tracked_status, &outcome);
                 if keeps_answer {
-                    if let Some(stored) =
-                        StoredAnswer::of(&result).and_then(|a| serde_json::to_value(a).ok())
-                    {
+                    if let Some(stored) = StoredAnswer::of(&result) {
                         self.store.store_answer(updated.id, &stored).await?;
                     }
                 }

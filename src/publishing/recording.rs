@@ -5,12 +5,11 @@ use std::future::Future;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 use uuid::Uuid;
 
 use super::Publisher;
 use crate::domain::{Outcome, TrackedStatus, Transition};
-use crate::store::{StoreError, TrackingRecord};
+use crate::store::{StoreError, StoredAnswerJson, TrackingRecord};
 use crate::telemetry::metrics;
 
 /// How often recording is tried in all.
@@ -26,7 +25,7 @@ impl Publisher {
         from: TrackedStatus,
         transition: Transition,
         outcome: &Outcome,
-        answer: Option<&Value>,
+        answer: Option<&StoredAnswerJson>,
     ) -> Result<TrackingRecord, String> {
         with_retries(id, || {
             self.record_outcome(id, from, transition, outcome, answer)
@@ -57,7 +56,7 @@ impl Publisher {
         from: TrackedStatus,
         transition: Transition,
         outcome: &Outcome,
-        answer: Option<&Value>,
+        answer: Option<&StoredAnswerJson>,
     ) -> Result<TrackingRecord, StoreError> {
         let record = self
             .store

@@ -12,7 +12,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
+use serde::Serialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use crate::domain::{
@@ -139,6 +141,39 @@ pub enum Inserted {
     Claimed(TrackingRecord),
 }
 
+/// An answer kept for idempotent replays, as JSON text: it is parsed only when a retry replays
+/// it, not each time the record is read back (every create with a key reads its record back
+/// after recording the outcome, and never looks at this).
+#[derive(Clone, Debug)]
+pub struct StoredAnswerJson(Box<RawValue>);
+
+impl StoredAnswerJson {
+    /// Serializes `answer` straight to text (no `Value` tree in between).
+    pub fn of<T: Serialize>(answer: &T) -> Result<StoredAnswerJson, serde_json::Error> {
+        serde_json::value::to_raw_value(answer).map(StoredAnswerJson)
+    }
+
+    pub fn get(&self) -> &str {
+        self.0.get()
+    }
+
+    pub(crate) fn raw(&self) -> &RawValue {
+        &self.0
+    }
+}
+
+impl From<Box<RawValue>> for StoredAnswerJson {
+    fn from(raw: Box<RawValue>) -> StoredAnswerJson {
+        StoredAnswerJson(raw)
+    }
+}
+
+impl PartialEq for StoredAnswerJson {
+    fn eq(&self, other: &StoredAnswerJson) -> bool {
+        self.get() == other.get()
+    }
+}
+
 /// One row of `scheduled_social_posts_v2`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrackingRecord {
@@ -160,7 +195,7 @@ pub struct TrackingRecord {
     pub idempotency_key: Option<String>,
     pub request_fingerprint: Option<String>,
     /// The answer replayed to a retry with the same idempotency key (while the claim lives).
-    pub stored_answer: Option<Value>,
+    pub stored_answer: Option<StoredAnswerJson>,
     pub ayrshare_idempotency_key: Option<String>,
     /// A scheduled post paused through this API (Ayrshare's `scheduledPause`).
     pub paused: bool,
@@ -226,7 +261,7 @@ pub trait Store: Send + Sync + 'static {
         id: Uuid,
         transition: Transition,
         outcome: &Outcome,
-        answer: Option<&Value>,
+        answer: Option<&StoredAnswerJson>,
     ) -> Result<TrackingRecord, StoreError>;
     /// The record holding the organization's live claim on an idempotency key.
     async fn find_claim(
@@ -236,7 +271,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<TrackingRecord>, StoreError>;
     /// Stores the replayable answer on a record that has none yet (when the outcome's move was
     /// not allowed and so did not store it).
-    async fn store_answer(&self, id: Uuid, answer: &Value) -> Result<(), StoreError>;
+    async fn store_answer(&self, id: Uuid, answer: &StoredAnswerJson) -> Result<(), StoreError>;
     /// Releases up to `batch` idempotency claims made before `cutoff` (the key stays on the
     /// record for reading; the replayable answer goes); returns how many were released.
     async fn release_idempotency_claims(

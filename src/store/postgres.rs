@@ -6,7 +6,6 @@ use std::sync::{Arc, LazyLock};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 use sqlx::Connection;
 use sqlx::postgres::{PgExecutor, PgPool, PgPoolOptions};
 use sqlx::types::Json;
@@ -19,8 +18,9 @@ use super::rows::{
 };
 use super::{
     ApiKeyInfo, Caller, DUE_RECORD, DueQuery, DueRecord, Inserted, NewTracking, Organization,
-    PRIMARY_WORKSPACE_NAME, PoolSettings, PoolStats, Readiness, Store, StoreError, TrackingRecord,
-    Workspace, WorkspaceInfo, pick_key, readiness_of, results_json, source_names,
+    PRIMARY_WORKSPACE_NAME, PoolSettings, PoolStats, Readiness, Store, StoreError,
+    StoredAnswerJson, TrackingRecord, Workspace, WorkspaceInfo, pick_key, readiness_of,
+    results_json, source_names,
 };
 use crate::domain::{KeyHash, Outcome, Position, PostFilter, TrackedStatus, Transition};
 
@@ -55,7 +55,7 @@ struct OutcomeWrite {
     status: TrackedStatus,
     transition: Transition,
     outcome: Outcome,
-    answer: Option<Value>,
+    answer: Option<StoredAnswerJson>,
 }
 
 static INSERT_TRACKING: LazyLock<String> = LazyLock::new(|| {
@@ -126,7 +126,7 @@ async fn update_row<'e>(
         .bind(outcome.provider_response.as_ref().map(Json))
         .bind(super::now())
         .bind(source_names(&write.status, write.transition))
-        .bind(write.answer.as_ref().map(Json))
+        .bind(write.answer.as_ref().map(|a| Json(a.raw())))
         .fetch_optional(executor)
         .await?;
     row.map(TrackingRecord::try_from).transpose()
@@ -358,7 +358,7 @@ impl Store for PostgresStore {
         id: Uuid,
         transition: Transition,
         outcome: &Outcome,
-        answer: Option<&Value>,
+        answer: Option<&StoredAnswerJson>,
     ) -> Result<TrackingRecord, StoreError> {
         let Some(status) = outcome.tracked_status else {
             return self.tracking_by_id(id).await;
@@ -392,13 +392,13 @@ impl Store for PostgresStore {
         row.map(TrackingRecord::try_from).transpose()
     }
 
-    async fn store_answer(&self, id: Uuid, answer: &Value) -> Result<(), StoreError> {
+    async fn store_answer(&self, id: Uuid, answer: &StoredAnswerJson) -> Result<(), StoreError> {
         sqlx::query(
             "update scheduled_social_posts_v2 set stored_answer = $2 \
              where id = $1 and stored_answer is null and idempotency_claim is not null",
         )
         .bind(id)
-        .bind(Json(answer))
+        .bind(Json(answer.raw()))
         .execute(&self.pool)
         .await?;
         Ok(())

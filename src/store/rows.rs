@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use sqlx::types::Json;
 use uuid::Uuid;
 use uuid::fmt::Hyphenated;
@@ -80,7 +81,7 @@ pub struct TrackingRow<Id, List> {
     provider_response: Option<Json<Value>>,
     idempotency_key: Option<String>,
     request_fingerprint: Option<String>,
-    stored_answer: Option<Json<Value>>,
+    stored_answer: Option<Json<Box<RawValue>>>,
     ayrshare_idempotency_key: Option<String>,
     paused: bool,
     created_at: DateTime<Utc>,
@@ -111,7 +112,7 @@ impl<Id: Column<Uuid>, List: Column<Vec<String>>> TryFrom<TrackingRow<Id, List>>
             provider_response: row.provider_response.map(|j| j.0),
             idempotency_key: row.idempotency_key,
             request_fingerprint: row.request_fingerprint,
-            stored_answer: row.stored_answer.map(|j| j.0),
+            stored_answer: row.stored_answer.map(|j| j.0.into()),
             ayrshare_idempotency_key: row.ayrshare_idempotency_key,
             paused: row.paused,
             created_at: row.created_at,

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -22,8 +21,9 @@ use super::rows::{
 };
 use super::{
     ApiKeyInfo, Caller, DUE_RECORD, DueQuery, DueRecord, Inserted, NewTracking, Organization,
-    PRIMARY_WORKSPACE_NAME, PoolSettings, PoolStats, Readiness, Store, StoreError, TrackingRecord,
-    Workspace, WorkspaceInfo, pick_key, readiness_of, results_json, source_names,
+    PRIMARY_WORKSPACE_NAME, PoolSettings, PoolStats, Readiness, Store, StoreError,
+    StoredAnswerJson, TrackingRecord, Workspace, WorkspaceInfo, pick_key, readiness_of,
+    results_json, source_names,
 };
 use crate::domain::{KeyHash, Outcome, Position, PostFilter, Transition};
 
@@ -180,7 +180,7 @@ impl Store for SqliteStore {
         id: Uuid,
         transition: Transition,
         outcome: &Outcome,
-        answer: Option<&Value>,
+        answer: Option<&StoredAnswerJson>,
     ) -> Result<TrackingRecord, StoreError> {
         let Some(status) = outcome.tracked_status else {
             return self.tracking_by_id(id).await;
@@ -206,7 +206,7 @@ impl Store for SqliteStore {
         .bind(outcome.provider_response.as_ref().map(Json))
         .bind(super::now())
         .bind(Json(source_names(&status, transition)))
-        .bind(answer.map(Json))
+        .bind(answer.map(|a| Json(a.raw())))
         .fetch_optional(&self.pool)
         .await?;
         match row {
@@ -231,13 +231,13 @@ impl Store for SqliteStore {
         row.map(TrackingRecord::try_from).transpose()
     }
 
-    async fn store_answer(&self, id: Uuid, answer: &Value) -> Result<(), StoreError> {
+    async fn store_answer(&self, id: Uuid, answer: &StoredAnswerJson) -> Result<(), StoreError> {
         sqlx::query(
             "update scheduled_social_posts_v2 set stored_answer = $2 \
              where id = $1 and stored_answer is null and idempotency_claim is not null",
         )
         .bind(id.hyphenated())
-        .bind(Json(answer))
+        .bind(Json(answer.raw()))
         .execute(&self.pool)
         .await?;
         Ok(())
