@@ -186,16 +186,20 @@ for backend in $BACKENDS; do
         track) run_wrk "$name" "$c" get.lua "$SERVICE" BENCH_KEY="$KEY" BENCH_PATH="/social/post/track/$TRACKING_ID" ;;
       esac
       cpu_after=$(cpu_ticks "$SERVICE_PID")
-      # Requests cut off by wrk's deadline finish in the service: wait for their outcomes.
-      pending=1
-      for _ in $(seq 1 50); do
+      # Requests cut off by wrk's deadline finish in the service, some not yet written when wrk
+      # stops (queued for a connection): wait until nothing moves, no record pending and the
+      # same counts twice in a row, then compare.
+      last=
+      for _ in $(seq 1 100); do
         read -r records_after pending < <(count_records)
-        [ "$pending" = 0 ] && break
-        sleep 0.1
+        mock_after=$(mock_posts)
+        [ "$pending" = 0 ] && [ "$records_after $mock_after" = "$last" ] && break
+        last="$records_after $mock_after"
+        sleep 0.2
       done
       kind=create; case $what in replay|track) kind=read ;; esac
       $HELPER check "$RAW/$name.check.json" "$RAW/$name.json" "$kind" "$c" \
-        "$records_before" "$records_after" "$pending" "$mock_before" "$(mock_posts)" \
+        "$records_before" "$records_after" "$pending" "$mock_before" "$mock_after" \
         "$cpu_before" "$cpu_after"
     done
    done
@@ -208,7 +212,10 @@ for backend in $BACKENDS; do
   if [ "$backend" = postgres ]; then
     read -r ORG WS KID KEY_HASH < <(psql "$DB_URL" -Atc "select o.id, w.id, k.id, k.key_hash from organizations o join workspaces w on w.organization_id = o.id and w.is_primary join api_keys k on k.organization_id = o.id limit 1" -F' ')
     cat "$LUA/pg_lookups.sql" "$LUA/pg_write.sql" > "$OUT/pgbench/with_lookups.sql"
-    $HELPER idempotent-sql "$LUA/pg_write.sql" "$LUA/stored_answer.json" > "$OUT/pgbench/idempotent.sql"
+    $HELPER idempotent-sql "$LUA/pg_write.sql" > "$OUT/pgbench/idempotent.sql"
+    # The JSON the statements bind, as the service binds it (see pg_write.sql).
+    JSON_VARS=(-D results="$($HELPER json results)" -D provider_response="$($HELPER json provider_response)"
+      -D stored_answer="$($HELPER json stored_answer)")
     for c in $CONCURRENCY; do
      for round in $(seq 1 "$ROUNDS"); do
       for variant in ceiling ceiling_idempotent ceiling_with_lookups; do
@@ -221,6 +228,7 @@ for backend in $BACKENDS; do
         rm -f "$OUT/pgbench/$name".*
         (cd "$OUT/pgbench" && pgbench -n -M prepared -c "$c" -j "$(threads_for "$c")" -T "$DURATION" \
           -D organization_id="$ORG" -D workspace_id="$WS" -D api_key_id="$KID" -D key_hash="$KEY_HASH" \
+          "${JSON_VARS[@]}" \
           -f "$script" -l --log-prefix="$name" "$DB_URL" > "$name.txt" 2>&1) \
           || die "pgbench failed: $(tail -n 3 "$OUT/pgbench/$name.txt")"
         $HELPER pgbench-summary "$OUT/pgbench/$name" "$OUT/pgbench/$name.txt" "$RAW/$name.json"

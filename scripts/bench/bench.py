@@ -17,10 +17,15 @@
         MOCK_AFTER CPU_TICKS_BEFORE CPU_TICKS_AFTER
       Whether a case lost nothing: every answered create has its record and reached the mock
       once (KIND create), or nothing was written or sent (KIND read).
-  idempotent-sql PG_WRITE_SQL STORED_ANSWER_JSON
+  idempotent-sql PG_WRITE_SQL
       Prints pg_write.sql as an idempotent create issues it: a fresh key claimed in the insert
       (the partial unique index, Postgres's speculative insertion) and the answer stored by the
-      update. The `idempotent` case's own database ceiling.
+      update (the pgbench variable `stored_answer`). The `idempotent` case's own database
+      ceiling.
+  json NAME
+      Prints, on one line, the JSON a create records (NAME: results, provider_response) or
+      stores for replays (stored_answer, from scripts/bench/stored_answer.json): the values
+      pgbench binds, as the service binds its own.
   report RAW_DIR OUT_JSON
       Prints the table and writes the results as JSON; exits 1 if anything was lost. Each case
       was run in rounds (raw files NAME.rN.json): a row shows the median of its rounds, a ratio
@@ -407,16 +412,14 @@ def report(raw_dir, out_json):
     print(f"results: {out_json}")
 
 
-def idempotent_sql(pg_write, stored_answer):
+def idempotent_sql(pg_write):
     """pg_write.sql with an idempotency key claimed and an answer stored (see the docstring)."""
     sql = open(pg_write).read()
-    answer = json.dumps(json.load(open(stored_answer)), separators=(", ", ": "))
     replaced = [
         ("'pending', null, null, null,",
          "'pending', 'bench-' || :key, 'bench-' || :key, repeat('5e', 32),"),
-        # pgbench would read `:word` in the SQL as a variable: the JSON is written with spaces.
         ("stored_answer = coalesce(null::jsonb, stored_answer)",
-         f"stored_answer = coalesce('{answer}'::jsonb, stored_answer)"),
+         "stored_answer = coalesce(:stored_answer::jsonb, stored_answer)"),
     ]
     for old, new in replaced:
         if old not in sql:
@@ -442,6 +445,13 @@ def main():
         check(args[0], args[1], args[2], *numbers)
     elif command == "idempotent-sql":
         idempotent_sql(*args)
+    elif command == "json":
+        values = {"results": RESULTS, "provider_response": RESPONSE}
+        if args[0] == "stored_answer":
+            path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "stored_answer.json")
+            print(json.dumps(json.load(open(path))))
+        else:
+            print(values[args[0]])
     elif command == "report":
         report(args[0], args[1])
     else:
