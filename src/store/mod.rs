@@ -542,3 +542,23 @@ fn now() -> DateTime<Utc> {
     let now = Utc::now();
     DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_stored_answer_is_the_answers_json_text_and_equal_by_that_text() {
+        let answer = StoredAnswerJson::of(&json!({"kind": "created", "n": [1, 2]})).unwrap();
+        assert_eq!(answer.get(), r#"{"kind":"created","n":[1,2]}"#);
+        assert_eq!(answer.raw().get(), answer.get());
+        let read_back: StoredAnswerJson = RawValue::from_string(answer.get().to_owned())
+            .unwrap()
+            .into();
+        assert_eq!(read_back, answer);
+        let other = StoredAnswerJson::of(&json!({"kind": "refused"})).unwrap();
+        assert_ne!(other, answer);
+    }
+}
