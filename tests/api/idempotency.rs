@@ -4,7 +4,10 @@
 use std::time::Duration;
 
 use futures_util::future::join;
+use mosaic_social::domain::ApiKeySecret;
+use mosaic_social::store::{Inserted, NewTracking, StoredAnswerJson};
 use serde_json::{Value, json};
+use uuid::Uuid;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
 
@@ -239,5 +242,39 @@ backend_tests! {
         let record = app.only_record().await;
         assert_eq!(record.idempotency_key, None);
         assert_eq!(record.stored_answer, None);
+    }
+
+    async fn an_answer_stored_apart_from_its_outcome_is_kept_once_and_found_with_the_claim(app) {
+        // What a create does when another writer moved its record before its outcome (and the
+        // answer with it) could be recorded: the answer is stored on its own.
+        let caller = app
+            .store
+            .authenticate(&ApiKeySecret::from_presented(&app.api_key).hash())
+            .await
+            .unwrap()
+            .unwrap();
+        let record = NewTracking {
+            id: Uuid::new_v4(),
+            organization_id: app.organization_id,
+            workspace_id: app.primary_workspace_id,
+            api_key_id: caller.api_key_id,
+            post: "p".into(),
+            platforms: vec!["x".into()],
+            media_urls: Vec::new(),
+            schedule_date: None,
+            extra: json!({}),
+            idempotency_key: Some("held".into()),
+            request_fingerprint: Some("f".into()),
+            ayrshare_idempotency_key: None,
+        };
+        assert!(matches!(app.store.insert_tracking(&record).await.unwrap(), Inserted::New(_)));
+        let answer = |n: u32| StoredAnswerJson::of(&json!({"kind": "created", "n": n})).unwrap();
+        app.store.store_answer(record.id, &answer(1)).await.unwrap();
+        // A second one does not replace it: every retry gets the same answer.
+        app.store.store_answer(record.id, &answer(2)).await.unwrap();
+        let holder = app.store.find_claim(app.organization_id, "held").await.unwrap().unwrap();
+        assert_eq!(holder.id, record.id);
+        let stored: Value = serde_json::from_str(holder.stored_answer.unwrap().get()).unwrap();
+        assert_eq!(stored, json!({"kind": "created", "n": 1}));
     }
 }
