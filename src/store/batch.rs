@@ -7,9 +7,11 @@
 //! load the batches grow by themselves. Each write gets its own answer, and only after the
 //! commit that made it durable.
 //!
-//! A write that finds nothing queued and a batch slot free is written by its own task, there and
-//! then: handing it to the batch task and back would cost two thread wake-ups for nothing to
-//! share (most of what a request at concurrency 1 spent on top of its database work).
+//! A write that finds the batcher idle (nothing queued, no batch in flight) is written by its own
+//! task, there and then: handing it to the batch task and back would cost two thread wake-ups
+//! for nothing to share. Under load writes still go through the batch task, whose wake-up lets
+//! the writes arriving meanwhile join the batch (letting a write go alone whenever a slot is
+//! free made the batches smaller: about 5 % fewer creates per second at 64 connections).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -37,6 +39,7 @@ pub(super) struct Batcher<I, O> {
     queued: Arc<AtomicUsize>,
     /// One per batch allowed in flight.
     permits: Arc<Semaphore>,
+    in_flight: usize,
     flush: Arc<Flush<I, O>>,
 }
 
@@ -49,13 +52,15 @@ impl<I: Send + 'static, O: Send + 'static> Batcher<I, O> {
         Fut: Future<Output = Vec<Result<O, StoreError>>> + Send + 'static,
     {
         let (queue, mut jobs) = mpsc::unbounded_channel::<Job<I, O>>();
-        let permits = Arc::new(Semaphore::new(in_flight.max(1)));
+        let in_flight = in_flight.max(1);
+        let permits = Arc::new(Semaphore::new(in_flight));
         let flush: Arc<Flush<I, O>> = Arc::new(move |items| Box::pin(flush(items)));
         let queued = Arc::new(AtomicUsize::new(0));
         let batcher = Batcher {
             queue,
             queued: Arc::clone(&queued),
             permits: Arc::clone(&permits),
+            in_flight,
             flush: Arc::clone(&flush),
         };
         // Ends when the store (every sender) is dropped and the queue is empty.
@@ -94,7 +99,9 @@ impl<I: Send + 'static, O: Send + 'static> Batcher<I, O> {
 
     /// Writes `item` with the next batch and returns its own answer, once committed.
     pub(super) async fn submit(&self, item: I) -> Result<O, StoreError> {
-        if self.queued.load(Ordering::SeqCst) == 0 {
+        let idle = self.queued.load(Ordering::SeqCst) == 0
+            && self.permits.available_permits() == self.in_flight;
+        if idle {
             if let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned() {
                 // Nothing to share the commit with: a batch of one, written by this task.
                 let answer = (self.flush)(vec![item]).await.pop();
@@ -200,6 +207,30 @@ mod tests {
         );
         // With the queue empty again, a lone write is once more written by its own task.
         assert_eq!(done_in_place(&batcher, 7).unwrap().unwrap(), 14);
+    }
+
+    #[tokio::test]
+    async fn under_load_a_write_goes_through_the_batch_task() {
+        let seen: Arc<Mutex<Vec<Vec<u32>>>> = Arc::default();
+        let gate = Arc::new(Semaphore::new(0));
+        let batcher = Arc::new(doubling(2, Arc::clone(&seen), Arc::clone(&gate)));
+        let busy = tokio::spawn({
+            let batcher = Arc::clone(&batcher);
+            async move { batcher.submit(1).await.unwrap() }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        // One batch in flight, one slot free: the write is handed over, not written in place.
+        assert!(done_in_place(&batcher, 2).is_none());
+        gate.add_permits(100);
+        assert_eq!(busy.await.unwrap(), 2);
+        // The handed-over write is done all the same, though its writer stopped waiting.
+        for _ in 0..100 {
+            if seen.lock().unwrap().len() == 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(*seen.lock().unwrap(), vec![vec![1], vec![2]]);
     }
 
     #[tokio::test]
