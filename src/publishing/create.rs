@@ -6,7 +6,6 @@ use std::borrow::Cow;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tracing::{Instrument, Span};
 use uuid::Uuid;
 
 use super::error::{AppError, RecordRef};
@@ -140,18 +139,15 @@ impl Publisher {
         };
 
         // Writing the record, calling Ayrshare and recording its answer run as a task of their
-        // own: a client hanging up drops this future, and that must never happen between the
-        // commit and the call, or between the call and the recording. Shutdown waits for it.
-        // In the request's span, so its log lines keep the request id.
+        // own (`to_the_end`): a client hanging up drops this future, and that must never happen
+        // between the commit and the call, or between the call and the recording. Nor does the
+        // deadline below: it stops only the waiting.
         let work = self
             .clone()
-            .publish(record, ayrshare_body, new_post, workspace)
-            .instrument(Span::current());
-        let task = self.tasks.spawn(work);
-        let published = match tokio::time::timeout(self.settings.answer_deadline(), task).await {
-            Ok(joined) => {
-                joined.map_err(|e| AppError::Internal(format!("publishing task failed: {e}")))??
-            }
+            .publish(record, ayrshare_body, new_post, workspace);
+        let deadline = self.settings.answer_deadline();
+        let published = match tokio::time::timeout(deadline, self.to_the_end(work)).await {
+            Ok(published) => published?,
             // The database is slow: answer now, with what the record says at this moment; the
             // task goes on and records the outcome (and the replayable answer) when it can.
             Err(_) => {
