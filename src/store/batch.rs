@@ -106,11 +106,7 @@ impl<I: Send + 'static, O: Send + 'static> Batcher<I, O> {
                 // Nothing to share the commit with: a batch of one, written by this task.
                 let answer = (self.flush)(vec![item]).await.pop();
                 drop(permit);
-                return answer.unwrap_or_else(|| {
-                    Err(StoreError::Unavailable(
-                        "the write was lost with its batch (a bug): retry".into(),
-                    ))
-                });
+                return answer.unwrap_or_else(|| Err(lost_with_its_batch()));
             }
         }
         let (reply, answer) = oneshot::channel();
@@ -119,10 +115,13 @@ impl<I: Send + 'static, O: Send + 'static> Batcher<I, O> {
             self.queued.fetch_sub(1, Ordering::SeqCst);
             return Err(StoreError::Unavailable("the store is shutting down".into()));
         }
-        answer.await.map_err(|_| {
-            StoreError::Unavailable("the write was lost with its batch (a bug): retry".into())
-        })?
+        answer.await.map_err(|_| lost_with_its_batch())?
     }
+}
+
+/// A write whose batch gave no answer for it (a bug in a flush).
+fn lost_with_its_batch() -> StoreError {
+    StoreError::Unavailable("the write was lost with its batch (a bug): retry".into())
 }
 
 #[cfg(test)]
