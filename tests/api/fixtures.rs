@@ -8,6 +8,9 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, Respond, ResponseTemplate};
 
+use mosaic_social::store::NewTracking;
+use uuid::Uuid;
+
 use crate::support::{TestApp, response_json};
 
 /// Answers each `POST /post` as Ayrshare would, with ids of its own: `scheduled` (`SCHED-n`)
@@ -99,4 +102,24 @@ pub async fn record(app: &TestApp, tracking_id: &str) -> mosaic_social::store::T
         .await
         .unwrap()
         .expect("the record exists")
+}
+
+/// A record as a create writes it before calling Ayrshare, in the app's organization, primary
+/// workspace and key, with no idempotency key; a test sets what its case needs.
+pub async fn new_tracking(app: &TestApp, text: &str) -> NewTracking {
+    let keys = app.store.list_api_keys(app.organization_id).await.unwrap();
+    NewTracking {
+        id: Uuid::new_v4(),
+        organization_id: app.organization_id,
+        workspace_id: app.primary_workspace_id,
+        api_key_id: keys[0].id,
+        post: text.to_owned(),
+        platforms: vec!["x".into()],
+        media_urls: Vec::new(),
+        schedule_date: None,
+        extra: json!({}),
+        idempotency_key: None,
+        request_fingerprint: None,
+        ayrshare_idempotency_key: None,
+    }
 }

@@ -4,15 +4,14 @@
 use std::time::Duration;
 
 use futures_util::future::join;
-use mosaic_social::domain::ApiKeySecret;
 use mosaic_social::store::{Inserted, NewTracking, StoredAnswerJson};
 use serde_json::{Value, json};
-use uuid::Uuid;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
 
 use crate::backend_tests;
 use crate::create_post::success_body;
+use crate::fixtures::new_tracking;
 use crate::support::{TestApp, expect_error, response_json};
 
 /// A create with an idempotency key, from a raw body (so that spacing and key order can vary).
@@ -247,25 +246,10 @@ backend_tests! {
     async fn an_answer_stored_apart_from_its_outcome_is_kept_once_and_found_with_the_claim(app) {
         // What a create does when another writer moved its record before its outcome (and the
         // answer with it) could be recorded: the answer is stored on its own.
-        let caller = app
-            .store
-            .authenticate(&ApiKeySecret::from_presented(&app.api_key).hash())
-            .await
-            .unwrap()
-            .unwrap();
         let record = NewTracking {
-            id: Uuid::new_v4(),
-            organization_id: app.organization_id,
-            workspace_id: app.primary_workspace_id,
-            api_key_id: caller.api_key_id,
-            post: "p".into(),
-            platforms: vec!["x".into()],
-            media_urls: Vec::new(),
-            schedule_date: None,
-            extra: json!({}),
             idempotency_key: Some("held".into()),
             request_fingerprint: Some("f".into()),
-            ayrshare_idempotency_key: None,
+            ..new_tracking(app, "p").await
         };
         assert!(matches!(app.store.insert_tracking(&record).await.unwrap(), Inserted::New(_)));
         let answer = |n: u32| StoredAnswerJson::of(&json!({"kind": "created", "n": n})).unwrap();

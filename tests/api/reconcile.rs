@@ -11,6 +11,7 @@ use wiremock::matchers::{body_partial_json, method, path};
 use wiremock::{Mock, ResponseTemplate};
 
 use crate::backend_tests;
+use crate::fixtures::new_tracking;
 use crate::support::{Options, TestApp, response_json};
 
 /// Creates a post through the API; Ayrshare answers its create with `answer`. Returns the
@@ -116,26 +117,15 @@ async fn crashed_create(
     schedule: Option<chrono::DateTime<Utc>>,
     age: Duration,
 ) -> Uuid {
-    let (_, api_key_id) = {
-        let keys = app.store.list_api_keys(app.organization_id).await.unwrap();
-        (keys[0].prefix.clone(), keys[0].id)
-    };
-    let id = Uuid::new_v4();
+    let base = new_tracking(app, text).await;
+    let id = base.id;
     let inserted = app
         .store
         .insert_tracking(&NewTracking {
-            id,
-            organization_id: app.organization_id,
-            workspace_id: app.primary_workspace_id,
-            api_key_id,
-            post: text.to_owned(),
             platforms: vec!["x".into(), "linkedin".into()],
-            media_urls: Vec::new(),
             schedule_date: schedule,
-            extra: json!({}),
-            idempotency_key: None,
-            request_fingerprint: None,
             ayrshare_idempotency_key: Some(id.to_string()),
+            ..base
         })
         .await
         .unwrap();
