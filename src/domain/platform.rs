@@ -85,6 +85,7 @@ pub fn platform_from_ayrshare(name: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     #[test]
     fn a_platform_is_written_under_this_apis_name() {
@@ -104,7 +105,6 @@ mod tests {
             ]
         );
     }
-    use super::*;
 
     #[test]
     fn parse_is_case_insensitive_and_rejects_unknown_names() {
