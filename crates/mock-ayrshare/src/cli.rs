@@ -41,6 +41,10 @@ pub struct MockArgs {
     /// rate limit); reads of a post answer 404.
     #[arg(long, env = "MOCK_AYRSHARE_FORGET")]
     pub forget: bool,
+    /// Accept only this privateKey in POST /api/profiles/generateJWT (by default any non-empty
+    /// one is accepted).
+    #[arg(long, env = "MOCK_AYRSHARE_LINK_PRIVATE_KEY")]
+    pub link_private_key: Option<String>,
 }
 
 impl MockArgs {
@@ -56,12 +60,20 @@ impl MockArgs {
             }),
             rate_limit_max: self.rate_limit_max,
             forget: self.forget,
+            link_private_key: self.link_private_key.clone(),
         }
     }
 }
 
-/// Listens on `args.bind`, prints `mock ayrshare listening on http://ADDR/api` on stdout (scripts
-/// wait for that line), and serves until `shutdown` completes.
+/// The line printed on stdout once the mock listens: `mock ayrshare listening on
+/// http://ADDR/api`, ADDR being the bound address (the port picked for `:0`). Scripts wait for
+/// it and read the base URL from it; it is the only line ever printed on stdout.
+pub fn start_line(addr: SocketAddr) -> String {
+    format!("mock ayrshare listening on http://{addr}/api")
+}
+
+/// Listens on `args.bind`, prints [`start_line`] on stdout (scripts wait for that line), and
+/// serves until `shutdown` completes.
 pub async fn run(
     args: MockArgs,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -79,7 +91,7 @@ pub async fn run(
         std::io::Error::new(e.kind(), format!("--bind: cannot listen on {bind}: {e}"))
     })?;
     let addr = listener.local_addr()?;
-    println!("mock ayrshare listening on http://{addr}/api");
+    println!("{}", start_line(addr));
     crate::serve(listener, args.config(), shutdown).await
 }
 

@@ -958,7 +958,7 @@ async fn profiles_without_posts_are_forgotten_once_their_rate_window_is_over() {
 
 #[test]
 fn profiles_counted_within_one_window_are_bounded_too() {
-    let mut store = Store::new(StdRng::seed_from_u64(7), 10);
+    let mut store = Store::new(StdRng::seed_from_u64(7), 10, START.parse().unwrap());
     let start = START.parse::<DateTime<Utc>>().unwrap();
     let profile = |n: usize| {
         let mut headers = HeaderMap::new();

@@ -288,7 +288,7 @@ async fn registering_checks_the_action_and_the_url_and_listing_hides_the_secret(
     let mock = Mock::new();
     let bad = [
         (
-            json!({"action": "social", "url": "https://example.com/h"}),
+            json!({"action": "feed", "url": "https://example.com/h"}),
             900,
         ),
         (json!({"url": "https://example.com/h"}), 101),
