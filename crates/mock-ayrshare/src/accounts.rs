@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use rand::Rng;
 use rand::distr::Alphanumeric;
 use serde_json::{Value, json};
@@ -136,7 +136,7 @@ impl Accounts {
             linked: HashMap::new(),
             faults: HashMap::new(),
             next_seq: 0,
-            started,
+            started: started.trunc_subsecs(0),
         }
     }
 
@@ -151,7 +151,9 @@ impl Accounts {
             return Err(ApiError::refused(
                 "create",
                 CODE_TITLE_TAKEN,
-                format!("Profile title already exists: a profile titled {title:?} exists. Titles must be unique."),
+                format!(
+                    "Profile title already exists: a profile titled {title:?} exists. Titles must be unique."
+                ),
             ));
         }
         if self.registered.len() >= MAX_PROFILE_SETTINGS {
@@ -171,7 +173,7 @@ impl Accounts {
             profile.clone(),
             Registered {
                 title: title.to_owned(),
-                created: now,
+                created: now.trunc_subsecs(0),
                 seq: self.next_seq,
             },
         );
@@ -208,7 +210,11 @@ impl Accounts {
 
     /// What stops `platform` for `profile`: its fault, else `not_linked` when nothing is linked.
     pub(super) fn block(&self, profile: &Profile, platform: Platform) -> Option<Fault> {
-        if let Some(fault) = self.faults.get(profile).and_then(|f| faults::fault_of(f, platform)) {
+        if let Some(fault) = self
+            .faults
+            .get(profile)
+            .and_then(|f| faults::fault_of(f, platform))
+        {
             return Some(fault);
         }
         let linked = match self.linked.get(profile) {
@@ -219,7 +225,10 @@ impl Accounts {
     }
 
     /// The accounts of `profile` as stored, made explicit so that they can change.
-    fn explicit(&mut self, profile: &Profile) -> Result<&mut BTreeMap<Platform, Account>, ApiError> {
+    fn explicit(
+        &mut self,
+        profile: &Profile,
+    ) -> Result<&mut BTreeMap<Platform, Account>, ApiError> {
         if !self.linked.contains_key(profile) {
             if self.linked.len() >= MAX_PROFILE_SETTINGS {
                 return Err(ApiError::mock(format!(
@@ -243,7 +252,7 @@ impl Accounts {
         platform: Platform,
         now: DateTime<Utc>,
     ) -> Result<Account, ApiError> {
-        let account = Account::demo(profile, platform, now);
+        let account = Account::demo(profile, platform, now.trunc_subsecs(0));
         self.explicit(profile)?.insert(platform, account.clone());
         Ok(account)
     }
@@ -270,8 +279,7 @@ impl Accounts {
     ) -> Result<(), ApiError> {
         match fault {
             Some(fault) => {
-                if !self.faults.contains_key(profile) && self.faults.len() >= MAX_PROFILE_SETTINGS
-                {
+                if !self.faults.contains_key(profile) && self.faults.len() >= MAX_PROFILE_SETTINGS {
                     return Err(ApiError::mock(format!(
                         "too many profiles with faults (at most {MAX_PROFILE_SETTINGS}): clear some"
                     )));

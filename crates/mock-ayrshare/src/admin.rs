@@ -14,8 +14,8 @@ use super::faults::{self, Fault};
 use super::handlers::{authenticate, path_id, unreadable_body};
 use super::platforms::Platform;
 use super::post::format_time;
-use super::profile_routes::query_param;
 use super::profile::{Profile, ProfileSettings};
+use super::profile_routes::query_param;
 use super::reply::{ApiError, json_response};
 use super::validate;
 
@@ -130,7 +130,9 @@ fn two_params(
     let mut values = params.iter().map(|(_, value)| value.to_owned());
     match (values.next(), values.next()) {
         (Some(first), Some(second)) => Ok((first, second)),
-        _ => Err(ApiError::mock("the path needs a profile key and a platform")),
+        _ => Err(ApiError::mock(
+            "the path needs a profile key and a platform",
+        )),
     }
 }
 
@@ -155,7 +157,8 @@ pub(super) async fn put_fault(
     let profile = Profile::keyed(&key);
     let mut store = state.store();
     store.accounts.set_fault(&profile, target, Some(fault))?;
-    let body = json!({"status": "success", "faults": faults::to_json(&store.accounts.faults(&profile))});
+    let body =
+        json!({"status": "success", "faults": faults::to_json(&store.accounts.faults(&profile))});
     Ok(json_response(StatusCode::OK, &body))
 }
 
@@ -172,7 +175,8 @@ pub(super) async fn delete_fault(
     let profile = Profile::keyed(&key);
     let mut store = state.store();
     store.accounts.set_fault(&profile, target, None)?;
-    let body = json!({"status": "success", "faults": faults::to_json(&store.accounts.faults(&profile))});
+    let body =
+        json!({"status": "success", "faults": faults::to_json(&store.accounts.faults(&profile))});
     Ok(json_response(StatusCode::OK, &body))
 }
 
@@ -281,7 +285,10 @@ pub(super) async fn advance_clock(
         store.published_ids()
     };
     state.wake.notify_one();
-    Ok(json_response(StatusCode::OK, &clock_answer(&state, Some(published))))
+    Ok(json_response(
+        StatusCode::OK,
+        &clock_answer(&state, Some(published)),
+    ))
 }
 
 /// `GET /mock/clock`: the mock's time and how far it was advanced.
@@ -315,7 +322,10 @@ pub(super) async fn requests(
     uri: Uri,
 ) -> Result<Response, Response> {
     authenticate(&state.config, &headers)?;
-    let profile = match (query_param(&uri, "profile_key"), query_param(&uri, "primary_profile")) {
+    let profile = match (
+        query_param(&uri, "profile_key"),
+        query_param(&uri, "primary_profile"),
+    ) {
         (Some(key), _) if !key.trim().is_empty() => Some(Profile::keyed(key.trim())),
         (_, Some(flag)) if flag == "true" => Some(Profile::default()),
         _ => None,
@@ -329,4 +339,9 @@ pub(super) async fn requests(
         .journal()
         .list(profile.as_ref(), path.as_deref(), limit);
     Ok(json_response(StatusCode::OK, &body))
+}
+
+/// `GET /mock/health`: answers as long as the mock serves (no key needed: for healthchecks).
+pub(super) async fn health() -> Response {
+    json_response(StatusCode::OK, &json!({"status": "ok"}))
 }

@@ -95,6 +95,28 @@ pub async fn run(
     crate::serve(listener, args.config(), shutdown).await
 }
 
+/// Asks the mock listening at `bind` whether it answers `GET /mock/health` (within 5 s); an
+/// unspecified address (`0.0.0.0`, `::`) is asked on loopback.
+pub async fn probe(bind: SocketAddr) -> Result<(), String> {
+    let mut addr = bind;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let url = format!("http://{addr}/mock/health");
+    match client.get(&url).send().await {
+        Ok(response) if response.status().is_success() => Ok(()),
+        Ok(response) => Err(format!("{url} answered {}", response.status())),
+        Err(e) => Err(format!("{url} did not answer: {e}")),
+    }
+}
+
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`); a filter that does not parse is
 /// refused with a one-line message. Does nothing if a subscriber is already installed.
 pub fn init_logging() -> Result<(), String> {

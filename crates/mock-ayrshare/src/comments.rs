@@ -174,7 +174,8 @@ impl Comments {
         let Some(list) = self.by_post.get_mut(post_id) else {
             return Vec::new();
         };
-        let wanted = |comment: &Comment| comment.sent && only.is_none_or(|id| comment.comment_id == id);
+        let wanted =
+            |comment: &Comment| comment.sent && only.is_none_or(|id| comment.comment_id == id);
         let mut removed = Vec::new();
         for comment in list.iter_mut() {
             let (gone, kept): (Vec<Comment>, Vec<Comment>) =
@@ -222,7 +223,7 @@ pub(super) async fn list(
 ) -> Result<Response, Response> {
     admit(&state, &headers, None).await?;
     let id = path_id(params)?;
-    answer_list(&state, &headers, &id)
+    Ok(answer_list(&state, &headers, &id)?)
 }
 
 /// `GET /api/comments?id=…`: the same, as the npm SDK's `getComments` asks.
@@ -243,10 +244,10 @@ pub(super) async fn list_by_query(
         .ok_or_else(|| {
             ApiError::bad_parameter("Missing id parameter. Please send the Ayrshare post id.")
         })?;
-    answer_list(&state, &headers, &id)
+    Ok(answer_list(&state, &headers, &id)?)
 }
 
-fn answer_list(state: &AppState, headers: &HeaderMap, id: &str) -> Result<Response, Response> {
+fn answer_list(state: &AppState, headers: &HeaderMap, id: &str) -> Result<Response, ApiError> {
     let profile = Profile::from_headers(headers);
     let mut store = state.store();
     store.publish_due(state.now());
@@ -314,7 +315,7 @@ fn check_comment(body: &Value) -> Result<NewComment, ApiError> {
             .iter()
             .map(|url| url.as_str().map(str::to_owned))
             .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| media_error())?,
+            .ok_or_else(media_error)?,
         Some(_) => return Err(media_error()),
     };
     Ok(NewComment {
@@ -373,7 +374,12 @@ fn write_answer(post_id: &str, entries: Vec<(Platform, Value)>, errors: Vec<Valu
 }
 
 /// The checks every comment write makes on one network, before the faults: refusal if any.
-fn refusal_for(post: &StoredPost, platform: Platform, allowed: &[Platform], what: &str) -> Option<Value> {
+fn refusal_for(
+    post: &StoredPost,
+    platform: Platform,
+    allowed: &[Platform],
+    what: &str,
+) -> Option<Value> {
     let name = platform.display_name();
     if !allowed.contains(&platform) {
         return Some(refusal(
@@ -511,13 +517,25 @@ pub(super) async fn reply(
     let profile = Profile::from_headers(&headers);
     let now = state.now();
     let mut store = state.store();
-    let not_found = || ApiError::not_found_code(CODE_UNKNOWN_POST, format!("Comment not found: no comment with id {parent:?} exists for this profile."));
+    let not_found = || {
+        ApiError::not_found_code(
+            CODE_UNKNOWN_POST,
+            format!("Comment not found: no comment with id {parent:?} exists for this profile."),
+        )
+    };
     let (post_id, parent_platform, native_post_id) = {
         let (comments, _, _) = store.comment_parts();
         let (post_id, comment) = comments.find(&parent).ok_or_else(not_found)?;
-        (post_id.to_owned(), comment.platform, comment.native_post_id.clone())
+        (
+            post_id.to_owned(),
+            comment.platform,
+            comment.native_post_id.clone(),
+        )
     };
-    let post = store.get(&profile, &post_id).map_err(|_| not_found())?.clone();
+    let post = store
+        .get(&profile, &post_id)
+        .map_err(|_| not_found())?
+        .clone();
     if parent_platform != platform {
         return Err(ApiError::bad_parameter(format!(
             "Incorrect platforms parameter: the comment is on {}, not {}.",
@@ -591,7 +609,14 @@ pub(super) async fn delete(
         }
         removed
     } else {
-        let not_found = || ApiError::not_found_code(CODE_UNKNOWN_POST, format!("Comment not found: no post or comment with id {id:?} exists for this profile."));
+        let not_found = || {
+            ApiError::not_found_code(
+                CODE_UNKNOWN_POST,
+                format!(
+                    "Comment not found: no post or comment with id {id:?} exists for this profile."
+                ),
+            )
+        };
         let (post_id, sent) = {
             let (comments, _, _) = store.comment_parts();
             let (post_id, comment) = comments.find(&id).ok_or_else(not_found)?;
@@ -641,24 +666,38 @@ pub(super) async fn seed(
     authenticate(&state.config, &headers)?;
     let id = path_id(params)?;
     let parsed = validate::parse_body(&bytes)?;
-    let fields = parsed
-        .as_object()
-        .ok_or_else(|| ApiError::mock("the body must be a JSON object with platform and comment"))?;
+    let fields = parsed.as_object().ok_or_else(|| {
+        ApiError::mock("the body must be a JSON object with platform and comment")
+    })?;
     let platform = fields
         .get("platform")
         .and_then(Value::as_str)
         .and_then(Platform::from_name)
         .ok_or_else(|| ApiError::mock("platform must be an Ayrshare platform name"))?;
-    let text = text_field(fields, "comment", MAX_COMMENT_LEN)
-        .map_err(|_| ApiError::mock(format!("comment must be a non-empty string of at most {MAX_COMMENT_LEN} bytes")))?;
+    let text = text_field(fields, "comment", MAX_COMMENT_LEN).map_err(|_| {
+        ApiError::mock(format!(
+            "comment must be a non-empty string of at most {MAX_COMMENT_LEN} bytes"
+        ))
+    })?;
     let username = match fields.get("username") {
         None | Some(Value::Null) => None,
         Some(Value::String(name)) if !name.is_empty() && name.len() <= 200 => Some(name.clone()),
-        Some(_) => return Err(ApiError::mock("username must be a string of at most 200 bytes").into()),
+        Some(_) => {
+            return Err(ApiError::mock("username must be a string of at most 200 bytes").into());
+        }
     };
-    let reply_to = fields.get("reply_to").and_then(Value::as_str).map(str::to_owned);
-    let hidden = fields.get("hidden").and_then(Value::as_bool).unwrap_or(false);
-    let like_count = fields.get("like_count").and_then(Value::as_u64).unwrap_or(0);
+    let reply_to = fields
+        .get("reply_to")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let hidden = fields
+        .get("hidden")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let like_count = fields
+        .get("like_count")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
     let profile = Profile::from_headers(&headers);
     let now = state.now();
     let mut store = state.store();
@@ -674,7 +713,10 @@ pub(super) async fn seed(
     let (comments, _, rng) = store.comment_parts();
     comments.make_room(1)?;
     if let Some(parent) = &reply_to {
-        if comments.find(parent).is_none_or(|(post_id, c)| post_id != id || c.platform != platform) {
+        if comments
+            .find(parent)
+            .is_none_or(|(post_id, c)| post_id != id || c.platform != platform)
+        {
             return Err(ApiError::mock(format!(
                 "reply_to {parent:?} is no comment of this post on {}",
                 platform.name()

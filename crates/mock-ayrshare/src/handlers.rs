@@ -253,14 +253,16 @@ pub(super) async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
 /// Only requests whose API key is accepted are counted (whatever their answer); the others get
 /// the profile's count so far and leave nothing behind, so a flood of refused requests with
 /// fresh `Profile-Key`s cannot grow the mock's memory. The mock's own `/mock` routes, and every
-/// route when the limit is off (`0`, or `--forget`), are neither counted nor limited.
+/// route when the limit is off (`0`, or `--forget`), are neither counted nor limited; nor is
+/// the linking page (`/link/`), which a browser opens without a key.
 pub(super) async fn rate_limit(
     State(state): State<AppState>,
     request: Request,
     next: Next,
 ) -> Response {
     let max = state.config.rate_limit_max;
-    if max == 0 || state.config.forget || request.uri().path().starts_with("/mock/") {
+    let path = request.uri().path();
+    if max == 0 || state.config.forget || path.starts_with("/mock/") || path.starts_with("/link/") {
         return next.run(request).await;
     }
     let profile = Profile::from_headers(request.headers());
@@ -328,7 +330,12 @@ pub(super) async fn admit(
     }
     authenticate(&state.config, headers)?;
     // A suspended User Profile is refused everywhere (benchmark mode does not lock the store).
-    if !state.config.forget && state.store().accounts.suspended(&Profile::from_headers(headers)) {
+    if !state.config.forget
+        && state
+            .store()
+            .accounts
+            .suspended(&Profile::from_headers(headers))
+    {
         return Err(super::faults::Fault::suspended(None).into());
     }
     Ok(choice)

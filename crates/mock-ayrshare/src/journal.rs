@@ -172,7 +172,12 @@ impl Journal {
 
     /// The entries of `profile` (all without one) whose path starts with `path`, oldest first,
     /// at most `limit` of the newest.
-    pub(super) fn list(&self, profile: Option<&Profile>, path: Option<&str>, limit: usize) -> Value {
+    pub(super) fn list(
+        &self,
+        profile: Option<&Profile>,
+        path: Option<&str>,
+        limit: usize,
+    ) -> Value {
         let matching: Vec<&Entry> = self
             .entries
             .iter()
@@ -201,7 +206,10 @@ pub(super) async fn record_and_deliver(
             let over_limit = std::error::Error::source(&error)
                 .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
             let (http, reason) = if over_limit {
-                (StatusCode::PAYLOAD_TOO_LARGE, "length limit exceeded".to_owned())
+                (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "length limit exceeded".to_owned(),
+                )
             } else {
                 (StatusCode::BAD_REQUEST, error.to_string())
             };

@@ -45,13 +45,13 @@ use axum::body::Body;
 use axum::routing::{delete, get, post, put};
 use chrono::{DateTime, TimeDelta, Utc};
 use hyper_util::rt::TokioIo;
-use tower::ServiceExt;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tokio::sync::Notify;
+use tower::ServiceExt;
 
-pub use self::reply::DEFAULT_RATE_LIMIT_MAX;
 use self::journal::{ConnectionDrop, Journal};
+pub use self::reply::DEFAULT_RATE_LIMIT_MAX;
 use self::store::{Clock, Store};
 pub use self::webhook::WebhookTarget;
 
@@ -260,6 +260,7 @@ fn routes(state: AppState) -> Router {
                 .get(hooks::list),
         )
         .route("/mock/stats", get(admin::stats))
+        .route("/mock/health", get(admin::health))
         .route("/mock/reset", post(admin::reset))
         .route("/mock/requests", get(admin::requests))
         .route(

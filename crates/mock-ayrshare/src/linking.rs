@@ -61,14 +61,15 @@ impl Links {
         self.by_token.insert(token, link);
     }
 
-    /// The page of `token` if it is alive at `now`.
-    fn alive(&self, token: &str, now: DateTime<Utc>) -> Result<&Link, Response> {
+    /// The page of `token` if it is alive at `now`; else the HTTP status and message of the
+    /// error page.
+    fn alive(&self, token: &str, now: DateTime<Utc>) -> Result<&Link, (StatusCode, &'static str)> {
         match self.by_token.get(token) {
-            None => Err(error_page(
+            None => Err((
                 StatusCode::NOT_FOUND,
                 "This linking link is not valid. Ask for a new one.",
             )),
-            Some(link) if link.expires <= now => Err(error_page(
+            Some(link) if link.expires <= now => Err((
                 StatusCode::GONE,
                 "This linking link has expired. Ask for a new one.",
             )),
@@ -108,7 +109,9 @@ pub(super) async fn generate(
     let profile_key = required(fields, "profileKey")?;
     let redirect = match fields.get("redirect") {
         None | Some(Value::Null) => None,
-        Some(Value::String(url)) if webhook::check_url(url).is_ok() && url.len() <= MAX_FIELD_LEN => {
+        Some(Value::String(url))
+            if webhook::check_url(url).is_ok() && url.len() <= MAX_FIELD_LEN =>
+        {
             Some(url.clone())
         }
         Some(_) => {
@@ -188,7 +191,7 @@ pub(super) async fn page(
             let title = store.title(&link.profile);
             html(StatusCode::OK, &linking_page(&token, link, &title, &linked))
         }
-        Err(page) => page,
+        Err((http, message)) => error_page(http, message),
     }
 }
 
@@ -201,7 +204,10 @@ pub(super) async fn submit(
 ) -> Result<Response, Response> {
     let bytes = body.map_err(unreadable_body)?;
     let Some(token) = token(params) else {
-        return Err(error_page(StatusCode::NOT_FOUND, "This linking link is not valid."));
+        return Err(error_page(
+            StatusCode::NOT_FOUND,
+            "This linking link is not valid.",
+        ));
     };
     let form = String::from_utf8_lossy(&bytes);
     let (change, platform) = form
@@ -223,7 +229,11 @@ pub(super) async fn submit(
         })?;
     let now = state.now();
     let mut store = state.store();
-    let link = store.links.alive(&token, now)?.clone();
+    let link = store
+        .links
+        .alive(&token, now)
+        .map_err(|(http, message)| error_page(http, message))?
+        .clone();
     let account = match change {
         Change::Link => Some(store.accounts.link(&link.profile, platform, now)?),
         Change::Unlink => store.accounts.unlink(&link.profile, platform)?,
@@ -238,7 +248,11 @@ pub(super) async fn submit(
         });
     }
     drop(store);
-    let verb = if change == Change::Link { "linked" } else { "unlinked" };
+    let verb = if change == Change::Link {
+        "linked"
+    } else {
+        "unlinked"
+    };
     if let Some(redirect) = link.redirect {
         return Ok((StatusCode::SEE_OTHER, [(header::LOCATION, redirect)]).into_response());
     }
@@ -272,7 +286,11 @@ fn linking_page(token: &str, link: &Link, title: &str, linked: &[Platform]) -> S
                 "<button type=\"submit\" name=\"link\" value=\"{name}\" id=\"link-{name}\">Link {display}</button>"
             )
         };
-        let state = if linked.contains(&platform) { "linked" } else { "not linked" };
+        let state = if linked.contains(&platform) {
+            "linked"
+        } else {
+            "not linked"
+        };
         rows.push_str(&format!(
             "<li id=\"platform-{name}\" data-linked=\"{}\">{display}: <span id=\"state-{name}\">{state}</span> {button}</li>\n",
             linked.contains(&platform)

@@ -198,7 +198,10 @@ impl StoredPost {
         let mut post_ids = Vec::new();
         let mut errors = Vec::new();
         for (index, &platform) in self.platforms.iter().enumerate() {
-            if let Some(entry) = kept.iter().find(|entry| entry["platform"] == platform.name()) {
+            if let Some(entry) = kept
+                .iter()
+                .find(|entry| entry["platform"] == platform.name())
+            {
                 post_ids.push(entry.clone());
                 continue;
             }

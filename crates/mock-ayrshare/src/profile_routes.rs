@@ -79,7 +79,9 @@ pub(super) async fn list(
     let cursor = match query_param(&uri, "cursor") {
         None => None,
         Some(cursor) => Some(cursor.parse::<u64>().map_err(|_| {
-            ApiError::bad_parameter("Incorrect cursor parameter. Please send the nextCursor of the previous page.")
+            ApiError::bad_parameter(
+                "Incorrect cursor parameter. Please send the nextCursor of the previous page.",
+            )
         })?),
     };
     let body = state

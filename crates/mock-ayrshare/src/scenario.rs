@@ -110,7 +110,12 @@ impl Scenario {
                     Scenario::Slow(Duration::from_millis(ms))
                 } else if let Some(ms) = name.strip_prefix("lost:") {
                     let what = "lost takes a hold in milliseconds";
-                    Scenario::Lost(Duration::from_millis(parse_bounded(ms, MAX_SLOW_MS, raw, what)?))
+                    Scenario::Lost(Duration::from_millis(parse_bounded(
+                        ms,
+                        MAX_SLOW_MS,
+                        raw,
+                        what,
+                    )?))
                 } else if let Some(seconds) = name.strip_prefix("processing:") {
                     let what = "processing takes a duration in seconds";
                     let seconds = parse_bounded(seconds, MAX_PROCESSING_SECONDS, raw, what)?;

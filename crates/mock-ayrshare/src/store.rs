@@ -353,7 +353,11 @@ impl Store {
     }
 
     /// Where the `action` events of `profile` go: its own webhook, else the Primary Profile's.
-    pub(super) fn hook_for(&self, profile: &Profile, action: &'static str) -> Option<&WebhookTarget> {
+    pub(super) fn hook_for(
+        &self,
+        profile: &Profile,
+        action: &'static str,
+    ) -> Option<&WebhookTarget> {
         self.hook(profile, action)
             .or_else(|| self.hook(&Profile::default(), action))
     }
@@ -620,7 +624,8 @@ impl Store {
         self.hooks.retain(|(owner, _), _| owner != profile);
         self.accounts.forget(profile);
         self.links.forget(profile);
-        self.outbox.retain(|published| &published.post.profile != profile);
+        self.outbox
+            .retain(|published| &published.post.profile != profile);
         self.social_outbox.retain(|event| &event.profile != profile);
     }
 
