@@ -14,7 +14,7 @@ use crate::{DEFAULT_MAX_POSTS, DEFAULT_RATE_LIMIT_MAX, MockConfig};
 #[derive(Clone, clap::Args)]
 pub struct MockArgs {
     /// The address to listen on (`127.0.0.1:0` picks a free port; the printed line tells which).
-    #[arg(long, default_value = "127.0.0.1:9090")]
+    #[arg(long, env = "MOCK_AYRSHARE_BIND", default_value = "127.0.0.1:9090")]
     pub bind: SocketAddr,
     /// Accept only this bearer key (by default any non-empty key is accepted).
     #[arg(long, env = "MOCK_AYRSHARE_API_KEY")]
