@@ -277,7 +277,12 @@ pub(super) async fn advance_clock(
     // Bounded above, so the product fits an i64 of milliseconds.
     #[allow(clippy::cast_possible_truncation)]
     let millis = (seconds * 1000.0).round() as i64;
-    state.advance_clock(millis);
+    if !state.advance_clock(millis) {
+        return Err(ApiError::mock(
+            "the clock cannot be advanced by more than 1000 years in all: reset the mock with POST /mock/reset",
+        )
+        .into());
+    }
     let now = state.now();
     let published = {
         let mut store = state.store();

@@ -29,7 +29,8 @@ pub(super) const BODY_LIMIT: usize = 2 * 1024 * 1024;
 /// The most requests the journal keeps; past it the oldest are forgotten.
 const MAX_ENTRIES: usize = 10_000;
 
-/// The most body bytes the journal keeps over all its entries; past it the oldest are forgotten.
+/// The most bytes (bodies, headers, paths) the journal keeps over all its entries; past it the
+/// oldest are forgotten.
 const MAX_BYTES: usize = 32 * 1024 * 1024;
 
 /// The longest body kept in one entry; a longer one is cut (`body_truncated: true`).
@@ -107,8 +108,19 @@ struct Entry {
 }
 
 impl Entry {
+    /// About the bytes the entry holds (headers included: hyper lets a request carry up to
+    /// 400 KB of them), for the journal's bound.
     fn size(&self) -> usize {
-        self.body.as_ref().map_or(0, String::len) + self.path.len() + 256
+        let headers: usize = self
+            .headers
+            .iter()
+            .map(|(name, value)| name.len() + value.as_str().map_or(0, str::len))
+            .sum();
+        self.body.as_ref().map_or(0, String::len)
+            + self.path.len()
+            + self.query.as_ref().map_or(0, String::len)
+            + headers
+            + 256
     }
 
     fn to_json(&self) -> Value {

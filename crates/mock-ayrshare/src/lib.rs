@@ -55,6 +55,9 @@ pub use self::reply::DEFAULT_RATE_LIMIT_MAX;
 use self::store::{Clock, Store};
 pub use self::webhook::WebhookTarget;
 
+/// The most `POST /mock/clock` may advance the clock in all: 1,000 years.
+const MAX_CLOCK_ADVANCE_MILLIS: i64 = 1_000 * 366 * 86_400 * 1_000;
+
 /// The longest the publishing timer sleeps between looks at the due posts.
 const PUBLISHER_MAX_WAIT: Duration = Duration::from_secs(1);
 
@@ -348,13 +351,16 @@ impl AppState {
         self.clock_offset.load(Ordering::Relaxed)
     }
 
-    /// Moves the mock's clock `millis` forward.
-    fn advance_clock(&self, millis: i64) {
-        let _ = self
-            .clock_offset
+    /// Moves the mock's clock `millis` forward; `false` (and unmoved) past
+    /// [`MAX_CLOCK_ADVANCE_MILLIS`] in all, so that the time stays far from chrono's limits.
+    fn advance_clock(&self, millis: i64) -> bool {
+        self.clock_offset
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |offset| {
-                Some(offset.saturating_add(millis))
-            });
+                offset
+                    .checked_add(millis)
+                    .filter(|total| *total <= MAX_CLOCK_ADVANCE_MILLIS)
+            })
+            .is_ok()
     }
 
     /// Forgets everything: as freshly started (webhooks already under way still go out).

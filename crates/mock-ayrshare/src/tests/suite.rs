@@ -225,6 +225,21 @@ async fn the_clock_moves_only_forward_and_only_by_a_number() {
     }
     let clock = call(Method::GET, "/mock/clock").send(&mock).await;
     assert_eq!(clock.body["advanced_secs"], 0.0);
+    // However often it is asked, the clock stops short of chrono's limits.
+    let century = json!({"advance_secs": 3_155_760_000_u64});
+    for _ in 0..10 {
+        let moved = call(Method::POST, "/mock/clock")
+            .json(century.clone())
+            .send(&mock)
+            .await;
+        assert_eq!(moved.status, StatusCode::OK, "{}", moved.text);
+    }
+    call(Method::POST, "/mock/clock")
+        .json(century)
+        .send(&mock)
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, 900);
+    assert_eq!(mock.get("/api/history").await.status, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -367,4 +382,23 @@ async fn the_health_route_answers_without_a_key_and_the_probe_reads_it() {
             .await
             .is_err()
     );
+}
+
+#[tokio::test]
+async fn the_journal_forgets_its_oldest_requests_past_its_bytes_headers_included() {
+    let mock = Mock::new();
+    let big = "h".repeat(100 * 1024);
+    for _ in 0..350 {
+        call(Method::GET, "/api/history")
+            .header("X-Padding", &big)
+            .send(&mock)
+            .await;
+    }
+    let journal = call(Method::GET, "/mock/requests?limit=10000")
+        .send(&mock)
+        .await;
+    let count = journal.body["count"].as_u64().unwrap();
+    assert!(count < 350, "{count} entries of 100 KB kept");
+    assert!(count > 250, "only the oldest went: {count} kept");
+    assert_ne!(journal.body["requests"][0]["seq"], 1);
 }
