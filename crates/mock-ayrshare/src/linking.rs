@@ -149,7 +149,14 @@ pub(super) async fn generate(
     let host = headers
         .get(header::HOST)
         .and_then(|host| host.to_str().ok())
-        .filter(|host| !host.is_empty() && host.bytes().all(|b| b.is_ascii_graphic()))
+        // A host name or address with its port, nothing that could break out of a URL.
+        .filter(|host| {
+            !host.is_empty()
+                && host.len() <= 255
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+        })
         .unwrap_or("127.0.0.1");
     let body = json!({
         "status": "success",

@@ -429,3 +429,15 @@ async fn social_and_scheduled_webhooks_are_registered_and_listed_apart() {
         1
     );
 }
+
+#[tokio::test]
+async fn a_host_that_is_no_host_name_is_not_put_in_the_linking_url() {
+    let mock = Mock::new();
+    let answer = call(Method::POST, "/api/profiles/generateJWT")
+        .header("Host", "\"><script>x")
+        .json(json!({"domain": "d", "privateKey": "p", "profileKey": "k"}))
+        .send(&mock)
+        .await;
+    let url = answer.body["url"].as_str().unwrap();
+    assert!(url.starts_with("http://127.0.0.1/link/"), "{url}");
+}
