@@ -5,9 +5,16 @@
 #
 # `serve` (the default command) applies pending migrations itself before it listens. The same image
 # runs the Ayrshare simulator: `docker run ... mosaic-social mock-ayrshare --bind 0.0.0.0:9090`.
+#
+# The target `mock-ayrshare` is a small image with only the simulator, for test suites without
+# Rust (docs/mock-ayrshare.md):
+#
+#   docker build --target mock-ayrshare -t mock-ayrshare .
+#   docker run --rm -p 127.0.0.1:9090:9090 mock-ayrshare
+#
 # Docker does not run on our CI machines: `.ci/lint-docker` checks this file with hadolint.
 
-FROM rust:1-bookworm AS builder
+FROM rust:1-bookworm AS sources
 WORKDIR /build
 
 # Dependencies first, built against placeholder sources, so that a change under src/ or
@@ -29,9 +36,31 @@ RUN mkdir -p src tests/api crates/mock-ayrshare/src \
 COPY src ./src
 COPY crates ./crates
 COPY migrations ./migrations
-RUN touch src/lib.rs src/main.rs crates/mock-ayrshare/src/lib.rs crates/mock-ayrshare/src/main.rs \
- && cargo build --release --locked -p mosaic-social \
+RUN touch src/lib.rs src/main.rs crates/mock-ayrshare/src/lib.rs crates/mock-ayrshare/src/main.rs
+
+
+# The simulator alone (built only for the mock-ayrshare target).
+FROM sources AS mock-builder
+RUN cargo build --release --locked -p mock-ayrshare --bin mock-ayrshare \
+ && cp target/release/mock-ayrshare /usr/local/bin/mock-ayrshare
+
+
+FROM sources AS builder
+RUN cargo build --release --locked -p mosaic-social \
  && cp target/release/mosaic-social /usr/local/bin/mosaic-social
+
+
+# The mock-ayrshare image: the simulator on distroless (glibc and CA roots only, no shell), as the
+# image's own non-root user. It listens on 0.0.0.0:9090 in the container; publish the port on
+# 127.0.0.1 only. Its flags are the binary's (`docker run ... mock-ayrshare --api-key K`).
+FROM gcr.io/distroless/cc-debian12:nonroot AS mock-ayrshare
+COPY --from=mock-builder /usr/local/bin/mock-ayrshare /usr/local/bin/mock-ayrshare
+ENV MOCK_AYRSHARE_BIND=0.0.0.0:9090
+EXPOSE 9090
+# GET /mock/health through the binary itself (the image has no curl).
+HEALTHCHECK --interval=5s --timeout=6s --start-period=5s --retries=3 \
+  CMD ["mock-ayrshare", "--healthcheck"]
+ENTRYPOINT ["mock-ayrshare"]
 
 
 FROM debian:bookworm-slim

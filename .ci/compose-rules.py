@@ -4,6 +4,7 @@ Usage: python compose-rules.py docker-compose.yml   (needs ruamel.yaml, which ch
 brings). Prints every broken rule and exits 1 if there is one.
 """
 
+import os
 import re
 import sys
 
@@ -37,17 +38,43 @@ def check(path):
 
     built = {name: s for name, s in services.items() if "build" in s}
     images = {s.get("image") for s in built.values()}
+    host_ports = {}
     for name, service in services.items():
         for port in service.get("ports", []):
             if not str(port).startswith("127.0.0.1:"):
                 problems.append(f"{name}: port {port!r} is published beyond 127.0.0.1")
+            host = ":".join(str(port).split(":")[:2])
+            if host in host_ports:
+                problems.append(f"{name}: publishes {host}, as {host_ports[host]} does")
+            host_ports[host] = name
         if "healthcheck" not in service:
             problems.append(f"{name}: no healthcheck")
         if "build" not in service and service.get("image") in images:
             if service.get("pull_policy") != "never":
                 problems.append(f"{name}: uses the image built by another service; set pull_policy: never")
-    if len(built) != 1:
-        problems.append(f"exactly one service should build the image, not {sorted(built)}")
+    for image in images:
+        builders = sorted(name for name, s in built.items() if s.get("image") == image)
+        if len(builders) != 1:
+            problems.append(f"exactly one service should build {image}, not {builders}")
+    if "mosaic-social" not in built:
+        problems.append("mosaic-social must build the service image")
+
+    # The `mock` profile: the simulator alone, from the Dockerfile's mock-ayrshare target, which no
+    # service of the default stack may need.
+    mock = services.get("mock", {})
+    build = mock.get("build", {})
+    if mock.get("profiles") != ["mock"]:
+        problems.append("mock: must be in the `mock` profile only")
+    if not isinstance(build, dict) or build.get("target") != "mock-ayrshare":
+        problems.append("mock: must build the Dockerfile's mock-ayrshare target")
+    if "--healthcheck" not in mock.get("healthcheck", {}).get("test", []):
+        problems.append("mock: the healthcheck must be `mock-ayrshare --healthcheck`")
+    for name, service in services.items():
+        if "profiles" not in service and "mock" in service.get("depends_on", {}):
+            problems.append(f"{name}: depends on the mock profile's service")
+    dockerfile = open(os.path.join(os.path.dirname(os.path.abspath(path)), "Dockerfile"), encoding="utf-8").read()
+    if not re.search(r"^FROM \S+ AS mock-ayrshare$", dockerfile, re.MULTILINE):
+        problems.append("Dockerfile: no mock-ayrshare target for the mock service")
 
     app = services["mosaic-social"]
     if app.get("depends_on", {}).get("postgres", {}).get("condition") != "service_healthy":

@@ -39,13 +39,43 @@ function loadSdk(base) {
   return sdk.exports;
 }
 
-function configuredClient() {
-  const base = (process.env.MOCK_AYRSHARE_URL || "").trim().replace(/\/+$/, "");
-  if (!base) stop("set MOCK_AYRSHARE_URL, e.g. http://127.0.0.1:8787/api");
-  const SocialPost = loadSdk(base);
-  const social = new SocialPost(process.env.MOCK_AYRSHARE_API_KEY || "smoke-test-key");
-  social.headers["Profile-Key"] = process.env.MOCK_AYRSHARE_PROFILE_KEY || "node-sdk-smoke";
+const API_KEY = process.env.MOCK_AYRSHARE_API_KEY || "smoke-test-key";
+const PROFILE_KEY = process.env.MOCK_AYRSHARE_PROFILE_KEY || "node-sdk-smoke";
+
+function baseUrl() {
+  return (process.env.MOCK_AYRSHARE_URL || "").trim().replace(/\/+$/, "");
+}
+
+let SocialPost;
+
+function clientFor(profileKey) {
+  const social = new SocialPost(API_KEY);
+  social.headers["Profile-Key"] = profileKey;
   return social;
+}
+
+function configuredClient() {
+  const base = baseUrl();
+  if (!base) stop("set MOCK_AYRSHARE_URL, e.g. http://127.0.0.1:8787/api");
+  SocialPost = loadSdk(base);
+  return clientFor(PROFILE_KEY);
+}
+
+// The mock's own routes (/mock/..., /link/...), which the SDK has no call for.
+async function mockRoute(method, path, body) {
+  const root = baseUrl().replace(/\/api$/, "");
+  const headers = { Authorization: `Bearer ${API_KEY}` };
+  let payload;
+  if (typeof body === "string") {
+    headers["Content-Type"] = "application/x-www-form-urlencoded";
+    payload = body;
+  } else if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    payload = JSON.stringify(body);
+  }
+  const url = path.startsWith("http") ? path : root + path;
+  const response = await fetch(url, { method, headers, body: payload, redirect: "manual" });
+  return { status: response.status, text: await response.text() };
 }
 
 function expect(answer, key, wanted) {
@@ -69,6 +99,13 @@ const WEBHOOK_URL = "http://127.0.0.1:9/ayrshare-webhook";
 async function main() {
   const social = configuredClient();
   const state = {};
+  // A run starts from a clean profile, so that the script can run again against the same mock.
+  await mockRoute("POST", "/mock/reset", { profile_key: PROFILE_KEY });
+
+  async function setFault(platform, fault) {
+    const { status, text } = await mockRoute("PUT", `/mock/profiles/${PROFILE_KEY}/faults/${platform}`, { fault });
+    if (status !== 200) throw new Error(`setting the fault answered ${status}: ${text}`);
+  }
 
   const checks = {
     async postNow() {
@@ -188,6 +225,80 @@ async function main() {
       expect(await social.listWebhooks(), "webhooks", []);
     },
   };
+
+  Object.assign(checks, {
+    // The npm SDK's createProfile posts to /profiles/profile.
+    async createAndListProfiles() {
+      const title = `node sdk smoke ${Date.now()}-${Math.random().toString(16).slice(2, 8)}`;
+      const created = await social.createProfile({ title });
+      expect(created, "status", "success");
+      if (!created.profileKey) throw new Error(`expected a profileKey, got ${JSON.stringify(created)}`);
+      expect(await social.createProfile({ title }), "code", 146);
+      const listed = await social.getProfiles({ title });
+      expect(listed, "count", 1);
+      expect(listed.profiles[0], "refId", created.refId);
+      if (JSON.stringify(listed).includes(created.profileKey)) throw new Error("GET /profiles showed a profile key");
+      state.created = created;
+    },
+
+    async linkThroughThePageThenUserAndUnlink() {
+      const key = state.created.profileKey;
+      const jwt = await social.generateJWT({ domain: "smoke", privateKey: "any", profileKey: key });
+      expect(jwt, "status", "success");
+      const page = await mockRoute("GET", jwt.url);
+      if (page.status !== 200 || !page.text.includes('id="link-instagram"')) {
+        throw new Error(`the linking page answered ${page.status}`);
+      }
+      expect(await mockRoute("POST", jwt.url, "link=instagram"), "status", 200);
+      const owner = clientFor(key);
+      expect(await owner.user(), "activeSocialAccounts", ["instagram"]);
+      // The SDK wants profileKey in the body; the mock, like Ayrshare, reads the header.
+      expect(await owner.unlinkSocial({ profileKey: key, platform: "instagram" }), "status", "success");
+      expect(await owner.user(), "activeSocialAccounts", []);
+    },
+
+    async faultsFailTheirPlatform() {
+      const wanted = { not_linked: 156, rate_limited: 435, expired_token: 161 };
+      for (const [fault, code] of Object.entries(wanted)) {
+        await setFault("facebook", fault);
+        const answer = await social.post({ post: `node sdk smoke, ${fault}`, platforms: ["twitter", "facebook"] });
+        expect(answer, "status", "error");
+        expect(answer.errors[0], "code", code);
+        expect(answer.postIds[0], "platform", "twitter");
+      }
+      await setFault("facebook", "suspended");
+      expect(await social.post({ post: "suspended", platforms: ["facebook"] }), "code", 403);
+      await mockRoute("DELETE", `/mock/profiles/${PROFILE_KEY}/faults/facebook`);
+      expect(await social.post({ post: "cleared", platforms: ["facebook"] }), "status", "success");
+    },
+
+    // getComments sends GET /comments?id=…; the npm SDK has no reply or delete.
+    async comments() {
+      const id = state.published.id;
+      const added = await social.postComment({ id, comment: "node sdk comment", platforms: ["twitter"] });
+      expect(added.twitter, "status", "success");
+      const listed = await social.getComments({ id });
+      expect(listed.twitter[0], "comment", "node sdk comment");
+      expect(listed, "facebook", []);
+      const refused = await social.postComment({ id, comment: "x", platforms: ["threads"] });
+      expect(refused.errors[0], "code", 389);
+    },
+
+    async lostAnswerKeepsThePost() {
+      const answer = await social.post({ post: "node sdk smoke [mock:lost:0]", platforms: ["twitter"] });
+      if (!(answer instanceof Error)) throw new Error(`expected a dropped connection, got ${JSON.stringify(answer)}`);
+      const texts = (await social.history()).map((entry) => entry.post);
+      if (!texts.includes("node sdk smoke [mock:lost:0]")) throw new Error(`the lost post is not in the history: ${JSON.stringify(texts)}`);
+    },
+
+    async journalShowsWhatTheSdkSent() {
+      const { status, text } = await mockRoute("GET", `/mock/requests?profile_key=${PROFILE_KEY}&path=/api/post`);
+      const journal = JSON.parse(text);
+      if (status !== 200 || journal.requests.length === 0) throw new Error(`the journal answered ${status}`);
+      expect(journal.requests[0].headers, "authorization", "[masked]");
+      expect(JSON.parse(journal.requests[0].body), "source", "npm");
+    },
+  });
 
   let failed = 0;
   for (const [name, check] of Object.entries(checks)) {

@@ -9,8 +9,13 @@ Exits 0 when every check passed, 1 otherwise, 2 when it cannot start.
 """
 
 import datetime
+import json
 import os
 import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
 
 try:
     import ayrshare.ayrshare as sdk_module
@@ -18,6 +23,38 @@ try:
 except ImportError as err:
     print(f"python sdk smoke: cannot import the sdk ({err}); pip install social-post-api==1.3.0")
     sys.exit(2)
+
+
+def base_url():
+    return os.environ.get("MOCK_AYRSHARE_URL", "").strip().rstrip("/")
+
+
+def mock_route(method, path, body=None, profile_key=None):
+    """The mock's own routes (/mock/..., /link/...), which the SDK has no call for."""
+    root = base_url()[: -len("/api")] if base_url().endswith("/api") else base_url()
+    data = None
+    headers = {"Authorization": "Bearer " + os.environ.get("MOCK_AYRSHARE_API_KEY", "smoke-test-key")}
+    if profile_key:
+        headers["Profile-Key"] = profile_key
+    if isinstance(body, dict):
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    elif isinstance(body, str):
+        data = body.encode()
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    url = path if path.startswith("http") else root + path
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with opener.open(request, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
 
 
 def configured_client():
@@ -29,7 +66,7 @@ def configured_client():
     sdk_module.base = base.rstrip("/") + "/"
     api_key = os.environ.get("MOCK_AYRSHARE_API_KEY", "smoke-test-key")
     profile_key = os.environ.get("MOCK_AYRSHARE_PROFILE_KEY", "python-sdk-smoke")
-    return SocialPost(api_key).setProfileKey(profile_key)
+    return SocialPost(api_key).setProfileKey(profile_key), profile_key
 
 
 def expect(answer, key, wanted):
@@ -52,8 +89,21 @@ WEBHOOK_URL = "http://127.0.0.1:9/ayrshare-webhook"
 
 
 def main():
-    social = configured_client()
+    social, profile_key = configured_client()
     state = {}
+    # A run starts from a clean profile, so that the script can run again against the same mock.
+    mock_route("POST", "/mock/reset", {"profile_key": profile_key})
+
+    def client_for(key):
+        return SocialPost(os.environ.get("MOCK_AYRSHARE_API_KEY", "smoke-test-key")).setProfileKey(key)
+
+    def set_fault(platform, fault):
+        status, text = mock_route("PUT", f"/mock/profiles/{profile_key}/faults/{platform}", {"fault": fault})
+        if status != 200:
+            raise AssertionError(f"setting the fault answered {status}: {text}")
+
+    def clear_fault(platform):
+        mock_route("DELETE", f"/mock/profiles/{profile_key}/faults/{platform}")
 
     def post_now():
         answer = social.post({"post": "python sdk smoke", "platforms": ["twitter", "facebook"]})
@@ -157,6 +207,103 @@ def main():
         expect(social.unregisterWebhook({"action": "scheduled"}), "status", "success")
         expect(social.listWebhooks(), "webhooks", [])
 
+    def create_and_list_profiles():
+        title = "python sdk smoke " + uuid.uuid4().hex[:8]
+        created = social.createProfile({"title": title})
+        expect(created, "status", "success")
+        if not created.get("profileKey"):
+            raise AssertionError(f"expected a profileKey, got {created!r}")
+        expect(social.createProfile({"title": title}), "code", 146)
+        listed = social.getProfiles({"title": title})
+        expect(listed, "count", 1)
+        profile = listed["profiles"][0]
+        expect(profile, "refId", created["refId"])
+        expect(profile, "activeSocialAccounts", [])
+        if created["profileKey"] in json.dumps(listed):
+            raise AssertionError("GET /profiles showed a profile key")
+        state["created"] = created
+
+    def link_through_the_page_then_user_and_unlink():
+        key = state["created"]["profileKey"]
+        jwt = social.generateJWT({"domain": "smoke", "privateKey": "any", "profileKey": key})
+        expect(jwt, "status", "success")
+        status, page = mock_route("GET", jwt["url"])
+        if status != 200 or 'id="link-twitter"' not in page:
+            raise AssertionError(f"the linking page answered {status}: {page[:200]}")
+        status, _ = mock_route("POST", jwt["url"], "link=twitter")
+        if status != 200:
+            raise AssertionError(f"linking answered {status}")
+        owner = client_for(key)
+        expect(owner.user(), "activeSocialAccounts", ["twitter"])
+        expect(owner.unlinkSocial({"platform": "twitter"}), "status", "success")
+        expect(owner.user(), "activeSocialAccounts", [])
+        expect(owner.post({"post": "not linked", "platforms": ["twitter"]})["errors"][0], "code", 156)
+
+    def faults_fail_their_platform():
+        wanted = {"not_linked": 156, "rate_limited": 435, "expired_token": 272}
+        for fault, code in wanted.items():
+            set_fault("twitter", fault)
+            answer = social.post({"post": f"python sdk smoke, {fault}", "platforms": ["twitter", "facebook"]})
+            expect(answer, "status", "error")
+            expect(answer["errors"][0], "code", code)
+            expect(answer["postIds"][0], "platform", "facebook")
+        set_fault("twitter", "suspended")
+        expect(social.post({"post": "suspended", "platforms": ["twitter"]}), "code", 403)
+        clear_fault("twitter")
+        expect(social.post({"post": "cleared", "platforms": ["twitter"]}), "status", "success")
+
+    def retry_a_failed_post():
+        set_fault("linkedin", "expired_token")
+        failed = social.post({"post": "python sdk smoke, retry", "platforms": ["linkedin"]})
+        expect(failed, "status", "error")
+        clear_fault("linkedin")
+        expect(social.retryPost({"id": failed["id"]}), "postStatus", "pending")
+        expect(social.retryPost({"id": failed["id"]}), "code", 387)
+        mock_route("POST", "/mock/clock", {"advance_secs": 5})
+        expect(social.getPost({"id": failed["id"]}), "status", "success")
+
+    def comments():
+        post_id = state["published"]["id"]
+        added = social.postComment({"id": post_id, "comment": "python sdk comment", "platforms": ["twitter"]})
+        expect(added.get("twitter", {}), "status", "success")
+        status, seeded = mock_route(
+            "POST", f"/mock/comments/{post_id}", {"platform": "facebook", "comment": "from a fan"}, profile_key
+        )
+        if status != 200:
+            raise AssertionError(f"seeding answered {status}: {seeded}")
+        listed = social.getComments({"id": post_id})
+        expect(listed["twitter"][0], "comment", "python sdk comment")
+        fan = listed["facebook"][0]
+        reply = social.replyComment({"commentId": fan["commentId"], "comment": "thanks", "platforms": ["facebook"]})
+        expect(reply.get("facebook", {}), "status", "success")
+        expect(social.getComments({"id": post_id})["facebook"][0]["replies"][0], "comment", "thanks")
+        expect(social.postComment({"id": post_id, "comment": "x", "platforms": ["threads"]})["errors"][0], "code", 389)
+        deleted = social.deleteComments({"id": post_id})
+        expect(deleted, "status", "success")
+        expect(social.getComments({"id": post_id}), "twitter", [])
+
+    def lost_answer_keeps_the_post():
+        import requests
+
+        try:
+            social.post({"post": "python sdk smoke [mock:lost:0]", "platforms": ["twitter"]})
+        except requests.exceptions.ConnectionError:
+            pass
+        else:
+            raise AssertionError("expected the connection to be dropped")
+        texts = [entry.get("post") for entry in social.history()]
+        if "python sdk smoke [mock:lost:0]" not in texts:
+            raise AssertionError(f"the lost post is not in the history: {texts!r}")
+
+    def journal_shows_what_the_sdk_sent():
+        status, text = mock_route("GET", f"/mock/requests?profile_key={profile_key}&path=/api/post")
+        journal = json.loads(text)
+        if status != 200 or not journal["requests"]:
+            raise AssertionError(f"the journal answered {status}: {text[:200]}")
+        first = journal["requests"][0]
+        expect(first["headers"], "authorization", "[masked]")
+        expect(json.loads(first["body"]), "source", "pypi")
+
     checks = [
         post_now,
         read_back,
@@ -170,6 +317,13 @@ def main():
         delete_published,
         delete_instagram_refused_then_marked,
         webhooks,
+        create_and_list_profiles,
+        link_through_the_page_then_user_and_unlink,
+        faults_fail_their_platform,
+        retry_a_failed_post,
+        comments,
+        lost_answer_keeps_the_post,
+        journal_shows_what_the_sdk_sent,
     ]
     failed = 0
     for check in checks:

@@ -14,7 +14,7 @@ use crate::{DEFAULT_MAX_POSTS, DEFAULT_RATE_LIMIT_MAX, MockConfig};
 #[derive(Clone, clap::Args)]
 pub struct MockArgs {
     /// The address to listen on (`127.0.0.1:0` picks a free port; the printed line tells which).
-    #[arg(long, default_value = "127.0.0.1:9090")]
+    #[arg(long, env = "MOCK_AYRSHARE_BIND", default_value = "127.0.0.1:9090")]
     pub bind: SocketAddr,
     /// Accept only this bearer key (by default any non-empty key is accepted).
     #[arg(long, env = "MOCK_AYRSHARE_API_KEY")]
@@ -41,6 +41,10 @@ pub struct MockArgs {
     /// rate limit); reads of a post answer 404.
     #[arg(long, env = "MOCK_AYRSHARE_FORGET")]
     pub forget: bool,
+    /// Accept only this privateKey in POST /api/profiles/generateJWT (by default any non-empty
+    /// one is accepted).
+    #[arg(long, env = "MOCK_AYRSHARE_LINK_PRIVATE_KEY")]
+    pub link_private_key: Option<String>,
 }
 
 impl MockArgs {
@@ -56,12 +60,20 @@ impl MockArgs {
             }),
             rate_limit_max: self.rate_limit_max,
             forget: self.forget,
+            link_private_key: self.link_private_key.clone(),
         }
     }
 }
 
-/// Listens on `args.bind`, prints `mock ayrshare listening on http://ADDR/api` on stdout (scripts
-/// wait for that line), and serves until `shutdown` completes.
+/// The line printed on stdout once the mock listens: `mock ayrshare listening on
+/// http://ADDR/api`, ADDR being the bound address (the port picked for `:0`). Scripts wait for
+/// it and read the base URL from it; it is the only line ever printed on stdout.
+pub fn start_line(addr: SocketAddr) -> String {
+    format!("mock ayrshare listening on http://{addr}/api")
+}
+
+/// Listens on `args.bind`, prints [`start_line`] on stdout (scripts wait for that line), and
+/// serves until `shutdown` completes.
 pub async fn run(
     args: MockArgs,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -79,8 +91,30 @@ pub async fn run(
         std::io::Error::new(e.kind(), format!("--bind: cannot listen on {bind}: {e}"))
     })?;
     let addr = listener.local_addr()?;
-    println!("mock ayrshare listening on http://{addr}/api");
+    println!("{}", start_line(addr));
     crate::serve(listener, args.config(), shutdown).await
+}
+
+/// Asks the mock listening at `bind` whether it answers `GET /mock/health` (within 5 s); an
+/// unspecified address (`0.0.0.0`, `::`) is asked on loopback.
+pub async fn probe(bind: SocketAddr) -> Result<(), String> {
+    let mut addr = bind;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let url = format!("http://{addr}/mock/health");
+    match client.get(&url).send().await {
+        Ok(response) if response.status().is_success() => Ok(()),
+        Ok(response) => Err(format!("{url} answered {}", response.status())),
+        Err(e) => Err(format!("{url} did not answer: {e}")),
+    }
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`); a filter that does not parse is

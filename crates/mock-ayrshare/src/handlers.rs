@@ -9,9 +9,10 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::analytics;
+use super::journal;
 use super::post;
 use super::profile::Profile;
-use super::reply::{self, ApiError, DEFAULT_RATE_LIMIT_MAX, json_response};
+use super::reply::{self, ApiError, CODE_INVALID_POST, DEFAULT_RATE_LIMIT_MAX, json_response};
 use super::scenario::{self, Choice, Scenario};
 use super::store::{self, DEFAULT_SCHEDULE_DELAY, Hold, Store};
 use super::validate::{self, DeleteTarget};
@@ -64,6 +65,9 @@ pub(super) async fn create_post(
             .wrap_answers
             .unwrap_or(state.config.wrap_profile_answers && profile.key().is_some())
     });
+    if let Some(refused) = store.suspension(&profile, &request.platforms) {
+        return Err(refused.into());
+    }
     let title = store.title(&profile);
     let post = store.create(&profile, request, scenario.outcome(), hold, now)?;
     let (mut http, mut body) = post.creation_answer(&title);
@@ -249,14 +253,16 @@ pub(super) async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
 /// Only requests whose API key is accepted are counted (whatever their answer); the others get
 /// the profile's count so far and leave nothing behind, so a flood of refused requests with
 /// fresh `Profile-Key`s cannot grow the mock's memory. The mock's own `/mock` routes, and every
-/// route when the limit is off (`0`, or `--forget`), are neither counted nor limited.
+/// route when the limit is off (`0`, or `--forget`), are neither counted nor limited; nor is
+/// the linking page (`/link/`), which a browser opens without a key.
 pub(super) async fn rate_limit(
     State(state): State<AppState>,
     request: Request,
     next: Next,
 ) -> Response {
     let max = state.config.rate_limit_max;
-    if max == 0 || state.config.forget || request.uri().path().starts_with("/mock/") {
+    let path = request.uri().path();
+    if max == 0 || state.config.forget || path.starts_with("/mock/") || path.starts_with("/link/") {
         return next.run(request).await;
     }
     let profile = Profile::from_headers(request.headers());
@@ -310,7 +316,9 @@ pub(super) async fn admit(
         }
         Scenario::ServerError => return Err(reply::server_error()),
         Scenario::NotJson => return Err(reply::bad_gateway_html()),
-        Scenario::Slow(delay) => tokio::time::sleep(delay).await,
+        // The request is carried out now; the answer is delayed or withheld afterwards.
+        Scenario::Slow(delay) => journal::delay_answer(delay),
+        Scenario::Lost(hold) => journal::lose_answer(hold),
         Scenario::Success
         | Scenario::Scheduled
         | Scenario::Partial
@@ -321,6 +329,15 @@ pub(super) async fn admit(
         | Scenario::Deleted => {}
     }
     authenticate(&state.config, headers)?;
+    // A suspended User Profile is refused everywhere (benchmark mode does not lock the store).
+    if !state.config.forget
+        && state
+            .store()
+            .accounts
+            .suspended(&Profile::from_headers(headers))
+    {
+        return Err(super::faults::Fault::suspended(None).into());
+    }
     Ok(choice)
 }
 
@@ -377,4 +394,65 @@ fn query_param<'a>(uri: &'a Uri, name: &str) -> Option<&'a str> {
 
 pub(super) fn unreadable_body(rejection: BytesRejection) -> Response {
     ApiError::unreadable_body(rejection.status(), &rejection.body_text()).into_response()
+}
+
+/// `PUT /api/post/retry` `{"id"}`: sends a failed post again, once; it reads `pending` until the
+/// mock's timer publishes it (see [`store::RETRY_DELAY`]), with a `scheduled` webhook.
+pub(super) async fn retry_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Response> {
+    let id = validate::check_retry(&admit_json(&state, &headers, body).await?)?;
+    let profile = Profile::from_headers(&headers);
+    let now = state.now();
+    let mut store = state.store();
+    store.publish_due(now);
+    let post = store.retry(&profile, &id, now)?;
+    let body = json!({"status": "success", "id": post.id, "postStatus": post.status.as_str()});
+    drop(store);
+    state.wake.notify_one();
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+/// `POST /api/validate/post`: the checks of `POST /api/post` on its body, with nothing stored or
+/// sent; the networks the post would fail on (faults, unlinked accounts) come as `warnings`.
+pub(super) async fn validate_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Response> {
+    let bytes = body.map_err(unreadable_body)?;
+    admit(&state, &headers, None).await?;
+    let request = match validate::parse_body(&bytes).and_then(|body| validate::check_post(&body)) {
+        Ok(request) => request,
+        Err(error) => {
+            let body = json!({
+                "action": "post",
+                "status": "error",
+                "code": CODE_INVALID_POST,
+                "message": error.message,
+            });
+            return Ok(json_response(StatusCode::BAD_REQUEST, &body));
+        }
+    };
+    let profile = Profile::from_headers(&headers);
+    let store = state.store();
+    let warnings: Vec<Value> = request
+        .platforms
+        .iter()
+        .filter_map(|&platform| {
+            let fault = store.accounts.block(&profile, platform)?;
+            let entry = fault.error_entry("post", platform);
+            Some(json!({"code": entry["code"], "message": entry["message"], "platform": entry["platform"]}))
+        })
+        .collect();
+    let mut body = json!({
+        "status": "success",
+        "message": "Post validated: it passes the checks of POST /post. Nothing was posted.",
+    });
+    if !warnings.is_empty() {
+        body["warnings"] = Value::from(warnings);
+    }
+    Ok(json_response(StatusCode::OK, &body))
 }

@@ -1,4 +1,4 @@
-//! `POST`, `DELETE` and `GET /api/hook/webhook`: a profile's `scheduled` webhook.
+//! `POST`, `DELETE` and `GET /api/hook/webhook`: a profile's `scheduled` and `social` webhooks.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -11,16 +11,14 @@ use super::AppState;
 use super::handlers::{admit, admit_json};
 use super::profile::Profile;
 use super::reply::{ApiError, json_response};
+use super::store::HOOK_ACTIONS;
 use super::webhook::{self, WebhookTarget};
-
-/// The only action the mock delivers.
-const SCHEDULED: &str = "scheduled";
 
 /// The longest webhook URL or secret accepted, in bytes.
 const MAX_FIELD_LEN: usize = 2_048;
 
-/// `POST /api/hook/webhook` `{"action": "scheduled", "url", "secret"?}`: registers (or replaces)
-/// the profile's webhook.
+/// `POST /api/hook/webhook` `{"action": "scheduled" | "social", "url", "secret"?}`: registers (or
+/// replaces) the profile's webhook for that action.
 pub(super) async fn register(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -28,7 +26,7 @@ pub(super) async fn register(
 ) -> Result<Response, Response> {
     let parsed = admit_json(&state, &headers, body).await?;
     let fields = object(&parsed)?;
-    check_action(fields)?;
+    let action = check_action(fields)?;
     let url = string_field(fields, "url")?.ok_or_else(|| {
         ApiError::bad_parameter("Missing url parameter. Please send the webhook URL.")
     })?;
@@ -38,6 +36,7 @@ pub(super) async fn register(
     let profile = Profile::from_headers(&headers);
     state.store().set_hook(
         &profile,
+        action,
         WebhookTarget {
             url: url.clone(),
             secret,
@@ -45,28 +44,29 @@ pub(super) async fn register(
     )?;
     let body = json!({
         "status": "success",
-        "action": SCHEDULED,
+        "action": action,
         "url": url,
         "refId": profile.ref_id(),
     });
     Ok(json_response(StatusCode::OK, &body))
 }
 
-/// `DELETE /api/hook/webhook` `{"action": "scheduled"}`: unregisters the profile's webhook.
+/// `DELETE /api/hook/webhook` `{"action": "scheduled" | "social"}`: unregisters the profile's
+/// webhook for that action.
 pub(super) async fn unregister(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Response> {
-    check_action(object(&admit_json(&state, &headers, body).await?)?)?;
+    let action = check_action(object(&admit_json(&state, &headers, body).await?)?)?;
     let profile = Profile::from_headers(&headers);
-    if !state.store().remove_hook(&profile) {
-        return Err(ApiError::not_found(
-            "Webhook not found: no scheduled webhook is registered for this profile.",
-        )
+    if !state.store().remove_hook(&profile, action) {
+        return Err(ApiError::not_found(format!(
+            "Webhook not found: no {action} webhook is registered for this profile."
+        ))
         .into());
     }
-    let body = json!({"status": "success", "action": SCHEDULED});
+    let body = json!({"status": "success", "action": action});
     Ok(json_response(StatusCode::OK, &body))
 }
 
@@ -77,13 +77,13 @@ pub(super) async fn list(
 ) -> Result<Response, Response> {
     admit(&state, &headers, None).await?;
     let profile = Profile::from_headers(&headers);
-    let hooks: Vec<Value> = state
-        .store()
-        .hook(&profile)
-        .map(|target| {
-            json!({"action": SCHEDULED, "url": target.url, "signed": target.secret.is_some()})
+    let store = state.store();
+    let hooks: Vec<Value> = HOOK_ACTIONS
+        .iter()
+        .filter_map(|&action| {
+            let target = store.hook(&profile, action)?;
+            Some(json!({"action": action, "url": target.url, "signed": target.secret.is_some()}))
         })
-        .into_iter()
         .collect();
     let body = json!({"status": "success", "webhooks": hooks});
     Ok(json_response(StatusCode::OK, &body))
@@ -97,13 +97,18 @@ fn object(body: &Value) -> Result<&Map<String, Value>, ApiError> {
     })
 }
 
-/// `action` must be `scheduled`: the only action the mock simulates.
-fn check_action(fields: &Map<String, Value>) -> Result<(), ApiError> {
+/// `action` must be `scheduled` or `social`: the actions the mock simulates.
+fn check_action(fields: &Map<String, Value>) -> Result<&'static str, ApiError> {
     match string_field(fields, "action")? {
-        Some(action) if action == SCHEDULED => Ok(()),
-        Some(action) => Err(ApiError::mock(format!(
-            "the webhook action {action:?} is not simulated by the mock: only \"scheduled\" is"
-        ))),
+        Some(action) => HOOK_ACTIONS
+            .iter()
+            .find(|known| **known == action)
+            .copied()
+            .ok_or_else(|| {
+                ApiError::mock(format!(
+                    "the webhook action {action:?} is not simulated by the mock: only \"scheduled\" and \"social\" are"
+                ))
+            }),
         None => Err(ApiError::bad_parameter(
             "Missing action parameter. Please send the webhook action, e.g. \"scheduled\".",
         )),

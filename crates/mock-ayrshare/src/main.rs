@@ -13,6 +13,11 @@ use mock_ayrshare::cli::{self, MockArgs};
 struct Cli {
     #[command(flatten)]
     args: MockArgs,
+    /// Serve nothing: ask the mock listening at --bind (0.0.0.0 and :: are asked on loopback)
+    /// whether it answers GET /mock/health, and exit 0 if it does, 1 if not (for container
+    /// healthchecks; the image has no curl).
+    #[arg(long)]
+    healthcheck: bool,
 }
 
 #[tokio::main]
@@ -34,6 +39,15 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if cli.healthcheck {
+        return match cli::probe(cli.args.bind).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => {
+                eprintln!("mock-ayrshare healthcheck: {message}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let result = match cli::init_logging() {
         Ok(()) => cli::run(cli.args, cli::shutdown_signal())
             .await

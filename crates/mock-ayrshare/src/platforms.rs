@@ -5,7 +5,7 @@ use rand::distr::Alphanumeric;
 use serde_json::{Value, json};
 
 /// One of the 13 networks Ayrshare accepts in `platforms`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(super) enum Platform {
     Twitter,
     Facebook,
@@ -219,8 +219,25 @@ fn entry(platform: &str, id: Value, post_url: String) -> Value {
     json!({"status": "success", "id": id, "platform": platform, "postUrl": post_url})
 }
 
+/// A native comment id on `platform`, shaped like the network's own.
+pub(super) fn comment_id(platform: Platform, rng: &mut impl Rng) -> String {
+    match platform {
+        Platform::Facebook => format!("{}_{}", digits(rng, "1", 15), digits(rng, "1", 16)),
+        Platform::Instagram | Platform::Threads => digits(rng, "1", 17),
+        Platform::Linkedin => format!("urn:li:comment:{}", digits(rng, "7", 19)),
+        Platform::Youtube => format!("Ugz{}", shortcode(rng, 23)),
+        Platform::Reddit => format!("t1_{}", base36(rng, 7)),
+        Platform::Bluesky => format!(
+            "at://did:plc:{}/app.bsky.feed.post/{}",
+            base32(rng, 24),
+            base32(rng, 13)
+        ),
+        _ => digits(rng, "1", 19),
+    }
+}
+
 /// `len` decimal digits starting with `first`, so the number never has a leading zero.
-fn digits(rng: &mut impl Rng, first: &str, len: usize) -> String {
+pub(super) fn digits(rng: &mut impl Rng, first: &str, len: usize) -> String {
     let mut out = String::with_capacity(len);
     out.push_str(first);
     while out.len() < len {

@@ -72,6 +72,10 @@ pub(super) struct StoredPost {
     pub(super) published_at: Option<DateTime<Utc>>,
     /// Update fields that are only shown back (`disableComments`, `youTubeOptions`).
     pub(super) shown: Map<String, Value>,
+    /// Whether `PUT /api/post/retry` sent it again (allowed once).
+    pub(super) retried: bool,
+    /// Whether its next publication is that retry: only the networks that failed are tried.
+    pub(super) retrying: bool,
 }
 
 impl StoredPost {
@@ -109,6 +113,8 @@ impl StoredPost {
             due_at: None,
             published_at: None,
             shown: Map::new(),
+            retried: false,
+            retrying: false,
         }
     }
 
@@ -140,7 +146,7 @@ impl StoredPost {
         // Ayrshare answers 400 when no network took a published post, 200 otherwise.
         let failed_everywhere = self.published_at.is_some() && self.post_ids.is_empty();
         let http = if failed_everywhere {
-            StatusCode::BAD_REQUEST
+            super::faults::failed_everywhere_status(&self.errors)
         } else {
             StatusCode::OK
         };
@@ -174,29 +180,43 @@ impl StoredPost {
         body
     }
 
-    /// Publishes the post to its networks according to its outcome.
+    /// Publishes the post to its networks according to its outcome; a network in `blocked`
+    /// (faults, unlinked accounts) fails with the error given there. A retry tries only the
+    /// networks that failed before.
     pub(super) fn publish(
         &mut self,
         rng: &mut impl Rng,
         counters: &mut Counters,
         now: DateTime<Utc>,
+        blocked: &[(Platform, Value)],
     ) {
-        let (succeeding, failing): (&[Platform], &[Platform]) = match self.outcome {
-            Outcome::Success => (&self.platforms, &[]),
-            Outcome::Partial => self.platforms.split_at(1),
-            Outcome::Duplicate => (&[], &self.platforms),
+        let kept: Vec<Value> = if self.retrying {
+            self.post_ids.clone()
+        } else {
+            Vec::new()
         };
-        let post_ids = succeeding
-            .iter()
-            .map(|&platform| platforms::post_id_entry(platform, rng, counters))
-            .collect();
-        let errors = failing
-            .iter()
-            .map(|&platform| match self.outcome {
-                Outcome::Duplicate => duplicate_error(platform, &self.text),
-                _ => not_linked_error(platform),
-            })
-            .collect();
+        let mut post_ids = Vec::new();
+        let mut errors = Vec::new();
+        for (index, &platform) in self.platforms.iter().enumerate() {
+            if let Some(entry) = kept
+                .iter()
+                .find(|entry| entry["platform"] == platform.name())
+            {
+                post_ids.push(entry.clone());
+                continue;
+            }
+            if let Some((_, error)) = blocked.iter().find(|(p, _)| *p == platform) {
+                errors.push(error.clone());
+                continue;
+            }
+            match self.outcome {
+                Outcome::Duplicate => errors.push(duplicate_error(platform, &self.text)),
+                Outcome::Partial if index > 0 => errors.push(not_linked_error(platform)),
+                Outcome::Success | Outcome::Partial => {
+                    post_ids.push(platforms::post_id_entry(platform, rng, counters));
+                }
+            }
+        }
         self.post_ids = post_ids;
         self.errors = errors;
         self.status = if self.errors.is_empty() {
@@ -206,6 +226,7 @@ impl StoredPost {
         };
         self.due_at = None;
         self.published_at = Some(now);
+        self.retrying = false;
     }
 }
 
@@ -247,17 +268,9 @@ pub(super) fn format_time(time: DateTime<Utc>) -> String {
 
 /// The `errors[]` item of a network that is not linked to the profile (Ayrshare code 156).
 fn not_linked_error(platform: Platform) -> Value {
-    json!({
-        "action": "post",
-        "status": "error",
-        "code": 156,
-        "message": format!(
-            "{} is not linked. Please confirm the account is linked on the Social Accounts page.",
-            platform.display_name()
-        ),
-        "platform": platform.name(),
-    })
+    super::faults::Fault::NotLinked.error_entry("post", platform)
 }
+
 /// The `errors[]` item of a network that refused the text as a duplicate.
 fn duplicate_error(platform: Platform, text: &str) -> Value {
     match platform {

@@ -27,6 +27,18 @@ pub(super) const CODE_NOT_UPDATABLE: u32 = 385;
 /// Error code (the mock's choice) for analytics of a post not published on a network.
 pub(super) const CODE_NO_ANALYTICS: u32 = 386;
 
+/// Error code (the mock's choice) for retrying a post whose status is not `error`.
+pub(super) const CODE_NOT_RETRYABLE: u32 = 387;
+
+/// Error code (the mock's choice) for retrying a post a second time.
+pub(super) const CODE_ALREADY_RETRIED: u32 = 388;
+
+/// Error code (the mock's choice) for a comment a network or the post cannot take.
+pub(super) const CODE_COMMENT_REFUSED: u32 = 389;
+
+/// Ayrshare's code for a post that does not pass `POST /api/validate/post`.
+pub(super) const CODE_INVALID_POST: u32 = 136;
+
 /// Ayrshare error code for a missing, malformed or refused API key.
 pub(super) const CODE_BAD_KEY: u32 = 102;
 
@@ -125,6 +137,16 @@ impl ApiError {
         ApiError {
             http: StatusCode::NOT_FOUND,
             code: 404,
+            message: message.into(),
+            extra: Map::new(),
+        }
+    }
+
+    /// HTTP 404 with an Ayrshare `code`.
+    pub(super) fn not_found_code(code: u32, message: impl Into<String>) -> ApiError {
+        ApiError {
+            http: StatusCode::NOT_FOUND,
+            code,
             message: message.into(),
             extra: Map::new(),
         }

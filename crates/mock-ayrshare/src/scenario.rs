@@ -19,6 +19,9 @@ const DEFAULT_SLOW: Duration = Duration::from_millis(5_000);
 /// The longest wait `slow:<ms>` accepts.
 const MAX_SLOW_MS: u64 = 120_000;
 
+/// How long `lost` holds the connection before dropping it when no duration is given.
+const DEFAULT_LOST: Duration = Duration::from_millis(1_000);
+
 /// The `Retry-After` of `rate_limit` when no delay is given, in seconds.
 const DEFAULT_RETRY_AFTER: u64 = 60;
 
@@ -34,7 +37,7 @@ const MAX_PROCESSING_SECONDS: u64 = 86_400;
 /// The names listed when a caller asks for an unknown scenario.
 const KNOWN: &str = "success, scheduled, partial, duplicate, approval, processing, \
                      processing:<seconds>, paused, deleted, unauthorized, rate_limit, \
-                     rate_limit:<seconds>, server_error, not_json, slow, slow:<ms>; \
+                     rate_limit:<seconds>, server_error, not_json, slow, slow:<ms>, lost, lost:<ms>; \
                      combinable with wrapped or unwrapped, e.g. \"wrapped,partial\"";
 
 /// The outcome a caller asked the mock to simulate.
@@ -66,8 +69,11 @@ pub(super) enum Scenario {
     ServerError,
     /// A gateway in front of Ayrshare answers an HTML page (HTTP 502).
     NotJson,
-    /// The answer is delayed, then behaves like `Success`.
+    /// The request is carried out at once (like `Success`); its answer waits this long.
     Slow(Duration),
+    /// The request is carried out at once (like `Success`); its answer is never delivered: the
+    /// connection is held this long, then dropped.
+    Lost(Duration),
 }
 
 /// What a post's outcome is once it is published.
@@ -96,11 +102,20 @@ impl Scenario {
             "server_error" => Scenario::ServerError,
             "not_json" => Scenario::NotJson,
             "slow" => Scenario::Slow(DEFAULT_SLOW),
+            "lost" => Scenario::Lost(DEFAULT_LOST),
             _ => {
                 if let Some(ms) = name.strip_prefix("slow:") {
                     let ms =
                         parse_bounded(ms, MAX_SLOW_MS, raw, "slow takes a delay in milliseconds")?;
                     Scenario::Slow(Duration::from_millis(ms))
+                } else if let Some(ms) = name.strip_prefix("lost:") {
+                    let what = "lost takes a hold in milliseconds";
+                    Scenario::Lost(Duration::from_millis(parse_bounded(
+                        ms,
+                        MAX_SLOW_MS,
+                        raw,
+                        what,
+                    )?))
                 } else if let Some(seconds) = name.strip_prefix("processing:") {
                     let what = "processing takes a duration in seconds";
                     let seconds = parse_bounded(seconds, MAX_PROCESSING_SECONDS, raw, what)?;

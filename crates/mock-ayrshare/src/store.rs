@@ -8,13 +8,18 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 use rand::rngs::StdRng;
 
+use super::accounts::{Accounts, SocialEvent};
+use super::comments::Comments;
+use super::faults::Fault;
+use super::linking::Links;
 use super::platforms::Platform;
 use super::platforms::{self, Counters};
 use super::post::{PostStatus, StoredPost};
 use super::profile::{Profile, ProfileSettings};
 use super::reply::ApiError;
 use super::reply::{
-    CODE_ALREADY_DELETED, CODE_CANNOT_DELETE, CODE_NOT_UPDATABLE, CODE_STILL_ON_NETWORK,
+    CODE_ALREADY_DELETED, CODE_ALREADY_RETRIED, CODE_CANNOT_DELETE, CODE_NOT_RETRYABLE,
+    CODE_NOT_UPDATABLE, CODE_STILL_ON_NETWORK,
 };
 use super::scenario::Outcome;
 use super::validate::{PostRequest, PostUpdate};
@@ -28,6 +33,12 @@ pub(super) const RATE_WINDOW: TimeDelta = TimeDelta::minutes(5);
 
 /// How far ahead the `scheduled` and `paused` scenarios schedule a post without `scheduleDate`.
 pub(super) const DEFAULT_SCHEDULE_DELAY: TimeDelta = TimeDelta::hours(1);
+
+/// How long a post sent again with `PUT /api/post/retry` stays `pending` (on the mock's clock).
+pub(super) const RETRY_DELAY: TimeDelta = TimeDelta::seconds(5);
+
+/// The webhook actions the mock delivers.
+pub(super) const HOOK_ACTIONS: [&str; 2] = ["scheduled", "social"];
 
 /// The most profiles with settings (`PUT /mock/profiles/{key}`) remembered at once.
 pub(super) const MAX_PROFILE_SETTINGS: usize = 10_000;
@@ -94,7 +105,7 @@ pub(super) fn unremembered(
         Hold::Processing(_) if !due_later => post.status = PostStatus::Processing,
         Hold::Processing(_) | Hold::None if due_later => {}
         Hold::Processing(_) | Hold::None => {
-            post.publish(&mut rng, &mut Counters::default(), now);
+            post.publish(&mut rng, &mut Counters::default(), now, &[]);
         }
     }
     post
@@ -176,16 +187,24 @@ pub(super) struct Store {
     key_order: VecDeque<(Profile, String)>,
     /// What `PUT /mock/profiles/{key}` set, by profile.
     settings: HashMap<Profile, ProfileSettings>,
-    /// Webhooks registered with `POST /api/hook/webhook`, by profile.
-    hooks: HashMap<Profile, WebhookTarget>,
+    /// Webhooks registered with `POST /api/hook/webhook`, by profile and action.
+    hooks: HashMap<(Profile, &'static str), WebhookTarget>,
     /// Posts published outside their creating request, not yet handed to the webhook sender.
     outbox: Vec<Published>,
+    /// Links and unlinks not yet handed to the webhook sender.
+    social_outbox: Vec<SocialEvent>,
+    /// Created profiles, linked accounts and faults.
+    pub(super) accounts: Accounts,
+    /// Comments on the remembered posts.
+    pub(super) comments: Comments,
+    /// The linking pages handed out by `generateJWT`.
+    pub(super) links: Links,
     next_seq: u64,
     rng: StdRng,
 }
 
 impl Store {
-    pub(super) fn new(rng: StdRng, max_posts: usize) -> Store {
+    pub(super) fn new(rng: StdRng, max_posts: usize, now: DateTime<Utc>) -> Store {
         Store {
             posts: HashMap::new(),
             ids: HashMap::new(),
@@ -201,6 +220,10 @@ impl Store {
             settings: HashMap::new(),
             hooks: HashMap::new(),
             outbox: Vec::new(),
+            social_outbox: Vec::new(),
+            accounts: Accounts::new(now),
+            comments: Comments::default(),
+            links: Links::default(),
             next_seq: 0,
             rng,
         }
@@ -268,11 +291,13 @@ impl Store {
         self.settings.get(profile).cloned().unwrap_or_default()
     }
 
-    /// The `profileTitle` of `profile`.
+    /// The `profileTitle` of `profile`: set with `PUT /mock/profiles/{key}`, else the title it
+    /// was created with, else its default.
     pub(super) fn title(&self, profile: &Profile) -> String {
         self.settings
             .get(profile)
             .and_then(|settings| settings.title.clone())
+            .or_else(|| self.accounts.registered_title(profile).map(str::to_owned))
             .unwrap_or_else(|| profile.default_title())
     }
 
@@ -299,37 +324,42 @@ impl Store {
 
     // ---- webhooks ----
 
-    /// Registers the `scheduled` webhook of `profile`, replacing any earlier one; refused when
+    /// Registers the `action` webhook of `profile`, replacing any earlier one; refused when
     /// [`MAX_PROFILE_SETTINGS`] other profiles already have one.
     pub(super) fn set_hook(
         &mut self,
         profile: &Profile,
+        action: &'static str,
         target: WebhookTarget,
     ) -> Result<(), ApiError> {
-        if !self.hooks.contains_key(profile) && self.hooks.len() >= MAX_PROFILE_SETTINGS {
+        let key = (profile.clone(), action);
+        if !self.hooks.contains_key(&key) && self.hooks.len() >= MAX_PROFILE_SETTINGS {
             return Err(ApiError::mock(format!(
                 "too many profiles with a webhook (at most {MAX_PROFILE_SETTINGS}): unregister some"
             )));
         }
-        self.hooks.insert(profile.clone(), target);
+        self.hooks.insert(key, target);
         Ok(())
     }
 
-    /// Unregisters the webhook of `profile`; `false` if it had none.
-    pub(super) fn remove_hook(&mut self, profile: &Profile) -> bool {
-        self.hooks.remove(profile).is_some()
+    /// Unregisters the `action` webhook of `profile`; `false` if it had none.
+    pub(super) fn remove_hook(&mut self, profile: &Profile, action: &'static str) -> bool {
+        self.hooks.remove(&(profile.clone(), action)).is_some()
     }
 
-    /// The webhook registered by `profile` itself.
-    pub(super) fn hook(&self, profile: &Profile) -> Option<&WebhookTarget> {
-        self.hooks.get(profile)
+    /// The `action` webhook registered by `profile` itself.
+    pub(super) fn hook(&self, profile: &Profile, action: &'static str) -> Option<&WebhookTarget> {
+        self.hooks.get(&(profile.clone(), action))
     }
 
-    /// Where the events of `profile`'s posts go: its own webhook, else the Primary Profile's.
-    pub(super) fn hook_for(&self, profile: &Profile) -> Option<&WebhookTarget> {
-        self.hooks
-            .get(profile)
-            .or_else(|| self.hooks.get(&Profile::default()))
+    /// Where the `action` events of `profile` go: its own webhook, else the Primary Profile's.
+    pub(super) fn hook_for(
+        &self,
+        profile: &Profile,
+        action: &'static str,
+    ) -> Option<&WebhookTarget> {
+        self.hook(profile, action)
+            .or_else(|| self.hook(&Profile::default(), action))
     }
 
     /// A fresh id for one webhook event (the same across its retries).
@@ -478,12 +508,20 @@ impl Store {
             self.due.remove(&(due, seq));
         }
         self.processing.remove(&seq);
+        let blocked: Vec<(Platform, Value)> = post
+            .platforms
+            .iter()
+            .filter_map(|&platform| {
+                let fault = self.accounts.block(&post.profile, platform)?;
+                Some((platform, fault.error_entry("post", platform)))
+            })
+            .collect();
         // The profile is always there (it owns the post); `entry` merely avoids a panic path.
         let state = self
             .profiles
             .entry(post.profile.clone())
             .or_insert_with(|| ProfileState::new(now));
-        post.publish(&mut self.rng, &mut state.counters, now);
+        post.publish(&mut self.rng, &mut state.counters, now, &blocked);
         if announce != Announce::No {
             self.outbox.push(Published {
                 post: post.clone(),
@@ -499,6 +537,98 @@ impl Store {
         std::mem::take(&mut self.outbox)
     }
 
+    /// The ids of the posts published outside their creating request since the last
+    /// [`Store::take_published`].
+    pub(super) fn published_ids(&self) -> Vec<String> {
+        self.outbox.iter().map(|p| p.post.id.clone()).collect()
+    }
+
+    /// Queues a link or unlink for the `social` webhook.
+    pub(super) fn announce_social(&mut self, event: SocialEvent) {
+        self.social_outbox.push(event);
+    }
+
+    /// Takes the links and unlinks since the last call.
+    pub(super) fn take_social(&mut self) -> Vec<SocialEvent> {
+        std::mem::take(&mut self.social_outbox)
+    }
+
+    /// The fault that refuses a whole request of `profile` acting on `platforms`: a suspended
+    /// profile, or a suspended account on one of them.
+    pub(super) fn suspension(&self, profile: &Profile, platforms: &[Platform]) -> Option<ApiError> {
+        if self.accounts.suspended(profile) {
+            return Some(Fault::suspended(None));
+        }
+        platforms
+            .iter()
+            .find(|&&platform| self.accounts.block(profile, platform) == Some(Fault::Suspended))
+            .map(|&platform| Fault::suspended(Some(platform)))
+    }
+
+    /// `PUT /api/post/retry`: sends a failed post again, once. It reads `pending` for
+    /// [`RETRY_DELAY`], then the networks that failed are tried again (those that succeeded keep
+    /// their result) and the `scheduled` webhook reports the outcome.
+    pub(super) fn retry(
+        &mut self,
+        profile: &Profile,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<&StoredPost, ApiError> {
+        let seq = self.owned(profile, id)?;
+        let post = &self.posts[&seq];
+        if post.status != PostStatus::Error {
+            return Err(ApiError::refused(
+                "retry",
+                CODE_NOT_RETRYABLE,
+                format!(
+                    "Post cannot be retried: only a post whose status is \"error\" can be. This post is {:?}.",
+                    post.status.as_str()
+                ),
+            ));
+        }
+        if post.retried {
+            return Err(ApiError::refused(
+                "retry",
+                CODE_ALREADY_RETRIED,
+                "Post already retried: a post can be retried only once.",
+            ));
+        }
+        if let Some(post) = self.posts.get_mut(&seq) {
+            post.retried = true;
+            post.retrying = true;
+            post.outcome = Outcome::Success;
+        }
+        self.settled.remove(&seq);
+        self.pending.insert(seq);
+        self.make_due(seq, now + RETRY_DELAY);
+        Ok(&self.posts[&seq])
+    }
+
+    /// Forgets everything about `profile`: its posts (and their comments), idempotency keys,
+    /// rate window, settings, webhooks, creation, links, faults and linking pages.
+    pub(super) fn forget_profile(&mut self, profile: &Profile) {
+        let seqs: Vec<u64> = self
+            .profiles
+            .get(profile)
+            .map(|state| state.posts.iter().copied().collect())
+            .unwrap_or_default();
+        for seq in seqs {
+            self.pending.remove(&seq);
+            self.settled.remove(&seq);
+            self.forget(seq);
+        }
+        self.profiles.remove(profile);
+        self.keys.retain(|(owner, _)| owner != profile);
+        self.key_order.retain(|(owner, _)| owner != profile);
+        self.settings.remove(profile);
+        self.hooks.retain(|(owner, _), _| owner != profile);
+        self.accounts.forget(profile);
+        self.links.forget(profile);
+        self.outbox
+            .retain(|published| &published.post.profile != profile);
+        self.social_outbox.retain(|event| &event.profile != profile);
+    }
+
     /// Forgets the oldest settled post, or the oldest pending one when none is settled.
     /// Returns `false` when there is nothing to forget.
     fn forget_oldest(&mut self) -> bool {
@@ -509,17 +639,23 @@ impl Store {
         else {
             return false;
         };
+        self.forget(seq);
+        true
+    }
+
+    /// Forgets the post `seq` (already out of `settled` and `pending`) and its comments.
+    fn forget(&mut self, seq: u64) {
         if let Some(post) = self.posts.remove(&seq) {
             if let Some(due) = post.due_at {
                 self.due.remove(&(due, seq));
             }
             self.ids.remove(&post.id);
+            self.comments.forget_post(&post.id);
             if let Some(state) = self.profiles.get_mut(&post.profile) {
                 state.posts.remove(&seq);
             }
         }
         self.processing.remove(&seq);
-        true
     }
 
     /// The creation number of the post `id` if `profile` owns it.
@@ -533,6 +669,16 @@ impl Store {
                     .is_some_and(|post| &post.profile == profile)
             })
             .ok_or_else(|| ApiError::post_not_found(id))
+    }
+
+    /// The comments, the accounts and the random source, for the comment routes.
+    pub(super) fn comment_parts(&mut self) -> (&mut Comments, &Accounts, &mut StdRng) {
+        (&mut self.comments, &self.accounts, &mut self.rng)
+    }
+
+    /// The random source, for ids made outside the store.
+    pub(super) fn rng(&mut self) -> &mut StdRng {
+        &mut self.rng
     }
 
     /// The post `id` if `profile` owns it.

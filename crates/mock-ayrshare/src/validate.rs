@@ -82,7 +82,7 @@ fn present<'a>(fields: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
     fields.get(key).filter(|value| !value.is_null())
 }
 
-fn check_platforms(value: Option<&Value>) -> Result<Vec<Platform>, ApiError> {
+pub(super) fn check_platforms(value: Option<&Value>) -> Result<Vec<Platform>, ApiError> {
     let missing = || {
         ApiError::bad_parameter(format!(
             "Missing or incorrect platforms parameter. Please verify platforms is a non-empty \
@@ -248,6 +248,16 @@ pub(super) fn check_update(body: &Value) -> Result<(String, PostUpdate), ApiErro
         )));
     }
     Ok((id, update))
+}
+
+/// Checks a `PUT /api/post/retry` body: the `id` of the post.
+pub(super) fn check_retry(body: &Value) -> Result<String, ApiError> {
+    let fields = body.as_object().ok_or_else(|| {
+        ApiError::bad_parameter(
+            "Missing or incorrect parameters. The request body must be a JSON object.",
+        )
+    })?;
+    check_id(fields)
 }
 
 /// The `id` of a body that names one post.

@@ -1,5 +1,6 @@
 //! Webhook delivery: the signed `scheduled` action Ayrshare sends when a post is published
-//! outside the request that created it, retried with backoff when the receiver fails.
+//! outside the request that created it, and the `social` action of a link or unlink, retried
+//! with backoff when the receiver fails.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,6 +10,7 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use tokio::sync::Semaphore;
 
+use super::accounts::{Change, SocialEvent, Source};
 use super::platforms::Platform;
 use super::post::format_time;
 use super::store::{Clock, Published};
@@ -96,6 +98,34 @@ pub(super) fn payload(published: &Published, url: &str, hook_id: &str) -> Value 
     body
 }
 
+/// The body of the `social` action for a link or an unlink.
+pub(super) fn social_payload(event: &SocialEvent, url: &str, hook_id: &str) -> Value {
+    let mut body = json!({
+        "action": "social",
+        "type": match event.change { Change::Link => "link", Change::Unlink => "unlink" },
+        "platform": event.account.platform.name(),
+        "refId": event.profile.ref_id(),
+        "source": match event.source { Source::User => "user", Source::System => "system" },
+        "created": format_time(event.at),
+        "code": 200,
+        "displayName": event.account.display_name,
+        "url": url,
+        "hookId": hook_id,
+    });
+    if event.source == Source::System {
+        let code = super::faults::Fault::ExpiredToken.code(event.account.platform);
+        body["details"] = json!({
+            "status": "error",
+            "code": code,
+            "message": format!(
+                "{} token expired or revoked: Ayrshare unlinked the account.",
+                event.account.platform.display_name()
+            ),
+        });
+    }
+    body
+}
+
 /// Sends deliveries in the background, each with its retries.
 pub(super) struct Sender {
     client: reqwest::Client,
@@ -119,7 +149,8 @@ impl Sender {
         }
     }
 
-    /// Starts delivering `body` (the post `post_id`'s event) to `target` in the background.
+    /// Starts delivering `body` (the event of `post_id`, a post or a platform) to `target` in the
+    /// background.
     /// Outside a Tokio runtime, or with too many deliveries in progress, it is dropped and logged.
     pub(super) fn deliver(&self, target: WebhookTarget, body: Value, post_id: &str) {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {

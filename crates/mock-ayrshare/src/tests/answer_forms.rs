@@ -93,7 +93,7 @@ async fn a_profile_set_to_wrap_gets_wrapped_answers_and_unwrapped_wins_over_it()
     assert_eq!(set.status, StatusCode::OK, "{}", set.text);
     assert_eq!(
         set.body,
-        json!({"status": "success", "wrap_answers": true, "title": "Team A"})
+        json!({"status": "success", "wrap_answers": true, "title": "Team A", "faults": {}})
     );
     let team_a = || call(Method::POST, "/api/post").header("Profile-Key", "team-a");
     let answer = team_a().json(a_post("a")).send(&mock).await;

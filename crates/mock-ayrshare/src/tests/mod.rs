@@ -3,10 +3,15 @@
 
 mod analytics;
 mod answer_forms;
+mod comments;
 mod delete;
+mod faults;
 mod forget;
 mod idempotency;
+mod profiles;
 mod rate_limit;
+mod retry;
+mod suite;
 mod update;
 mod webhooks;
 
@@ -184,6 +189,20 @@ impl Answer {
         assert_eq!(self.body["status"], "error", "answer: {}", self.text);
         assert_eq!(self.body["code"], code, "answer: {}", self.text);
         assert!(self.header("content-type").starts_with("application/json"));
+    }
+}
+
+impl Answer {
+    /// Asserts an answer whose every network failed: this HTTP status, `status: error` and the
+    /// first of its `errors` with this Ayrshare code (no top-level code, as Ayrshare answers).
+    fn assert_failed(&self, http: StatusCode, code: u64) {
+        assert_eq!(self.status, http, "answer: {}", self.text);
+        assert_eq!(self.body["status"], "error", "answer: {}", self.text);
+        assert_eq!(
+            self.body["errors"][0]["code"], code,
+            "answer: {}",
+            self.text
+        );
     }
 }
 
@@ -958,7 +977,7 @@ async fn profiles_without_posts_are_forgotten_once_their_rate_window_is_over() {
 
 #[test]
 fn profiles_counted_within_one_window_are_bounded_too() {
-    let mut store = Store::new(StdRng::seed_from_u64(7), 10);
+    let mut store = Store::new(StdRng::seed_from_u64(7), 10, START.parse().unwrap());
     let start = START.parse::<DateTime<Utc>>().unwrap();
     let profile = |n: usize| {
         let mut headers = HeaderMap::new();

@@ -13,8 +13,8 @@ use super::*;
 use crate::WebhookTarget;
 
 /// A webhook receiver on a real socket that answers 500 to its first `fail_first` deliveries.
-struct Receiver {
-    url: String,
+pub(super) struct Receiver {
+    pub(super) url: String,
     deliveries: mpsc::UnboundedReceiver<(HeaderMap, Vec<u8>)>,
 }
 
@@ -39,7 +39,7 @@ async fn receive(
     }
 }
 
-async fn receiver(fail_first: usize) -> Receiver {
+pub(super) async fn receiver(fail_first: usize) -> Receiver {
     let (sender, deliveries) = mpsc::unbounded_channel();
     let state: ReceiverState = Arc::new((AtomicUsize::new(0), fail_first, sender));
     let app = Router::new()
@@ -53,7 +53,7 @@ async fn receiver(fail_first: usize) -> Receiver {
 
 impl Receiver {
     /// The next delivery: its headers and its body as received and as JSON.
-    async fn next(&mut self) -> (HeaderMap, Vec<u8>, Value) {
+    pub(super) async fn next(&mut self) -> (HeaderMap, Vec<u8>, Value) {
         let (headers, raw) = tokio::time::timeout(Duration::from_secs(15), self.deliveries.recv())
             .await
             .expect("no webhook delivery within 15 s")
@@ -63,7 +63,7 @@ impl Receiver {
     }
 
     /// No further delivery arrives while `settle` runs (a webhook would be sent within it).
-    async fn assert_nothing_more(&mut self) {
+    pub(super) async fn assert_nothing_more(&mut self) {
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert!(
             self.deliveries.try_recv().is_err(),
@@ -72,13 +72,13 @@ impl Receiver {
     }
 }
 
-fn hmac_hex(secret: &str, body: &[u8]) -> String {
+pub(super) fn hmac_hex(secret: &str, body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(body);
     hex::encode(mac.finalize().into_bytes())
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(super) fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).map(|value| value.to_str().unwrap())
 }
 
@@ -88,7 +88,7 @@ fn later(mock: &Mock, text: &str, seconds: i64) -> Value {
     body
 }
 
-async fn register(mock: &Mock, profile: Option<&str>, body: Value) -> Answer {
+pub(super) async fn register(mock: &Mock, profile: Option<&str>, body: Value) -> Answer {
     let mut request = call(Method::POST, "/api/hook/webhook").json(body);
     if let Some(profile) = profile {
         request = request.header("Profile-Key", profile);
@@ -288,7 +288,7 @@ async fn registering_checks_the_action_and_the_url_and_listing_hides_the_secret(
     let mock = Mock::new();
     let bad = [
         (
-            json!({"action": "social", "url": "https://example.com/h"}),
+            json!({"action": "feed", "url": "https://example.com/h"}),
             900,
         ),
         (json!({"url": "https://example.com/h"}), 101),
