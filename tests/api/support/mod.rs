@@ -386,6 +386,11 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
+    /// The database's own URL (not through a proxy).
+    pub fn database_url(&self) -> &str {
+        self.database.url()
+    }
+
     /// `POST /social/post` with the test key.
     pub fn post(&self, body: &Value) -> RequestBuilder {
         self.client
