@@ -6,9 +6,9 @@ use std::sync::{Arc, LazyLock};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgExecutor, PgPool, PgPoolOptions};
 use sqlx::types::Json;
+use sqlx::{Connection, Executor};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
@@ -38,8 +38,6 @@ const MAX_BATCH: usize = 32;
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: PgPool,
-    /// The connection options without the statement timeout, for migrations.
-    unbounded: PgConnectOptions,
     inserts: Arc<Batcher<NewTracking, Option<TrackingRecord>>>,
     outcomes: Arc<Batcher<OutcomeWrite, Option<TrackingRecord>>>,
 }
@@ -253,14 +251,13 @@ impl PostgresStore {
         suspicion: Arc<Suspicion>,
     ) -> Result<PostgresStore, StoreError> {
         // The server ends a statement, or a transaction left idle, past the bound by itself,
-        // even when this process has gone away (`SET` per connection, so that a pooler in
-        // front that drops startup parameters cannot lose it).
-        let bound = format!("{}ms", settings.statement_timeout.as_millis());
-        let unbounded = url.parse::<PgConnectOptions>()?;
-        let options = unbounded.clone().options([
-            ("statement_timeout", bound.as_str()),
-            ("idle_in_transaction_session_timeout", bound.as_str()),
-        ]);
+        // even when this process has gone away. Set on each new connection rather than as a
+        // startup parameter, which PgBouncer refuses by default.
+        let bounds = format!(
+            "set statement_timeout = {ms}; set idle_in_transaction_session_timeout = {ms}",
+            ms = settings.statement_timeout.as_millis()
+        );
+        let options = url.parse::<PgConnectOptions>()?;
         let release_check = settings.statement_timeout;
         let checked = suspicion.clone();
         let pool = PgPoolOptions::new()
@@ -272,6 +269,13 @@ impl PostgresStore {
             // second round trip, for connections used a moment ago. (sqlx pings each connection
             // again when it is released, so one that broke in use never goes back to the pool.)
             .test_before_acquire(false)
+            .after_connect(move |conn, _| {
+                let bounds = bounds.clone();
+                Box::pin(async move {
+                    conn.execute(bounds.as_str()).await?;
+                    Ok(())
+                })
+            })
             .before_acquire(|conn, meta| {
                 Box::pin(async move {
                     if meta.idle_for >= PING_IF_IDLE_FOR {
@@ -283,7 +287,10 @@ impl PostgresStore {
             // sqlx's own ping on release has no bound: a connection whose call was cut short on
             // a frozen database would wait in it for ever, holding its place in the pool. So
             // while a call was cut lately, the ping runs here first, bounded; an error closes
-            // the connection without a word to the server (there is nobody listening).
+            // the connection without a word to the server (there is nobody listening). Over
+            // TLS that close still waits for the socket (sqlx's rustls flush reads when it has
+            // nothing to write), so there the connection keeps its place until the socket
+            // answers or breaks: see docs/operations.md.
             .after_release(move |conn, _| {
                 let suspicious = checked.is_recent();
                 Box::pin(async move {
@@ -331,7 +338,6 @@ impl PostgresStore {
         });
         Ok(PostgresStore {
             pool,
-            unbounded,
             inserts: Arc::new(inserts),
             outcomes: Arc::new(outcomes),
         })
@@ -356,7 +362,7 @@ impl Store for PostgresStore {
         let migrating = PgPoolOptions::new()
             .max_connections(1)
             .acquire_timeout(self.pool.options().get_acquire_timeout())
-            .connect_with(self.unbounded.clone())
+            .connect_with((*self.pool.connect_options()).clone())
             .await?;
         let migrated = MIGRATOR.run(&migrating).await;
         migrating.close().await;
@@ -854,5 +860,44 @@ impl Store for PostgresStore {
         .await?;
         tx.commit().await?;
         Ok(row.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    /// On the Postgres of `DATABASE_URL`; skipped without one (the API tests make the same
+    /// choice, and CI sets it).
+    #[tokio::test]
+    async fn the_server_ends_a_statement_that_runs_past_the_statement_timeout() {
+        let Some(url) = std::env::var("DATABASE_URL")
+            .ok()
+            .filter(|u| u.starts_with("postgres"))
+        else {
+            return;
+        };
+        let settings = PoolSettings {
+            statement_timeout: Duration::from_secs(1),
+            ..PoolSettings::default()
+        };
+        let store = PostgresStore::connect(&url, settings, Arc::new(Suspicion::new()))
+            .await
+            .unwrap();
+        let started = Instant::now();
+        let error = StoreError::from(
+            sqlx::query("select pg_sleep(10)")
+                .execute(&store.pool)
+                .await
+                .unwrap_err(),
+        );
+        assert!(started.elapsed() < Duration::from_secs(5), "{error}");
+        let StoreError::Database(sqlx::Error::Database(db)) = &error else {
+            panic!("{error}");
+        };
+        assert_eq!(db.code().as_deref(), Some("57014"), "query_canceled");
+        assert!(error.is_unavailable());
     }
 }

@@ -110,6 +110,45 @@ async fn during_a_freeze_a_create_answers_503_within_the_call_deadline_without_c
 }
 
 #[tokio::test]
+async fn a_connection_whose_call_was_cut_short_by_a_freeze_is_closed_not_kept_in_the_pool() {
+    let Some(admin_url) = postgres_admin_url() else {
+        return;
+    };
+    let proxy = Proxy::start(&admin_url).await;
+    // Plain TCP: sqlx cannot close a TLS connection whose peer stays silent (its TLS flush
+    // waits to read), see docs/operations.md.
+    let options = Options {
+        database_port: Some(proxy.port),
+        database_query: Some("sslmode=disable"),
+        env: bounded_env(),
+        ..Options::default()
+    };
+    let app = TestApp::spawn_with(Backend::Postgres, options)
+        .await
+        .unwrap();
+    // Nothing in flight on the pool when the database freezes.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    proxy.freeze();
+    let (response, _) = timed(app.post(&json!({"post": "p", "platforms": ["x"]}))).await;
+    expect_error(response, 503, "service_unavailable").await;
+    let stuck = app.store.pool_stats();
+    assert_eq!(stuck.in_use(), 1, "the insert's connection: {stuck:?}");
+    // It is stuck mid-statement: checked within the statement timeout on its way back to the
+    // pool, and closed, while the database is still frozen.
+    let closed = tokio::time::timeout(Duration::from_secs(STATEMENT_SECS) + SLACK, async {
+        while app.store.pool_stats().in_use() > 0 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    let after = app.store.pool_stats();
+    assert!(closed.is_ok(), "{after:?}");
+    assert_eq!(after.size, stuck.size - 1, "{after:?}");
+    proxy.thaw();
+    app.finish().await;
+}
+
+#[tokio::test]
 async fn during_a_freeze_readyz_answers_503_within_two_seconds() {
     let Some((app, proxy)) = app_behind_proxy().await else {
         return;
