@@ -82,6 +82,7 @@ impl App {
             store,
             ayrshare: Arc::new(client),
             tasks: TaskTracker::new(),
+            grace_over: CancellationToken::new(),
             settings: Arc::new(PublishingSettings {
                 ayrshare_timeout: config.ayrshare_timeout,
                 idempotency_retention: config.idempotency_retention,
@@ -161,27 +162,43 @@ impl App {
                 ))
             });
         // The background work stops with the signal, not after the requests have drained: a
-        // reconciler pass finishes the record it is on and claims no more.
+        // reconciler pass finishes the record it is on and claims no more. Once the grace has
+        // passed, the database holds nothing up: the calls still waiting on it are given up,
+        // and recordings still retrying are logged and left to the reconciler.
+        let grace = self.connection_limits.shutdown_grace;
+        let grace_over = self.state.publisher.grace_over.clone();
+        let store = self.state.publisher.store.clone();
         let stopping = stop.clone();
         let shutdown = async move {
             shutdown.await;
             stopping.cancel();
+            let grace_over = grace_over.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(grace).await;
+                grace_over.cancel();
+                store.give_up_waiting();
+            });
         };
         if self.state.sandbox {
             self.wire_sandbox_webhook(&listener).await;
         }
         let upkeep = tokio::spawn(run_metrics_upkeep(stop.clone()));
-        let grace = self.connection_limits.shutdown_grace;
+        let grace_over = self.state.publisher.grace_over.clone();
         let served = http::serve(listener, self.state, self.connection_limits, shutdown).await;
         stop.cancel();
-        let _ = purge.await;
         let _ = upkeep.await;
+        // Each purge call is bounded by the database's deadline, and given up with the grace.
+        let _ = purge.await;
         if let Some(mut reconciler) = reconciler {
             // A check in flight may wait for Ayrshare; giving it up is safe (its lease runs out
             // and any replica checks the record again), so it gets the grace period at most.
-            if tokio::time::timeout(grace, &mut reconciler).await.is_err() {
-                reconciler.abort();
-                tracing::info!("reconciler stopped mid-check; the record is checked again later");
+            tokio::select! {
+                biased;
+                _ = &mut reconciler => {}
+                () = grace_over.cancelled() => {
+                    reconciler.abort();
+                    tracing::info!("reconciler stopped mid-check; the record is checked again later");
+                }
             }
         }
         served

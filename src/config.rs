@@ -85,7 +85,8 @@ pub struct Config {
     /// `METRICS_BIND_ADDR`: where `GET /metrics` is served instead of on `BIND_ADDR`, so that it
     /// need not be public; unset, it is on the main listener.
     pub metrics_bind_addr: Option<SocketAddr>,
-    /// `DATABASE_MAX_CONNECTIONS` and `DATABASE_ACQUIRE_TIMEOUT_SECS`.
+    /// `DATABASE_MAX_CONNECTIONS`, `DATABASE_ACQUIRE_TIMEOUT_SECS` and
+    /// `DATABASE_STATEMENT_TIMEOUT_SECS`.
     pub pool: PoolSettings,
     /// `IDEMPOTENCY_RETENTION_HOURS`: how long an `Idempotency-Key` and its answer are kept
     /// (at least 24 hours, Stripe's promise).
@@ -279,6 +280,12 @@ impl Config {
                 "DATABASE_ACQUIRE_TIMEOUT_SECS",
                 3,
                 1..=120,
+            )?),
+            statement_timeout: Duration::from_secs(number(
+                &get,
+                "DATABASE_STATEMENT_TIMEOUT_SECS",
+                5,
+                1..=300,
             )?),
         };
         let idempotency_retention = Duration::from_secs(
@@ -576,11 +583,14 @@ mod tests {
         let c = config(&[
             ("DATABASE_MAX_CONNECTIONS", "32"),
             ("DATABASE_ACQUIRE_TIMEOUT_SECS", "7"),
+            ("DATABASE_STATEMENT_TIMEOUT_SECS", "12"),
             ("IDEMPOTENCY_RETENTION_HOURS", "48"),
         ])
         .unwrap();
         assert_eq!(c.pool.max_connections, 32);
         assert_eq!(c.pool.acquire_timeout, Duration::from_secs(7));
+        assert_eq!(c.pool.statement_timeout, Duration::from_secs(12));
+        assert_eq!(c.pool.call_deadline(), Duration::from_secs(19));
         assert_eq!(c.idempotency_retention, Duration::from_secs(48 * 3600));
     }
 
@@ -644,6 +654,8 @@ mod tests {
             ("AYRSHARE_X_API_KEY", "only-one"),
             ("DATABASE_MAX_CONNECTIONS", "0"),
             ("DATABASE_ACQUIRE_TIMEOUT_SECS", "x"),
+            ("DATABASE_STATEMENT_TIMEOUT_SECS", "0"),
+            ("DATABASE_STATEMENT_TIMEOUT_SECS", "301"),
             ("IDEMPOTENCY_RETENTION_HOURS", "23"),
             ("RECONCILE_INTERVAL_SECS", "3601"),
             ("RECONCILE_MAX_CALLS_PER_PASS", "0"),

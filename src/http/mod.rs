@@ -162,6 +162,7 @@ mod tests {
     use crate::ayrshare::{AyrshareClient, AyrshareSettings};
     use crate::publishing::PublishingSettings;
     use crate::store::{PoolSettings, SqliteStore};
+    use tokio_util::sync::CancellationToken;
     use tokio_util::task::TaskTracker;
 
     async fn state(sandbox: bool) -> AppState {
@@ -178,6 +179,7 @@ mod tests {
                 store: Arc::new(store),
                 ayrshare: Arc::new(AyrshareClient::new(settings).unwrap()),
                 tasks: TaskTracker::new(),
+                grace_over: CancellationToken::new(),
                 settings: Arc::new(PublishingSettings {
                     ayrshare_timeout: Duration::from_secs(1),
                     idempotency_retention: Duration::from_secs(86_400),

@@ -277,8 +277,9 @@ impl Publisher {
                         .as_ref()
                         .map(|v| v.to_string())
                         .unwrap_or_default(),
-                    "ayrshare answered but the tracking record could not be updated; \
-                     repair it by hand from these fields"
+                    "ayrshare answered but the tracking record could not be updated in \
+                     time; when the database was unreachable it is retried in the background \
+                     until it lands, else repair it by hand from these fields"
                 );
                 Ok(Published::Done(Err(AppError::Unrecorded {
                     cause,

@@ -100,8 +100,9 @@ impl Publisher {
                         tracking_id = %before.id,
                         error = %cause,
                         tracked_status = %target,
-                        "ayrshare deleted the post but the tracking record could not be updated; \
-                         repair it by hand from these fields"
+                        "ayrshare deleted the post but the tracking record could not be \
+                         updated in time; when the database was unreachable it is retried in \
+                         the background until it lands, else repair it by hand from these fields"
                     );
                     AppError::Unrecorded {
                         cause,

@@ -23,6 +23,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, Span};
 use uuid::Uuid;
@@ -71,6 +72,9 @@ pub struct Publisher {
     /// Work that must finish even if the client goes away (recording an Ayrshare outcome);
     /// shutdown waits for it.
     pub tasks: TaskTracker,
+    /// Cancelled once shutdown's grace has passed: recordings still retrying in the background
+    /// give up (logged) and leave their records to the reconciler.
+    pub grace_over: CancellationToken,
     pub settings: Arc<PublishingSettings>,
     /// When each key's `last_used_at` was last written.
     pub key_usage: Arc<KeyUsage>,

@@ -59,8 +59,9 @@ impl Publisher {
                     error = %cause,
                     schedule_date = ?update.schedule_date,
                     paused = ?update.scheduled_pause,
-                    "ayrshare made the change but the tracking record could not be updated; \
-                     repair it by hand from these fields"
+                    "ayrshare made the change but the tracking record could not be updated \
+                     in time; when the database was unreachable it is retried in the \
+                     background until it lands, else repair it by hand from these fields"
                 );
                 AppError::Unrecorded {
                     cause,

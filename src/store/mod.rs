@@ -2,6 +2,7 @@
 //! this module sees a database type. Both pass the same test suite.
 
 mod batch;
+mod bounded;
 mod postgres;
 mod rows;
 mod sqlite;
@@ -21,6 +22,7 @@ use crate::domain::{
     KeyHash, Outcome, PlatformResult, Position, PostFilter, TrackedStatus, Transition,
 };
 
+pub use bounded::{Bounded, FIRST_BACKOFF, MOST_BACKOFF};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -238,6 +240,10 @@ pub trait Store: Send + Sync + 'static {
     async fn readiness(&self) -> Result<Readiness, StoreError>;
     /// The pool's connections now (open and idle), without waiting: sampled for `/metrics`.
     fn pool_stats(&self) -> PoolStats;
+    /// Gives up the calls waiting on the database right now (they fail as unavailable); later
+    /// calls run as usual. Shutdown calls it once its grace has passed, so that a frozen
+    /// database cannot hold the process. Only the bounded store (`Bounded`) has calls to give up.
+    fn give_up_waiting(&self) {}
 
     /// The active (not revoked) key with this hash.
     async fn authenticate(&self, hash: &KeyHash) -> Result<Option<Caller>, StoreError>;
@@ -425,6 +431,16 @@ pub struct PoolSettings {
     /// How long a request waits for a connection before the database counts as unavailable:
     /// a dead database then answers quickly instead of hanging.
     pub acquire_timeout: std::time::Duration,
+    /// The most one statement may take: Postgres's `statement_timeout` (and
+    /// `idle_in_transaction_session_timeout`) on every connection, SQLite's `busy_timeout`.
+    pub statement_timeout: std::time::Duration,
+}
+
+impl PoolSettings {
+    /// The client-side deadline of one database call: a connection, then its statements.
+    pub fn call_deadline(&self) -> std::time::Duration {
+        self.acquire_timeout + self.statement_timeout
+    }
 }
 
 impl Default for PoolSettings {
@@ -432,6 +448,7 @@ impl Default for PoolSettings {
         PoolSettings {
             max_connections: 10,
             acquire_timeout: std::time::Duration::from_secs(3),
+            statement_timeout: std::time::Duration::from_secs(5),
         }
     }
 }
@@ -446,6 +463,7 @@ impl StoreError {
     /// Whether the database could not be reached at all (as opposed to refusing a statement):
     /// the request may succeed when it is retried later.
     pub fn is_unavailable(&self) -> bool {
+        use sqlx::error::DatabaseError as _;
         match self {
             StoreError::Database(error) => match error {
                 sqlx::Error::PoolTimedOut
@@ -456,9 +474,19 @@ impl StoreError {
                 | sqlx::Error::Protocol(_) => true,
                 // Connection exceptions (08), insufficient resources (53), operator intervention
                 // such as a shutdown (57): Postgres is going or gone, not refusing our data.
-                sqlx::Error::Database(db) => db.code().is_some_and(|c| {
-                    c.starts_with("08") || c.starts_with("53") || c.starts_with("57")
-                }),
+                sqlx::Error::Database(db) => {
+                    match db.try_downcast_ref::<sqlx::sqlite::SqliteError>() {
+                        // SQLITE_BUSY and SQLITE_LOCKED (with their extended codes): another writer
+                        // held the file for longer than `busy_timeout`.
+                        Some(sqlite) => sqlite
+                            .code()
+                            .and_then(|c| c.parse::<i32>().ok())
+                            .is_some_and(|c| matches!(c & 0xff, 5 | 6)),
+                        None => db.code().is_some_and(|c| {
+                            c.starts_with("08") || c.starts_with("53") || c.starts_with("57")
+                        }),
+                    }
+                }
                 _ => false,
             },
             StoreError::Unavailable(_) => true,
@@ -467,15 +495,23 @@ impl StoreError {
     }
 }
 
-/// Opens the store `database_url` names, without migrating.
+/// Opens the store `database_url` names, without migrating: each of its calls bounded by
+/// `pool.call_deadline()` (see `Bounded`).
 pub async fn connect(database_url: &str, pool: PoolSettings) -> Result<DynStore, StoreError> {
-    if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
-        Ok(Arc::new(PostgresStore::connect(database_url, pool).await?))
-    } else if database_url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::connect(database_url, pool).await?))
-    } else {
-        Err(StoreError::UnsupportedUrl)
-    }
+    let suspicion = Arc::new(bounded::Suspicion::new());
+    let inner: DynStore =
+        if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+            Arc::new(PostgresStore::connect(database_url, pool, suspicion.clone()).await?)
+        } else if database_url.starts_with("sqlite:") {
+            Arc::new(SqliteStore::connect(database_url, pool).await?)
+        } else {
+            return Err(StoreError::UnsupportedUrl);
+        };
+    Ok(Arc::new(Bounded::new(
+        inner,
+        pool.call_deadline(),
+        suspicion,
+    )))
 }
 
 /// The name given to an organization's first workspace.

@@ -6,13 +6,14 @@ use std::sync::{Arc, LazyLock};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::Connection;
-use sqlx::postgres::{PgExecutor, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgExecutor, PgPool, PgPoolOptions};
 use sqlx::types::Json;
+use sqlx::{Connection, Executor};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::batch::Batcher;
+use super::bounded::{Suspicion, within};
 use super::rows::{
     self, API_KEY_COLUMNS, TRACKING_COLUMNS, WORKSPACE_COLUMNS, WORKSPACE_INFO_COLUMNS,
 };
@@ -219,6 +220,21 @@ where
     answers
 }
 
+/// The answer to each write of a batch that did not commit within `deadline`.
+fn timed_out(
+    deadline: std::time::Duration,
+    writes: usize,
+) -> Vec<Result<Option<TrackingRecord>, StoreError>> {
+    (0..writes)
+        .map(|_| {
+            Err(StoreError::Unavailable(format!(
+                "the database did not commit the batch within {} s",
+                deadline.as_secs_f64()
+            )))
+        })
+        .collect()
+}
+
 type TrackingRow = rows::TrackingRow<Uuid, Vec<String>>;
 type WorkspaceRow = rows::WorkspaceRow<Uuid>;
 type WorkspaceInfoRow = rows::WorkspaceInfoRow<Uuid>;
@@ -227,8 +243,23 @@ type OrganizationRow = rows::OrganizationRow<Uuid>;
 type DueRow = rows::DueRow<Uuid, Vec<String>>;
 
 impl PostgresStore {
-    /// Connects a pool as `settings` say.
-    pub async fn connect(url: &str, settings: PoolSettings) -> Result<PostgresStore, StoreError> {
+    /// Connects a pool as `settings` say; while `suspicion` says a call was cut short lately,
+    /// each connection going back to the pool is checked within the statement timeout.
+    pub(super) async fn connect(
+        url: &str,
+        settings: PoolSettings,
+        suspicion: Arc<Suspicion>,
+    ) -> Result<PostgresStore, StoreError> {
+        // The server ends a statement, or a transaction left idle, past the bound by itself,
+        // even when this process has gone away. Set on each new connection rather than as a
+        // startup parameter, which PgBouncer refuses by default.
+        let bounds = format!(
+            "set statement_timeout = {ms}; set idle_in_transaction_session_timeout = {ms}",
+            ms = settings.statement_timeout.as_millis()
+        );
+        let options = url.parse::<PgConnectOptions>()?;
+        let release_check = settings.statement_timeout;
+        let checked = suspicion.clone();
         let pool = PgPoolOptions::new()
             .max_connections(settings.max_connections)
             .acquire_timeout(settings.acquire_timeout)
@@ -238,6 +269,13 @@ impl PostgresStore {
             // second round trip, for connections used a moment ago. (sqlx pings each connection
             // again when it is released, so one that broke in use never goes back to the pool.)
             .test_before_acquire(false)
+            .after_connect(move |conn, _| {
+                let bounds = bounds.clone();
+                Box::pin(async move {
+                    conn.execute(bounds.as_str()).await?;
+                    Ok(())
+                })
+            })
             .before_acquire(|conn, meta| {
                 Box::pin(async move {
                     if meta.idle_for >= PING_IF_IDLE_FOR {
@@ -246,18 +284,57 @@ impl PostgresStore {
                     Ok(true)
                 })
             })
-            .connect(url)
+            // sqlx's own ping on release has no bound: a connection whose call was cut short on
+            // a frozen database would wait in it for ever, holding its place in the pool. So
+            // while a call was cut lately, the ping runs here first, bounded; an error closes
+            // the connection without a word to the server (there is nobody listening). Over
+            // TLS that close still waits for the socket (sqlx's rustls flush reads when it has
+            // nothing to write), so there the connection keeps its place until the socket
+            // answers or breaks: see docs/operations.md.
+            .after_release(move |conn, _| {
+                let suspicious = checked.is_recent();
+                Box::pin(async move {
+                    if !suspicious {
+                        return Ok(true);
+                    }
+                    match tokio::time::timeout(release_check, conn.ping()).await {
+                        Ok(pinged) => pinged.map(|()| true),
+                        Err(_) => Err(sqlx::Error::Io(std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            "a connection going back to the pool did not answer its check",
+                        ))),
+                    }
+                })
+            })
+            .connect_with(options)
             .await?;
         // A quarter of the pool each for the batches of inserts and of outcome updates, so that
         // reads and the rest always find a connection.
         let in_flight = (settings.max_connections as usize / 4).max(1);
+        // A batch gets a call's deadline too: one written by the batch task has no caller
+        // whose deadline would end it.
+        let deadline = settings.call_deadline();
         let inserts = Batcher::start(MAX_BATCH, in_flight, {
-            let pool = pool.clone();
-            move |records| insert_batch(pool.clone(), records)
+            let (pool, suspicion) = (pool.clone(), suspicion.clone());
+            move |records| {
+                let (pool, suspicion) = (pool.clone(), suspicion.clone());
+                async move {
+                    let writes = records.len();
+                    let batch = within(deadline, &suspicion, insert_batch(pool, records));
+                    batch.await.unwrap_or_else(|| timed_out(deadline, writes))
+                }
+            }
         });
         let outcomes = Batcher::start(MAX_BATCH, in_flight, {
-            let pool = pool.clone();
-            move |writes| update_batch(pool.clone(), writes)
+            let (pool, suspicion) = (pool.clone(), suspicion.clone());
+            move |writes| {
+                let (pool, suspicion) = (pool.clone(), suspicion.clone());
+                async move {
+                    let count = writes.len();
+                    let batch = within(deadline, &suspicion, update_batch(pool, writes));
+                    batch.await.unwrap_or_else(|| timed_out(deadline, count))
+                }
+            }
         });
         Ok(PostgresStore {
             pool,
@@ -280,7 +357,16 @@ impl PostgresStore {
 #[async_trait]
 impl Store for PostgresStore {
     async fn migrate(&self) -> Result<(), StoreError> {
-        MIGRATOR.run(&self.pool).await?;
+        // A migration may take long (an index on a big table, another replica's migration
+        // lock): it runs on a connection of its own without the statement timeout.
+        let migrating = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(self.pool.options().get_acquire_timeout())
+            .connect_with((*self.pool.connect_options()).clone())
+            .await?;
+        let migrated = MIGRATOR.run(&migrating).await;
+        migrating.close().await;
+        migrated?;
         Ok(())
     }
 
@@ -774,5 +860,44 @@ impl Store for PostgresStore {
         .await?;
         tx.commit().await?;
         Ok(row.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    /// On the Postgres of `DATABASE_URL`; skipped without one (the API tests make the same
+    /// choice, and CI sets it).
+    #[tokio::test]
+    async fn the_server_ends_a_statement_that_runs_past_the_statement_timeout() {
+        let Some(url) = std::env::var("DATABASE_URL")
+            .ok()
+            .filter(|u| u.starts_with("postgres"))
+        else {
+            return;
+        };
+        let settings = PoolSettings {
+            statement_timeout: Duration::from_secs(1),
+            ..PoolSettings::default()
+        };
+        let store = PostgresStore::connect(&url, settings, Arc::new(Suspicion::new()))
+            .await
+            .unwrap();
+        let started = Instant::now();
+        let error = StoreError::from(
+            sqlx::query("select pg_sleep(10)")
+                .execute(&store.pool)
+                .await
+                .unwrap_err(),
+        );
+        assert!(started.elapsed() < Duration::from_secs(5), "{error}");
+        let StoreError::Database(sqlx::Error::Database(db)) = &error else {
+            panic!("{error}");
+        };
+        assert_eq!(db.code().as_deref(), Some("57014"), "query_canceled");
+        assert!(error.is_unavailable());
     }
 }

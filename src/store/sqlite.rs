@@ -4,7 +4,6 @@
 //! as JSON text, so the file stays readable with the `sqlite3` shell.
 
 use std::str::FromStr;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -52,7 +51,9 @@ impl SqliteStore {
             // Ayrshare is called, which is the point of the write-ahead tracking record.
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(5));
+            // A file locked by another writer is SQLite's frozen database: a statement waits
+            // for it at most this long, then fails as unavailable.
+            .busy_timeout(settings.statement_timeout);
         let pool = SqlitePoolOptions::new()
             .max_connections(settings.max_connections)
             .acquire_timeout(settings.acquire_timeout)

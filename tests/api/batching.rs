@@ -26,6 +26,7 @@ async fn setup() -> Option<Setup> {
     let pool = PoolSettings {
         max_connections: 4,
         acquire_timeout: Duration::from_secs(10),
+        ..PoolSettings::default()
     };
     let store = store::connect(database.url(), pool).await.unwrap();
     store.migrate().await.unwrap();

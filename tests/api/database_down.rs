@@ -3,85 +3,23 @@
 //! no restart.
 //! Postgres only: a TCP proxy the test controls stands between the service and Postgres.
 
-use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use mosaic_social::store::MOST_BACKOFF;
 use serde_json::json;
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
-use tokio::task::JoinHandle;
-use url::Url;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
 
 use crate::create_post::success_body;
+use crate::db_proxy::Proxy;
 use crate::support::{Backend, Options, TestApp, expect_error, postgres_admin_url, response_json};
-
-/// Forwards a local port to Postgres until it is taken down; can be brought back on the same port.
-struct Proxy {
-    port: u16,
-    upstream: String,
-    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
-}
-
-impl Proxy {
-    async fn start(upstream: String) -> Proxy {
-        let listener = bind(0).await;
-        let port = listener.local_addr().unwrap().port();
-        let proxy = Proxy {
-            port,
-            upstream,
-            tasks: Arc::default(),
-        };
-        proxy.serve(listener);
-        proxy
-    }
-
-    fn serve(&self, listener: TcpListener) {
-        let (upstream, tasks) = (self.upstream.clone(), self.tasks.clone());
-        let accept = tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                let upstream = upstream.clone();
-                let forward = tokio::spawn(async move {
-                    if let Ok(mut server) = TcpStream::connect(upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                    }
-                });
-                tasks.lock().unwrap().push(forward);
-            }
-        });
-        self.tasks.lock().unwrap().push(accept);
-    }
-
-    /// Refuses new connections and cuts every open one, as a dead database host would.
-    fn down(&self) {
-        for task in self.tasks.lock().unwrap().drain(..) {
-            task.abort();
-        }
-    }
-
-    async fn up(&self) {
-        self.serve(bind(self.port).await);
-    }
-}
-
-async fn bind(port: u16) -> TcpListener {
-    let socket = TcpSocket::new_v4().unwrap();
-    socket.set_reuseaddr(true).unwrap();
-    socket.bind(([127, 0, 0, 1], port).into()).unwrap();
-    socket.listen(64).unwrap()
-}
 
 #[tokio::test]
 async fn a_dead_database_answers_503_without_calling_ayrshare_and_recovers_by_itself() {
     let Some(admin_url) = postgres_admin_url() else {
         return;
     };
-    let admin = Url::parse(&admin_url).unwrap();
-    let upstream = format!(
-        "{}:{}",
-        admin.host_str().unwrap(),
-        admin.port().unwrap_or(5432)
-    );
-    let proxy = Proxy::start(upstream).await;
+    let proxy = Proxy::start(&admin_url).await;
     let options = Options {
         database_port: Some(proxy.port),
         env: vec![("DATABASE_ACQUIRE_TIMEOUT_SECS", "1".into())],
@@ -139,7 +77,15 @@ async fn a_dead_database_answers_503_without_calling_ayrshare_and_recovers_by_it
     );
 
     proxy.up().await;
-    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    // Noticed within the reconnect backoff's longest wait (MOST_BACKOFF).
+    let back = std::time::Instant::now();
+    let ready = loop {
+        let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+        if ready.status() == 200 || back.elapsed() > MOST_BACKOFF + Duration::from_secs(3) {
+            break ready;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert_eq!(ready.status(), 200);
     assert_eq!(response_json(ready).await["status"], "ready");
     let response = app.post(&body).send().await.unwrap();

@@ -10,6 +10,8 @@ mod concurrency;
 mod connections;
 mod create_post;
 mod database_down;
+mod database_freeze;
+mod db_proxy;
 mod delete_post;
 mod errors;
 mod fixtures;

@@ -66,7 +66,7 @@ async fn counting_mock() -> CountingMock {
 }
 
 /// `mosaic-social serve` against `ayrshare`, with `env`; returns it with its address.
-async fn start_serve(
+pub(crate) async fn start_serve(
     dir: &Path,
     database_url: &str,
     ayrshare: &str,

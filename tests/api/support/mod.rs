@@ -40,6 +40,8 @@ pub struct Options {
     pub env: Vec<(&'static str, String)>,
     /// Reach the database through this local port (a proxy the test controls) instead.
     pub database_port: Option<u16>,
+    /// Query parameters added to the app's `DATABASE_URL`, such as `sslmode=disable`.
+    pub database_query: Option<&'static str>,
     /// `RATE_LIMIT_PER_MINUTE` and `RATE_LIMIT_BURST`; off (0) unless a test is about it.
     pub rate_limit: (u32, u32),
     pub connection_limits: ConnectionLimits,
@@ -53,6 +55,7 @@ impl Default for Options {
             ayrshare_base_url: None,
             env: Vec::new(),
             database_port: None,
+            database_query: None,
             rate_limit: (0, 60),
             connection_limits: ConnectionLimits::default(),
         }
@@ -213,7 +216,7 @@ impl TestApp {
         let mut vars: std::collections::HashMap<&str, String> = [
             (
                 "DATABASE_URL",
-                database_url(&database, options.database_port),
+                database_url(&database, options.database_port, options.database_query),
             ),
             ("AYRSHARE_BASE_URL", base_url),
             ("AYRSHARE_API_KEY", AYRSHARE_KEY.to_owned()),
@@ -386,6 +389,11 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
+    /// The database's own URL (not through a proxy).
+    pub fn database_url(&self) -> &str {
+        self.database.url()
+    }
+
     /// `POST /social/post` with the test key.
     pub fn post(&self, body: &Value) -> RequestBuilder {
         self.client
@@ -485,15 +493,18 @@ impl TestApp {
 }
 
 /// The URL the app is given: the test database's, through `port` when a proxy stands between.
-fn database_url(database: &Database, port: Option<u16>) -> String {
-    match port {
-        None => database.url().to_owned(),
-        Some(port) => {
-            let mut url = Url::parse(database.url()).expect("the database URL parses");
-            url.set_port(Some(port)).expect("a port can be set");
-            url.to_string()
-        }
+fn database_url(database: &Database, port: Option<u16>, query: Option<&str>) -> String {
+    if port.is_none() && query.is_none() {
+        return database.url().to_owned();
     }
+    let mut url = Url::parse(database.url()).expect("the database URL parses");
+    if let Some(port) = port {
+        url.set_port(Some(port)).expect("a port can be set");
+    }
+    if let Some(query) = query {
+        url.set_query(Some(query));
+    }
+    url.to_string()
 }
 
 /// Creates (or reuses) an organization and a fresh key for it, as `keys create` does.

@@ -1,0 +1,511 @@
+//! Every database call ends in bounded time, whatever the database does: a client-side deadline
+//! on each call, a circuit breaker that fails calls fast (and so stops reconnect storms) while
+//! the database is unreachable, and a way for shutdown to give up the calls still waiting.
+//!
+//! [`Bounded`] wraps either backend behind the same [`Store`] trait, so this is the one place
+//! where a call's bound is decided. A frozen database (its connections open, nothing coming
+//! back) would otherwise hold each call, and each connection, forever: sqlx has no read timeout.
+//! A call cut short leaves its connection in the middle of a statement; [`Suspicion`] tells the
+//! pool to check connections within a bound before taking them back for a while after, so that
+//! such a connection is closed instead of waiting on its socket for ever (see `postgres.rs`).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::{
+    ApiKeyInfo, Caller, DueQuery, DueRecord, DynStore, Inserted, NewTracking, Organization,
+    PoolStats, Readiness, Store, StoreError, StoredAnswerJson, TrackingRecord, Workspace,
+    WorkspaceInfo,
+};
+use crate::domain::{KeyHash, Outcome, Position, PostFilter, Transition};
+
+/// The breaker's first wait after the database failed to answer, doubled after each failed
+/// probe up to [`MOST_BACKOFF`].
+pub const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+/// The breaker's longest wait: the service notices a database that came back within this.
+pub const MOST_BACKOFF: Duration = Duration::from_secs(5);
+/// How long after a call was cut short the pool checks each connection it takes back.
+const SUSPICION: Duration = Duration::from_secs(60);
+
+/// Whether a database call was cut short lately (by its deadline, by shutdown, or because its
+/// caller went away): its connection may be stuck mid-statement.
+#[derive(Debug)]
+pub(super) struct Suspicion {
+    epoch: Instant,
+    /// Milliseconds after `epoch` of the last cut, plus one; 0 for never.
+    last_cut: AtomicU64,
+}
+
+impl Suspicion {
+    pub(super) fn new() -> Suspicion {
+        Suspicion {
+            epoch: Instant::now(),
+            last_cut: AtomicU64::new(0),
+        }
+    }
+
+    fn record_cut(&self) {
+        let at = self.epoch.elapsed().as_millis() as u64 + 1;
+        self.last_cut.fetch_max(at, Ordering::SeqCst);
+    }
+
+    /// Whether a call was cut short within [`SUSPICION`].
+    pub(super) fn is_recent(&self) -> bool {
+        match self.last_cut.load(Ordering::SeqCst) {
+            0 => false,
+            at => {
+                let now = self.epoch.elapsed().as_millis() as u64 + 1;
+                now.saturating_sub(at) <= SUSPICION.as_millis() as u64
+            }
+        }
+    }
+}
+
+/// A database call that records in `Suspicion` when it is dropped unfinished, before the call
+/// (and the connection it holds) is dropped: the pool's check then sees the cut.
+struct Watched<'s, F> {
+    call: Option<Pin<Box<F>>>,
+    suspicion: &'s Suspicion,
+}
+
+impl<F: Future> Future for Watched<'_, F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let Some(call) = self.call.as_mut() else {
+            return Poll::Pending;
+        };
+        let answer = std::task::ready!(call.as_mut().poll(cx));
+        self.call = None;
+        Poll::Ready(answer)
+    }
+}
+
+impl<F> Drop for Watched<'_, F> {
+    fn drop(&mut self) {
+        if let Some(call) = self.call.take() {
+            self.suspicion.record_cut();
+            drop(call);
+        }
+    }
+}
+
+/// Runs `call` for at most `deadline`; one cut short is recorded in `suspicion`.
+pub(super) async fn within<T>(
+    deadline: Duration,
+    suspicion: &Suspicion,
+    call: impl Future<Output = T>,
+) -> Option<T> {
+    let watched = Watched {
+        call: Some(Box::pin(call)),
+        suspicion,
+    };
+    tokio::time::timeout(deadline, watched).await.ok()
+}
+
+/// What the breaker lets through.
+#[derive(Debug, Default)]
+struct Breaker {
+    /// Calls fail at once until then; `None`: closed, every call goes through.
+    open_until: Option<Instant>,
+    /// The wait after the next failed probe.
+    backoff: Duration,
+    /// A probe is under way: the others keep failing fast until it answers.
+    probing: bool,
+}
+
+/// What the breaker said about one call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Admission {
+    /// The breaker is closed.
+    Through,
+    /// The one call that finds out whether the database is back.
+    Probe,
+    /// Refused: the database failed to answer a moment ago; retry in this long.
+    Refused(Duration),
+}
+
+impl Breaker {
+    fn admit(&mut self, now: Instant) -> Admission {
+        match self.open_until {
+            None => Admission::Through,
+            Some(until) if now < until => Admission::Refused(until - now),
+            Some(_) if self.probing => Admission::Refused(Duration::ZERO),
+            Some(_) => {
+                self.probing = true;
+                Admission::Probe
+            }
+        }
+    }
+
+    /// Records how a call admitted as `admission` ended: `reached` when the database answered
+    /// (successfully or with an error of its own).
+    fn settle(&mut self, admission: Admission, reached: bool, now: Instant) {
+        if reached {
+            *self = Breaker::default();
+            return;
+        }
+        match admission {
+            Admission::Probe => {
+                self.backoff = (self.backoff * 2).clamp(FIRST_BACKOFF, MOST_BACKOFF);
+                self.open_until = Some(now + self.backoff);
+                self.probing = false;
+            }
+            // Calls that were already under way when the database went: the first one opens
+            // the breaker; the rest find it open.
+            Admission::Through if self.open_until.is_none() => {
+                self.backoff = FIRST_BACKOFF;
+                self.open_until = Some(now + FIRST_BACKOFF);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The store every caller gets: either backend, each call bounded.
+pub struct Bounded {
+    inner: DynStore,
+    deadline: Duration,
+    suspicion: Arc<Suspicion>,
+    breaker: Mutex<Breaker>,
+    /// Cancelled (and replaced) by `give_up_waiting`: the calls holding the old one end.
+    waiting: Mutex<CancellationToken>,
+}
+
+impl Bounded {
+    /// `inner` with `deadline` on each call; `suspicion` is the one its pool checks.
+    pub(super) fn new(inner: DynStore, deadline: Duration, suspicion: Arc<Suspicion>) -> Bounded {
+        Bounded {
+            inner,
+            deadline,
+            suspicion,
+            breaker: Mutex::default(),
+            waiting: Mutex::default(),
+        }
+    }
+
+    /// Runs one call of the inner store within the deadline, through the breaker.
+    async fn run<T>(
+        &self,
+        call: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let admission = lock(&self.breaker).admit(Instant::now());
+        if let Admission::Refused(wait) = admission {
+            return Err(StoreError::Unavailable(format!(
+                "the database did not answer a moment ago; the next attempt is in {} ms",
+                wait.as_millis()
+            )));
+        }
+        let given_up = lock(&self.waiting).clone();
+        let result = tokio::select! {
+            answer = within(self.deadline, &self.suspicion, call) => answer.unwrap_or_else(|| {
+                Err(StoreError::Unavailable(format!(
+                    "the database did not answer within {} s",
+                    self.deadline.as_secs_f64()
+                )))
+            }),
+            // The call is dropped unfinished, and so recorded as cut.
+            () = given_up.cancelled() => {
+                Err(StoreError::Unavailable("given up at shutdown".into()))
+            }
+        };
+        let reached = !matches!(&result, Err(error) if error.is_unavailable());
+        lock(&self.breaker).settle(admission, reached, Instant::now());
+        result
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[async_trait]
+impl Store for Bounded {
+    async fn migrate(&self) -> Result<(), StoreError> {
+        // No deadline: a migration may take long (an index on a big table, another replica's
+        // migration lock); it runs at startup and from `migrate`, not for a caller.
+        self.inner.migrate().await
+    }
+
+    async fn readiness(&self) -> Result<Readiness, StoreError> {
+        self.run(self.inner.readiness()).await
+    }
+
+    fn pool_stats(&self) -> PoolStats {
+        self.inner.pool_stats()
+    }
+
+    fn give_up_waiting(&self) {
+        let mut waiting = lock(&self.waiting);
+        waiting.cancel();
+        *waiting = CancellationToken::new();
+    }
+
+    async fn authenticate(&self, hash: &KeyHash) -> Result<Option<Caller>, StoreError> {
+        self.run(self.inner.authenticate(hash)).await
+    }
+
+    async fn find_workspace(
+        &self,
+        organization_id: Uuid,
+        workspace_id: Option<Uuid>,
+    ) -> Result<Option<Workspace>, StoreError> {
+        self.run(self.inner.find_workspace(organization_id, workspace_id))
+            .await
+    }
+
+    async fn insert_tracking(&self, record: &NewTracking) -> Result<Inserted, StoreError> {
+        self.run(self.inner.insert_tracking(record)).await
+    }
+
+    async fn record_outcome(
+        &self,
+        id: Uuid,
+        transition: Transition,
+        outcome: &Outcome,
+        answer: Option<&StoredAnswerJson>,
+    ) -> Result<TrackingRecord, StoreError> {
+        self.run(self.inner.record_outcome(id, transition, outcome, answer))
+            .await
+    }
+
+    async fn find_claim(
+        &self,
+        organization_id: Uuid,
+        key: &str,
+    ) -> Result<Option<TrackingRecord>, StoreError> {
+        self.run(self.inner.find_claim(organization_id, key)).await
+    }
+
+    async fn store_answer(&self, id: Uuid, answer: &StoredAnswerJson) -> Result<(), StoreError> {
+        self.run(self.inner.store_answer(id, answer)).await
+    }
+
+    async fn release_idempotency_claims(
+        &self,
+        cutoff: DateTime<Utc>,
+        batch: i64,
+    ) -> Result<u64, StoreError> {
+        self.run(self.inner.release_idempotency_claims(cutoff, batch))
+            .await
+    }
+
+    async fn find_tracking(
+        &self,
+        organization_id: Uuid,
+        id: Uuid,
+    ) -> Result<Option<TrackingRecord>, StoreError> {
+        self.run(self.inner.find_tracking(organization_id, id))
+            .await
+    }
+
+    async fn find_tracking_by_post_id(
+        &self,
+        organization_id: Uuid,
+        provider_post_id: &str,
+    ) -> Result<Option<TrackingRecord>, StoreError> {
+        self.run(
+            self.inner
+                .find_tracking_by_post_id(organization_id, provider_post_id),
+        )
+        .await
+    }
+
+    async fn find_tracking_by_provider_post_id(
+        &self,
+        provider_post_id: &str,
+    ) -> Result<Vec<TrackingRecord>, StoreError> {
+        self.run(
+            self.inner
+                .find_tracking_by_provider_post_id(provider_post_id),
+        )
+        .await
+    }
+
+    async fn claim_due(&self, due: &DueQuery) -> Result<Option<DueRecord>, StoreError> {
+        self.run(self.inner.claim_due(due)).await
+    }
+
+    async fn set_next_check(
+        &self,
+        id: Uuid,
+        next_check_at: DateTime<Utc>,
+        check_attempts: u32,
+    ) -> Result<(), StoreError> {
+        self.run(self.inner.set_next_check(id, next_check_at, check_attempts))
+            .await
+    }
+
+    async fn mark_overdue(&self, id: Uuid, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        self.run(self.inner.mark_overdue(id, at)).await
+    }
+
+    async fn list_tracking(
+        &self,
+        organization_id: Uuid,
+        filter: &PostFilter,
+        after: Option<Position>,
+        limit: i64,
+    ) -> Result<Vec<TrackingRecord>, StoreError> {
+        self.run(
+            self.inner
+                .list_tracking(organization_id, filter, after, limit),
+        )
+        .await
+    }
+
+    async fn record_schedule_change(
+        &self,
+        id: Uuid,
+        schedule_date: Option<DateTime<Utc>>,
+        paused: Option<bool>,
+    ) -> Result<TrackingRecord, StoreError> {
+        self.run(self.inner.record_schedule_change(id, schedule_date, paused))
+            .await
+    }
+
+    async fn ensure_organization(&self, name: &str) -> Result<Organization, StoreError> {
+        self.run(self.inner.ensure_organization(name)).await
+    }
+
+    async fn find_organization(&self, name: &str) -> Result<Option<Organization>, StoreError> {
+        self.run(self.inner.find_organization(name)).await
+    }
+
+    async fn find_organization_by_id(&self, id: Uuid) -> Result<Option<Organization>, StoreError> {
+        self.run(self.inner.find_organization_by_id(id)).await
+    }
+
+    async fn count_organizations(&self) -> Result<i64, StoreError> {
+        self.run(self.inner.count_organizations()).await
+    }
+
+    async fn list_workspaces(
+        &self,
+        organization_id: Uuid,
+    ) -> Result<Vec<WorkspaceInfo>, StoreError> {
+        self.run(self.inner.list_workspaces(organization_id)).await
+    }
+
+    async fn create_workspace(
+        &self,
+        organization_id: Uuid,
+        name: &str,
+        ayrshare_profile_key: Option<&str>,
+    ) -> Result<Workspace, StoreError> {
+        self.run(
+            self.inner
+                .create_workspace(organization_id, name, ayrshare_profile_key),
+        )
+        .await
+    }
+
+    async fn insert_api_key(
+        &self,
+        organization_id: Uuid,
+        hash: &KeyHash,
+        prefix: &str,
+        label: Option<&str>,
+    ) -> Result<ApiKeyInfo, StoreError> {
+        self.run(
+            self.inner
+                .insert_api_key(organization_id, hash, prefix, label),
+        )
+        .await
+    }
+
+    async fn list_api_keys(&self, organization_id: Uuid) -> Result<Vec<ApiKeyInfo>, StoreError> {
+        self.run(self.inner.list_api_keys(organization_id)).await
+    }
+
+    async fn find_api_key(&self, id: Uuid) -> Result<Option<ApiKeyInfo>, StoreError> {
+        self.run(self.inner.find_api_key(id)).await
+    }
+
+    async fn touch_api_key(
+        &self,
+        id: Uuid,
+        at: DateTime<Utc>,
+        not_before: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.run(self.inner.touch_api_key(id, at, not_before)).await
+    }
+
+    async fn revoke_api_key(&self, id_or_prefix: &str) -> Result<ApiKeyInfo, StoreError> {
+        self.run(self.inner.revoke_api_key(id_or_prefix)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_breaker_opens_on_a_failure_probes_once_and_backs_off_by_doubling() {
+        let mut breaker = Breaker::default();
+        let t0 = Instant::now();
+        assert_eq!(breaker.admit(t0), Admission::Through);
+        breaker.settle(Admission::Through, false, t0);
+        assert!(matches!(breaker.admit(t0), Admission::Refused(w) if w == FIRST_BACKOFF));
+        // A second call that was under way fails too: the wait is not pushed further.
+        breaker.settle(Admission::Through, false, t0 + Duration::from_millis(10));
+        let t1 = t0 + FIRST_BACKOFF;
+        assert_eq!(breaker.admit(t1), Admission::Probe);
+        assert_eq!(breaker.admit(t1), Admission::Refused(Duration::ZERO));
+        breaker.settle(Admission::Probe, false, t1);
+        assert!(matches!(breaker.admit(t1), Admission::Refused(w) if w == FIRST_BACKOFF * 2));
+        let mut at = t1;
+        for _ in 0..10 {
+            at += MOST_BACKOFF;
+            assert_eq!(breaker.admit(at), Admission::Probe);
+            breaker.settle(Admission::Probe, false, at);
+        }
+        assert!(matches!(breaker.admit(at), Admission::Refused(w) if w == MOST_BACKOFF));
+        at += MOST_BACKOFF;
+        assert_eq!(breaker.admit(at), Admission::Probe);
+        breaker.settle(Admission::Probe, true, at);
+        assert_eq!(breaker.admit(at), Admission::Through);
+        breaker.settle(Admission::Through, false, at);
+        assert!(matches!(breaker.admit(at), Admission::Refused(w) if w == FIRST_BACKOFF));
+    }
+
+    #[tokio::test]
+    async fn a_call_past_its_deadline_is_cut_and_recorded_as_suspicious() {
+        let suspicion = Suspicion::new();
+        assert!(!suspicion.is_recent());
+        let quick = within(Duration::from_secs(1), &suspicion, async { 7 }).await;
+        assert_eq!(quick, Some(7));
+        assert!(!suspicion.is_recent(), "a call that ended is no cut");
+        let frozen = within(
+            Duration::from_millis(20),
+            &suspicion,
+            std::future::pending::<()>(),
+        )
+        .await;
+        assert_eq!(frozen, None);
+        assert!(suspicion.is_recent());
+    }
+
+    #[tokio::test]
+    async fn a_call_whose_caller_went_away_is_recorded_as_suspicious() {
+        let suspicion = Suspicion::new();
+        let call = within(
+            Duration::from_secs(60),
+            &suspicion,
+            std::future::pending::<()>(),
+        );
+        let _ = tokio::time::timeout(Duration::from_millis(10), call).await;
+        assert!(suspicion.is_recent());
+    }
+}
