@@ -218,7 +218,12 @@ impl Bounded {
                 Err(StoreError::Unavailable("given up at shutdown".into()))
             }
         };
-        let reached = !matches!(&result, Err(error) if error.is_unavailable());
+        // A statement the server ended by its own timeout was answered by a live server: one
+        // slow statement must not open the breaker for every other caller.
+        let reached = match &result {
+            Ok(_) => true,
+            Err(error) => !error.is_unavailable() || error.is_statement_timeout(),
+        };
         lock(&self.breaker).settle(admission, reached, Instant::now());
         result
     }

@@ -460,6 +460,13 @@ impl StoreError {
             if db.code().as_deref() == Some("3D000"))
     }
 
+    /// Whether the server cancelled the statement by its `statement_timeout` (57014): the
+    /// database was reached, the statement was too slow.
+    pub fn is_statement_timeout(&self) -> bool {
+        matches!(self, StoreError::Database(sqlx::Error::Database(db))
+            if db.code().as_deref() == Some("57014"))
+    }
+
     /// Whether the database could not be reached at all (as opposed to refusing a statement):
     /// the request may succeed when it is retried later.
     pub fn is_unavailable(&self) -> bool {

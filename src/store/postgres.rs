@@ -899,5 +899,8 @@ mod tests {
         };
         assert_eq!(db.code().as_deref(), Some("57014"), "query_canceled");
         assert!(error.is_unavailable());
+        // ... but the server answered: the breaker stays closed for everyone else.
+        assert!(error.is_statement_timeout());
+        assert!(!StoreError::Unavailable("cut".into()).is_statement_timeout());
     }
 }
