@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 use super::extract::Json;
 use super::rate_limit::RateLimitRefusal;
 use crate::domain::Verdict;
+use crate::domain::new_post::quote;
 use crate::publishing::{AppError, RecordRef};
 
 /// An error answer: a use case's, or one that only HTTP knows about.
@@ -72,15 +73,16 @@ impl ApiError {
     }
 }
 
+// axum's rejection texts can quote the value that failed to parse.
 impl From<PathRejection> for ApiError {
     fn from(rejection: PathRejection) -> Self {
-        ApiError::field("path", rejection.body_text())
+        ApiError::field("path", quote(&rejection.body_text()))
     }
 }
 
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
-        ApiError::field("query", rejection.body_text())
+        ApiError::field("query", quote(&rejection.body_text()))
     }
 }
 

@@ -116,17 +116,23 @@ fn log_response<B>(response: &Response<B>, latency: Duration, _span: &Span) {
     );
 }
 
-/// The fallback for unknown routes.
+/// The fallback for unknown routes. The method and the path are the caller's: quoted, so that
+/// a 60 KB path is not answered back.
 pub async fn not_found(method: Method, uri: Uri) -> ApiError {
     ApiError::App(AppError::NotFound(format!(
-        "no route for {method} {}",
-        uri.path()
+        "no route for {} {}",
+        quote(method.as_str()),
+        quote(uri.path())
     )))
 }
 
 /// The fallback for a known route with another method.
 pub async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
-    ApiError::MethodNotAllowed(format!("{method} is not allowed on {}", uri.path()))
+    ApiError::MethodNotAllowed(format!(
+        "{} is not allowed on {}",
+        quote(method.as_str()),
+        quote(uri.path())
+    ))
 }
 
 /// A panic becomes a JSON 500; the message goes to the log, not to the caller.

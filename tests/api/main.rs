@@ -11,6 +11,7 @@ mod connections;
 mod create_post;
 mod database_down;
 mod delete_post;
+mod echo_cap;
 mod errors;
 mod fixtures;
 mod hardening;
