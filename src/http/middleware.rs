@@ -17,6 +17,7 @@ use tracing::Span;
 
 use super::MAX_BODY_BYTES;
 use super::error::{ApiError, internal_error};
+use super::server::SlowBody;
 use crate::domain::new_post::quote;
 use crate::publishing::AppError;
 use crate::telemetry::metrics;
@@ -144,6 +145,18 @@ pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
         .unwrap_or_else(|| "unknown panic".into());
     tracing::error!(panic = %message, "handler panicked");
     internal_error(Map::new())
+}
+
+/// Answers 408 `request_timeout` for a request whose body the connection cut for arriving too
+/// slowly (`HTTP_MIN_BODY_BYTES_PER_SEC`), whatever a handler made of the cut body (a
+/// `validation_error`, most likely).
+pub async fn answer_slow_bodies(request: Request<Body>, next: Next) -> Response {
+    let slow = request.extensions().get::<SlowBody>().cloned();
+    let response = next.run(request).await;
+    match slow {
+        Some(slow) if slow.was_cut() => ApiError::BodyTooSlow(slow.min_rate).into_response(),
+        _ => response,
+    }
 }
 
 /// Refuses a body over the limit before anything else is done (before authentication): at once

@@ -21,6 +21,7 @@ mod metrics;
 mod migrations;
 mod openapi;
 mod processes;
+mod protocol_errors;
 mod rate_limits;
 mod read_post;
 mod reconcile;
