@@ -91,7 +91,8 @@ pub struct Config {
     /// `IDEMPOTENCY_RETENTION_HOURS`: how long an `Idempotency-Key` and its answer are kept
     /// (at least 24 hours, Stripe's promise).
     pub idempotency_retention: Duration,
-    /// `HTTP_HEADER_READ_TIMEOUT_SECS`, `HTTP_IDLE_TIMEOUT_SECS`, `HTTP_MAX_CONNECTIONS` and
+    /// `HTTP_HEADER_READ_TIMEOUT_SECS`, `HTTP_FIRST_REQUEST_TIMEOUT_SECS`,
+    /// `HTTP_IDLE_TIMEOUT_SECS`, `HTTP_MAX_CONNECTIONS`, `HTTP_MIN_BODY_BYTES_PER_SEC` and
     /// `SHUTDOWN_GRACE_SECS`.
     pub connection_limits: ConnectionLimits,
     /// `RECONCILE_INTERVAL_SECS`: the pause between reconciler passes; `None` (0) turns it off.
@@ -299,6 +300,12 @@ impl Config {
                 defaults.header_read_timeout,
                 1,
             )?,
+            first_request_timeout: seconds(
+                &get,
+                "HTTP_FIRST_REQUEST_TIMEOUT_SECS",
+                defaults.first_request_timeout,
+                1,
+            )?,
             idle_timeout: seconds(&get, "HTTP_IDLE_TIMEOUT_SECS", defaults.idle_timeout, 1)?,
             max_connections: number(
                 &get,
@@ -306,6 +313,12 @@ impl Config {
                 defaults.max_connections as u64,
                 1..=100_000,
             )? as usize,
+            min_body_rate: number(
+                &get,
+                "HTTP_MIN_BODY_BYTES_PER_SEC",
+                defaults.min_body_rate,
+                0..=1024 * 1024 * 1024,
+            )?,
             shutdown_grace: seconds(&get, "SHUTDOWN_GRACE_SECS", defaults.shutdown_grace, 0)?,
         };
 
@@ -598,8 +611,10 @@ mod tests {
     fn connection_limits_are_read_and_checked() {
         let c = config(&[
             ("HTTP_HEADER_READ_TIMEOUT_SECS", "3"),
+            ("HTTP_FIRST_REQUEST_TIMEOUT_SECS", "2"),
             ("HTTP_IDLE_TIMEOUT_SECS", " 30 "),
             ("HTTP_MAX_CONNECTIONS", "64"),
+            ("HTTP_MIN_BODY_BYTES_PER_SEC", "0"),
             ("SHUTDOWN_GRACE_SECS", "0"),
         ])
         .unwrap();
@@ -607,16 +622,23 @@ mod tests {
             c.connection_limits,
             ConnectionLimits {
                 header_read_timeout: Duration::from_secs(3),
+                first_request_timeout: Duration::from_secs(2),
                 idle_timeout: Duration::from_secs(30),
                 max_connections: 64,
+                min_body_rate: 0,
                 shutdown_grace: Duration::ZERO,
             }
         );
         for (name, value) in [
             ("HTTP_HEADER_READ_TIMEOUT_SECS", "0"),
             ("HTTP_HEADER_READ_TIMEOUT_SECS", "3601"),
+            ("HTTP_FIRST_REQUEST_TIMEOUT_SECS", "0"),
+            ("HTTP_FIRST_REQUEST_TIMEOUT_SECS", "3601"),
             ("HTTP_IDLE_TIMEOUT_SECS", "0"),
             ("HTTP_IDLE_TIMEOUT_SECS", "soon"),
+            ("HTTP_MIN_BODY_BYTES_PER_SEC", "-1"),
+            ("HTTP_MIN_BODY_BYTES_PER_SEC", "1073741825"),
+            ("HTTP_MIN_BODY_BYTES_PER_SEC", "1k"),
             ("HTTP_MAX_CONNECTIONS", "0"),
             ("HTTP_MAX_CONNECTIONS", "100001"),
             ("HTTP_MAX_CONNECTIONS", "-1"),

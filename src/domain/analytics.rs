@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::{Map, Number, Value};
 
 use super::change::lenient_string;
-use super::new_post::{FieldError, Problems, ValidationErrors};
+use super::new_post::{FieldError, Problems, ValidationErrors, quote};
 use super::outcome::{DEFAULT_RETRY_AFTER_SECS, DeliveryFailure, ProviderAnswer, Verdict};
 use super::platform::{Platform, platform_from_ayrshare};
 
@@ -110,7 +110,7 @@ pub fn parse_query(pairs: &[(String, String)]) -> Result<Option<Vec<Platform>>, 
     for (name, value) in pairs {
         if name != "platforms" {
             errors.push(FieldError::new(
-                name.clone(),
+                quote(name),
                 "is not a parameter of this route (known: platforms)",
             ));
             continue;
@@ -125,11 +125,11 @@ pub fn parse_query(pairs: &[(String, String)]) -> Result<Option<Vec<Platform>>, 
             match Platform::parse(item) {
                 None => errors.push(FieldError::new(
                     field,
-                    format!("'{item}' is not one of {}", Platform::names()),
+                    format!("'{}' is not one of {}", quote(item), Platform::names()),
                 )),
                 Some(p) if chosen.contains(&p) => errors.push(FieldError::new(
                     field,
-                    format!("'{item}' is a duplicate of {p}"),
+                    format!("'{}' is a duplicate of {p}", quote(item)),
                 )),
                 Some(p) => chosen.push(p),
             }

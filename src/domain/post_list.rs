@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::new_post::{FieldError, Problems, ValidationErrors};
+use super::new_post::{FieldError, Problems, ValidationErrors, quote};
 use super::platform::Platform;
 use super::tracked_status::TrackedStatus;
 
@@ -72,7 +72,7 @@ impl ListRequest {
         };
         for (name, value) in pairs {
             if !seen.insert(name.as_str()) {
-                errors.push(FieldError::new(name.clone(), "is given more than once"));
+                errors.push(FieldError::new(quote(name), "is given more than once"));
                 continue;
             }
             let problem = match name.as_str() {
@@ -82,7 +82,8 @@ impl ListRequest {
                         None
                     }
                     _ => Some(format!(
-                        "'{value}' is not a whole number from 1 to {MAX_LIMIT}"
+                        "'{}' is not a whole number from 1 to {MAX_LIMIT}",
+                        quote(value)
                     )),
                 },
                 "cursor" => match Position::decode(value) {
@@ -101,7 +102,8 @@ impl ListRequest {
                         None
                     }
                     Err(_) => Some(format!(
-                        "'{value}' is not one of {}",
+                        "'{}' is not one of {}",
+                        quote(value),
                         TrackedStatus::ALL.map(TrackedStatus::as_str).join(", ")
                     )),
                 },
@@ -110,14 +112,18 @@ impl ListRequest {
                         request.filter.platform = Some(platform);
                         None
                     }
-                    None => Some(format!("'{value}' is not one of {}", Platform::names())),
+                    None => Some(format!(
+                        "'{}' is not one of {}",
+                        quote(value),
+                        Platform::names()
+                    )),
                 },
                 "workspace_id" => match Uuid::parse_str(value) {
                     Ok(id) => {
                         request.filter.workspace_id = Some(id);
                         None
                     }
-                    Err(_) => Some(format!("'{value}' is not a uuid")),
+                    Err(_) => Some(format!("'{}' is not a uuid", quote(value))),
                 },
                 "created_after" | "created_before" => match DateTime::parse_from_rfc3339(value) {
                     Ok(time) => {
@@ -130,8 +136,9 @@ impl ListRequest {
                         None
                     }
                     Err(_) => Some(format!(
-                        "'{value}' is not an RFC 3339 timestamp with an offset, such as \
-                         2026-03-10T16:00:00Z"
+                        "'{}' is not an RFC 3339 timestamp with an offset, such as \
+                         2026-03-10T16:00:00Z",
+                        quote(value)
                     )),
                 },
                 _ => Some(format!(
@@ -140,7 +147,7 @@ impl ListRequest {
                 )),
             };
             if let Some(message) = problem {
-                errors.push(FieldError::new(name.clone(), message));
+                errors.push(FieldError::new(quote(name), message));
             }
         }
         errors.finish()?;

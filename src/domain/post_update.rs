@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use super::new_post::{
     FieldError, Problems, ValidationErrors, ayrshare_timestamp, check_forwarded, normalize_key,
-    parse_schedule_date,
+    parse_schedule_date, quote,
 };
 
 /// A validated update of a post Ayrshare holds.
@@ -73,7 +73,7 @@ impl PostUpdate {
         for (key, value) in &fields {
             if REFUSED_EXTRAS.contains(&normalize_key(key).as_str()) {
                 errors.push(FieldError::new(
-                    key.clone(),
+                    quote(key),
                     format!(
                         "may not be forwarded to Ayrshare: the post's id and workspace are fixed, \
                          its text, platforms and media cannot change, and the rest has a \

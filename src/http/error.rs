@@ -9,7 +9,9 @@ use serde_json::{Map, Value, json};
 
 use super::extract::Json;
 use super::rate_limit::RateLimitRefusal;
-use crate::domain::Verdict;
+use super::server::MAX_HEAD_BYTES;
+use crate::domain::new_post::quote;
+use crate::domain::{FieldError, ValidationErrors, Verdict};
 use crate::publishing::{AppError, RecordRef};
 
 /// An error answer: a use case's, or one that only HTTP knows about.
@@ -25,6 +27,12 @@ pub enum ApiError {
     MethodNotAllowed(String),
     #[error("the request took too long and was stopped")]
     RequestTimeout,
+    /// The connection cut the body for arriving more slowly than this many bytes a second
+    /// (`HTTP_MIN_BODY_BYTES_PER_SEC`).
+    #[error(
+        "the request body arrived more slowly than {0} bytes a second and was cut; nothing was done"
+    )]
+    BodyTooSlow(u64),
     /// A 429 `rate_limit` of our own for the caller's key: no record was written, Ayrshare was
     /// not called.
     #[error("{0}")]
@@ -66,21 +74,24 @@ impl ApiError {
             }
             ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
-            ApiError::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
+            ApiError::RequestTimeout | ApiError::BodyTooSlow(_) => {
+                (StatusCode::REQUEST_TIMEOUT, "request_timeout")
+            }
             ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limit"),
         }
     }
 }
 
+// axum's rejection texts can quote the value that failed to parse.
 impl From<PathRejection> for ApiError {
     fn from(rejection: PathRejection) -> Self {
-        ApiError::field("path", rejection.body_text())
+        ApiError::field("path", quote(&rejection.body_text()))
     }
 }
 
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
-        ApiError::field("query", rejection.body_text())
+        ApiError::field("query", quote(&rejection.body_text()))
     }
 }
 
@@ -91,10 +102,49 @@ pub fn error_body(
     detail: &str,
     extra: Map<String, Value>,
 ) -> Response {
+    (status, Json(error_json(code, detail, extra))).into_response()
+}
+
+fn error_json(code: &str, detail: &str, extra: Map<String, Value>) -> Value {
     let mut body = extra;
     body.insert("detail".into(), Value::String(detail.to_owned()));
     body.insert("error".into(), Value::String(code.to_owned()));
-    (status, Json(Value::Object(body))).into_response()
+    Value::Object(body)
+}
+
+/// The answer to a request that hyper could not parse, so that it never reached the router:
+/// the status to answer (hyper's) and the contract's JSON body. A head over the limit (hyper's
+/// 431, or 414 for the request line alone) is `request_head_too_large`; anything else a 400
+/// `validation_error` on `request`.
+pub fn unparsed_request_answer(hyper_status: StatusCode) -> (StatusCode, Vec<u8>) {
+    let body = match hyper_status {
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE | StatusCode::URI_TOO_LONG => error_json(
+            "request_head_too_large",
+            &format!(
+                "the request line and headers are larger than {} KiB",
+                MAX_HEAD_BYTES / 1024
+            ),
+            Map::new(),
+        ),
+        _ => {
+            let errors = ValidationErrors::one(FieldError::new(
+                "request",
+                "is not valid HTTP/1.1: a malformed request line or header (a control character, \
+                 a folded line), a Content-Length that is not one non-negative number, or a \
+                 Transfer-Encoding other than chunked",
+            ));
+            let mut extra = Map::new();
+            extra.insert("errors".into(), json!(errors.listed()));
+            error_json("validation_error", &errors.detail(), extra)
+        }
+    };
+    let status = if hyper_status.is_client_error() {
+        hyper_status
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    let bytes = serde_json::to_vec(&body).expect("a JSON value serializes");
+    (status, bytes)
 }
 
 /// The contract's status and code for a provider verdict.

@@ -17,6 +17,8 @@ use tracing::Span;
 
 use super::MAX_BODY_BYTES;
 use super::error::{ApiError, internal_error};
+use super::server::SlowBody;
+use crate::domain::new_post::quote;
 use crate::publishing::AppError;
 use crate::telemetry::metrics;
 
@@ -83,7 +85,9 @@ fn make_span(request: &Request<Body>) -> Span {
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    tracing::info_span!("request", method = %request.method(), path, request_id)
+    // Any token is a method: quoted, so that a log line stays short too.
+    let method = quote(request.method().as_str());
+    tracing::info_span!("request", method, path, request_id)
 }
 
 /// Counts the request in the metrics, by its route template (never the raw path) and the status
@@ -97,7 +101,7 @@ pub async fn record_metrics(request: Request<Body>, next: Next) -> Response {
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let response = next.run(request).await;
     metrics::http_request(
-        method.as_str(),
+        &method,
         &route,
         response.status().as_u16(),
         started.elapsed(),
@@ -113,17 +117,23 @@ fn log_response<B>(response: &Response<B>, latency: Duration, _span: &Span) {
     );
 }
 
-/// The fallback for unknown routes.
+/// The fallback for unknown routes. The method and the path are the caller's: quoted, so that
+/// a 60 KB path is not answered back.
 pub async fn not_found(method: Method, uri: Uri) -> ApiError {
     ApiError::App(AppError::NotFound(format!(
-        "no route for {method} {}",
-        uri.path()
+        "no route for {} {}",
+        quote(method.as_str()),
+        quote(uri.path())
     )))
 }
 
 /// The fallback for a known route with another method.
 pub async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
-    ApiError::MethodNotAllowed(format!("{method} is not allowed on {}", uri.path()))
+    ApiError::MethodNotAllowed(format!(
+        "{} is not allowed on {}",
+        quote(method.as_str()),
+        quote(uri.path())
+    ))
 }
 
 /// A panic becomes a JSON 500; the message goes to the log, not to the caller.
@@ -135,6 +145,18 @@ pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
         .unwrap_or_else(|| "unknown panic".into());
     tracing::error!(panic = %message, "handler panicked");
     internal_error(Map::new())
+}
+
+/// Answers 408 `request_timeout` for a request whose body the connection cut for arriving too
+/// slowly (`HTTP_MIN_BODY_BYTES_PER_SEC`), whatever a handler made of the cut body (a
+/// `validation_error`, most likely).
+pub async fn answer_slow_bodies(request: Request<Body>, next: Next) -> Response {
+    let slow = request.extensions().get::<SlowBody>().cloned();
+    let response = next.run(request).await;
+    match slow {
+        Some(slow) if slow.was_cut() => ApiError::BodyTooSlow(slow.min_rate).into_response(),
+        _ => response,
+    }
 }
 
 /// Refuses a body over the limit before anything else is done (before authentication): at once

@@ -115,6 +115,7 @@ fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
         .layer(axum::middleware::map_response(
             middleware::ensure_json_error,
         ))
+        .layer(axum::middleware::from_fn(middleware::answer_slow_bodies))
         .layer(axum::middleware::from_fn(middleware::refuse_large_bodies))
         .layer(axum::middleware::from_fn(rate_limit::add_headers))
         .layer(TimeoutLayer::with_status_code(

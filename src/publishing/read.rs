@@ -7,6 +7,7 @@ use super::Publisher;
 use super::error::{AppError, RecordRef};
 use super::views::{PostView, TrackingView};
 use crate::ayrshare::CallScope;
+use crate::domain::new_post::quote;
 use crate::domain::outcome::judge_status;
 use crate::domain::{DeliveryFailure, Outcome, ProviderAnswer, Transition, Verdict};
 use crate::store::{Caller, TrackingRecord};
@@ -34,13 +35,13 @@ impl Publisher {
         if post_id.contains('\0') {
             return Err(AppError::NotFound(format!(
                 "no post with id {}",
-                post_id.escape_debug()
+                quote(&post_id.escape_debug().to_string())
             )));
         }
         self.store
             .find_tracking_by_post_id(caller.organization_id, post_id)
             .await?
-            .ok_or_else(|| AppError::NotFound(format!("no post with id {post_id}")))
+            .ok_or_else(|| AppError::NotFound(format!("no post with id {}", quote(post_id))))
     }
 
     /// Reads a post from Ayrshare and applies what the answer settles (a `Refresh` through the
@@ -101,7 +102,10 @@ impl Publisher {
         tracking_id: &str,
     ) -> Result<TrackingView, AppError> {
         let id = Uuid::parse_str(tracking_id).map_err(|_| {
-            AppError::field("tracking_id", format!("'{tracking_id}' is not a uuid"))
+            AppError::field(
+                "tracking_id",
+                format!("'{}' is not a uuid", quote(tracking_id)),
+            )
         })?;
         let record = self
             .store

@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::{AppError, Publisher};
 use crate::domain::ProviderAnswer;
 use crate::domain::history::id_of;
+use crate::domain::new_post::quote;
 use crate::domain::webhook::verify;
 use crate::telemetry::metrics;
 
@@ -88,7 +89,10 @@ impl Publisher {
         };
         let action = payload.get("action").and_then(Value::as_str).unwrap_or("");
         if action != "scheduled" {
-            let reason = format!("the action {action:?} is not handled; only \"scheduled\" is");
+            let reason = format!(
+                "the action '{}' is not handled; only 'scheduled' is",
+                quote(action)
+            );
             tracing::info!(
                 outcome = "ignored",
                 action,
@@ -121,7 +125,10 @@ impl Publisher {
         // On the task tracker: shutdown waits for it, so an acknowledged delivery is applied.
         self.tasks
             .spawn(async move { publisher.apply_webhook(&id, &answer, &hook_id).await });
-        Ok(WebhookReceipt::Accepted { post_id })
+        // The receipt quotes the id as any answer quotes input; the record is found by all of it.
+        Ok(WebhookReceipt::Accepted {
+            post_id: quote(&post_id),
+        })
     }
 
     /// Applies a verified payload to the records with its post id (normally one; ids are unique

@@ -7,12 +7,15 @@
 //! The recorder is global to the process (the `metrics` crate's design): [`install`] sets it up
 //! once, however many apps a process builds (the tests build many); before it runs, every
 //! function here is a no-op. Label values are bounded sets (route templates, never raw paths;
-//! status words; endpoint names), so the number of series stays small.
+//! the standard methods and `other`; status words; endpoint names), so the number of series
+//! stays small however hostile the requests: every label is a `&'static str` or a status code,
+//! except `route`, which is one of the router's own templates.
 
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use ::metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge};
+use axum::http::Method;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::domain::TrackedStatus;
@@ -134,13 +137,35 @@ pub fn upkeep() {
 }
 
 /// One HTTP request answered. `route` is the matched template (`/social/post/{post_id}`), or
-/// `unmatched` for the fallback: never the raw path, which would put ids into labels.
-pub fn http_request(method: &str, route: &str, status: u16, elapsed: Duration) {
-    let (method, route) = (method.to_owned(), route.to_owned());
-    counter!(HTTP_REQUESTS, "method" => method.clone(), "route" => route.clone(), "status" => status.to_string())
+/// `unmatched` for the fallback: never the raw path, which would put ids into labels. The method
+/// is folded by [`method_label`]: a caller chooses it, and every new label value is a series
+/// kept until the process ends.
+pub fn http_request(method: &Method, route: &str, status: u16, elapsed: Duration) {
+    let (method, route) = (method_label(method), route.to_owned());
+    counter!(HTTP_REQUESTS, "method" => method, "route" => route.clone(), "status" => status.to_string())
         .increment(1);
     ::metrics::histogram!(HTTP_DURATION, "method" => method, "route" => route)
         .record(elapsed.as_secs_f64());
+}
+
+/// The `method` label: one of HTTP's nine standard methods, or `other` for any extension method
+/// (hyper accepts any token up to the head's 64 KiB).
+pub fn method_label(method: &Method) -> &'static str {
+    const STANDARD: [Method; 9] = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::CONNECT,
+        Method::OPTIONS,
+        Method::TRACE,
+        Method::PATCH,
+    ];
+    STANDARD
+        .iter()
+        .find(|standard| *standard == method)
+        .map_or("other", Method::as_str)
 }
 
 /// How an Ayrshare call ended, as the `outcome` label.
@@ -239,11 +264,25 @@ mod tests {
     }
 
     #[test]
+    fn methods_fold_into_the_standard_nine_and_other() {
+        for standard in [
+            "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+        ] {
+            let method = Method::from_bytes(standard.as_bytes()).unwrap();
+            assert_eq!(method_label(&method), standard);
+        }
+        for extension in ["get", "PROPFIND", "BREW", &"X".repeat(2_000)] {
+            let method = Method::from_bytes(extension.as_bytes()).unwrap();
+            assert_eq!(method_label(&method), "other", "{extension:.20}");
+        }
+    }
+
+    #[test]
     fn rendering_shows_what_was_recorded() {
         install();
         record_transition(None, TrackedStatus::Pending);
         record_transition(Some(TrackedStatus::Pending), TrackedStatus::Pending);
-        http_request("GET", "/unit/{id}", 200, Duration::from_millis(3));
+        http_request(&Method::GET, "/unit/{id}", 200, Duration::from_millis(3));
         let text = render(PoolStats {
             size: 3,
             idle: 1,

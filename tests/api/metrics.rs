@@ -120,6 +120,38 @@ backend_tests! {
         assert!(after.sum("mosaic_db_pool_max_connections", &[]) >= 1.0);
     }
 
+    async fn hostile_methods_and_paths_fold_into_one_label_value_each(app) {
+        use rand::Rng;
+        let letters = |rng: &mut rand::rngs::ThreadRng, n: usize| -> String {
+            (0..n).map(|_| rng.random_range(b'A'..=b'Z') as char).collect()
+        };
+        let mut rng = rand::rng();
+        for _ in 0..200 {
+            let method = reqwest::Method::from_bytes(letters(&mut rng, 2_000).as_bytes()).unwrap();
+            let path = format!("/{}", letters(&mut rng, 200).to_lowercase());
+            let response = app.client.request(method, app.url(&path)).send().await.unwrap();
+            assert_eq!(response.status(), 404);
+        }
+        let scrape = Scrape::of(app).await;
+        // 200 such requests made 8 MB of series; now the scrape stays the size of the
+        // service's own routes (other tests add a few series meanwhile).
+        assert!(scrape.text.len() < 256 * 1024, "{} bytes", scrape.text.len());
+        let allowed = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE",
+                       "PATCH", "other"];
+        for (name, labels, _) in &scrape.samples {
+            if let Some(method) = labels.get("method") {
+                assert!(allowed.contains(&method.as_str()), "{name}: method {method:.80}");
+            }
+            if let Some(route) = labels.get("route") {
+                assert!(route == "unmatched" || route.starts_with('/') && route.len() < 64,
+                        "{name}: route {route:.80}");
+            }
+        }
+        assert!(scrape.sum("mosaic_http_requests_total",
+                           &[("method", "other"), ("route", "unmatched"), ("status", "404")]) >= 200.0,
+                "{}", scrape.text);
+    }
+
     async fn a_key_over_its_limit_is_counted_as_a_refusal(app) [crate::support::Options {
         rate_limit: (1, 1),
         ..Default::default()

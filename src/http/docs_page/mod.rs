@@ -18,6 +18,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::Path;
 use super::openapi::schemas::ErrorBody;
+use crate::domain::new_post::quote;
 use crate::publishing::AppError;
 
 /// The document, rendered once when the router is built and shared by every request.
@@ -102,7 +103,8 @@ async fn docs_page() -> Response {
 async fn docs_asset(Path(file): Path<String>) -> Result<Response, ApiError> {
     let not_found = || {
         ApiError::App(AppError::NotFound(format!(
-            "no documentation asset {file:?}"
+            "no documentation asset '{}'",
+            quote(&file)
         )))
     };
     // `index.html` is the page itself, served at `/docs` with our asset paths.

@@ -59,7 +59,8 @@ const SHARED: [Shared; 9] = [
     Shared {
         status: 408,
         name: "RequestTimeout",
-        description: "`request_timeout`: a last resort past every handler's own deadline.",
+        description: "`request_timeout`: a last resort past every handler's own deadline, or \
+                      a body that arrived more slowly than `HTTP_MIN_BODY_BYTES_PER_SEC`.",
         example: || {
             json!({"detail": "the request took too long and was stopped",
                    "error": "request_timeout"})
