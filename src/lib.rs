@@ -13,6 +13,7 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod publishing;
+pub mod secrets;
 pub mod store;
 pub mod telemetry;
 
