@@ -58,7 +58,16 @@ pub enum KeyError {
         "the key is {0} bytes long; it must be 32 (generate one with `openssl rand -base64 32`)"
     )]
     WrongLength(usize),
-    #[error("the previous key is the same as the current key")]
+}
+
+/// Why the pair of settings could not be read; the message names the setting.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum KeyringError {
+    #[error("SECRETS_KEY: {0}")]
+    Current(KeyError),
+    #[error("SECRETS_KEY_PREVIOUS: {0}")]
+    Previous(KeyError),
+    #[error("SECRETS_KEY_PREVIOUS is the same key as SECRETS_KEY; unset it or set the old key")]
     PreviousIsCurrent,
 }
 
@@ -168,11 +177,14 @@ impl Keyring {
 
     /// Reads `SECRETS_KEY` and, when set, `SECRETS_KEY_PREVIOUS`. A previous key equal to the
     /// current one is refused: it is a rotation that was never made.
-    pub fn from_base64(current: &str, previous: Option<&str>) -> Result<Keyring, KeyError> {
-        let current = SecretsKey::from_base64(current)?;
-        let previous = previous.map(SecretsKey::from_base64).transpose()?;
+    pub fn from_base64(current: &str, previous: Option<&str>) -> Result<Keyring, KeyringError> {
+        let current = SecretsKey::from_base64(current).map_err(KeyringError::Current)?;
+        let previous = previous
+            .map(SecretsKey::from_base64)
+            .transpose()
+            .map_err(KeyringError::Previous)?;
         if previous.as_ref().is_some_and(|p| p.id == current.id) {
-            return Err(KeyError::PreviousIsCurrent);
+            return Err(KeyringError::PreviousIsCurrent);
         }
         Ok(Keyring { current, previous })
     }
@@ -528,13 +540,28 @@ mod tests {
                 .to_string()
                 .contains("16 bytes long; it must be 32")
         );
-        assert_eq!(
-            Keyring::from_base64(KEY_A, Some("nope!")).unwrap_err(),
-            KeyError::NotBase64
+    }
+
+    #[test]
+    fn keyring_errors_name_the_setting_at_fault() {
+        let short = general_purpose::STANDARD.encode([7u8; 16]);
+        let current = Keyring::from_base64(&short, Some(KEY_A)).unwrap_err();
+        assert_eq!(current, KeyringError::Current(KeyError::WrongLength(16)));
+        assert!(
+            current
+                .to_string()
+                .starts_with("SECRETS_KEY: the key is 16 bytes")
+        );
+        let previous = Keyring::from_base64(KEY_A, Some("nope!")).unwrap_err();
+        assert_eq!(previous, KeyringError::Previous(KeyError::NotBase64));
+        assert!(
+            previous
+                .to_string()
+                .starts_with("SECRETS_KEY_PREVIOUS: the key is not")
         );
         assert_eq!(
-            Keyring::from_base64(KEY_A, Some(KEY_A)).unwrap_err(),
-            KeyError::PreviousIsCurrent
+            Keyring::from_base64(KEY_A, Some(&format!(" {KEY_A} "))).unwrap_err(),
+            KeyringError::PreviousIsCurrent
         );
     }
 
