@@ -17,6 +17,7 @@ pub mod post_list;
 pub mod post_update;
 #[cfg(test)]
 mod properties;
+pub mod standard_webhooks;
 pub mod strict_json;
 pub mod tracked_status;
 pub mod webhook;
