@@ -2,6 +2,7 @@
 //! Ayrshare's answers mean for `tracked_status`, finding a post in Ayrshare's history, and the
 //! webhook signature. Depends on nothing else in this crate.
 
+pub mod address_rule;
 pub mod analytics;
 pub mod api_key;
 pub mod change;
