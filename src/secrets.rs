@@ -460,6 +460,11 @@ mod tests {
         let ring = keyring(KEY_A, None);
         let id = ring.current.id().to_owned();
         let short = general_purpose::STANDARD.encode([0u8; NONCE_BYTES + TAG_BYTES - 1]);
+        let payload = ring
+            .encrypt("x", ROW)
+            .rsplit_once(':')
+            .map(|(_, p)| p.to_owned())
+            .unwrap();
         let cases = [
             ("PLAIN-PROFILE-KEY".to_owned(), SecretsError::NotEnvelope),
             (String::new(), SecretsError::NotEnvelope),
@@ -474,6 +479,14 @@ mod tests {
             ),
             (format!("enc:v1:{id}:{short}"), SecretsError::Malformed),
             ("enc:v1:abc:AAAA".to_owned(), SecretsError::Malformed),
+            // A key id of the wrong shape before a payload that parses: refused for the id,
+            // so that no message ever echoes more than eight hex characters of it.
+            (format!("enc:v1:abc:{payload}"), SecretsError::Malformed),
+            (format!("enc:v1:{id}0:{payload}"), SecretsError::Malformed),
+            (
+                format!("enc:v1:zzzzzzzz:{payload}"),
+                SecretsError::Malformed,
+            ),
             ("enc:v1:é€é€é€é€:AAAA".to_owned(), SecretsError::Malformed),
             (
                 format!("enc:v2:{id}:AAAA"),
