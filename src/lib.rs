@@ -12,7 +12,9 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod net;
 pub mod publishing;
+pub mod secrets;
 pub mod store;
 pub mod telemetry;
 

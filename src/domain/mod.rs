@@ -1,12 +1,15 @@
 //! The rules of the service, free of I/O: validated requests, platform names, API keys, what
-//! Ayrshare's answers mean for `tracked_status`, finding a post in Ayrshare's history, and the
-//! webhook signature. Depends on nothing else in this crate.
+//! Ayrshare's answers mean for `tracked_status`, finding a post in Ayrshare's history, Ayrshare's
+//! webhook signature and the Standard Webhooks signature of our own events, which addresses an
+//! endpoint may reach, and local times in IANA zones. Depends on nothing else in this crate.
 
+pub mod address_rule;
 pub mod analytics;
 pub mod api_key;
 pub mod change;
 pub mod history;
 pub mod idempotency;
+pub mod local_time;
 pub mod new_post;
 // Tests added after the fact, in a file of their own (see its header).
 #[cfg(test)]
@@ -17,6 +20,7 @@ pub mod post_list;
 pub mod post_update;
 #[cfg(test)]
 mod properties;
+pub mod standard_webhooks;
 pub mod strict_json;
 pub mod tracked_status;
 pub mod webhook;
