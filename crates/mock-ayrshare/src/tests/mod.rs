@@ -5,6 +5,7 @@ mod analytics;
 mod answer_forms;
 mod delete;
 mod forget;
+mod history;
 mod idempotency;
 mod rate_limit;
 mod update;
