@@ -13,6 +13,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
 use reqwest::redirect::Policy;
 use reqwest::{Method, RequestBuilder};
@@ -204,16 +205,21 @@ impl AyrshareClient {
             .await
     }
 
-    /// `GET /history`: the profile's latest `limit` posts of the last `last_days` days.
+    /// `GET /history`: the profile's latest `limit` posts whose publish date lies from `from`
+    /// to `until` (whole seconds, both included: `startDate`, `endDate`), newest first.
     pub async fn history(
         &self,
         scope: CallScope<'_>,
-        last_days: u32,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
         limit: u32,
     ) -> Result<ProviderAnswer, AyrshareError> {
-        let request = self
-            .request(Method::GET, &["history"], scope)?
-            .query(&[("lastDays", last_days), ("limit", limit)]);
+        let date = |at: DateTime<Utc>| at.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let request = self.request(Method::GET, &["history"], scope)?.query(&[
+            ("startDate", date(from)),
+            ("endDate", date(until)),
+            ("limit", limit.to_string()),
+        ]);
         self.send(request, scope, "history", "GET /history").await
     }
 
