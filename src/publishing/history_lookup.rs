@@ -13,6 +13,7 @@ use super::reconcile::{Checked, chrono_duration, provider_error, still_due_to_go
 use super::{AppError, Publisher};
 use crate::ayrshare::{CallScope, Profile};
 use crate::domain::history::{self, CLOCK_SKEW, Found, Wanted};
+use crate::domain::idempotency::ayrshare_key;
 use crate::domain::outcome::judge_status;
 use crate::domain::{Open, Outcome, ProviderAnswer, TrackedStatus, Transition};
 use crate::store::TrackingRecord;
@@ -30,6 +31,10 @@ const READ_MAX_BYTES: usize = 16 << 20;
 
 /// The most records one ownership question reads; this many means "could be owned" already.
 const MAX_POSSIBLE_OWNERS: i64 = 20;
+
+/// The most matching items whose owners are looked up; more are ambiguous whatever they own
+/// (a history of thousands of one text costs no more than this many queries).
+const MAX_CANDIDATES: usize = 20;
 
 /// The history reads of one pass, newest last.
 #[derive(Default)]
@@ -161,16 +166,22 @@ impl Publisher {
         self.take(record, item, calls).await
     }
 
-    /// What the record says about its post, to recognise it.
+    /// What the record says about its post, to recognise it. Its `idempotencyKey` counts only
+    /// when it is the one derived from its tracking id: a key the caller chose may be another
+    /// organization's too, on a shared profile.
     fn wanted<'r>(&self, record: &'r TrackingRecord) -> Wanted<'r> {
         let deadline = chrono_duration(self.settings.answer_deadline());
+        let (derived, _) = ayrshare_key(None, record.id);
         Wanted {
             post: &record.post,
             platforms: &record.platforms,
             schedule_date: record.schedule_date,
             received_from: record.created_at - CLOCK_SKEW,
             received_until: record.created_at + deadline + CLOCK_SKEW,
-            idempotency_key: record.ayrshare_idempotency_key.as_deref(),
+            idempotency_key: record
+                .ayrshare_idempotency_key
+                .as_deref()
+                .filter(|key| *key == derived),
         }
     }
 
@@ -276,6 +287,10 @@ impl Publisher {
             Found::Ambiguous(ids) => ids,
             Found::None => Vec::new(),
         };
+        if candidates.len() > MAX_CANDIDATES {
+            tracing::warn!(tracking_id = %record.id, candidates = candidates.len(), "reconciler: several posts in ayrshare's history match the record; none is taken");
+            return Ok(None);
+        }
         // A candidate already on a record (of any organization: workspaces without a profile
         // key share Ayrshare's primary profile) is that record's post.
         let mut taken = Vec::new();

@@ -217,7 +217,8 @@ pub struct DueQuery {
     /// A record is checked at most this many times in all (a `pending` one is always due, so
     /// that it becomes `unknown`).
     pub max_checks: u32,
-    /// Only `pending` records past their answer deadline (to expire them), oldest first.
+    /// Only `pending` records without a post id past their answer deadline (to expire them),
+    /// oldest first.
     pub pending_only: bool,
 }
 
@@ -555,9 +556,9 @@ const DUE_RECORD: &str = "select id from scheduled_social_posts_v2 \
      limit 1";
 
 /// The same for `DueQuery::pending_only` (`$1` now, `$2` the pending cutoff): the oldest
-/// `pending` record past its answer deadline.
+/// `pending` record without a post id past its answer deadline.
 const DUE_PENDING_RECORD: &str = "select id from scheduled_social_posts_v2 \
-     where tracked_status = 'pending' \
+     where tracked_status = 'pending' and provider_post_id is null \
        and (next_check_at is null or next_check_at <= $1) \
        and created_at <= $2 \
      order by created_at, id \

@@ -38,7 +38,8 @@ async fn crashed_in(
             workspace_id: workspace,
             api_key_id,
             platforms: vec!["x".into(), "linkedin".into()],
-            ayrshare_idempotency_key: Some(id.to_string()),
+            // As a create derives it when the caller sends none.
+            ayrshare_idempotency_key: Some(format!("mosaic-{id}")),
             ..base
         })
         .await
@@ -224,16 +225,30 @@ backend_tests! {
         let id = crashed_in(app, app.organization_id, app.primary_workspace_id, "keyed", age).await;
         let created = app.record(id).await.created_at;
         let mut ours = item(created, "P-OURS", "keyed");
-        ours["idempotencyKey"] = json!(id.to_string());
+        ours["idempotencyKey"] = json!(format!("mosaic-{id}"));
         let mut theirs = item(created, "P-THEIRS", "keyed");
         theirs["idempotencyKey"] = json!("someone-else");
-        // Without keys these two would be ambiguous; with them, one is ours.
+        // A key the caller chose is no proof (another organization may use it too): its
+        // record is matched by what its post is, and Ayrshare rewrote this one's text.
+        let chosen = new_tracking(app, "chosen").await;
+        let chosen_id = chosen.id;
+        app.store.insert_tracking(&NewTracking {
+            platforms: vec!["x".into(), "linkedin".into()],
+            ayrshare_idempotency_key: Some("order-42".into()),
+            ..chosen
+        }).await.unwrap();
+        app.set_time(chosen_id, "created_at", created).await;
+        let mut rewritten = item(created, "P-CHOSEN", "chosen #rewritten");
+        rewritten["idempotencyKey"] = json!("order-42");
+        // Without keys `theirs` and `ours` would be ambiguous; with them, one is ours.
         Mock::given(method("GET")).and(path("/api/history"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"history": [theirs, ours]})))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"history": [theirs, ours, rewritten]})))
             .mount(&app.ayrshare).await;
         app.publisher.reconcile_pass().await.unwrap();
         let record = app.record(id).await;
         assert_eq!((record.tracked_status, record.provider_post_id.as_deref()), (TrackedStatus::Posted, Some("P-OURS")));
+        let record = app.record(chosen_id).await;
+        assert_eq!((record.tracked_status, record.provider_post_id.as_deref()), (TrackedStatus::Unknown, None));
     }
 
     async fn the_reconciler_spends_only_its_share_of_a_profiles_rate_limit(app) {
