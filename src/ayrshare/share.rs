@@ -322,16 +322,57 @@ mod tests {
         share.observe(Some(&SecretString::from("P")), &HeaderMap::new());
         share.observe(None, &headers(&[("x-ratelimit-max", "lots")]));
         assert!(share.is_empty());
+        share.observe(None, &headers(&[("x-ratelimit-count", "1")]));
+        assert_eq!(share.len(), 1);
+        assert!(!share.is_empty());
+    }
+
+    #[test]
+    fn a_limit_of_zero_is_no_limit_reported() {
+        let share = BackgroundShare::new(20, WINDOW);
+        share.observe(
+            None,
+            &headers(&[("x-ratelimit-max", "0"), ("x-ratelimit-count", "0")]),
+        );
+        assert_eq!(spend_all(&share, None), 60);
     }
 
     #[tokio::test(start_paused = true)]
-    async fn the_map_stays_bounded_and_holds_no_profile_key() {
+    async fn a_huge_limit_gives_at_most_the_largest_allowance() {
+        let share = BackgroundShare::new(50, WINDOW);
+        share.observe(None, &headers(&[("x-ratelimit-max", "1000000000")]));
+        for _ in 0..MAX_ALLOWANCE {
+            share.spend(None);
+        }
+        assert_eq!(share.room(None, 1), Err(WINDOW));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_map_stays_bounded_keeps_the_newest_and_holds_no_profile_key() {
         let share = BackgroundShare::new(20, WINDOW);
-        for i in 0..MAX_ENTRIES + 20 {
+        // An odd number past the bound: the last sweep leaves exactly the bound.
+        for i in 0..MAX_ENTRIES + 21 {
             share.spend(Some(&SecretString::from(format!("SECRET-PROFILE-{i}"))));
             tokio::time::advance(Duration::from_millis(1)).await;
         }
-        assert!(share.len() <= MAX_ENTRIES);
+        assert_eq!(share.len(), MAX_ENTRIES);
         assert!(!format!("{share:?}").contains("SECRET-PROFILE"));
+        // The newest profile kept its calls: 59 more spend its 60.
+        let newest = SecretString::from(format!("SECRET-PROFILE-{}", MAX_ENTRIES + 20));
+        for _ in 0..59 {
+            share.spend(Some(&newest));
+        }
+        assert!(share.room(Some(&newest), 1).is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn profiles_with_nothing_recent_are_swept_first() {
+        let share = BackgroundShare::new(20, WINDOW);
+        for i in 0..MAX_ENTRIES {
+            share.spend(Some(&SecretString::from(format!("OLD-{i}"))));
+        }
+        tokio::time::advance(WINDOW).await;
+        share.spend(Some(&SecretString::from("NEW")));
+        assert_eq!(share.len(), 1);
     }
 }
