@@ -70,6 +70,7 @@ impl App {
             connect_timeout: config.ayrshare_connect_timeout,
             x_credentials: config.x_credentials.clone(),
             rate_limit_window: config.ayrshare_rate_limit_window,
+            background_share_percent: config.reconcile_profile_share_percent,
             ..AyrshareSettings::new(ayrshare.0, ayrshare.1, config.ayrshare_timeout)
         };
         // Before anything is counted; once per process, however many apps it builds.

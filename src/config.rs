@@ -30,6 +30,8 @@ pub const DEFAULT_RATE_LIMIT_BURST: u32 = 60;
 pub const DEFAULT_RECONCILE_INTERVAL_SECS: u64 = 15;
 /// The default bound on Ayrshare calls in one reconciler pass.
 pub const DEFAULT_RECONCILE_MAX_CALLS_PER_PASS: u64 = 20;
+/// The default share of each profile's Ayrshare rate limit the reconciler may use, in percent.
+pub const DEFAULT_RECONCILE_PROFILE_SHARE_PERCENT: u64 = 20;
 /// The default time past its schedule date after which an unpublished post is overdue.
 pub const DEFAULT_RECONCILE_OVERDUE_GRACE_SECS: u64 = 600;
 /// The default window around now in which a webhook's timestamp is accepted, either way.
@@ -102,6 +104,9 @@ pub struct Config {
     /// `RECONCILE_OVERDUE_GRACE_SECS`: how long past its schedule date a post may stay
     /// unpublished before it is flagged overdue.
     pub reconcile_overdue_grace: Duration,
+    /// `RECONCILE_PROFILE_SHARE_PERCENT`: the share of each Ayrshare profile's rate limit the
+    /// reconciler may use per window on this replica (1 to 50).
+    pub reconcile_profile_share_percent: u32,
     /// `AYRSHARE_WEBHOOK_SECRET`, then `AYRSHARE_WEBHOOK_SECRET_PREVIOUS` during a rotation;
     /// empty when webhooks are off.
     pub webhook_secrets: Vec<SecretString>,
@@ -343,6 +348,12 @@ impl Config {
             DEFAULT_RECONCILE_OVERDUE_GRACE_SECS,
             0..=7 * 86_400,
         )?);
+        let reconcile_profile_share_percent = number(
+            &get,
+            "RECONCILE_PROFILE_SHARE_PERCENT",
+            DEFAULT_RECONCILE_PROFILE_SHARE_PERCENT,
+            1..=u64::from(crate::ayrshare::share::MAX_SHARE_PERCENT),
+        )? as u32;
         let webhook_secrets = match (
             get("AYRSHARE_WEBHOOK_SECRET"),
             get("AYRSHARE_WEBHOOK_SECRET_PREVIOUS"),
@@ -386,6 +397,7 @@ impl Config {
             reconcile_interval,
             reconcile_max_calls_per_pass,
             reconcile_overdue_grace,
+            reconcile_profile_share_percent,
             webhook_secrets,
             webhook_tolerance,
         })
@@ -523,6 +535,7 @@ mod tests {
         assert_eq!(c.reconcile_interval, Some(Duration::from_secs(15)));
         assert_eq!(c.reconcile_max_calls_per_pass, 20);
         assert_eq!(c.reconcile_overdue_grace, Duration::from_secs(600));
+        assert_eq!(c.reconcile_profile_share_percent, 20);
         assert!(c.webhook_secrets.is_empty());
         assert_eq!(c.webhook_tolerance, Duration::from_secs(300));
     }
@@ -533,6 +546,7 @@ mod tests {
             ("RECONCILE_INTERVAL_SECS", "0"),
             ("RECONCILE_MAX_CALLS_PER_PASS", "3"),
             ("RECONCILE_OVERDUE_GRACE_SECS", "60"),
+            ("RECONCILE_PROFILE_SHARE_PERCENT", "50"),
             ("AYRSHARE_WEBHOOK_SECRET", "current"),
             ("AYRSHARE_WEBHOOK_SECRET_PREVIOUS", "previous"),
             ("WEBHOOK_TOLERANCE_SECS", "30"),
@@ -541,6 +555,7 @@ mod tests {
         assert_eq!(c.reconcile_interval, None);
         assert_eq!(c.reconcile_max_calls_per_pass, 3);
         assert_eq!(c.reconcile_overdue_grace, Duration::from_secs(60));
+        assert_eq!(c.reconcile_profile_share_percent, 50);
         let secrets: Vec<&str> = c
             .webhook_secrets
             .iter()
@@ -682,6 +697,8 @@ mod tests {
             ("RECONCILE_INTERVAL_SECS", "3601"),
             ("RECONCILE_MAX_CALLS_PER_PASS", "0"),
             ("RECONCILE_OVERDUE_GRACE_SECS", "x"),
+            ("RECONCILE_PROFILE_SHARE_PERCENT", "0"),
+            ("RECONCILE_PROFILE_SHARE_PERCENT", "51"),
             ("AYRSHARE_WEBHOOK_SECRET_PREVIOUS", "old"),
             ("WEBHOOK_TOLERANCE_SECS", "0"),
         ] {

@@ -29,15 +29,16 @@ pub const MAX_HOLD: Duration = Duration::from_secs(3600);
 const MAX_ENTRIES: usize = 10_000;
 
 /// Which Ayrshare profile a call is for: the SHA-256 of its `Profile-Key`, or the account's
-/// primary profile (no `Profile-Key`).
+/// primary profile (no `Profile-Key`). Never the key itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-enum Profile {
+pub enum Profile {
     Primary,
     Keyed([u8; 32]),
 }
 
 impl Profile {
-    fn of(profile_key: Option<&SecretString>) -> Profile {
+    /// The profile a call with this `Profile-Key` (or none) goes to.
+    pub fn of(profile_key: Option<&SecretString>) -> Profile {
         match profile_key {
             None => Profile::Primary,
             Some(key) => Profile::Keyed(Sha256::digest(key.expose_secret().as_bytes()).into()),
@@ -138,17 +139,7 @@ pub fn hold_for(
     window: Duration,
     now: SystemTime,
 ) -> Option<Duration> {
-    let number = |name: &str| -> Option<u64> {
-        headers
-            .get(name)?
-            .to_str()
-            .ok()?
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|n| n.is_finite() && *n >= 0.0)
-            .map(|n| n as u64)
-    };
+    let number = |name: &str| header_number(headers, name);
     let reset = number("x-ratelimit-reset").map(|n| reset_delay(n, now));
     let hold = if http_status == 429 {
         retry_after(headers, now).or(reset).unwrap_or(window)
@@ -163,6 +154,19 @@ pub fn hold_for(
         reset.unwrap_or(window)
     };
     Some(hold.clamp(Duration::from_secs(1), MAX_HOLD))
+}
+
+/// A header's value as a whole non-negative number (a fraction is cut), or `None`.
+pub(super) fn header_number(headers: &HeaderMap, name: &str) -> Option<u64> {
+    headers
+        .get(name)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|n| n.is_finite() && *n >= 0.0)
+        .map(|n| n as u64)
 }
 
 /// `x-ratelimit-reset` is, depending on the API, seconds from now or a Unix time in seconds or

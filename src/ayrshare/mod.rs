@@ -2,15 +2,18 @@
 //! "sent, outcome unknown". The outbound policy: a connect timeout within a total timeout; a call
 //! that provably never left is retried at most twice (`retry`), one that may have reached
 //! Ayrshare never; a profile that Ayrshare rate-limits is left alone until its window passes
-//! (`hold_off`).
+//! (`hold_off`); background work (the reconciler) uses only a share of each profile's limit
+//! (`share`).
 
 pub mod hold_off;
 pub mod retry;
+pub mod share;
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
 use reqwest::redirect::Policy;
 use reqwest::{Method, RequestBuilder};
@@ -19,8 +22,9 @@ use serde_json::Value;
 use tokio::time::Instant;
 use url::Url;
 
-pub use hold_off::HoldOff;
+pub use hold_off::{HoldOff, Profile};
 pub use retry::RetryPolicy;
+pub use share::BackgroundShare;
 
 use crate::domain::{DeliveryFailure, ProviderAnswer};
 use crate::telemetry::metrics::{self, CallOutcome, RefusalKind};
@@ -53,6 +57,9 @@ pub struct AyrshareSettings {
     pub retry: RetryPolicy,
     /// How long a profile is held after a 429 that does not say (Ayrshare's window).
     pub rate_limit_window: Duration,
+    /// The share of each profile's Ayrshare limit, in percent, that background work (the
+    /// reconciler) may use per window on this replica (`share`).
+    pub background_share_percent: u32,
 }
 
 impl AyrshareSettings {
@@ -66,6 +73,7 @@ impl AyrshareSettings {
             x_credentials: None,
             retry: RetryPolicy::default(),
             rate_limit_window: hold_off::DEFAULT_WINDOW,
+            background_share_percent: share::DEFAULT_SHARE_PERCENT,
         }
     }
 }
@@ -120,6 +128,7 @@ pub struct AyrshareClient {
     http: reqwest::Client,
     settings: AyrshareSettings,
     hold_off: Arc<HoldOff>,
+    share: Arc<BackgroundShare>,
 }
 
 impl AyrshareClient {
@@ -131,10 +140,15 @@ impl AyrshareClient {
 
     fn with_http(http: reqwest::Client, settings: AyrshareSettings) -> AyrshareClient {
         let hold_off = Arc::new(HoldOff::new(settings.rate_limit_window));
+        let share = Arc::new(BackgroundShare::new(
+            settings.background_share_percent,
+            settings.rate_limit_window,
+        ));
         AyrshareClient {
             http,
             settings,
             hold_off,
+            share,
         }
     }
 
@@ -143,6 +157,24 @@ impl AyrshareClient {
     /// the profile fails with [`AyrshareError::HeldOff`] without being sent.
     pub fn held_off(&self, scope: CallScope<'_>) -> Option<Duration> {
         self.hold_off.remaining(scope.profile_key)
+    }
+
+    /// Whether background work may make `calls` more calls for the scope's profile now: the
+    /// profile is not held, and the calls fit in background work's share of its limit (see
+    /// [`share`]). Otherwise how long to wait. Users' requests never ask this.
+    pub fn background_room(&self, scope: CallScope<'_>, calls: u32) -> Result<(), Duration> {
+        if let Some(wait) = self.held_off(scope) {
+            return Err(wait);
+        }
+        self.share.room(scope.profile_key, calls)
+    }
+
+    /// Takes one call of background work's share for the scope's profile, if there is room
+    /// (see [`AyrshareClient::background_room`]); make the call right after.
+    pub fn take_background_call(&self, scope: CallScope<'_>) -> Result<(), Duration> {
+        self.background_room(scope, 1)?;
+        self.share.spend(scope.profile_key);
+        Ok(())
     }
 
     /// `POST /post`, sent at most once: retried only when it provably never left.
@@ -173,16 +205,21 @@ impl AyrshareClient {
             .await
     }
 
-    /// `GET /history`: the profile's latest `limit` posts of the last `last_days` days.
+    /// `GET /history`: the profile's latest `limit` posts whose publish date lies from `from`
+    /// to `until` (whole seconds, both included: `startDate`, `endDate`), newest first.
     pub async fn history(
         &self,
         scope: CallScope<'_>,
-        last_days: u32,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
         limit: u32,
     ) -> Result<ProviderAnswer, AyrshareError> {
-        let request = self
-            .request(Method::GET, &["history"], scope)?
-            .query(&[("lastDays", last_days), ("limit", limit)]);
+        let date = |at: DateTime<Utc>| at.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let request = self.request(Method::GET, &["history"], scope)?.query(&[
+            ("startDate", date(from)),
+            ("endDate", date(until)),
+            ("limit", limit.to_string()),
+        ]);
         self.send(request, scope, "history", "GET /history").await
     }
 
@@ -372,6 +409,7 @@ impl AyrshareClient {
         .await
         .inspect_err(|error| tracing::warn!(call = what, error = %error, "ayrshare call failed"))?;
         let http_status = response.status().as_u16();
+        self.share.observe(scope.profile_key, response.headers());
         if let Some(hold) =
             self.hold_off
                 .observe(scope.profile_key, http_status, response.headers())

@@ -1,7 +1,8 @@
 //! Finding a post in Ayrshare's history (`GET /history`) when its record never learnt the post
-//! id (a crash, a timeout). Ayrshare cannot be asked by `idempotencyKey`, so a post is recognised
-//! by what it is: its text, its platforms, its schedule date, and when Ayrshare received it.
-//! Pure code; the design and its limits are in `docs/reconciler.md`.
+//! id (a crash, a timeout). Ayrshare cannot be asked by `idempotencyKey`; where a history item
+//! shows one, it decides. Otherwise a post is recognised by what it is: its text, its platforms,
+//! its schedule date, and when Ayrshare received it. Pure code; the design and its limits are in
+//! `docs/reconciler.md`.
 
 use std::collections::BTreeSet;
 
@@ -22,6 +23,20 @@ pub struct Wanted<'a> {
     /// deadline, widened by the allowed clock difference on both sides.
     pub received_from: DateTime<Utc>,
     pub received_until: DateTime<Utc>,
+    /// The `idempotencyKey` sent with the post: an item that shows it is the post, an item that
+    /// shows another is not.
+    pub idempotency_key: Option<&'a str>,
+}
+
+impl Wanted<'_> {
+    /// The publish dates (`scheduleDate`, else `created`: what `/history` filters and sorts by)
+    /// the post can have: its schedule date for a scheduled post, else when it was received.
+    pub fn dates(&self) -> (DateTime<Utc>, DateTime<Utc>) {
+        match self.schedule_date {
+            Some(date) => (date - Duration::seconds(1), date + Duration::seconds(1)),
+            None => (self.received_from, self.received_until),
+        }
+    }
 }
 
 /// The clock difference allowed between Ayrshare and this service.
@@ -30,6 +45,8 @@ pub const CLOCK_SKEW: Duration = Duration::minutes(5);
 /// What the history says about a record's post.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Found {
+    /// The item that shows the record's `idempotencyKey`: the post, whatever else is listed.
+    Keyed(Value),
     /// Exactly one post matches: its history item, a reading like `GET /post/{id}` answers.
     One(Value),
     /// No post matches.
@@ -48,14 +65,24 @@ pub fn items(answer: &Value) -> Option<&Vec<Value>> {
     }
 }
 
+/// The item of `items` that shows the wanted post's `idempotencyKey`, if any does.
+pub fn keyed<'v>(items: &'v [Value], wanted: &Wanted<'_>) -> Option<&'v Value> {
+    let key = wanted.idempotency_key?;
+    items
+        .iter()
+        .find(|item| key_of(item) == Some(key) && id_of(item).is_some())
+}
+
 /// The one item of `items` that is the wanted post, leaving out posts whose id `taken` says
 /// belongs to another record already.
 pub fn find(items: &[Value], wanted: &Wanted<'_>, taken: impl Fn(&str) -> bool) -> Found {
-    let platforms: BTreeSet<String> = wanted
-        .platforms
-        .iter()
-        .map(|p| Platform::parse(p).map_or_else(|| p.clone(), |p| p.ayrshare_name().to_owned()))
-        .collect();
+    if let Some(item) = keyed(items, wanted) {
+        return match id_of(item) {
+            Some(id) if taken(&id) => Found::None,
+            _ => Found::Keyed(item.clone()),
+        };
+    }
+    let platforms = ayrshare_platforms(wanted.platforms);
     let mut matches: Vec<(&Value, String)> = items
         .iter()
         .filter(|item| is_match(item, wanted, &platforms))
@@ -69,10 +96,36 @@ pub fn find(items: &[Value], wanted: &Wanted<'_>, taken: impl Fn(&str) -> bool) 
     }
 }
 
+/// Whether `item` could be the wanted post by the rules of [`find`]: its key when it shows one,
+/// else its text, platforms, dates.
+pub fn matches(item: &Value, wanted: &Wanted<'_>) -> bool {
+    match (key_of(item), wanted.idempotency_key) {
+        (Some(shown), Some(key)) => shown == key,
+        _ => is_match(item, wanted, &ayrshare_platforms(wanted.platforms)),
+    }
+}
+
+/// Our platform names as Ayrshare lists them (`x` is `twitter`).
+fn ayrshare_platforms(platforms: &[String]) -> BTreeSet<String> {
+    platforms
+        .iter()
+        .map(|p| Platform::parse(p).map_or_else(|| p.clone(), |p| p.ayrshare_name().to_owned()))
+        .collect()
+}
+
 fn is_match(item: &Value, wanted: &Wanted<'_>, platforms: &BTreeSet<String>) -> bool {
     let Some(item) = item.as_object() else {
         return false;
     };
+    // An item that shows another request's key is that request's post.
+    if let (Some(shown), Some(key)) = (
+        item.get("idempotencyKey").and_then(Value::as_str),
+        wanted.idempotency_key,
+    ) {
+        if shown != key {
+            return false;
+        }
+    }
     // Every test must be passed on what the item says: a missing field never matches, since a
     // wrong match would give the record another post's outcome.
     let text = item.get("post").and_then(Value::as_str) == Some(wanted.post);
@@ -96,6 +149,27 @@ fn is_match(item: &Value, wanted: &Wanted<'_>, platforms: &BTreeSet<String>) -> 
         None => true,
     };
     text && same_platforms && received && same_date
+}
+
+/// The `idempotencyKey` a history item shows, if it shows one.
+fn key_of(item: &Value) -> Option<&str> {
+    item.get("idempotencyKey")
+        .and_then(Value::as_str)
+        .filter(|key| !key.is_empty())
+}
+
+/// When Ayrshare received a history item (`created`).
+pub fn received_at(item: &Value) -> Option<DateTime<Utc>> {
+    item.get("created").and_then(time_of)
+}
+
+/// A history item's publish date, what `/history`'s `startDate`/`endDate` filter and sort by:
+/// its `scheduleDate` (a post sent at once is listed with its creation time there), else its
+/// `created`.
+pub fn date_of(item: &Value) -> Option<DateTime<Utc>> {
+    item.get("scheduleDate")
+        .and_then(time_of)
+        .or_else(|| received_at(item))
 }
 
 /// A history item's post id (a string, or a number written as one).
@@ -151,6 +225,7 @@ mod tests {
             schedule_date: None,
             received_from: at("2026-01-01T10:00:00Z") - CLOCK_SKEW,
             received_until: at("2026-01-01T10:00:40Z") + CLOCK_SKEW,
+            idempotency_key: None,
         }
     }
 
@@ -209,6 +284,70 @@ mod tests {
         );
         assert_eq!(find(&items, &wanted(&platforms), |_| true), Found::None);
         assert_eq!(find(&[], &wanted(&platforms), |_| false), Found::None);
+    }
+
+    #[test]
+    fn an_item_showing_the_records_key_is_its_post_and_one_showing_another_is_not() {
+        let platforms = platforms();
+        let mut wanted = wanted(&platforms);
+        wanted.idempotency_key = Some("K1");
+        let ours = with(item("OURS"), "idempotencyKey", json!("K1"));
+        let theirs = with(item("THEIRS"), "idempotencyKey", json!("K2"));
+        // Rewritten by Ayrshare, and out of the window: the key decides all the same.
+        let rewritten = with(
+            with(ours.clone(), "post", json!("Hello #hi")),
+            "created",
+            json!("2025-01-01T00:00:00Z"),
+        );
+        let plain = item("PLAIN");
+        assert_eq!(
+            find(
+                &[theirs.clone(), ours.clone(), plain.clone()],
+                &wanted,
+                |_| false
+            ),
+            Found::Keyed(ours.clone())
+        );
+        assert_eq!(
+            find(std::slice::from_ref(&rewritten), &wanted, |_| false),
+            Found::Keyed(rewritten.clone())
+        );
+        assert_eq!(
+            find(std::slice::from_ref(&ours), &wanted, |id| id == "OURS"),
+            Found::None
+        );
+        // Another request's key: not ours, whatever it says.
+        assert_eq!(
+            find(&[theirs.clone(), plain.clone()], &wanted, |_| false),
+            Found::One(plain.clone())
+        );
+        assert!(matches(&ours, &wanted) && matches(&rewritten, &wanted));
+        assert!(!matches(&theirs, &wanted));
+        assert!(matches(&plain, &wanted));
+        // Without a key of its own, a record matches by what the item is.
+        wanted.idempotency_key = None;
+        assert!(matches(&theirs, &wanted));
+        assert!(!matches(&rewritten, &wanted));
+    }
+
+    #[test]
+    fn an_items_publish_date_is_its_schedule_date_else_its_creation() {
+        let scheduled = with(item("S"), "scheduleDate", json!("2026-02-01T09:00:00Z"));
+        assert_eq!(date_of(&scheduled), Some(at("2026-02-01T09:00:00Z")));
+        assert_eq!(date_of(&item("N")), Some(at("2026-01-01T10:00:01Z")));
+        assert_eq!(received_at(&scheduled), Some(at("2026-01-01T10:00:01Z")));
+        assert_eq!(date_of(&with(item("X"), "created", Value::Null)), None);
+        let platforms = platforms();
+        let mut wanted = wanted(&platforms);
+        assert_eq!(
+            wanted.dates(),
+            (wanted.received_from, wanted.received_until)
+        );
+        wanted.schedule_date = Some(at("2026-02-01T09:00:00Z"));
+        assert_eq!(
+            wanted.dates(),
+            (at("2026-02-01T08:59:59Z"), at("2026-02-01T09:00:01Z"))
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod change;
 mod create;
 mod delete;
 mod error;
+mod history_lookup;
 pub mod idempotency;
 mod list;
 mod lookups;

@@ -1,7 +1,9 @@
 //! The reconciler: settles every open record by itself, without a caller reading it. Each pass
-//! claims due records one at a time (a lease on the row, so any number of replicas can run it on
-//! one database), asks Ayrshare about each at most once, and applies the answer through the same
-//! use cases as a read (`apply_reading`). `docs/reconciler.md` has the rules and the timings.
+//! first expires crashed creates (no call), then claims due records one at a time (a lease on the
+//! row, so any number of replicas can run it on one database), checks each within the profile's
+//! share of Ayrshare's rate limit (`ayrshare::share`), and applies the answer through the same use
+//! cases as a read (`apply_reading`). Finding a post without its id is `history_lookup`'s.
+//! `docs/reconciler.md` has the rules and the timings.
 
 use std::time::Duration;
 
@@ -9,11 +11,10 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use super::history_lookup::HistoryReads;
 use super::{AppError, Publisher};
 use crate::ayrshare::{CallScope, retry_after_secs};
-use crate::domain::history::{self, CLOCK_SKEW, Found, Wanted};
-use crate::domain::outcome::judge_status;
-use crate::domain::{Open, Outcome, ProviderAnswer, TrackedStatus, Transition, Verdict};
+use crate::domain::{Outcome, TrackedStatus, Transition, Verdict};
 use crate::store::{DueQuery, DueRecord, TrackingRecord};
 use crate::telemetry::metrics;
 
@@ -22,7 +23,8 @@ use crate::telemetry::metrics;
 pub struct ReconcileSettings {
     /// The pause between passes; `None` turns the reconciler off.
     pub interval: Option<Duration>,
-    /// The most Ayrshare calls one pass makes (each record costs at most one).
+    /// The Ayrshare calls after which a pass starts no further check (a refresh costs one, a
+    /// history lookup up to `HISTORY_MAX_PAGES`).
     pub max_calls_per_pass: u32,
     /// How long past its schedule date a post may stay unpublished before it is flagged overdue.
     pub overdue_grace: Duration,
@@ -44,8 +46,9 @@ pub const MAX_HISTORY_LOOKUPS: u32 = 5;
 /// How many checks a record gets in all (about a day at the longest backoff); then it is left as
 /// it is.
 pub const MAX_CHECKS: u32 = 60;
-/// How many of the profile's latest posts a history lookup reads.
-pub const HISTORY_LIMIT: u32 = 250;
+/// How many `pending` records past their answer deadline one pass expires (no Ayrshare call),
+/// before and apart from its checks.
+pub const EXPIRIES_PER_PASS: u32 = 100;
 /// The first wait between two checks of a record; it doubles with every check.
 pub const BACKOFF_FIRST: Duration = Duration::from_secs(30);
 /// The longest wait between two checks of a record.
@@ -77,17 +80,21 @@ pub struct PassReport {
 }
 
 /// What came of checking one record.
-enum Checked {
-    /// Ayrshare was asked (or not), and the record is as `record` says.
+pub(super) enum Checked {
+    /// Ayrshare was asked `calls` times (or not), and the record is as `record` says.
     Done {
         record: Box<TrackingRecord>,
-        called: bool,
+        calls: u32,
         /// Whether a reading said the post is still open (for the overdue flag).
         open: bool,
     },
-    /// Not asked: the profile is held off for this long. `expired`: the record was made
-    /// `unknown` first.
-    HeldOff { wait: Duration, expired: bool },
+    /// Not finished: the profile is held off, or the reconciler's share of it is spent, for this
+    /// long (after `calls` calls). `expired`: the record was made `unknown` first.
+    HeldOff {
+        wait: Duration,
+        expired: bool,
+        calls: u32,
+    },
 }
 
 impl Publisher {
@@ -101,7 +108,10 @@ impl Publisher {
     async fn reconcile_until(&self, stop: &CancellationToken) -> Result<PassReport, AppError> {
         let settings = &self.settings.reconcile;
         let mut report = PassReport::default();
-        // Held-off records cost no call; this bounds the claims all the same.
+        self.expire_due(stop, &mut report).await?;
+        let mut reads = HistoryReads::default();
+        // Held-off records and lookups answered from this pass's reads cost no call; this bounds
+        // the claims all the same.
         let max_claims = settings.max_calls_per_pass.saturating_mul(4);
         while report.calls < settings.max_calls_per_pass
             && report.claimed < max_claims
@@ -112,7 +122,8 @@ impl Publisher {
                 break;
             };
             report.claimed += 1;
-            self.check_and_reschedule(due, now, &mut report).await;
+            self.check_and_reschedule(due, now, &mut reads, &mut report)
+                .await;
         }
         Ok(report)
     }
@@ -124,7 +135,54 @@ impl Publisher {
             lease_until: now + chrono_duration(self.settings.answer_deadline() + LEASE_MARGIN),
             max_lookups: MAX_HISTORY_LOOKUPS,
             max_checks: MAX_CHECKS,
+            pending_only: false,
         }
+    }
+
+    /// Expiry's own share of the pass: makes up to [`EXPIRIES_PER_PASS`] `pending` records past
+    /// their answer deadline `unknown`, oldest first, without asking Ayrshare, so that no check
+    /// (and no rate limit) keeps them `pending`. Each is then due at once for its lookup.
+    async fn expire_due(
+        &self,
+        stop: &CancellationToken,
+        report: &mut PassReport,
+    ) -> Result<(), AppError> {
+        for _ in 0..EXPIRIES_PER_PASS {
+            if stop.is_cancelled() {
+                break;
+            }
+            let now = Utc::now();
+            let query = DueQuery {
+                pending_only: true,
+                ..self.due_query(now)
+            };
+            let Some(due) = self.store.claim_due(&query).await? else {
+                break;
+            };
+            let id = due.record.id;
+            let next = match self.expire(&due.record).await {
+                Ok(record) => {
+                    if record.tracked_status == TrackedStatus::Unknown {
+                        report.expired += 1;
+                    }
+                    // In the order of its age among the records due now.
+                    due.record.created_at
+                }
+                Err(e) => {
+                    report.failed += 1;
+                    tracing::warn!(tracking_id = %id, error = %e, "reconciler: could not expire the record");
+                    now + chrono_duration(backoff(1))
+                }
+            };
+            if let Err(e) = self
+                .store
+                .set_next_check(id, next, due.check_attempts)
+                .await
+            {
+                tracing::warn!(tracking_id = %id, error = %e, "reconciler: could not schedule the next check");
+            }
+        }
+        Ok(())
     }
 
     /// Checks one claimed record, then sets when it is looked at next.
@@ -132,26 +190,33 @@ impl Publisher {
         &self,
         due: DueRecord,
         now: DateTime<Utc>,
+        reads: &mut HistoryReads,
         report: &mut PassReport,
     ) {
         let id = due.record.id;
         let attempts = due.check_attempts;
         let before = due.record.tracked_status;
         let had_post_id = due.record.provider_post_id.is_some();
-        let next = match self.check(&due).await {
-            Ok(Checked::HeldOff { wait, expired }) => {
+        let lease_until = self.due_query(now).lease_until;
+        let next = match self.check(&due, lease_until, reads).await {
+            Ok(Checked::HeldOff {
+                wait,
+                expired,
+                calls,
+            }) => {
                 report.held_off += 1;
+                report.calls += calls;
                 report.expired += u32::from(expired);
-                tracing::info!(tracking_id = %id, retry_after_secs = retry_after_secs(wait), "reconciler: profile held off; record skipped this pass");
+                tracing::info!(tracking_id = %id, retry_after_secs = retry_after_secs(wait), "reconciler: the profile is held off or the reconciler's share of it is spent; record skipped this pass");
                 Some((now + chrono_duration(wait), attempts))
             }
             Ok(Checked::Done {
                 record,
-                called,
+                calls,
                 open,
             }) => {
                 let record = *record;
-                report.calls += u32::from(called);
+                report.calls += calls;
                 if !had_post_id && record.provider_post_id.is_some() {
                     report.found += 1;
                 }
@@ -177,8 +242,8 @@ impl Publisher {
                     None
                 }
             }
-            Err((called, error)) => {
-                report.calls += u32::from(called);
+            Err((calls, error)) => {
+                report.calls += calls;
                 report.failed += 1;
                 match &error {
                     AppError::Provider {
@@ -206,51 +271,57 @@ impl Publisher {
         }
     }
 
-    /// Checks one record: at most one Ayrshare call. The error says whether a call was made.
-    async fn check(&self, due: &DueRecord) -> Result<Checked, (bool, AppError)> {
+    /// Checks one record: one Ayrshare call for a refresh, up to `HISTORY_MAX_PAGES` for a
+    /// history lookup, none when the profile has no room. The error says how many calls were
+    /// made.
+    async fn check(
+        &self,
+        due: &DueRecord,
+        lease_until: DateTime<Utc>,
+        reads: &mut HistoryReads,
+    ) -> Result<Checked, (u32, AppError)> {
         // Without a post id the create's answer was lost (a crash) or never came (a timeout).
         // Past its answer deadline a `pending` create will not record anything more reliable
         // than "unknown" by itself: say so now, before (and whatever) Ayrshare is asked, so that
-        // no rate limit can keep a record `pending`.
+        // no rate limit can keep a record `pending`. (Most are expired before any check, by
+        // `expire_due`.)
         let record = match (&due.record.provider_post_id, due.record.tracked_status) {
-            (None, TrackedStatus::Pending) => {
-                self.expire(&due.record).await.map_err(|e| (false, e))?
-            }
+            (None, TrackedStatus::Pending) => self.expire(&due.record).await.map_err(|e| (0, e))?,
             _ => due.record.clone(),
         };
+        let expired = record.tracked_status != due.record.tracked_status;
         let workspace = self
             .workspace(record.organization_id, Some(record.workspace_id))
             .await
-            .map_err(|e| (false, e))?;
+            .map_err(|e| (0, e))?;
         let scope = CallScope {
             profile_key: workspace.ayrshare_profile_key.as_ref(),
             involves_x: record.platforms.iter().any(|p| p == "x"),
         };
-        if let Some(wait) = self.ayrshare.held_off(scope) {
-            return Ok(Checked::HeldOff {
-                wait,
-                expired: record.tracked_status != due.record.tracked_status,
-            });
-        }
         if let Some(post_id) = record.provider_post_id.clone() {
-            let (record, outcome) = self
-                .refresh(record, &post_id)
-                .await
-                .map_err(|e| (true, e))?;
+            if let Err(wait) = self.ayrshare.take_background_call(scope) {
+                return Ok(Checked::HeldOff {
+                    wait,
+                    expired,
+                    calls: 0,
+                });
+            }
+            let (record, outcome) = self.refresh(record, &post_id).await.map_err(|e| (1, e))?;
             return Ok(Checked::Done {
                 open: still_due_to_go_out(&record, &outcome),
                 record: Box::new(record),
-                called: true,
+                calls: 1,
             });
         }
         if due.check_attempts >= MAX_HISTORY_LOOKUPS {
             return Ok(Checked::Done {
                 record: Box::new(record),
-                called: false,
+                calls: 0,
                 open: false,
             });
         }
-        self.look_up(record, scope).await
+        self.look_up(record, scope, lease_until, reads, expired)
+            .await
     }
 
     /// `pending` → `unknown` (`Expire`).
@@ -277,120 +348,6 @@ impl Publisher {
                 None,
             )
             .await?)
-    }
-
-    /// Looks for the record's post in the profile's history, and applies what it finds.
-    async fn look_up(
-        &self,
-        record: TrackingRecord,
-        scope: CallScope<'_>,
-    ) -> Result<Checked, (bool, AppError)> {
-        let age_days = (Utc::now() - record.created_at).num_days().max(0) as u32;
-        let answer = self
-            .ayrshare
-            .history(scope, age_days + 1, HISTORY_LIMIT)
-            .await
-            .map_err(|e| (true, provider_error(&record, &e.to_string())))?;
-        let items = match (
-            answer.http_status,
-            answer.json.as_ref().and_then(history::items),
-        ) {
-            (200, Some(items)) => items,
-            (status, _) => {
-                return Err((
-                    true,
-                    provider_error(
-                        &record,
-                        &format!("ayrshare answered HTTP {status} without a history"),
-                    ),
-                ));
-            }
-        };
-        let deadline = chrono_duration(self.settings.answer_deadline());
-        let wanted = Wanted {
-            post: &record.post,
-            platforms: &record.platforms,
-            schedule_date: record.schedule_date,
-            received_from: record.created_at - CLOCK_SKEW,
-            received_until: record.created_at + deadline + CLOCK_SKEW,
-        };
-        // A candidate whose id is already on another record of the organization is that
-        // request's post, not this one's.
-        let candidates = match history::find(items, &wanted, |_| false) {
-            Found::One(item) => history::id_of(&item).into_iter().collect(),
-            Found::Ambiguous(ids) => ids,
-            Found::None => Vec::new(),
-        };
-        let mut taken = Vec::new();
-        for id in candidates {
-            let owner = self
-                .store
-                .find_tracking_by_post_id(record.organization_id, &id)
-                .await
-                .map_err(|e| (true, AppError::from(e)))?;
-            if owner.is_some_and(|other| other.id != record.id) {
-                taken.push(id);
-            }
-        }
-        let found = history::find(items, &wanted, |id| taken.iter().any(|t| t == id));
-        let item = match found {
-            Found::One(item) => item,
-            Found::None => {
-                tracing::info!(tracking_id = %record.id, "reconciler: the post is not in ayrshare's history");
-                return Ok(Checked::Done {
-                    record: Box::new(record),
-                    called: true,
-                    open: false,
-                });
-            }
-            Found::Ambiguous(ids) => {
-                tracing::warn!(tracking_id = %record.id, candidates = ?ids, "reconciler: several posts in ayrshare's history match the record; none is taken");
-                return Ok(Checked::Done {
-                    record: Box::new(record),
-                    called: true,
-                    open: false,
-                });
-            }
-        };
-        let reading = ProviderAnswer::new(200, &item.to_string(), None);
-        tracing::info!(tracking_id = %record.id, post_id = history::id_of(&item).unwrap_or_default(), "reconciler: the post was found in ayrshare's history");
-        let outcome = judge_status(Ok(&reading), record.tracked_status, &record.results);
-        if outcome.tracked_status.is_some() {
-            // Settled at Ayrshare: a reading like any other (it carries the post id).
-            let (record, outcome) = self
-                .apply_reading(record, Ok(&reading))
-                .await
-                .map_err(|e| (true, e))?;
-            return Ok(Checked::Done {
-                open: still_due_to_go_out(&record, &outcome),
-                record: Box::new(record),
-                called: true,
-            });
-        }
-        // Not settled yet: the record learns its post id, and `Refresh` settles it later.
-        let status = match outcome.open {
-            Some(Open::Scheduled) => TrackedStatus::Scheduled,
-            _ => TrackedStatus::Unknown,
-        };
-        let outcome = Outcome {
-            tracked_status: Some(status),
-            ..outcome
-        };
-        let record = self
-            .record_outcome(
-                record.id,
-                record.tracked_status,
-                Transition::Found,
-                &outcome,
-                None,
-            )
-            .await
-            .map_err(|e| (true, AppError::from(e)))?;
-        Ok(Checked::Done {
-            open: still_due_to_go_out(&record, &outcome),
-            record: Box::new(record),
-            called: true,
-        })
     }
 
     /// Flags a record overdue (once) when its post is still unpublished well after its time.
@@ -444,7 +401,9 @@ pub async fn run_reconciler(publisher: Publisher, every: Duration, stop: Cancell
             Err(_) => metrics::reconciler_pass("failed", 0, 0, started.elapsed()),
         }
         match pass {
-            Ok(report) if report.claimed == 0 => tracing::debug!("reconciler pass: nothing due"),
+            Ok(report) if report.claimed == 0 && report.expired == 0 => {
+                tracing::debug!("reconciler pass: nothing due")
+            }
             Ok(report) => tracing::info!(
                 claimed = report.claimed,
                 calls = report.calls,
@@ -464,7 +423,7 @@ pub async fn run_reconciler(publisher: Publisher, every: Duration, stop: Cancell
 
 /// Whether a reading says the post is still to go out, for the overdue flag: open, and not
 /// paused (a paused post is late on purpose).
-fn still_due_to_go_out(record: &TrackingRecord, outcome: &Outcome) -> bool {
+pub(super) fn still_due_to_go_out(record: &TrackingRecord, outcome: &Outcome) -> bool {
     let paused_at_ayrshare = outcome
         .provider_status
         .as_deref()
@@ -487,7 +446,7 @@ pub fn backoff(attempts: u32) -> Duration {
     (BACKOFF_FIRST * 2u32.pow(doublings)).min(BACKOFF_MAX)
 }
 
-fn provider_error(record: &TrackingRecord, detail: &str) -> AppError {
+pub(super) fn provider_error(record: &TrackingRecord, detail: &str) -> AppError {
     AppError::Provider {
         verdict: Verdict::ProviderError {
             detail: detail.to_owned(),
@@ -496,7 +455,7 @@ fn provider_error(record: &TrackingRecord, detail: &str) -> AppError {
     }
 }
 
-fn chrono_duration(duration: Duration) -> chrono::Duration {
+pub(super) fn chrono_duration(duration: Duration) -> chrono::Duration {
     chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
 }
 

@@ -18,6 +18,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
+use self::rows::TRACKING_COLUMNS;
 use crate::domain::{
     KeyHash, Outcome, PlatformResult, Position, PostFilter, TrackedStatus, Transition,
 };
@@ -218,6 +219,9 @@ pub struct DueQuery {
     /// A record is checked at most this many times in all (a `pending` one is always due, so
     /// that it becomes `unknown`).
     pub max_checks: u32,
+    /// Only `pending` records without a post id past their answer deadline (to expire them),
+    /// oldest first.
+    pub pending_only: bool,
 }
 
 /// A record the reconciler claimed, with its bookkeeping.
@@ -303,6 +307,21 @@ pub trait Store: Send + Sync + 'static {
     async fn find_tracking_by_provider_post_id(
         &self,
         provider_post_id: &str,
+    ) -> Result<Vec<TrackingRecord>, StoreError>;
+
+    /// Open records (`pending`, `unknown`, `scheduled`) without a post id, of every
+    /// organization, whose posts go to the same Ayrshare profile as those of the workspace
+    /// `workspace_id` (workspaces with the same profile key, or, when it has none, every workspace
+    /// without one: the primary profile), with exactly the text `post`, created between `from`
+    /// and `until` (inclusive); at most `limit`, oldest first. The records that could own a post
+    /// found in that profile's history (`docs/reconciler.md`).
+    async fn find_possible_owners(
+        &self,
+        workspace_id: Uuid,
+        post: &str,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: i64,
     ) -> Result<Vec<TrackingRecord>, StoreError>;
 
     /// Claims the next open record that is due for a check (see `DueQuery`), pushing its
@@ -578,6 +597,43 @@ const DUE_RECORD: &str = "select id from scheduled_social_posts_v2 \
             and (provider_post_id is not null or check_attempts < $4))) \
      order by coalesce(next_check_at, created_at), id \
      limit 1";
+
+/// The same for `DueQuery::pending_only` (`$1` now, `$2` the pending cutoff): the oldest
+/// `pending` record without a post id past its answer deadline.
+const DUE_PENDING_RECORD: &str = "select id from scheduled_social_posts_v2 \
+     where tracked_status = 'pending' and provider_post_id is null \
+       and (next_check_at is null or next_check_at <= $1) \
+       and created_at <= $2 \
+     order by created_at, id \
+     limit 1";
+
+/// The claim's inner select for `due`.
+fn due_record(due: &DueQuery) -> &'static str {
+    if due.pending_only {
+        DUE_PENDING_RECORD
+    } else {
+        DUE_RECORD
+    }
+}
+
+/// The records that could own a post (see `Store::find_possible_owners`): `$1` the workspace
+/// whose profile it is, `$2` the text, `$3`/`$4` the creation bounds, `$5` the limit. `same` is
+/// the backend's null-safe equality (`is not distinct from`, SQLite's `is`): two workspaces
+/// without a profile key share the primary profile. The key is compared inside the database; it
+/// is never a parameter.
+fn possible_owners_sql(same: &str) -> String {
+    format!(
+        "select {TRACKING_COLUMNS} from scheduled_social_posts_v2 \
+         where tracked_status in ('pending', 'unknown', 'scheduled') \
+           and provider_post_id is null \
+           and post = $2 and created_at >= $3 and created_at <= $4 \
+           and workspace_id in (select w.id from workspaces w \
+                join workspaces mine on mine.id = $1 \
+                where w.ayrshare_profile_key {same} mine.ayrshare_profile_key) \
+         order by created_at, id \
+         limit $5"
+    )
+}
 
 /// The current time at the precision both databases keep (microseconds), so that a record reads
 /// back exactly as it was written on either backend.

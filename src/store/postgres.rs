@@ -18,7 +18,7 @@ use super::rows::{
     self, API_KEY_COLUMNS, TRACKING_COLUMNS, WORKSPACE_COLUMNS, WORKSPACE_INFO_COLUMNS,
 };
 use super::{
-    ApiKeyInfo, Caller, DUE_RECORD, DueQuery, DueRecord, Inserted, NewTracking, Organization,
+    ApiKeyInfo, Caller, DueQuery, DueRecord, Inserted, NewTracking, Organization,
     PRIMARY_WORKSPACE_NAME, PoolSettings, PoolStats, Readiness, Store, StoreError,
     StoredAnswerJson, TrackingRecord, Workspace, WorkspaceInfo, pick_key, readiness_of,
     results_json, source_names,
@@ -555,21 +555,48 @@ impl Store for PostgresStore {
         rows.into_iter().map(TrackingRecord::try_from).collect()
     }
 
+    async fn find_possible_owners(
+        &self,
+        workspace_id: Uuid,
+        post: &str,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<TrackingRecord>, StoreError> {
+        let rows: Vec<TrackingRow> =
+            sqlx::query_as(&super::possible_owners_sql("is not distinct from"))
+                .bind(workspace_id)
+                .bind(post)
+                .bind(from)
+                .bind(until)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter().map(TrackingRecord::try_from).collect()
+    }
+
     async fn claim_due(&self, due: &DueQuery) -> Result<Option<DueRecord>, StoreError> {
         // `skip locked`: a record another replica is claiming right now is passed over, not
         // waited for; its lease then keeps it from being claimed again until it has been worked.
-        let row: Option<DueRow> = sqlx::query_as(&format!(
+        let sql = format!(
             "update scheduled_social_posts_v2 set next_check_at = $3 \
-             where id = ({DUE_RECORD} for update skip locked) \
-             returning {TRACKING_COLUMNS}, check_attempts, overdue_at"
-        ))
-        .bind(due.now)
-        .bind(due.pending_before)
-        .bind(due.lease_until)
-        .bind(i64::from(due.max_lookups))
-        .bind(i64::from(due.max_checks))
-        .fetch_optional(&self.pool)
-        .await?;
+             where id = ({inner} for update skip locked) \
+             returning {TRACKING_COLUMNS}, check_attempts, overdue_at",
+            inner = super::due_record(due)
+        );
+        let query = sqlx::query_as(&sql)
+            .bind(due.now)
+            .bind(due.pending_before)
+            .bind(due.lease_until);
+        // The pending-only claim has no use for the lookup and check bounds.
+        let query = if due.pending_only {
+            query
+        } else {
+            query
+                .bind(i64::from(due.max_lookups))
+                .bind(i64::from(due.max_checks))
+        };
+        let row: Option<DueRow> = query.fetch_optional(&self.pool).await?;
         row.map(DueRecord::try_from).transpose()
     }
 

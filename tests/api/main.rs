@@ -27,6 +27,7 @@ mod protocol_errors;
 mod rate_limits;
 mod read_post;
 mod reconcile;
+mod reconcile_bounds;
 mod shipped_mock;
 // Shared with tests/secrets.rs, which uses parts this binary does not.
 #[allow(dead_code)]

@@ -6,6 +6,7 @@ use axum::extract::{RawPathParams, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use serde_json::{Value, json};
 
 use super::analytics;
@@ -128,7 +129,9 @@ pub(super) async fn get_post(
     Ok(json_response(StatusCode::OK, &body))
 }
 
-/// `GET /api/history`: the profile's remembered posts, newest first.
+/// `GET /api/history`: the profile's remembered posts, newest first; with `startDate` and/or
+/// `endDate`, only those whose publish date (`scheduleDate` for a scheduled post, else
+/// `created`) lies between them (both included), newest publish date first.
 pub(super) async fn list_history(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -144,16 +147,63 @@ pub(super) async fn list_history(
         });
     // `awaiting approval` arrives as `awaiting+approval` or `awaiting%20approval`.
     let status = param("status").map(|status| status.replace("%20", " ").replace('+', " "));
+    let dates = match (
+        history_date(&uri, "startDate"),
+        history_date(&uri, "endDate"),
+    ) {
+        (Ok(from), Ok(until)) => (from, until),
+        (Err(error), _) | (_, Err(error)) => return Err(error.into_response()),
+    };
     let profile = Profile::from_headers(&headers);
     let mut store = state.store();
     store.publish_due(state.now());
     let title = store.title(&profile);
-    let posts: Vec<Value> = store
-        .history(&profile, status.as_deref(), limit)
+    let posts = match dates {
+        (None, None) => store.history(&profile, status.as_deref(), limit),
+        (from, until) => store.history_between(&profile, status.as_deref(), from, until, limit),
+    };
+    let posts: Vec<Value> = posts
         .into_iter()
         .map(|post| post.status_answer(&title))
         .collect();
     Ok(json_response(StatusCode::OK, &Value::from(posts)))
+}
+
+/// `/history`'s `startDate` or `endDate`: a UTC time as Ayrshare writes it
+/// (`2026-07-08T12:30:00Z`; the docs' examples also drop the `Z`), or a day (`2026-07-08`,
+/// its start). Percent-encoded as a client sends it.
+fn history_date(uri: &Uri, name: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
+    // The URL type the mock's HTTP client already brings decodes the query as clients encode it.
+    let query = uri.query().unwrap_or_default();
+    let url = reqwest::Url::parse(&format!("http://mock.invalid/?{query}"))
+        .map_err(|_| ApiError::bad_parameter("The query string cannot be read."))?;
+    let Some(text) = url
+        .query_pairs()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.trim().to_owned())
+    else {
+        return Ok(None);
+    };
+    let parsed = DateTime::parse_from_rfc3339(&text)
+        .map(|at| at.with_timezone(&Utc))
+        .ok()
+        .or_else(|| {
+            NaiveDateTime::parse_from_str(&text, "%Y-%m-%dT%H:%M:%S")
+                .ok()
+                .map(|at| at.and_utc())
+        })
+        .or_else(|| {
+            NaiveDate::parse_from_str(&text, "%Y-%m-%d")
+                .ok()
+                .map(|day| day.and_time(NaiveTime::MIN).and_utc())
+        });
+    match parsed {
+        Some(at) => Ok(Some(at)),
+        None => Err(ApiError::bad_parameter(format!(
+            "Incorrect {name} parameter {text}. Please send a UTC date in the format \
+             YYYY-MM-DDThh:mm:ssZ, for example 2026-07-08T12:30:00Z."
+        ))),
+    }
 }
 
 /// `DELETE /api/post` and `DELETE /api/delete`: deletes one post (`id`) or several (`bulk`),

@@ -153,6 +153,11 @@ impl StoredPost {
         (http, body)
     }
 
+    /// The date `/history` filters and sorts by: the `scheduleDate`, else when it was created.
+    pub(super) fn publish_date(&self) -> DateTime<Utc> {
+        self.schedule_date.unwrap_or(self.created)
+    }
+
     /// The body of `GET /api/post/{id}` and `GET /api/history/{id}`.
     pub(super) fn status_answer(&self, title: &str) -> Value {
         let mut body = json!({

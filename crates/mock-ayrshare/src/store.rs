@@ -872,6 +872,28 @@ impl Store {
             .collect()
     }
 
+    /// The profile's posts (as [`Store::history`]) whose publish date (`scheduleDate`, else
+    /// `created`) lies from `from` to `until` (both included, either open), newest publish date
+    /// first, then newest created.
+    pub(super) fn history_between(
+        &self,
+        profile: &Profile,
+        status: Option<&str>,
+        from: Option<DateTime<Utc>>,
+        until: Option<DateTime<Utc>>,
+        limit: usize,
+    ) -> Vec<&StoredPost> {
+        let mut posts = self.history(profile, status, usize::MAX);
+        posts.retain(|post| {
+            let date = post.publish_date();
+            from.is_none_or(|from| from <= date) && until.is_none_or(|until| date <= until)
+        });
+        // Stable: posts of one date stay newest created first.
+        posts.sort_by_key(|post| std::cmp::Reverse(post.publish_date()));
+        posts.truncate(limit);
+        posts
+    }
+
     /// How many profiles the mock remembers (posts, counters or a rate window).
     #[cfg(test)]
     pub(super) fn profile_count(&self) -> usize {

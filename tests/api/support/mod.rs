@@ -394,6 +394,16 @@ impl TestApp {
         self.database.url()
     }
 
+    /// The Ayrshare base URL the app calls (wiremock's, or the shipped mock's), without a
+    /// trailing slash.
+    pub fn ayrshare_base_url(&self) -> String {
+        self.config
+            .ayrshare_base_url
+            .as_str()
+            .trim_end_matches('/')
+            .to_owned()
+    }
+
     /// `POST /social/post` with the test key.
     pub fn post(&self, body: &Value) -> RequestBuilder {
         self.client

@@ -7,6 +7,7 @@ mod comments;
 mod delete;
 mod faults;
 mod forget;
+mod history;
 mod idempotency;
 mod profiles;
 mod rate_limit;
