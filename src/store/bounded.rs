@@ -327,6 +327,21 @@ impl Store for Bounded {
         .await
     }
 
+    async fn find_possible_owners(
+        &self,
+        workspace_id: Uuid,
+        post: &str,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<TrackingRecord>, StoreError> {
+        self.run(
+            self.inner
+                .find_possible_owners(workspace_id, post, from, until, limit),
+        )
+        .await
+    }
+
     async fn find_tracking_by_provider_post_id(
         &self,
         provider_post_id: &str,
