@@ -86,42 +86,33 @@ pub fn parse_time_zone(name: &str) -> Result<Tz, LocalTimeError> {
 }
 
 /// `YYYY-MM-DDTHH:MM`, `…:SS` or `…:SS.f` (1 to 9 digits), and nothing looser: chrono's own
-/// parsers also take one-digit fields, signs and longer years.
+/// parsers also take one-digit fields, signs and longer years, so the shape is checked first.
 fn parse_naive(text: &str) -> Option<NaiveDateTime> {
+    // `d` stands for a digit.
+    const SHAPE: &[u8] = b"dddd-dd-ddTdd:dd:dd";
     let bytes = text.as_bytes();
-    let digits_at = |range: std::ops::Range<usize>| {
-        bytes
-            .get(range)
-            .is_some_and(|part| part.iter().all(u8::is_ascii_digit))
-    };
-    let minutes_form = bytes.len() == 16
-        && digits_at(0..4)
-        && bytes[4] == b'-'
-        && digits_at(5..7)
-        && bytes[7] == b'-'
-        && digits_at(8..10)
-        && bytes[10] == b'T'
-        && digits_at(11..13)
-        && bytes[13] == b':'
-        && digits_at(14..16);
-    if minutes_form {
-        return NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M").ok();
-    }
-    let seconds_form = bytes.len() >= 19
-        && text.is_char_boundary(16)
-        && parse_naive(&text[..16]).is_some()
-        && bytes[16] == b':'
-        && digits_at(17..19);
-    let fraction_ok = match bytes.get(19..) {
-        Some([]) => true,
-        Some([b'.', rest @ ..]) => (1..=9).contains(&rest.len()) && digits_at(20..bytes.len()),
+    let (head, fraction) = bytes.split_at(bytes.len().min(SHAPE.len()));
+    let head_ok = (head.len() == 16 || head.len() == SHAPE.len())
+        && head.iter().zip(SHAPE).all(|(byte, shape)| match shape {
+            b'd' => byte.is_ascii_digit(),
+            _ => byte == shape,
+        });
+    let fraction_ok = match fraction {
+        [] => true,
+        [b'.', digits @ ..] => {
+            (1..=9).contains(&digits.len()) && digits.iter().all(u8::is_ascii_digit)
+        }
         _ => false,
     };
-    if seconds_form && fraction_ok {
-        NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").ok()
-    } else {
-        None
+    if !head_ok || !fraction_ok {
+        return None;
     }
+    let format = if head.len() == 16 {
+        "%Y-%m-%dT%H:%M"
+    } else {
+        "%Y-%m-%dT%H:%M:%S%.f"
+    };
+    NaiveDateTime::parse_from_str(text, format).ok()
 }
 
 fn utc(instant: &DateTime<FixedOffset>) -> String {
@@ -303,6 +294,12 @@ mod tests {
             "2027-03-10T16:00:00.1234567890",
             "2027-03-10T16:00:00,5",
             "2027-03-10T16:00:0",
+            "2027-03-10T16:00:",
+            "2027-03-10T16:00x00",
+            "2027-03-10T16:00:00.5x",
+            "2027-03-10T16:00.5",
+            "2027-03-10X16:00",
+            "2027/03/10T16:00",
             "2027-03-10T16:00:00 ",
             "2027-13-10T16:00:00",
             "2027-02-30T16:00:00",
