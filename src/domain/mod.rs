@@ -1,10 +1,11 @@
 //! The rules of the service, free of I/O: validated requests, platform names, API keys, what
-//! Ayrshare's answers mean for `tracked_status`, finding a post in Ayrshare's history, and the
-//! webhook signature. Depends on nothing else in this crate.
+//! Ayrshare's answers mean for `tracked_status`, finding a post in Ayrshare's history, the
+//! webhook signature, and the cursors of paged answers. Depends on nothing else in this crate.
 
 pub mod analytics;
 pub mod api_key;
 pub mod change;
+pub mod cursor;
 pub mod history;
 pub mod idempotency;
 pub mod new_post;
@@ -20,6 +21,7 @@ mod properties;
 pub mod strict_json;
 pub mod tracked_status;
 pub mod webhook;
+pub mod workspace_list;
 
 pub use api_key::{ApiKeySecret, KeyHash};
 pub use idempotency::IdempotencyKey;
@@ -29,3 +31,4 @@ pub use platform::Platform;
 pub use post_list::{ListRequest, Position, PostFilter};
 pub use post_update::{PostDeletion, PostUpdate};
 pub use tracked_status::{TrackedStatus, Transition};
+pub use workspace_list::{WhoamiRequest, WorkspacePosition};

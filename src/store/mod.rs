@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use crate::domain::{
     KeyHash, Outcome, PlatformResult, Position, PostFilter, TrackedStatus, Transition,
+    WorkspacePosition,
 };
 
 pub use postgres::PostgresStore;
@@ -203,6 +204,14 @@ pub struct TrackingRecord {
     pub updated_at: DateTime<Utc>,
 }
 
+/// How many bytes a record takes, by the lengths of its stored text and JSON (what loading it
+/// costs), and where it stands in the list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordSize {
+    pub position: Position,
+    pub bytes: u64,
+}
+
 /// What the reconciler asks for when it claims a record (`docs/reconciler.md`).
 #[derive(Clone, Copy, Debug)]
 pub struct DueQuery {
@@ -313,14 +322,23 @@ pub trait Store: Send + Sync + 'static {
     /// Flags the record overdue as of `at`, unless it already is; returns whether it was new.
     async fn mark_overdue(&self, id: Uuid, at: DateTime<Utc>) -> Result<bool, StoreError>;
 
-    /// A page of the organization's records matching `filter`, newest first (`created_at desc,
-    /// id desc`), starting strictly after `after`; at most `limit` of them.
-    async fn list_tracking(
+    /// How big the organization's records matching `filter` are, newest first (`created_at
+    /// desc, id desc`), starting strictly after `after`; at most `limit` of them. Read without
+    /// the records themselves, so that a page can be planned within a byte budget before any
+    /// large record is loaded.
+    async fn list_tracking_sizes(
         &self,
         organization_id: Uuid,
         filter: &PostFilter,
         after: Option<Position>,
         limit: i64,
+    ) -> Result<Vec<RecordSize>, StoreError>;
+    /// The organization's records with these ids (another organization's are left out), newest
+    /// first (`created_at desc, id desc`).
+    async fn find_trackings(
+        &self,
+        organization_id: Uuid,
+        ids: &[Uuid],
     ) -> Result<Vec<TrackingRecord>, StoreError>;
     /// Records a change Ayrshare made to a scheduled post (its new schedule date, paused or
     /// not), only while the record is still `scheduled`; returns the record as it is afterwards.
@@ -340,6 +358,14 @@ pub trait Store: Send + Sync + 'static {
     async fn list_workspaces(
         &self,
         organization_id: Uuid,
+    ) -> Result<Vec<WorkspaceInfo>, StoreError>;
+    /// A page of the organization's workspaces in the order of `list_workspaces`, starting
+    /// strictly after `after`; at most `limit` of them.
+    async fn list_workspace_page(
+        &self,
+        organization_id: Uuid,
+        after: Option<WorkspacePosition>,
+        limit: i64,
     ) -> Result<Vec<WorkspaceInfo>, StoreError>;
     async fn create_workspace(
         &self,

@@ -21,11 +21,11 @@ use super::rows::{
 };
 use super::{
     ApiKeyInfo, Caller, DUE_RECORD, DueQuery, DueRecord, Inserted, NewTracking, Organization,
-    PRIMARY_WORKSPACE_NAME, PoolSettings, PoolStats, Readiness, Store, StoreError,
+    PRIMARY_WORKSPACE_NAME, PoolSettings, PoolStats, Readiness, RecordSize, Store, StoreError,
     StoredAnswerJson, TrackingRecord, Workspace, WorkspaceInfo, pick_key, readiness_of,
     results_json, source_names,
 };
-use crate::domain::{KeyHash, Outcome, Position, PostFilter, Transition};
+use crate::domain::{KeyHash, Outcome, Position, PostFilter, Transition, WorkspacePosition};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -41,6 +41,65 @@ type WorkspaceInfoRow = rows::WorkspaceInfoRow<Hyphenated>;
 type ApiKeyRow = rows::ApiKeyRow<Hyphenated>;
 type OrganizationRow = rows::OrganizationRow<Hyphenated>;
 type DueRow = rows::DueRow<Hyphenated, Json<Vec<String>>>;
+type RecordSizeRow = rows::RecordSizeRow<Hyphenated>;
+
+/// What a record costs to load: the bytes of its text and JSON documents.
+const RECORD_BYTES: &str = "(length(cast(post as blob)) + length(cast(platforms as blob)) \
+     + length(cast(media_urls as blob)) + length(cast(extra as blob)) \
+     + length(cast(results as blob)) + coalesce(length(cast(error as blob)), 0) \
+     + coalesce(length(cast(provider_response as blob)), 0) \
+     + coalesce(length(cast(stored_answer as blob)), 0))";
+
+/// The list's query with `select`: the organization's records matching `filter`, newest first,
+/// strictly after `after`, at most `limit`. Only the conditions asked for, so that the planner
+/// sees a plain keyset query and walks the index from the cursor (an `$n is null or ...` form
+/// would hide that from it).
+fn listing(
+    select: &str,
+    organization_id: Uuid,
+    filter: &PostFilter,
+    after: Option<Position>,
+    limit: i64,
+) -> QueryBuilder<'static, Sqlite> {
+    let mut query = QueryBuilder::<Sqlite>::new(format!(
+        "select {select} from scheduled_social_posts_v2 where organization_id = "
+    ));
+    query.push_bind(organization_id.hyphenated());
+    if let Some(status) = filter.tracked_status {
+        query
+            .push(" and tracked_status = ")
+            .push_bind(status.as_str());
+    }
+    if let Some(platform) = filter.platform {
+        query
+            .push(" and exists (select 1 from json_each(platforms) where value = ")
+            .push_bind(platform.as_str())
+            .push(")");
+    }
+    if let Some(workspace_id) = filter.workspace_id {
+        query
+            .push(" and workspace_id = ")
+            .push_bind(workspace_id.hyphenated());
+    }
+    if let Some(after) = filter.created_after {
+        query.push(" and created_at > ").push_bind(after);
+    }
+    if let Some(before) = filter.created_before {
+        query.push(" and created_at < ").push_bind(before);
+    }
+    if let Some(position) = after {
+        query
+            .push(" and (created_at, id) < (")
+            .push_bind(position.created_at)
+            .push(", ")
+            .push_bind(position.id.hyphenated())
+            .push(")");
+    }
+    query
+        .push(" order by created_at desc, id desc limit ")
+        .push_bind(limit);
+    query
+}
 
 impl SqliteStore {
     /// Opens (creating if missing) the database file `url` names.
@@ -356,53 +415,41 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn list_tracking(
+    async fn list_tracking_sizes(
         &self,
         organization_id: Uuid,
         filter: &PostFilter,
         after: Option<Position>,
         limit: i64,
+    ) -> Result<Vec<RecordSize>, StoreError> {
+        let rows: Vec<RecordSizeRow> = listing(
+            &format!("id, created_at, {RECORD_BYTES} as bytes"),
+            organization_id,
+            filter,
+            after,
+            limit,
+        )
+        .build_query_as()
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(RecordSize::from).collect())
+    }
+
+    async fn find_trackings(
+        &self,
+        organization_id: Uuid,
+        ids: &[Uuid],
     ) -> Result<Vec<TrackingRecord>, StoreError> {
-        // Only the conditions asked for, so that the planner sees a plain keyset query and walks
-        // the index from the cursor (an `$n is null or ...` form would hide that from it).
-        let mut query = QueryBuilder::<Sqlite>::new(format!(
-            "select {TRACKING_COLUMNS} from scheduled_social_posts_v2 where organization_id = "
-        ));
-        query.push_bind(organization_id.hyphenated());
-        if let Some(status) = filter.tracked_status {
-            query
-                .push(" and tracked_status = ")
-                .push_bind(status.as_str());
-        }
-        if let Some(platform) = filter.platform {
-            query
-                .push(" and exists (select 1 from json_each(platforms) where value = ")
-                .push_bind(platform.as_str())
-                .push(")");
-        }
-        if let Some(workspace_id) = filter.workspace_id {
-            query
-                .push(" and workspace_id = ")
-                .push_bind(workspace_id.hyphenated());
-        }
-        if let Some(after) = filter.created_after {
-            query.push(" and created_at > ").push_bind(after);
-        }
-        if let Some(before) = filter.created_before {
-            query.push(" and created_at < ").push_bind(before);
-        }
-        if let Some(position) = after {
-            query
-                .push(" and (created_at, id) < (")
-                .push_bind(position.created_at)
-                .push(", ")
-                .push_bind(position.id.hyphenated())
-                .push(")");
-        }
-        query
-            .push(" order by created_at desc, id desc limit ")
-            .push_bind(limit);
-        let rows: Vec<TrackingRow> = query.build_query_as().fetch_all(&self.pool).await?;
+        let ids: Vec<Hyphenated> = ids.iter().map(|id| id.hyphenated()).collect();
+        let rows: Vec<TrackingRow> = sqlx::query_as(&format!(
+            "select {TRACKING_COLUMNS} from scheduled_social_posts_v2 \
+             where organization_id = $1 and id in (select value from json_each($2)) \
+             order by created_at desc, id desc"
+        ))
+        .bind(organization_id.hyphenated())
+        .bind(Json(ids))
+        .fetch_all(&self.pool)
+        .await?;
         rows.into_iter().map(TrackingRecord::try_from).collect()
     }
 
@@ -497,6 +544,31 @@ impl Store for SqliteStore {
              order by is_primary desc, created_at, id"
         ))
         .bind(organization_id.hyphenated())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(WorkspaceInfo::from).collect())
+    }
+
+    async fn list_workspace_page(
+        &self,
+        organization_id: Uuid,
+        after: Option<WorkspacePosition>,
+        limit: i64,
+    ) -> Result<Vec<WorkspaceInfo>, StoreError> {
+        // The one primary workspace comes first: after it, every other one; after another one,
+        // those later in (created_at, id).
+        let rows: Vec<WorkspaceInfoRow> = sqlx::query_as(&format!(
+            "select {WORKSPACE_INFO_COLUMNS} from workspaces where organization_id = $1 \
+             and ($2 is null \
+                  or ($2 and not is_primary) \
+                  or (not $2 and not is_primary and (created_at, id) > ($3, $4))) \
+             order by is_primary desc, created_at, id limit $5"
+        ))
+        .bind(organization_id.hyphenated())
+        .bind(after.map(|a| a.is_primary))
+        .bind(after.map(|a| a.created_at))
+        .bind(after.map(|a| a.id.hyphenated()))
+        .bind(limit)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.into_iter().map(WorkspaceInfo::from).collect())
