@@ -281,6 +281,10 @@ pub trait Store: Send + Sync + 'static {
     /// Stores the replayable answer on a record that has none yet (when the outcome's move was
     /// not allowed and so did not store it).
     async fn store_answer(&self, id: Uuid, answer: &StoredAnswerJson) -> Result<(), StoreError>;
+    /// Keeps `answer` as the replayable answer of a record that holds its idempotency claim, in
+    /// place of what it kept before: the settled answer of a create whose own answer could not
+    /// say how it ended (none was recorded, or it said the outcome was unknown).
+    async fn settle_answer(&self, id: Uuid, answer: &StoredAnswerJson) -> Result<(), StoreError>;
     /// Releases up to `batch` idempotency claims made before `cutoff` (the key stays on the
     /// record for reading; the replayable answer goes); returns how many were released.
     async fn release_idempotency_claims(

@@ -466,6 +466,18 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    async fn settle_answer(&self, id: Uuid, answer: &StoredAnswerJson) -> Result<(), StoreError> {
+        sqlx::query(
+            "update scheduled_social_posts_v2 set stored_answer = $2 \
+             where id = $1 and idempotency_claim is not null",
+        )
+        .bind(id)
+        .bind(Json(answer.raw()))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     async fn release_idempotency_claims(
         &self,
         cutoff: DateTime<Utc>,

@@ -302,6 +302,18 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn settle_answer(&self, id: Uuid, answer: &StoredAnswerJson) -> Result<(), StoreError> {
+        sqlx::query(
+            "update scheduled_social_posts_v2 set stored_answer = $2 \
+             where id = $1 and idempotency_claim is not null",
+        )
+        .bind(id.hyphenated())
+        .bind(Json(answer.raw()))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     async fn release_idempotency_claims(
         &self,
         cutoff: DateTime<Utc>,
