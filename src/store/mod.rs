@@ -353,6 +353,20 @@ pub trait Store: Send + Sync + 'static {
         paused: Option<bool>,
     ) -> Result<TrackingRecord, StoreError>;
 
+    /// Claims the record for one change (an update or a delete sent to Ayrshare) until `until`,
+    /// in one conditional statement, unless another change holds a claim that has not expired
+    /// by `now`: the record as it is once claimed, or `None` while another change is in flight.
+    /// The claim lives in the row, so it holds across replicas sharing the database.
+    async fn claim_change(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<TrackingRecord>, StoreError>;
+    /// Releases the claim that runs until `until` (a claim taken since, after it expired, is left
+    /// alone).
+    async fn release_change(&self, id: Uuid, until: DateTime<Utc>) -> Result<(), StoreError>;
+
     /// The organization with this name, created with its primary workspace if it does not exist.
     async fn ensure_organization(&self, name: &str) -> Result<Organization, StoreError>;
     async fn find_organization(&self, name: &str) -> Result<Option<Organization>, StoreError>;

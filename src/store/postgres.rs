@@ -654,6 +654,39 @@ impl Store for PostgresStore {
         }
     }
 
+    async fn claim_change(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<TrackingRecord>, StoreError> {
+        // A second claim of the same row waits for the first one's commit, then finds the claim
+        // taken and updates nothing: exactly one change at a time, across replicas.
+        let row: Option<TrackingRow> = sqlx::query_as(&format!(
+            "update scheduled_social_posts_v2 set change_in_flight_until = $3 \
+             where id = $1 and (change_in_flight_until is null or change_in_flight_until <= $2) \
+             returning {TRACKING_COLUMNS}"
+        ))
+        .bind(id)
+        .bind(now)
+        .bind(until)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(TrackingRecord::try_from).transpose()
+    }
+
+    async fn release_change(&self, id: Uuid, until: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query(
+            "update scheduled_social_posts_v2 set change_in_flight_until = null \
+             where id = $1 and change_in_flight_until = $2",
+        )
+        .bind(id)
+        .bind(until)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     async fn ensure_organization(&self, name: &str) -> Result<Organization, StoreError> {
         let mut tx = self.pool.begin().await?;
         // Two concurrent `keys create` for a new name: the loser waits on the unique index and

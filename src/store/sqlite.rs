@@ -491,6 +491,38 @@ impl Store for SqliteStore {
         }
     }
 
+    async fn claim_change(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<TrackingRecord>, StoreError> {
+        // One writer at a time: the check and the claim are one statement.
+        let row: Option<TrackingRow> = sqlx::query_as(&format!(
+            "update scheduled_social_posts_v2 set change_in_flight_until = $3 \
+             where id = $1 and (change_in_flight_until is null or change_in_flight_until <= $2) \
+             returning {TRACKING_COLUMNS}"
+        ))
+        .bind(id.hyphenated())
+        .bind(now)
+        .bind(until)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(TrackingRecord::try_from).transpose()
+    }
+
+    async fn release_change(&self, id: Uuid, until: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query(
+            "update scheduled_social_posts_v2 set change_in_flight_until = null \
+             where id = $1 and change_in_flight_until = $2",
+        )
+        .bind(id.hyphenated())
+        .bind(until)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     async fn ensure_organization(&self, name: &str) -> Result<Organization, StoreError> {
         // `begin immediate` would be the SQLite way to take the write lock up front; the insert
         // below takes it anyway, and `on conflict do nothing` settles a race the same way.
