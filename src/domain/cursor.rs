@@ -61,4 +61,15 @@ mod tests {
         assert_eq!(open(b"one", &"A".repeat(MAX_CURSOR_LEN + 1)), None);
         assert_eq!(open(b"one", ""), None);
     }
+
+    #[test]
+    fn a_cursor_longer_than_the_bound_is_refused_unread_even_when_sealed() {
+        // 88 bytes of payload and 8 of check are 96 bytes: exactly 128 characters of base64.
+        let longest = seal(b"one", &"x".repeat(88));
+        assert_eq!(longest.len(), MAX_CURSOR_LEN);
+        assert_eq!(open(b"one", &longest), Some("x".repeat(88)));
+        let longer = seal(b"one", &"x".repeat(89));
+        assert!(longer.len() > MAX_CURSOR_LEN);
+        assert_eq!(open(b"one", &longer), None);
+    }
 }

@@ -286,6 +286,11 @@ mod tests {
     }
 
     #[test]
+    fn the_page_budget_is_the_mebibyte_the_documentation_states() {
+        assert_eq!(PAGE_BYTES, 1_048_576);
+    }
+
+    #[test]
     fn a_page_ends_before_the_record_that_would_pass_the_budget_and_holds_at_least_one() {
         assert_eq!(fitting([], 10), 0);
         assert_eq!(fitting([4, 4, 2, 1], 10), 3);

@@ -291,4 +291,24 @@ backend_tests! {
         assert_eq!(response_json(response).await["tracked_status"], "cancelled");
         assert_eq!(received(app, "DELETE", "/api/post").await.len(), 1);
     }
+
+    async fn a_late_release_never_frees_a_claim_taken_since(app) {
+        let record = crate::fixtures::new_tracking(app, "claimed").await;
+        app.store.insert_tracking(&record).await.unwrap();
+        let t0 = chrono::DateTime::from_timestamp_micros(Utc::now().timestamp_micros()).unwrap();
+        let minute = chrono::Duration::minutes(1);
+        let first = t0 + minute;
+        assert!(app.store.claim_change(record.id, t0, first).await.unwrap().is_some());
+        assert!(app.store.claim_change(record.id, t0, t0 + minute * 2).await.unwrap().is_none());
+        // The first claim expired and another change took the record.
+        let second = t0 + minute * 3;
+        let claimed = app.store.claim_change(record.id, first, second).await.unwrap();
+        assert_eq!(claimed.map(|r| r.id), Some(record.id));
+        // The first change's late release leaves the second one's claim alone...
+        app.store.release_change(record.id, first).await.unwrap();
+        assert!(app.store.claim_change(record.id, first, t0 + minute * 4).await.unwrap().is_none());
+        // ...and the second one's own release frees the record.
+        app.store.release_change(record.id, second).await.unwrap();
+        assert!(app.store.claim_change(record.id, first, t0 + minute * 4).await.unwrap().is_some());
+    }
 }

@@ -192,5 +192,9 @@ backend_tests! {
         // The record follows the one change Ayrshare made.
         let record = record(app, &tracking_id).await;
         assert_eq!(Some(record.schedule_date.unwrap()), done[0].1["schedule_date"].as_str().map(|d| d.parse().unwrap()));
+        // The claim was given back: the next change goes ahead at once.
+        let next = patch(app, post_id, json!({"notes": "after"})).send().await.unwrap();
+        assert_eq!(next.status(), 200);
+        assert_eq!(received(app, "PATCH", "/api/post").await.len(), 2);
     }
 }
