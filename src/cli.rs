@@ -3,7 +3,9 @@
 //! Each command prints what a script needs alone on its last stdout line, and fails with one line
 //! on stderr and a non-zero exit.
 
+use std::io::Read;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -98,9 +100,16 @@ enum WorkspacesCommand {
         organization: String,
         #[arg(long, value_parser = a_name)]
         name: String,
-        /// The Ayrshare Profile-Key this workspace posts with.
-        #[arg(long)]
+        /// The Ayrshare Profile-Key this workspace posts with, or `-` to read it from standard
+        /// input. Prefer `-` or --ayrshare-profile-key-file: a key written on the command line is
+        /// visible to every user of the machine (`ps`, /proc/PID/cmdline) and stays in the
+        /// shell's history.
+        #[arg(long, value_name = "KEY", conflicts_with = "ayrshare_profile_key_file")]
         ayrshare_profile_key: Option<String>,
+        /// Read the Ayrshare Profile-Key from this file (one line; a final line break is not
+        /// part of the key), so that it never appears on a command line.
+        #[arg(long, value_name = "PATH")]
+        ayrshare_profile_key_file: Option<PathBuf>,
     },
     /// List an organization's workspaces: id, name, created_at, primary or secondary, and
     /// profile-key or no-profile-key (never the key).
@@ -121,6 +130,40 @@ fn a_name(text: &str) -> Result<String, String> {
         return Err("must not contain control characters (tabs, line breaks, ...)".into());
     }
     Ok(text.to_owned())
+}
+
+/// The most bytes of a profile key read from standard input or a file: Ayrshare's keys are
+/// short, and a wrong file (or `/dev/zero`) must not be read without end.
+const MAX_PROFILE_KEY_BYTES: u64 = 1024;
+
+/// A profile key from `source` (named `what` in errors): its one line, without the final line
+/// break. Never shown in an error.
+fn read_profile_key(source: impl Read, what: &str) -> Result<String, Failure> {
+    let mut bytes = Vec::new();
+    source
+        .take(MAX_PROFILE_KEY_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Failure(format!("cannot read the profile key from {what}: {e}")))?;
+    if bytes.len() as u64 > MAX_PROFILE_KEY_BYTES {
+        return Err(Failure(format!(
+            "the profile key from {what} is longer than {MAX_PROFILE_KEY_BYTES} bytes"
+        )));
+    }
+    let text = String::from_utf8(bytes)
+        .map_err(|_| Failure(format!("the profile key from {what} is not UTF-8 text")))?;
+    let key = text
+        .strip_suffix('\n')
+        .map(|line| line.strip_suffix('\r').unwrap_or(line))
+        .unwrap_or(&text);
+    if key.trim().is_empty() {
+        return Err(Failure(format!("the profile key from {what} is empty")));
+    }
+    if key.contains(['\n', '\r']) {
+        return Err(Failure(format!(
+            "the profile key from {what} has more than one line"
+        )));
+    }
+    Ok(key.to_owned())
 }
 
 #[derive(Subcommand)]
@@ -311,9 +354,30 @@ async fn execute(command: Command, options: Options) -> Result<(), Failure> {
             organization,
             name,
             ayrshare_profile_key,
+            ayrshare_profile_key_file,
         }) => {
             telemetry::init("warn").map_err(Failure)?;
             say_database(false);
+            let ayrshare_profile_key = match (ayrshare_profile_key, ayrshare_profile_key_file) {
+                (Some(key), _) if key == "-" => Some(read_profile_key(
+                    std::io::stdin().lock(),
+                    "standard input (--ayrshare-profile-key -)",
+                )?),
+                (Some(key), _) => Some(key),
+                (None, Some(path)) => {
+                    let file = std::fs::File::open(&path).map_err(|e| {
+                        Failure(format!(
+                            "--ayrshare-profile-key-file: cannot open {}: {e}",
+                            path.display()
+                        ))
+                    })?;
+                    Some(read_profile_key(
+                        file,
+                        &format!("{} (--ayrshare-profile-key-file)", path.display()),
+                    )?)
+                }
+                (None, None) => None,
+            };
             let store = open_store(&config).await?;
             let org = store
                 .find_organization(&organization)
@@ -324,8 +388,7 @@ async fn execute(command: Command, options: Options) -> Result<(), Failure> {
                 .is_some_and(|k| !is_header_safe(k))
             {
                 return Err(Failure(
-                    "--ayrshare-profile-key contains characters that cannot be sent in an HTTP \
-                     header"
+                    "the profile key contains characters that cannot be sent in an HTTP header"
                         .into(),
                 ));
             }

@@ -1,12 +1,14 @@
 //! The rules of the service, free of I/O: validated requests, platform names, API keys, what
 //! Ayrshare's answers mean for `tracked_status`, finding a post in Ayrshare's history, Ayrshare's
 //! webhook signature and the Standard Webhooks signature of our own events, which addresses an
-//! endpoint may reach, and local times in IANA zones. Depends on nothing else in this crate.
+//! endpoint may reach, local times in IANA zones, and the cursors of paged answers. Depends on
+//! nothing else in this crate.
 
 pub mod address_rule;
 pub mod analytics;
 pub mod api_key;
 pub mod change;
+pub mod cursor;
 pub mod history;
 pub mod idempotency;
 pub mod local_time;
@@ -24,6 +26,7 @@ pub mod standard_webhooks;
 pub mod strict_json;
 pub mod tracked_status;
 pub mod webhook;
+pub mod workspace_list;
 
 pub use api_key::{ApiKeySecret, KeyHash};
 pub use idempotency::IdempotencyKey;
@@ -33,3 +36,4 @@ pub use platform::Platform;
 pub use post_list::{ListRequest, Position, PostFilter};
 pub use post_update::{PostDeletion, PostUpdate};
 pub use tracked_status::{TrackedStatus, Transition};
+pub use workspace_list::{WhoamiRequest, WorkspacePosition};

@@ -1,12 +1,10 @@
 //! The query of `GET /social/posts`: its filters, its page size, and the opaque keyset cursor
 //! that says where the next page starts.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use super::cursor;
 use super::new_post::{FieldError, Problems, ValidationErrors, quote};
 use super::platform::Platform;
 use super::tracked_status::TrackedStatus;
@@ -155,39 +153,23 @@ impl ListRequest {
     }
 }
 
-/// What keeps a cursor from being mistaken for another: a tampered or truncated one fails its
-/// check and is refused, instead of silently starting a page somewhere else.
+/// What keeps a list cursor from being mistaken for another kind of cursor.
 const CURSOR_CONTEXT: &[u8] = b"mosaic-social list cursor v1";
-/// Bytes of the check kept in the cursor.
-const CHECK_LEN: usize = 8;
 
 impl Position {
-    /// The opaque cursor: URL-safe base64 of the position's microseconds and id, and a check.
+    /// The opaque cursor: the position's microseconds and id, sealed (see `cursor`).
     pub fn encode(&self) -> String {
         let payload = format!(
             "{}.{}",
             self.created_at.timestamp_micros(),
             self.id.simple()
         );
-        let mut bytes = payload.into_bytes();
-        let check = check_of(&bytes);
-        bytes.extend_from_slice(&check);
-        URL_SAFE_NO_PAD.encode(bytes)
+        cursor::seal(CURSOR_CONTEXT, &payload)
     }
 
     /// The position in a cursor, or `None` for anything this service did not issue.
-    pub fn decode(cursor: &str) -> Option<Position> {
-        // Bounded work for any input: no cursor this service issues is longer.
-        if cursor.len() > 128 {
-            return None;
-        }
-        let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
-        let split = bytes.len().checked_sub(CHECK_LEN)?;
-        let (payload, check) = bytes.split_at(split);
-        if check != check_of(payload) {
-            return None;
-        }
-        let text = std::str::from_utf8(payload).ok()?;
+    pub fn decode(sealed: &str) -> Option<Position> {
+        let text = cursor::open(CURSOR_CONTEXT, sealed)?;
         let (micros, id) = text.split_once('.')?;
         Some(Position {
             created_at: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
@@ -196,14 +178,25 @@ impl Position {
     }
 }
 
-fn check_of(payload: &[u8]) -> [u8; CHECK_LEN] {
-    let digest = Sha256::new()
-        .chain_update(CURSOR_CONTEXT)
-        .chain_update(payload)
-        .finalize();
-    let mut check = [0; CHECK_LEN];
-    check.copy_from_slice(&digest[..CHECK_LEN]);
-    check
+/// The most bytes of JSON the records of one page take together. A page holds `limit` records
+/// or fewer: it ends before the record that would take it past this budget (and still gives a
+/// `next_cursor`), except that it always holds at least one record, so that paging moves on
+/// even past a record larger than the budget.
+pub const PAGE_BYTES: u64 = 1024 * 1024;
+
+/// How many of the records, whose sizes come in page order, make one page within `budget`: as
+/// many as fit, and at least one when there is one.
+pub fn fitting(sizes: impl IntoIterator<Item = u64>, budget: u64) -> usize {
+    let mut total: u64 = 0;
+    let mut count = 0;
+    for size in sizes {
+        total = total.saturating_add(size);
+        if count > 0 && total > budget {
+            break;
+        }
+        count += 1;
+    }
+    count
 }
 
 #[cfg(test)]
@@ -297,6 +290,23 @@ mod tests {
             fields_of(&[("platform", "x"), ("platform", "linkedin")]),
             ["platform"]
         );
+    }
+
+    #[test]
+    fn the_page_budget_is_the_mebibyte_the_documentation_states() {
+        assert_eq!(PAGE_BYTES, 1_048_576);
+    }
+
+    #[test]
+    fn a_page_ends_before_the_record_that_would_pass_the_budget_and_holds_at_least_one() {
+        assert_eq!(fitting([], 10), 0);
+        assert_eq!(fitting([4, 4, 2, 1], 10), 3);
+        assert_eq!(fitting([4, 4, 3], 10), 2);
+        assert_eq!(fitting([10], 10), 1);
+        assert_eq!(fitting([11, 1], 10), 1);
+        assert_eq!(fitting([1, 11], 10), 1);
+        assert_eq!(fitting([u64::MAX, u64::MAX], 10), 1);
+        assert_eq!(fitting([0; 5], 0), 5);
     }
 
     #[test]

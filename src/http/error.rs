@@ -259,14 +259,21 @@ impl IntoResponse for ApiError {
                 );
                 error_body(status, code, &detail, extra)
             }
-            ref busy @ AppError::IdempotencyInProgress { tracking_id } => {
+            ref busy @ AppError::IdempotencyInProgress {
+                tracking_id,
+                retry_after_secs,
+                ..
+            } => {
                 let mut extra = Map::new();
                 extra.insert("tracking_id".into(), json!(tracking_id));
-                let detail = format!("{busy}; retry in a second to get its answer");
+                let detail = match retry_after_secs {
+                    1 => format!("{busy}; retry in a second to get its answer"),
+                    n => format!("{busy}; retry in {n} seconds to get its answer"),
+                };
                 with_header(
                     error_body(status, code, &detail, extra),
                     header::RETRY_AFTER,
-                    "1",
+                    &retry_after_secs.to_string(),
                 )
             }
             AppError::Unavailable(source) => {

@@ -18,7 +18,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Your organization's tracking records, newest first, a page at a time.
 ///
 /// Read from the database only. Pages are cut by keyset: pass `next_cursor` back unchanged, with
-/// the same filters. An unknown or repeated parameter is a `validation_error`.
+/// the same filters. A page holds at most 1 MiB of records (always at least one), so it can be
+/// shorter than `limit` and still have a `next_cursor`: only a null `next_cursor` ends the list.
+/// An unknown or repeated parameter is a `validation_error`.
 #[utoipa::path(
     get,
     path = "/social/posts",

@@ -71,7 +71,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 404, description = "`not_found`: no such workspace in your organization.",
          body = ErrorBody),
         (status = 409, description = "`idempotency_in_progress`: the first request with this \
-                                      key has not been answered yet.", body = ErrorBody,
+                                      key has not been answered yet, or stopped before it \
+                                      recorded Ayrshare's answer and its record is not settled \
+                                      yet.", body = ErrorBody,
          headers(("Retry-After" = String, description = "Seconds to wait."))),
         (status = 422, description = "`idempotency_key_mismatch`: this key was used with \
                                       another body.", body = ErrorBody),
@@ -199,7 +201,8 @@ async fn get_tracking(
     responses(
         (status = 200, description = "Ayrshare made the change.", body = UpdateView),
         (status = 409, description = "`conflict`: the post is not in a state that allows the \
-                                      change, or Ayrshare refused it; nothing changed.",
+                                      change, another change of it is in flight, or Ayrshare \
+                                      refused it; nothing changed.",
          body = ErrorBody),
         (status = 502, description = "`provider_error`.", body = ErrorBody),
         (status = 503, description = "`provider_unavailable` or `service_unavailable`.",
@@ -233,8 +236,9 @@ async fn update_post(
     responses(
         (status = 200, description = "Deleted, or already deleted.", body = DeletionView),
         (status = 409, description = "`conflict`: Ayrshare refused (Instagram and TikTok cannot \
-                                      delete a published post), or the create is still \
-                                      `pending`.", body = ErrorBody),
+                                      delete a published post), the create is still \
+                                      `pending`, or another change of the post is in flight.",
+         body = ErrorBody),
         (status = 502, description = "`provider_error`.", body = ErrorBody),
         (status = 503, description = "`provider_unavailable` or `service_unavailable`.",
          body = ErrorBody),

@@ -1,4 +1,4 @@
-//! The caller's account: `whoami`, and keeping each key's `last_used_at` roughly current without
+//! The caller's account: `whoami` (with a page of the workspaces), and keeping each key's `last_used_at` roughly current without
 //! a database write per request.
 
 use std::collections::HashMap;
@@ -11,6 +11,8 @@ use uuid::Uuid;
 use super::Publisher;
 use super::error::AppError;
 use super::views::{WhoamiView, WorkspaceView};
+use crate::domain::workspace_list::WORKSPACES_PER_PAGE;
+use crate::domain::{WhoamiRequest, WorkspacePosition};
 use crate::store::Caller;
 
 /// How stale `last_used_at` may get: at most one write per key per interval (per replica; the
@@ -80,9 +82,15 @@ impl Publisher {
         });
     }
 
-    /// `GET /whoami`: the organization, the calling key, and the workspaces, from the database;
-    /// never a key or a profile key.
-    pub async fn whoami(&self, caller: Caller) -> Result<WhoamiView, AppError> {
+    /// `GET /whoami`: the organization, the calling key, and a page of the workspaces (the
+    /// first, or the one `query`'s `workspaces_cursor` names), from the database; never a key or
+    /// a profile key.
+    pub async fn whoami(
+        &self,
+        caller: Caller,
+        query: &[(String, String)],
+    ) -> Result<WhoamiView, AppError> {
+        let request = WhoamiRequest::parse(query).map_err(AppError::Validation)?;
         let organization = self
             .store
             .find_organization_by_id(caller.organization_id)
@@ -97,11 +105,33 @@ impl Publisher {
         api_key.last_used_at = api_key
             .last_used_at
             .max(self.key_usage.last_written(caller.api_key_id));
-        let workspaces = self.store.list_workspaces(caller.organization_id).await?;
+        // One more than the page: whether it exists says whether there is a next page.
+        let mut workspaces = self
+            .store
+            .list_workspace_page(
+                caller.organization_id,
+                request.workspaces_after,
+                i64::from(WORKSPACES_PER_PAGE) + 1,
+            )
+            .await?;
+        let workspaces_next_cursor = if workspaces.len() > WORKSPACES_PER_PAGE as usize {
+            workspaces.truncate(WORKSPACES_PER_PAGE as usize);
+            workspaces.last().map(|last| {
+                WorkspacePosition {
+                    is_primary: last.is_primary,
+                    created_at: last.created_at,
+                    id: last.id,
+                }
+                .encode()
+            })
+        } else {
+            None
+        };
         Ok(WhoamiView {
             organization: organization.into(),
             api_key: api_key.into(),
             workspaces: workspaces.into_iter().map(WorkspaceView::from).collect(),
+            workspaces_next_cursor,
         })
     }
 }

@@ -49,6 +49,16 @@ impl StoredAnswer<'_> {
         StoredAnswerJson::of(&answer).ok()
     }
 
+    /// Whether the answer tells how the create ended: one given while the record was still
+    /// `pending` or `unknown` does not (the post may or may not have gone out).
+    fn is_final(&self) -> bool {
+        let tracked_status = match self {
+            StoredAnswer::Created { response } => response.tracked_status,
+            StoredAnswer::Refused { record, .. } => record.tracked_status,
+        };
+        settled(tracked_status)
+    }
+
     fn into_result(self) -> Result<PostView, AppError> {
         match self {
             StoredAnswer::Created { response } => Ok(response.into_owned()),
@@ -96,7 +106,7 @@ impl Publisher {
                 {
                     let fingerprint =
                         idempotency::fingerprint(&new_post.ayrshare_body(), workspace.id);
-                    return self.replay(holder, Some(&fingerprint));
+                    return self.replay(holder, Some(&fingerprint)).await;
                 }
             }
             metrics::rate_limit_refused(RefusalKind::AyrshareProfile);
@@ -168,12 +178,16 @@ impl Publisher {
         };
         match published {
             Published::Done(result) => Ok(Answer::fresh(result)),
-            Published::Claimed(holder) => self.replay(*holder, fingerprint.as_deref()),
+            Published::Claimed(holder) => self.replay(*holder, fingerprint.as_deref()).await,
         }
     }
 
-    /// The answer to a request whose idempotency key another request already holds.
-    fn replay(
+    /// The answer to a request whose idempotency key another request already holds: the first
+    /// request's answer once it tells how the create ended; else (the first request stopped
+    /// before it recorded Ayrshare's answer, or answered while the outcome was unknown) the
+    /// record's settled answer, once it has settled, kept from then on; else what the record
+    /// says now. Never a call to Ayrshare.
+    async fn replay(
         &self,
         holder: TrackingRecord,
         fingerprint: Option<&str>,
@@ -183,27 +197,60 @@ impl Publisher {
                 tracking_id: holder.id,
             });
         }
-        if let Some(stored) = holder.stored_answer {
-            let stored: StoredAnswer = serde_json::from_str(stored.get())
-                .map_err(|e| AppError::Internal(format!("stored answer unreadable: {e}")))?;
-            return Ok(Answer::replayed(stored.into_result()));
+        let kept: Option<StoredAnswer> = holder
+            .stored_answer
+            .as_ref()
+            .map(|stored| serde_json::from_str(stored.get()))
+            .transpose()
+            .map_err(|e| AppError::Internal(format!("stored answer unreadable: {e}")))?;
+        let kept = match kept {
+            Some(kept) if kept.is_final() => return Ok(Answer::replayed(kept.into_result())),
+            kept => kept,
+        };
+        if settled(holder.tracked_status) {
+            let result = settled_answer(&holder);
+            // Kept, so that every later retry gets this very answer; a failure to keep it only
+            // means the next retry works it out again from the record.
+            if let Some(answer) = StoredAnswer::of(&result) {
+                if let Err(e) = self.store.settle_answer(holder.id, &answer).await {
+                    tracing::warn!(tracking_id = %holder.id, error = %e, "could not keep the settled answer");
+                }
+            }
+            return Ok(Answer::replayed(result));
         }
-        // No answer was stored and the first request is long over (its outcome could not be
-        // recorded): say what the record says, which is the truth available.
-        let age = Utc::now() - holder.created_at;
-        if age.to_std().unwrap_or_default() > self.settings.answer_deadline() {
-            return Ok(Answer::replayed(Err(AppError::Provider {
-                verdict: Verdict::TimedOut {
-                    detail: "the first request with this Idempotency-Key could not record its \
-                             outcome; read the tracking record to learn it"
-                        .into(),
-                },
-                record: RecordRef::new(&holder, false, &[]),
-            })));
+        // The answer given while the outcome was unknown stands until the record settles.
+        if let Some(kept) = kept {
+            return Ok(Answer::replayed(kept.into_result()));
         }
-        Err(AppError::IdempotencyInProgress {
-            tracking_id: holder.id,
-        })
+        let age = (Utc::now() - holder.created_at)
+            .to_std()
+            .unwrap_or_default();
+        let interrupted = age > self.settings.answer_deadline();
+        if holder.tracked_status == TrackedStatus::Pending {
+            // Past its deadline, the first request is over: the reconciler makes the record
+            // `unknown` at its next pass, then looks the post up.
+            let retry_after_secs = match (interrupted, self.settings.reconcile.interval) {
+                (false, _) => 1,
+                (true, Some(interval)) => interval.as_secs().max(1),
+                (true, None) => INTERRUPTED_RETRY_AFTER_SECS,
+            };
+            return Err(AppError::IdempotencyInProgress {
+                tracking_id: holder.id,
+                retry_after_secs,
+                interrupted,
+            });
+        }
+        // `unknown`, with no answer recorded: the post may have gone out, and nobody knows yet.
+        Ok(Answer::replayed(Err(AppError::Provider {
+            verdict: Verdict::TimedOut {
+                detail: "the first request with this Idempotency-Key stopped before it recorded \
+                         ayrshare's answer, and the post may have been published; the service is \
+                         finding out (it never sends the post again): retry later with the same \
+                         key to get the settled answer, or read the tracking record"
+                    .into(),
+            },
+            record: RecordRef::new(&holder, false, &[]),
+        })))
     }
 
     /// Writes the record, sends the post to Ayrshare once, and records what came of it.
@@ -296,6 +343,43 @@ impl Publisher {
             }
         }
     }
+}
+
+/// How long a retry is told to wait for a create that stopped before recording its answer,
+/// when no reconciler runs to settle it.
+const INTERRUPTED_RETRY_AFTER_SECS: u64 = 60;
+
+/// Whether a record in this state tells how its create ended.
+fn settled(tracked_status: TrackedStatus) -> bool {
+    !matches!(
+        tracked_status,
+        TrackedStatus::Pending | TrackedStatus::Unknown
+    )
+}
+
+/// The answer a create would have given, had it recorded its record as it is now (settled):
+/// the merged response, or for a post that failed, Ayrshare's refusal.
+fn settled_answer(record: &TrackingRecord) -> Result<PostView, AppError> {
+    if record.tracked_status == TrackedStatus::Failed {
+        return Err(AppError::Provider {
+            verdict: Verdict::Rejected {
+                detail: "ayrshare did not publish the post; the tracking record's error says why"
+                    .into(),
+            },
+            record: RecordRef::new(record, true, &record.results),
+        });
+    }
+    let recorded = Outcome {
+        tracked_status: None,
+        open: None,
+        provider_post_id: None,
+        provider_status: record.provider_status.clone(),
+        results: record.results.clone(),
+        error: record.error.clone(),
+        provider_response: None,
+        verdict: Verdict::Accepted,
+    };
+    Ok(PostView::merged(record, &recorded))
 }
 
 /// The answer to a create whose record is (or will be) in `tracked_status`.

@@ -1,5 +1,5 @@
-//! Delete: cancel a scheduled post or delete a published one at Ayrshare, and move the record to
-//! `cancelled` or `deleted` through the state machine.
+//! Delete: cancel a scheduled post or delete a published one at Ayrshare (one change of a record
+//! at a time), and move the record to `cancelled` or `deleted` through the state machine.
 
 use serde_json::Value;
 
@@ -35,10 +35,25 @@ impl Publisher {
     ) -> Result<DeletionView, AppError> {
         let deletion = PostDeletion::parse(body).map_err(AppError::Validation)?;
         let record = self.own_post(caller, post_id).await?;
-        if matches!(
-            record.tracked_status,
-            TrackedStatus::Cancelled | TrackedStatus::Deleted
-        ) {
+        if removed(&record) {
+            return Ok(view(post_id, "deleted".into(), &record));
+        }
+        // One change of a record at a time: of ten deletes at once, one reaches Ayrshare.
+        let (record, claim) = self.claim_change(&record).await?;
+        let deleted = self.delete_claimed(post_id, &deletion, record).await;
+        self.release_change(claim).await;
+        deleted
+    }
+
+    /// The deletion, once the record is claimed for it, judged from the record as claimed.
+    async fn delete_claimed(
+        &self,
+        post_id: &str,
+        deletion: &PostDeletion,
+        record: TrackingRecord,
+    ) -> Result<DeletionView, AppError> {
+        // Another change may have removed it between the read and the claim.
+        if removed(&record) {
             return Ok(view(post_id, "deleted".into(), &record));
         }
         // A record whose create is still waiting for Ayrshare's answer has no state to leave.
@@ -109,15 +124,20 @@ impl Publisher {
                         record: RecordRef::new(&before, false, &[]),
                     }
                 })?;
-            if matches!(
-                record.tracked_status,
-                TrackedStatus::Cancelled | TrackedStatus::Deleted
-            ) {
+            if removed(&record) {
                 break;
             }
         }
         Ok(record)
     }
+}
+
+/// Whether the record is already `cancelled` or `deleted`: Ayrshare is not asked again.
+fn removed(record: &TrackingRecord) -> bool {
+    matches!(
+        record.tracked_status,
+        TrackedStatus::Cancelled | TrackedStatus::Deleted
+    )
 }
 
 /// Where a deletion takes this record, if anywhere.

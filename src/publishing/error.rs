@@ -61,9 +61,20 @@ pub enum AppError {
     /// The same idempotency key came with another request.
     #[error("this Idempotency-Key was used with a different request")]
     IdempotencyKeyMismatch { tracking_id: uuid::Uuid },
-    /// The first request with this idempotency key has not finished yet.
-    #[error("a request with this Idempotency-Key is still in progress")]
-    IdempotencyInProgress { tracking_id: uuid::Uuid },
+    /// The first request with this idempotency key has not finished yet, or stopped before it
+    /// recorded Ayrshare's answer (`interrupted`: its record is still `pending` past its
+    /// deadline, and the reconciler will settle it).
+    #[error("{}", if *.interrupted {
+        "the first request with this Idempotency-Key stopped before it recorded ayrshare's \
+         answer; the service is finding out what became of the post, and never sends it again"
+    } else {
+        "a request with this Idempotency-Key is still in progress"
+    })]
+    IdempotencyInProgress {
+        tracking_id: uuid::Uuid,
+        retry_after_secs: u64,
+        interrupted: bool,
+    },
     /// Our database cannot be reached; nothing was sent to Ayrshare.
     #[error("the database is unavailable: {0}")]
     Unavailable(String),

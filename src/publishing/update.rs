@@ -1,5 +1,5 @@
-//! Update: reschedule, pause or resume, annotate or approve a post Ayrshare holds, and keep the
-//! record's schedule date and pause in step with it.
+//! Update: reschedule, pause or resume, annotate or approve a post Ayrshare holds (one change of
+//! a record at a time), and keep the record's schedule date and pause in step with it.
 
 use chrono::Utc;
 use serde_json::Value;
@@ -9,7 +9,7 @@ use super::error::{AppError, RecordRef};
 use super::views::UpdateView;
 use crate::domain::change::Change;
 use crate::domain::{PostUpdate, TrackedStatus};
-use crate::store::Caller;
+use crate::store::{Caller, TrackingRecord};
 
 impl Publisher {
     /// `PATCH /social/post/{post_id}`: validates, checks that a reschedule or a pause is about a
@@ -34,6 +34,20 @@ impl Publisher {
     ) -> Result<UpdateView, AppError> {
         let update = PostUpdate::parse(body, Utc::now()).map_err(AppError::Validation)?;
         let record = self.own_post(caller, post_id).await?;
+        // One change of a record at a time, judged from the record as claimed.
+        let (record, claim) = self.claim_change(&record).await?;
+        let updated = self.update_claimed(post_id, &update, record).await;
+        self.release_change(claim).await;
+        updated
+    }
+
+    /// The update, once the record is claimed for it.
+    async fn update_claimed(
+        &self,
+        post_id: &str,
+        update: &PostUpdate,
+        record: TrackingRecord,
+    ) -> Result<UpdateView, AppError> {
         if update.needs_scheduled() && record.tracked_status != TrackedStatus::Scheduled {
             return Err(AppError::Conflict {
                 detail: format!(

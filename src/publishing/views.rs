@@ -113,6 +113,8 @@ impl From<TrackingRecord> for TrackingView {
 /// A page of `GET /social/posts`.
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
 pub struct PostList {
+    /// At most `limit` records, and at most 1 MiB of them (always at least one): a page can be
+    /// shorter than `limit` while `next_cursor` is set.
     pub posts: Vec<TrackingView>,
     /// Where the next page starts; null on the last page.
     pub next_cursor: Option<String>,
@@ -155,7 +157,10 @@ pub struct AnalyticsView {
 pub struct WhoamiView {
     pub organization: OrganizationView,
     pub api_key: ApiKeyView,
+    /// One page of the workspaces (at most 100), primary first, then oldest first.
     pub workspaces: Vec<WorkspaceView>,
+    /// Pass it back as `?workspaces_cursor=` for the next page of workspaces; null on the last.
+    pub workspaces_next_cursor: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]

@@ -9,6 +9,10 @@
 //! pool to check connections within a bound before taking them back for a while after, so that
 //! such a connection is closed instead of waiting on its socket for ever (see `postgres.rs`).
 
+use crate::store::AccountStore;
+use crate::store::PostStore;
+use crate::store::RecordSize;
+use crate::store::WorkspacePosition;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -256,216 +260,61 @@ impl Store for Bounded {
         waiting.cancel();
         *waiting = CancellationToken::new();
     }
-
-    async fn authenticate(&self, hash: &KeyHash) -> Result<Option<Caller>, StoreError> {
-        self.run(self.inner.authenticate(hash)).await
-    }
-
-    async fn find_workspace(
-        &self,
-        organization_id: Uuid,
-        workspace_id: Option<Uuid>,
-    ) -> Result<Option<Workspace>, StoreError> {
-        self.run(self.inner.find_workspace(organization_id, workspace_id))
-            .await
-    }
-
-    async fn insert_tracking(&self, record: &NewTracking) -> Result<Inserted, StoreError> {
-        self.run(self.inner.insert_tracking(record)).await
-    }
-
-    async fn record_outcome(
-        &self,
-        id: Uuid,
-        transition: Transition,
-        outcome: &Outcome,
-        answer: Option<&StoredAnswerJson>,
-    ) -> Result<TrackingRecord, StoreError> {
-        self.run(self.inner.record_outcome(id, transition, outcome, answer))
-            .await
-    }
-
-    async fn find_claim(
-        &self,
-        organization_id: Uuid,
-        key: &str,
-    ) -> Result<Option<TrackingRecord>, StoreError> {
-        self.run(self.inner.find_claim(organization_id, key)).await
-    }
-
-    async fn store_answer(&self, id: Uuid, answer: &StoredAnswerJson) -> Result<(), StoreError> {
-        self.run(self.inner.store_answer(id, answer)).await
-    }
-
-    async fn release_idempotency_claims(
-        &self,
-        cutoff: DateTime<Utc>,
-        batch: i64,
-    ) -> Result<u64, StoreError> {
-        self.run(self.inner.release_idempotency_claims(cutoff, batch))
-            .await
-    }
-
-    async fn find_tracking(
-        &self,
-        organization_id: Uuid,
-        id: Uuid,
-    ) -> Result<Option<TrackingRecord>, StoreError> {
-        self.run(self.inner.find_tracking(organization_id, id))
-            .await
-    }
-
-    async fn find_tracking_by_post_id(
-        &self,
-        organization_id: Uuid,
-        provider_post_id: &str,
-    ) -> Result<Option<TrackingRecord>, StoreError> {
-        self.run(
-            self.inner
-                .find_tracking_by_post_id(organization_id, provider_post_id),
-        )
-        .await
-    }
-
-    async fn find_possible_owners(
-        &self,
-        workspace_id: Uuid,
-        post: &str,
-        from: DateTime<Utc>,
-        until: DateTime<Utc>,
-        limit: i64,
-    ) -> Result<Vec<TrackingRecord>, StoreError> {
-        self.run(
-            self.inner
-                .find_possible_owners(workspace_id, post, from, until, limit),
-        )
-        .await
-    }
-
-    async fn find_tracking_by_provider_post_id(
-        &self,
-        provider_post_id: &str,
-    ) -> Result<Vec<TrackingRecord>, StoreError> {
-        self.run(
-            self.inner
-                .find_tracking_by_provider_post_id(provider_post_id),
-        )
-        .await
-    }
-
-    async fn claim_due(&self, due: &DueQuery) -> Result<Option<DueRecord>, StoreError> {
-        self.run(self.inner.claim_due(due)).await
-    }
-
-    async fn set_next_check(
-        &self,
-        id: Uuid,
-        next_check_at: DateTime<Utc>,
-        check_attempts: u32,
-    ) -> Result<(), StoreError> {
-        self.run(self.inner.set_next_check(id, next_check_at, check_attempts))
-            .await
-    }
-
-    async fn mark_overdue(&self, id: Uuid, at: DateTime<Utc>) -> Result<bool, StoreError> {
-        self.run(self.inner.mark_overdue(id, at)).await
-    }
-
-    async fn list_tracking(
-        &self,
-        organization_id: Uuid,
-        filter: &PostFilter,
-        after: Option<Position>,
-        limit: i64,
-    ) -> Result<Vec<TrackingRecord>, StoreError> {
-        self.run(
-            self.inner
-                .list_tracking(organization_id, filter, after, limit),
-        )
-        .await
-    }
-
-    async fn record_schedule_change(
-        &self,
-        id: Uuid,
-        schedule_date: Option<DateTime<Utc>>,
-        paused: Option<bool>,
-    ) -> Result<TrackingRecord, StoreError> {
-        self.run(self.inner.record_schedule_change(id, schedule_date, paused))
-            .await
-    }
-
-    async fn ensure_organization(&self, name: &str) -> Result<Organization, StoreError> {
-        self.run(self.inner.ensure_organization(name)).await
-    }
-
-    async fn find_organization(&self, name: &str) -> Result<Option<Organization>, StoreError> {
-        self.run(self.inner.find_organization(name)).await
-    }
-
-    async fn find_organization_by_id(&self, id: Uuid) -> Result<Option<Organization>, StoreError> {
-        self.run(self.inner.find_organization_by_id(id)).await
-    }
-
-    async fn count_organizations(&self) -> Result<i64, StoreError> {
-        self.run(self.inner.count_organizations()).await
-    }
-
-    async fn list_workspaces(
-        &self,
-        organization_id: Uuid,
-    ) -> Result<Vec<WorkspaceInfo>, StoreError> {
-        self.run(self.inner.list_workspaces(organization_id)).await
-    }
-
-    async fn create_workspace(
-        &self,
-        organization_id: Uuid,
-        name: &str,
-        ayrshare_profile_key: Option<&str>,
-    ) -> Result<Workspace, StoreError> {
-        self.run(
-            self.inner
-                .create_workspace(organization_id, name, ayrshare_profile_key),
-        )
-        .await
-    }
-
-    async fn insert_api_key(
-        &self,
-        organization_id: Uuid,
-        hash: &KeyHash,
-        prefix: &str,
-        label: Option<&str>,
-    ) -> Result<ApiKeyInfo, StoreError> {
-        self.run(
-            self.inner
-                .insert_api_key(organization_id, hash, prefix, label),
-        )
-        .await
-    }
-
-    async fn list_api_keys(&self, organization_id: Uuid) -> Result<Vec<ApiKeyInfo>, StoreError> {
-        self.run(self.inner.list_api_keys(organization_id)).await
-    }
-
-    async fn find_api_key(&self, id: Uuid) -> Result<Option<ApiKeyInfo>, StoreError> {
-        self.run(self.inner.find_api_key(id)).await
-    }
-
-    async fn touch_api_key(
-        &self,
-        id: Uuid,
-        at: DateTime<Utc>,
-        not_before: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.run(self.inner.touch_api_key(id, at, not_before)).await
-    }
-
-    async fn revoke_api_key(&self, id_or_prefix: &str) -> Result<ApiKeyInfo, StoreError> {
-        self.run(self.inner.revoke_api_key(id_or_prefix)).await
-    }
 }
+
+/// Implements `$store` for [`Bounded`]: each call goes to the inner store through `run`, within
+/// the call's deadline and through the breaker. The signatures are the trait's own, so the
+/// compiler checks this list against it; a method added to the trait must be added here.
+macro_rules! bounded {
+    ($store:ident { $(async fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty;)* }) => {
+        #[async_trait]
+        impl $store for Bounded {
+            $(
+                async fn $name(&self $(, $arg: $ty)*) -> $ret {
+                    self.run(self.inner.$name($($arg),*)).await
+                }
+            )*
+        }
+    };
+}
+
+bounded!(PostStore {
+    async fn insert_tracking(&self, record: &NewTracking) -> Result<Inserted, StoreError>;
+    async fn record_outcome(&self, id: Uuid, transition: Transition, outcome: &Outcome, answer: Option<&StoredAnswerJson>) -> Result<TrackingRecord, StoreError>;
+    async fn find_claim(&self, organization_id: Uuid, key: &str) -> Result<Option<TrackingRecord>, StoreError>;
+    async fn store_answer(&self, id: Uuid, answer: &StoredAnswerJson) -> Result<(), StoreError>;
+    async fn settle_answer(&self, id: Uuid, answer: &StoredAnswerJson) -> Result<(), StoreError>;
+    async fn release_idempotency_claims(&self, cutoff: DateTime<Utc>, batch: i64) -> Result<u64, StoreError>;
+    async fn find_tracking(&self, organization_id: Uuid, id: Uuid) -> Result<Option<TrackingRecord>, StoreError>;
+    async fn find_tracking_by_post_id(&self, organization_id: Uuid, provider_post_id: &str) -> Result<Option<TrackingRecord>, StoreError>;
+    async fn find_tracking_by_provider_post_id(&self, provider_post_id: &str) -> Result<Vec<TrackingRecord>, StoreError>;
+    async fn find_possible_owners(&self, workspace_id: Uuid, post: &str, from: DateTime<Utc>, until: DateTime<Utc>, limit: i64) -> Result<Vec<TrackingRecord>, StoreError>;
+    async fn claim_due(&self, due: &DueQuery) -> Result<Option<DueRecord>, StoreError>;
+    async fn set_next_check(&self, id: Uuid, next_check_at: DateTime<Utc>, check_attempts: u32) -> Result<(), StoreError>;
+    async fn mark_overdue(&self, id: Uuid, at: DateTime<Utc>) -> Result<bool, StoreError>;
+    async fn list_tracking_sizes(&self, organization_id: Uuid, filter: &PostFilter, after: Option<Position>, limit: i64) -> Result<Vec<RecordSize>, StoreError>;
+    async fn find_trackings(&self, organization_id: Uuid, ids: &[Uuid]) -> Result<Vec<TrackingRecord>, StoreError>;
+    async fn record_schedule_change(&self, id: Uuid, schedule_date: Option<DateTime<Utc>>, paused: Option<bool>) -> Result<TrackingRecord, StoreError>;
+    async fn claim_change(&self, id: Uuid, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<Option<TrackingRecord>, StoreError>;
+    async fn release_change(&self, id: Uuid, until: DateTime<Utc>) -> Result<(), StoreError>;
+});
+
+bounded!(AccountStore {
+    async fn authenticate(&self, hash: &KeyHash) -> Result<Option<Caller>, StoreError>;
+    async fn find_workspace(&self, organization_id: Uuid, workspace_id: Option<Uuid>) -> Result<Option<Workspace>, StoreError>;
+    async fn ensure_organization(&self, name: &str) -> Result<Organization, StoreError>;
+    async fn find_organization(&self, name: &str) -> Result<Option<Organization>, StoreError>;
+    async fn find_organization_by_id(&self, id: Uuid) -> Result<Option<Organization>, StoreError>;
+    async fn count_organizations(&self) -> Result<i64, StoreError>;
+    async fn list_workspaces(&self, organization_id: Uuid) -> Result<Vec<WorkspaceInfo>, StoreError>;
+    async fn list_workspace_page(&self, organization_id: Uuid, after: Option<WorkspacePosition>, limit: i64) -> Result<Vec<WorkspaceInfo>, StoreError>;
+    async fn create_workspace(&self, organization_id: Uuid, name: &str, ayrshare_profile_key: Option<&str>) -> Result<Workspace, StoreError>;
+    async fn insert_api_key(&self, organization_id: Uuid, hash: &KeyHash, prefix: &str, label: Option<&str>) -> Result<ApiKeyInfo, StoreError>;
+    async fn list_api_keys(&self, organization_id: Uuid) -> Result<Vec<ApiKeyInfo>, StoreError>;
+    async fn find_api_key(&self, id: Uuid) -> Result<Option<ApiKeyInfo>, StoreError>;
+    async fn touch_api_key(&self, id: Uuid, at: DateTime<Utc>, not_before: DateTime<Utc>) -> Result<(), StoreError>;
+    async fn revoke_api_key(&self, id_or_prefix: &str) -> Result<ApiKeyInfo, StoreError>;
+});
 
 #[cfg(test)]
 mod tests {

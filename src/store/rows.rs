@@ -9,10 +9,12 @@ use sqlx::types::Json;
 use uuid::Uuid;
 use uuid::fmt::Hyphenated;
 
+use super::posts::{results_of, tracked_status_of};
 use super::{
-    ApiKeyInfo, DueRecord, Organization, StoreError, TrackingRecord, Workspace, WorkspaceInfo,
-    results_of, tracked_status_of,
+    ApiKeyInfo, DueRecord, Organization, RecordSize, StoreError, TrackingRecord, Workspace,
+    WorkspaceInfo,
 };
+use crate::domain::Position;
 
 /// The columns of `scheduled_social_posts_v2`, in `TrackingRow`'s order.
 pub const TRACKING_COLUMNS: &str = "id, organization_id, workspace_id, api_key_id, post, platforms, \
@@ -140,6 +142,26 @@ impl<Id: Column<Uuid>, List: Column<Vec<String>>> TryFrom<DueRow<Id, List>> for 
             check_attempts: u32::try_from(row.check_attempts).unwrap_or(0),
             overdue_at: row.overdue_at,
         })
+    }
+}
+
+/// A record's place in the list and what it costs to load (`id, created_at, bytes`).
+#[derive(sqlx::FromRow)]
+pub struct RecordSizeRow<Id> {
+    id: Id,
+    created_at: DateTime<Utc>,
+    bytes: i64,
+}
+
+impl<Id: Column<Uuid>> From<RecordSizeRow<Id>> for RecordSize {
+    fn from(row: RecordSizeRow<Id>) -> Self {
+        RecordSize {
+            position: Position {
+                created_at: row.created_at,
+                id: row.id.into_domain(),
+            },
+            bytes: u64::try_from(row.bytes).unwrap_or(0),
+        }
     }
 }
 

@@ -237,6 +237,171 @@ async fn keys_commands_work_as_scripts_expect_on_postgres() {
     keys_commands_work_as_scripts_expect(Backend::Postgres).await;
 }
 
+/// `workspaces create` for `name` in `acme` with `args` after it and `stdin` on standard input.
+async fn create_workspace(
+    dir: &Path,
+    url: &str,
+    name: &str,
+    args: &[&str],
+    stdin: &[u8],
+) -> Output {
+    use tokio::io::AsyncWriteExt;
+    let mut child = command(dir, Some(url))
+        .args([
+            "workspaces",
+            "create",
+            "--organization",
+            "acme",
+            "--name",
+            name,
+        ])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    // The command may stop reading early (a key that is too long): a broken pipe is fine.
+    let _ = input.write_all(stdin).await;
+    drop(input);
+    child.wait_with_output().await.unwrap()
+}
+
+async fn a_profile_key_is_read_from_standard_input_or_a_file(backend: Backend) {
+    let Some(database) = Database::create(backend).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let url = database.url();
+    last_line_of_success(&run(dir.path(), Some(url), "keys create --organization acme").await);
+    let store = mosaic_social::store::connect(url, Default::default())
+        .await
+        .unwrap();
+    let organization = store.find_organization("acme").await.unwrap().unwrap().id;
+    let key_of = async |id: &str| {
+        use secrecy::ExposeSecret;
+        let workspace = store
+            .find_workspace(organization, Some(id.parse().unwrap()))
+            .await
+            .unwrap()
+            .unwrap();
+        workspace
+            .ayrshare_profile_key
+            .map(|k| k.expose_secret().to_owned())
+    };
+
+    // `-`: from standard input; the final line break is not part of the key.
+    let created = create_workspace(
+        dir.path(),
+        url,
+        "from-stdin",
+        &["--ayrshare-profile-key", "-"],
+        b"PK-STDIN-1\n",
+    )
+    .await;
+    assert_eq!(
+        key_of(&last_line_of_success(&created)).await.as_deref(),
+        Some("PK-STDIN-1")
+    );
+    // From a file, written the Windows way.
+    let file = dir.path().join("profile-key");
+    std::fs::write(&file, "PK-FILE-2\r\n").unwrap();
+    let path = file.to_str().unwrap();
+    let created = create_workspace(
+        dir.path(),
+        url,
+        "from-file",
+        &["--ayrshare-profile-key-file", path],
+        b"",
+    )
+    .await;
+    assert_eq!(
+        key_of(&last_line_of_success(&created)).await.as_deref(),
+        Some("PK-FILE-2")
+    );
+
+    // Refused, with nothing written and the key never echoed.
+    std::fs::write(&file, "PK-SECRET-3\nsecond line\n").unwrap();
+    let two_lines = create_workspace(
+        dir.path(),
+        url,
+        "w1",
+        &["--ayrshare-profile-key-file", path],
+        b"",
+    )
+    .await;
+    assert_fails_with_one_line(&two_lines, &["more than one line"]);
+    assert!(!String::from_utf8_lossy(&two_lines.stderr).contains("PK-SECRET-3"));
+    let empty = create_workspace(
+        dir.path(),
+        url,
+        "w2",
+        &["--ayrshare-profile-key", "-"],
+        b"\n",
+    )
+    .await;
+    assert_fails_with_one_line(&empty, &["empty"]);
+    let endless = create_workspace(
+        dir.path(),
+        url,
+        "w3",
+        &["--ayrshare-profile-key-file", "/dev/zero"],
+        b"",
+    )
+    .await;
+    assert_fails_with_one_line(&endless, &["longer than 1024 bytes"]);
+    let missing = create_workspace(
+        dir.path(),
+        url,
+        "w4",
+        &["--ayrshare-profile-key-file", "/nonexistent/key"],
+        b"",
+    )
+    .await;
+    assert_fails_with_one_line(&missing, &["/nonexistent/key"]);
+    let both = create_workspace(
+        dir.path(),
+        url,
+        "w5",
+        &[
+            "--ayrshare-profile-key",
+            "PK",
+            "--ayrshare-profile-key-file",
+            path,
+        ],
+        b"",
+    )
+    .await;
+    assert_fails_with_one_line(&both, &["--ayrshare-profile-key-file"]);
+    let names: Vec<String> = store
+        .list_workspaces(organization)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|w| w.name)
+        .collect();
+    assert_eq!(names, ["primary", "from-stdin", "from-file"]);
+
+    // The help says why.
+    let help = run(dir.path(), Some(url), "workspaces create --help").await;
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains("--ayrshare-profile-key-file") && help.contains("`ps`"),
+        "{help}"
+    );
+}
+
+#[tokio::test]
+async fn a_profile_key_is_read_from_standard_input_or_a_file_on_sqlite() {
+    a_profile_key_is_read_from_standard_input_or_a_file(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_profile_key_is_read_from_standard_input_or_a_file_on_postgres() {
+    a_profile_key_is_read_from_standard_input_or_a_file(Backend::Postgres).await;
+}
+
 #[tokio::test]
 async fn serving_without_an_ayrshare_key_names_both_ways_out() {
     let dir = tempfile::tempdir().unwrap();

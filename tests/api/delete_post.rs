@@ -4,7 +4,11 @@
 
 use std::time::Duration;
 
+use chrono::Utc;
+use futures_util::future::join_all;
 use mosaic_social::domain::TrackedStatus;
+use mosaic_social::publishing::AppError;
+use mosaic_social::store::Caller;
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
@@ -30,6 +34,26 @@ fn delete(app: &TestApp, post_id: &str) -> reqwest::RequestBuilder {
     app.client
         .delete(app.url(&format!("/social/post/{post_id}")))
         .bearer_auth(&app.api_key)
+}
+
+/// What a DELETE answered: its status, and the body's `status` or `error`.
+async fn outcome(response: reqwest::Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    let body = response_json(response).await;
+    let word = body["status"]
+        .as_str()
+        .or(body["error"].as_str())
+        .unwrap_or("")
+        .to_owned();
+    (status, word)
+}
+
+/// The test key's caller, for calling a replica's use cases directly.
+async fn caller(app: &TestApp) -> Caller {
+    Caller {
+        organization_id: app.organization_id,
+        api_key_id: app.store.list_api_keys(app.organization_id).await.unwrap()[0].id,
+    }
 }
 
 backend_tests! {
@@ -179,5 +203,112 @@ backend_tests! {
         .expect("the deletion is recorded although its client left");
         assert_eq!(settled.tracked_status, TrackedStatus::Cancelled);
         assert_eq!(received(app, "DELETE", "/api/post").await.len(), 1);
+    }
+
+    async fn ten_deletes_at_once_send_one_delete_to_ayrshare(app) {
+        answer_creates(app).await;
+        answer_deletes(app, ResponseTemplate::new(200).set_body_json(json!({"status": "success", "id": "x"}))
+            .set_delay(Duration::from_millis(500))).await;
+        let (post_id, tracking_id) = scheduled(app, json!(["x"])).await;
+        let answers = join_all((0..10).map(|_| async { outcome(delete(app, &post_id).send().await.unwrap()).await })).await;
+        assert_eq!(received(app, "DELETE", "/api/post").await.len(), 1, "{answers:?}");
+        // One did it; each other one was told a change is in flight (409 conflict), or, when it
+        // came after, that the post is already deleted.
+        let done: Vec<_> = answers.iter().filter(|a| **a == (200, "success".to_owned())).collect();
+        assert_eq!(done.len(), 1, "{answers:?}");
+        assert!(answers.iter().all(|a| a.0 == 200 && (a.1 == "success" || a.1 == "deleted")
+            || *a == (409, "conflict".to_owned())), "{answers:?}");
+        assert!(answers.contains(&(409, "conflict".to_owned())), "{answers:?}");
+        assert_eq!(record(app, &tracking_id).await.tracked_status, TrackedStatus::Cancelled);
+        // The claim was given back: a later delete is answered from the record.
+        assert_eq!(outcome(delete(app, &post_id).send().await.unwrap()).await, (200, "deleted".to_owned()));
+        assert_eq!(received(app, "DELETE", "/api/post").await.len(), 1);
+    }
+
+    async fn updates_and_deletes_at_once_on_two_replicas_send_one_change_to_ayrshare(app) {
+        answer_creates(app).await;
+        let slow = |body: serde_json::Value| ResponseTemplate::new(200).set_body_json(body)
+            .set_delay(Duration::from_millis(500));
+        answer_deletes(app, slow(json!({"status": "success", "id": "x"}))).await;
+        Mock::given(method("PATCH")).and(path("/api/post"))
+            .respond_with(slow(json!({"status": "success", "id": "x"}))).mount(&app.ayrshare).await;
+        let (post_id, tracking_id) = scheduled(app, json!(["x"])).await;
+        let replica = app.replica().await;
+        let caller = caller(app).await;
+        let reschedule = json!({"schedule_date": "2032-01-01T00:00:00Z"});
+
+        let here = (0..6).map(|i| {
+            let request = if i % 2 == 0 {
+                delete(app, &post_id)
+            } else {
+                app.client.patch(app.url(&format!("/social/post/{post_id}")))
+                    .bearer_auth(&app.api_key).json(&reschedule)
+            };
+            async move { let response = request.send().await.unwrap(); outcome(response).await }
+        });
+        let there = (0..4).map(|i| {
+            let (replica, post_id, reschedule) = (replica.clone(), post_id.clone(), reschedule.clone());
+            async move {
+                let result = if i % 2 == 0 {
+                    replica.delete_post(caller, &post_id, None).await.map(|_| ())
+                } else {
+                    replica.update_post(caller, &post_id, reschedule).await.map(|_| ())
+                };
+                match result {
+                    Ok(()) => (200, "success".to_owned()),
+                    Err(AppError::Conflict { .. }) => (409, "conflict".to_owned()),
+                    Err(other) => panic!("{other:?}"),
+                }
+            }
+        });
+        let (here, there) = futures_util::future::join(join_all(here), join_all(there)).await;
+        let changes = received(app, "DELETE", "/api/post").await.len()
+            + received(app, "PATCH", "/api/post").await.len();
+        assert_eq!(changes, 1, "{here:?} {there:?}");
+        let answers: Vec<_> = here.iter().chain(there.iter()).collect();
+        assert_eq!(answers.iter().filter(|a| a.0 == 200 && a.1 == "success").count(), 1, "{answers:?}");
+        // Whichever won, the record says what it did.
+        let record = record(app, &tracking_id).await;
+        assert!(record.tracked_status == TrackedStatus::Cancelled
+            || record.schedule_date == Some("2032-01-01T00:00:00Z".parse().unwrap()), "{record:?}");
+    }
+
+    async fn a_change_claim_left_by_a_dead_process_holds_until_it_expires(app) {
+        answer_creates(app).await;
+        answer_deletes(app, ResponseTemplate::new(200).set_body_json(json!({"status": "success", "id": "x"}))).await;
+        let (post_id, tracking_id) = scheduled(app, json!(["x"])).await;
+        let id = tracking_id.parse().unwrap();
+        // A replica claimed the record for a change and died before it gave the claim back.
+        app.set_time(id, "change_in_flight_until", Utc::now() + chrono::Duration::minutes(1)).await;
+        let response = delete(app, &post_id).send().await.unwrap();
+        let body = expect_error(response, 409, "conflict").await;
+        assert!(body["detail"].as_str().unwrap().contains("in flight"), "{body}");
+        assert_eq!(body["tracked_status"], "scheduled");
+        assert!(received(app, "DELETE", "/api/post").await.is_empty());
+        // Once it has expired, the next change goes ahead.
+        app.set_time(id, "change_in_flight_until", Utc::now() - chrono::Duration::seconds(1)).await;
+        let response = delete(app, &post_id).send().await.unwrap();
+        assert_eq!(response_json(response).await["tracked_status"], "cancelled");
+        assert_eq!(received(app, "DELETE", "/api/post").await.len(), 1);
+    }
+
+    async fn a_late_release_never_frees_a_claim_taken_since(app) {
+        let record = crate::fixtures::new_tracking(app, "claimed").await;
+        app.store.insert_tracking(&record).await.unwrap();
+        let t0 = chrono::DateTime::from_timestamp_micros(Utc::now().timestamp_micros()).unwrap();
+        let minute = chrono::Duration::minutes(1);
+        let first = t0 + minute;
+        assert!(app.store.claim_change(record.id, t0, first).await.unwrap().is_some());
+        assert!(app.store.claim_change(record.id, t0, t0 + minute * 2).await.unwrap().is_none());
+        // The first claim expired and another change took the record.
+        let second = t0 + minute * 3;
+        let claimed = app.store.claim_change(record.id, first, second).await.unwrap();
+        assert_eq!(claimed.map(|r| r.id), Some(record.id));
+        // The first change's late release leaves the second one's claim alone...
+        app.store.release_change(record.id, first).await.unwrap();
+        assert!(app.store.claim_change(record.id, first, t0 + minute * 4).await.unwrap().is_none());
+        // ...and the second one's own release frees the record.
+        app.store.release_change(record.id, second).await.unwrap();
+        assert!(app.store.claim_change(record.id, first, t0 + minute * 4).await.unwrap().is_some());
     }
 }

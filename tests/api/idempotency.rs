@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
+use chrono::Utc;
 use futures_util::future::join;
+use mosaic_social::domain::{NewPost, ProviderAnswer, TrackedStatus, idempotency};
 use mosaic_social::store::{Inserted, NewTracking, StoredAnswerJson};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
@@ -44,6 +46,49 @@ fn replayed(response: &reqwest::Response) -> Option<&str> {
         .headers()
         .get("idempotent-replayed")
         .and_then(|v| v.to_str().ok())
+}
+
+/// The POST /post calls Ayrshare received.
+async fn publishes(app: &TestApp) -> usize {
+    crate::fixtures::received(app, "POST", "/api/post")
+        .await
+        .len()
+}
+
+/// Settles a record as a reading of its post would (a `GET /post/{id}`, or the reconciler's
+/// find in the history): published on X as `post_id`.
+async fn settle_as_posted(app: &TestApp, id: uuid::Uuid, post_id: &str) {
+    let reading = json!({"id": post_id, "status": "success", "errors": [],
+        "postIds": [{"status": "success", "platform": "twitter", "id": "T1",
+                     "postUrl": "https://x.example/T1"}]});
+    let answer = ProviderAnswer::new(200, &reading.to_string(), None);
+    let (record, _) = app
+        .publisher
+        .apply_reading(app.record(id).await, Ok(&answer))
+        .await
+        .unwrap();
+    assert_eq!(record.tracked_status, TrackedStatus::Posted);
+}
+
+/// A record as a create with `key` and `body` writes it before calling Ayrshare, left there as a
+/// crash would leave it: `pending`, no answer recorded.
+async fn crashed_create(app: &TestApp, key: &str, body: &str) -> uuid::Uuid {
+    let parsed = NewPost::parse(serde_json::from_str(body).unwrap(), Utc::now()).unwrap();
+    let base = crate::fixtures::new_tracking(app, &parsed.post).await;
+    let record = NewTracking {
+        idempotency_key: Some(key.into()),
+        request_fingerprint: Some(idempotency::fingerprint(
+            &parsed.ayrshare_body(),
+            app.primary_workspace_id,
+        )),
+        ayrshare_idempotency_key: Some(format!("mosaic-{}", base.id)),
+        ..base
+    };
+    assert!(matches!(
+        app.store.insert_tracking(&record).await.unwrap(),
+        Inserted::New(_)
+    ));
+    record.id
 }
 
 const BODY: &str =
@@ -260,5 +305,97 @@ backend_tests! {
         assert_eq!(holder.id, record.id);
         let stored: Value = serde_json::from_str(holder.stored_answer.unwrap().get()).unwrap();
         assert_eq!(stored, json!({"kind": "created", "n": 1}));
+    }
+
+    async fn a_retry_after_a_crash_answers_what_the_record_settled_to_without_publishing(app) {
+        answer_post(app, ResponseTemplate::new(200).set_body_json(success_body())).await;
+        let body = r#"{"post": "crashed", "platforms": ["x"]}"#;
+        let id = crashed_create(app, "crash-1", body).await;
+
+        // Still within its deadline: the first request may be running.
+        let busy = post_with_key(app, "crash-1", body).await;
+        assert_eq!(busy.headers()["retry-after"], "1");
+        expect_error(busy, 409, "idempotency_in_progress").await;
+
+        // Past its deadline it is over, its answer lost: in progress until the reconciler
+        // (which is off here, so a minute) has settled the record.
+        app.set_time(id, "created_at", Utc::now() - chrono::Duration::hours(1)).await;
+        let interrupted = post_with_key(app, "crash-1", body).await;
+        assert_eq!(interrupted.headers()["retry-after"], "60");
+        let error = expect_error(interrupted, 409, "idempotency_in_progress").await;
+        assert_eq!(error["tracking_id"], id.to_string());
+        assert!(error["detail"].as_str().unwrap().contains("stopped before it recorded"), "{error}");
+
+        // The reconciler's first pass makes it `unknown`: nobody knows yet whether it went out.
+        app.publisher.reconcile_pass().await.unwrap();
+        assert_eq!(app.record(id).await.tracked_status, TrackedStatus::Unknown);
+        let unknown = post_with_key(app, "crash-1", body).await;
+        assert_eq!(replayed(&unknown), Some("true"));
+        let error = expect_error(unknown, 504, "provider_timeout").await;
+        assert_eq!(error["tracked_status"], "unknown");
+
+        // Once the record has settled, a retry gets the answer the create would have given.
+        settle_as_posted(app, id, "FOUND-1").await;
+        let settled = post_with_key(app, "crash-1", body).await;
+        assert_eq!(settled.status(), 200);
+        assert_eq!(replayed(&settled), Some("true"));
+        let settled = response_json(settled).await;
+        assert_eq!(settled["tracking_id"], id.to_string());
+        assert_eq!(settled["tracked_status"], "posted");
+        assert_eq!(settled["post_id"], "FOUND-1");
+        assert_eq!(settled["status"], "success");
+        assert_eq!(settled["links"], json!([{"platform": "x", "post_url": "https://x.example/T1"}]));
+        // Kept from then on: the same answer byte for byte, even after the record moves on.
+        assert!(app.record(id).await.stored_answer.is_some());
+        let again = post_with_key(app, "crash-1", body).await;
+        assert_eq!(replayed(&again), Some("true"));
+        assert_eq!(response_json(again).await, settled);
+        assert_eq!(publishes(app).await, 0, "a retry never publishes");
+        assert_eq!(app.records().await.len(), 1);
+    }
+
+    async fn a_retry_after_an_answer_that_did_not_know_the_outcome_gets_the_settled_one(app) [crate::support::Options {
+        ayrshare_timeout: Duration::from_millis(300),
+        ..Default::default()
+    }] {
+        answer_post(app, ResponseTemplate::new(200).set_body_json(success_body())
+            .set_delay(Duration::from_secs(2))).await;
+        let first = post_with_key(app, "slow-1", BODY).await;
+        let first = expect_error(first, 504, "provider_timeout").await;
+        assert_eq!(first["tracked_status"], "unknown");
+        // While nobody knows, the first answer stands, byte for byte.
+        let again = post_with_key(app, "slow-1", BODY).await;
+        assert_eq!(replayed(&again), Some("true"));
+        assert_eq!(expect_error(again, 504, "provider_timeout").await, first);
+
+        let id: uuid::Uuid = first["tracking_id"].as_str().unwrap().parse().unwrap();
+        settle_as_posted(app, id, "LATE-1").await;
+        let settled = post_with_key(app, "slow-1", BODY).await;
+        assert_eq!(settled.status(), 200);
+        assert_eq!(replayed(&settled), Some("true"));
+        let settled = response_json(settled).await;
+        assert_eq!((settled["tracked_status"].as_str(), settled["post_id"].as_str()), (Some("posted"), Some("LATE-1")));
+        let again = post_with_key(app, "slow-1", BODY).await;
+        assert_eq!(response_json(again).await, settled);
+        assert_eq!(publishes(app).await, 1);
+    }
+
+    async fn a_crashed_create_that_failed_at_ayrshare_is_replayed_as_the_refusal(app) {
+        let body = r#"{"post": "refused", "platforms": ["x"]}"#;
+        let id = crashed_create(app, "crash-2", body).await;
+        app.set_time(id, "created_at", Utc::now() - chrono::Duration::hours(1)).await;
+        app.publisher.reconcile_pass().await.unwrap();
+        let reading = json!({"id": "F-1", "status": "error", "errors": [{"action": "post",
+            "status": "error", "code": 156, "platform": "twitter", "message": "account is not linked"}],
+            "postIds": []});
+        let answer = ProviderAnswer::new(200, &reading.to_string(), None);
+        let (record, _) = app.publisher.apply_reading(app.record(id).await, Ok(&answer)).await.unwrap();
+        assert_eq!(record.tracked_status, TrackedStatus::Failed);
+        let refused = post_with_key(app, "crash-2", body).await;
+        assert_eq!(replayed(&refused), Some("true"));
+        let error = expect_error(refused, 400, "provider_rejected").await;
+        assert_eq!(error["tracked_status"], "failed");
+        assert_eq!(error["tracking_id"], id.to_string());
+        assert_eq!(publishes(app).await, 0);
     }
 }

@@ -1,10 +1,12 @@
 //! `GET /social/posts`: newest first, each filter, keyset pages that neither skip nor repeat
 //! while posts keep arriving, a tampered cursor, and organization scoping.
 
+use mosaic_social::domain::post_list::PAGE_BYTES;
+use mosaic_social::store::NewTracking;
 use serde_json::{Value, json};
 
 use crate::backend_tests;
-use crate::fixtures::{answer_creates, create, published, scheduled};
+use crate::fixtures::{answer_creates, create, new_tracking, published, scheduled};
 use crate::support::{TestApp, expect_error, response_json};
 
 /// `GET /social/posts` with this query; the answer after checking it is a 200.
@@ -50,6 +52,16 @@ async fn every_page(
         }
         assert!(pages.len() < 20, "the pages never end");
     }
+}
+
+/// Writes a record with this text straight into the database (no body limit there): its id.
+async fn record_with_text(app: &TestApp, text: String) -> String {
+    let record = NewTracking {
+        post: text,
+        ..new_tracking(app, "").await
+    };
+    app.store.insert_tracking(&record).await.unwrap();
+    record.id.to_string()
 }
 
 /// Asserts that the list with `query` holds exactly `expected`, in that order.
@@ -194,5 +206,51 @@ backend_tests! {
         assert_eq!(response.status(), 200);
         let response = app.client.get(app.url("/social/posts")).send().await.unwrap();
         expect_error(response, 401, "invalid_api_key").await;
+    }
+
+    async fn large_records_make_shorter_pages_within_the_byte_budget_and_each_comes_once(app) {
+        // Oldest first: six of 300 kB, one larger than the whole budget, one that is 200 kB in
+        // the database but 1.2 MB as JSON (each control character is written \u0001), two more.
+        let mut ids = Vec::new();
+        for i in 0..6 {
+            ids.push(record_with_text(app, format!("{i}").repeat(300_000)).await);
+        }
+        ids.push(record_with_text(app, "b".repeat(PAGE_BYTES as usize + 100_000)).await);
+        ids.push(record_with_text(app, "\u{1}".repeat(200_000)).await);
+        ids.push(record_with_text(app, "c".repeat(300_000)).await);
+        ids.push(record_with_text(app, "d".repeat(300_000)).await);
+        ids.reverse();
+
+        let mut pages = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let query = match &cursor {
+                Some(c) => format!("/social/posts?limit=100&cursor={c}"),
+                None => "/social/posts?limit=100".to_owned(),
+            };
+            let response = app.get(&query).send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            let text = response.text().await.unwrap();
+            let page: Value = serde_json::from_str(&text).unwrap();
+            let posts = page["posts"].as_array().unwrap();
+            // Within the budget (and its envelope), unless one record alone is larger.
+            assert!(
+                posts.len() == 1 || text.len() as u64 <= PAGE_BYTES + 200,
+                "{} records in {} bytes", posts.len(), text.len()
+            );
+            pages.push(tracking_ids(&page));
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => break,
+            }
+            assert!(pages.len() < 20, "the pages never end");
+        }
+        assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [2, 1, 1, 3, 3]);
+        // Every record exactly once, newest first.
+        assert_eq!(pages.concat(), ids);
+        // A small page size still wins over the budget.
+        let first = list(app, "?limit=1").await;
+        assert_eq!(tracking_ids(&first), [ids[0].clone()]);
+        assert!(first["next_cursor"].is_string());
     }
 }

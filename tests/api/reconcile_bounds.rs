@@ -160,11 +160,8 @@ backend_tests! {
         let b = app.client.post(app.url("/social/post")).bearer_auth(&key_b).json(&body)
             .send().await.unwrap();
         assert_eq!(b.status(), 502);
-        let b_record = {
-            let all = app.store.list_tracking(org_b, &Default::default(), None, 10).await.unwrap();
-            assert_eq!(all.len(), 1);
-            all[0].clone()
-        };
+        let b: Uuid = response_json(b).await["tracking_id"].as_str().unwrap().parse().unwrap();
+        let b_record = app.store.find_tracking(org_b, b).await.unwrap().expect("B's record");
         assert_eq!((b_record.tracked_status, b_record.provider_post_id.as_deref()), (TrackedStatus::Unknown, None));
         Mock::given(method("GET")).and(path("/api/history"))
             .respond_with(ResponseTemplate::new(200).set_body_json(json!({"history": [

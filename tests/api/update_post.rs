@@ -168,4 +168,33 @@ backend_tests! {
         assert!(received(app, "PATCH", "/api/post").await.is_empty());
         assert!(!record(app, &tracking_id).await.paused);
     }
+
+    async fn five_reschedules_at_once_send_one_update_to_ayrshare(app) {
+        answer_creates(app).await;
+        answer_updates(app, updated().set_delay(std::time::Duration::from_millis(500))).await;
+        let (post_id, tracking_id) = scheduled(app, json!(["x"])).await;
+        let dates = ["2032-01-01T00:00:00Z", "2032-01-02T00:00:00Z", "2032-01-03T00:00:00Z",
+                     "2032-01-04T00:00:00Z", "2032-01-05T00:00:00Z"];
+        let post_id = post_id.as_str();
+        let answers = futures_util::future::join_all(dates.iter().map(|date| async move {
+            let response = patch(app, post_id, json!({"schedule_date": date})).send().await.unwrap();
+            (response.status().as_u16(), response_json(response).await)
+        })).await;
+        assert_eq!(received(app, "PATCH", "/api/post").await.len(), 1, "{answers:?}");
+        let done: Vec<_> = answers.iter().filter(|(status, _)| *status == 200).collect();
+        assert_eq!(done.len(), 1, "{answers:?}");
+        for (status, body) in &answers {
+            if *status != 200 {
+                assert_eq!((*status, body["error"].as_str()), (409, Some("conflict")), "{body}");
+                assert!(body["detail"].as_str().unwrap().contains("in flight"), "{body}");
+            }
+        }
+        // The record follows the one change Ayrshare made.
+        let record = record(app, &tracking_id).await;
+        assert_eq!(Some(record.schedule_date.unwrap()), done[0].1["schedule_date"].as_str().map(|d| d.parse().unwrap()));
+        // The claim was given back: the next change goes ahead at once.
+        let next = patch(app, post_id, json!({"notes": "after"})).send().await.unwrap();
+        assert_eq!(next.status(), 200);
+        assert_eq!(received(app, "PATCH", "/api/post").await.len(), 2);
+    }
 }

@@ -1,5 +1,6 @@
-//! `GET /whoami`: the organization, the calling key and the workspaces; never a key or a profile
-//! key; `last_used_at` kept roughly current with at most one write per key per interval.
+//! `GET /whoami`: the organization, the calling key and the workspaces, a page at a time; never a
+//! key or a profile key; `last_used_at` kept roughly current with at most one write per key per
+//! interval.
 
 use std::time::Duration;
 
@@ -78,5 +79,53 @@ backend_tests! {
         assert_ne!(body["workspaces"][0]["id"], app.primary_workspace_id.to_string());
         let response = app.client.get(app.url("/whoami")).send().await.unwrap();
         expect_error(response, 401, "invalid_api_key").await;
+    }
+
+    async fn many_workspaces_are_listed_a_page_at_a_time_each_once(app) {
+        for i in 0..250 {
+            app.store.create_workspace(app.organization_id, &format!("brand-{i:03}"), None).await.unwrap();
+        }
+        // Primary first, then oldest first: the order the CLI lists them in.
+        let expected: Vec<String> = app.store.list_workspaces(app.organization_id).await.unwrap()
+            .iter().map(|w| w.id.to_string()).collect();
+        assert_eq!(expected.len(), 251);
+        let mut pages = Vec::new();
+        let mut path = "/whoami".to_owned();
+        loop {
+            let body = response_json(app.get(&path).send().await.unwrap()).await;
+            assert_eq!(body["organization"]["name"], "acme");
+            let ids: Vec<String> = body["workspaces"].as_array().unwrap().iter()
+                .map(|w| w["id"].as_str().unwrap().to_owned()).collect();
+            pages.push(ids);
+            match body["workspaces_next_cursor"].as_str() {
+                Some(cursor) => path = format!("/whoami?workspaces_cursor={cursor}"),
+                None => break,
+            }
+            assert!(pages.len() < 10, "the pages never end");
+        }
+        assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [100, 100, 51]);
+        assert_eq!(pages.concat(), expected);
+
+        // A cursor this service did not issue, or a parameter whoami does not know, is refused.
+        let first = response_json(app.get("/whoami").send().await.unwrap()).await;
+        let cursor = first["workspaces_next_cursor"].as_str().unwrap();
+        for query in [format!("workspaces_cursor={}", &cursor[1..]), "workspaces_cursor=x".into(),
+                      "limit=5".into(), format!("workspaces_cursor={cursor}&workspaces_cursor={cursor}")] {
+            let response = app.get(&format!("/whoami?{query}")).send().await.unwrap();
+            let body = expect_error(response, 400, "validation_error").await;
+            assert!(["workspaces_cursor", "limit"].contains(&body["errors"][0]["field"].as_str().unwrap()), "{body}");
+        }
+        // Our cursor positions only the caller's own list: another organization sees its own.
+        let (their_key, _) = app.other_organization("globex").await;
+        let theirs = response_json(app.client.get(app.url(&format!("/whoami?workspaces_cursor={cursor}")))
+            .bearer_auth(&their_key).send().await.unwrap()).await;
+        assert_eq!(theirs["workspaces"], json!([]));
+        assert_eq!(theirs["workspaces_next_cursor"], serde_json::Value::Null);
+    }
+
+    async fn an_organization_with_few_workspaces_gets_them_all_and_no_cursor(app) {
+        let body = response_json(app.get("/whoami").send().await.unwrap()).await;
+        assert_eq!(body["workspaces"].as_array().unwrap().len(), 1);
+        assert_eq!(body["workspaces_next_cursor"], serde_json::Value::Null);
     }
 }

@@ -1,0 +1,248 @@
+//! Organizations, keys and workspaces on SQLite: the `AccountStore` half of [`SqliteStore`].
+
+use super::*;
+
+#[async_trait]
+impl AccountStore for SqliteStore {
+    async fn authenticate(&self, hash: &KeyHash) -> Result<Option<Caller>, StoreError> {
+        let row: Option<(Hyphenated, Hyphenated)> = sqlx::query_as(
+            "select id, organization_id from api_keys where key_hash = $1 and revoked_at is null",
+        )
+        .bind(&hash.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(key, organization)| Caller {
+            organization_id: organization.into_uuid(),
+            api_key_id: key.into_uuid(),
+        }))
+    }
+
+    async fn find_workspace(
+        &self,
+        organization_id: Uuid,
+        workspace_id: Option<Uuid>,
+    ) -> Result<Option<Workspace>, StoreError> {
+        let row: Option<WorkspaceRow> = sqlx::query_as(&format!(
+            "select {WORKSPACE_COLUMNS} from workspaces \
+             where organization_id = $1 and (id = $2 or ($2 is null and is_primary))"
+        ))
+        .bind(organization_id.hyphenated())
+        .bind(workspace_id.map(Uuid::hyphenated))
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(Workspace::from))
+    }
+
+    async fn ensure_organization(&self, name: &str) -> Result<Organization, StoreError> {
+        // `begin immediate` would be the SQLite way to take the write lock up front; the insert
+        // below takes it anyway, and `on conflict do nothing` settles a race the same way.
+        let mut tx = self.pool.begin().await?;
+        let inserted: Option<OrganizationRow> = sqlx::query_as(
+            "insert into organizations (id, name, created_at) values ($1, $2, $3) \
+             on conflict (name) do nothing returning id, name, created_at",
+        )
+        .bind(Uuid::new_v4().hyphenated())
+        .bind(name)
+        .bind(crate::store::now())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let organization = match inserted {
+            Some(row) => {
+                sqlx::query(
+                    "insert into workspaces (id, organization_id, name, is_primary, created_at) \
+                     values ($1, $2, $3, true, $4)",
+                )
+                .bind(Uuid::new_v4().hyphenated())
+                .bind(row.id)
+                .bind(PRIMARY_WORKSPACE_NAME)
+                .bind(crate::store::now())
+                .execute(&mut *tx)
+                .await?;
+                row
+            }
+            None => {
+                sqlx::query_as("select id, name, created_at from organizations where name = $1")
+                    .bind(name)
+                    .fetch_one(&mut *tx)
+                    .await?
+            }
+        };
+        tx.commit().await?;
+        Ok(organization.into())
+    }
+
+    async fn find_organization(&self, name: &str) -> Result<Option<Organization>, StoreError> {
+        let row: Option<OrganizationRow> =
+            sqlx::query_as("select id, name, created_at from organizations where name = $1")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(Organization::from))
+    }
+
+    async fn find_organization_by_id(&self, id: Uuid) -> Result<Option<Organization>, StoreError> {
+        let row: Option<OrganizationRow> =
+            sqlx::query_as("select id, name, created_at from organizations where id = $1")
+                .bind(id.hyphenated())
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(Organization::from))
+    }
+
+    async fn list_workspaces(
+        &self,
+        organization_id: Uuid,
+    ) -> Result<Vec<WorkspaceInfo>, StoreError> {
+        let rows: Vec<WorkspaceInfoRow> = sqlx::query_as(&format!(
+            "select {WORKSPACE_INFO_COLUMNS} from workspaces where organization_id = $1 \
+             order by is_primary desc, created_at, id"
+        ))
+        .bind(organization_id.hyphenated())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(WorkspaceInfo::from).collect())
+    }
+
+    async fn list_workspace_page(
+        &self,
+        organization_id: Uuid,
+        after: Option<WorkspacePosition>,
+        limit: i64,
+    ) -> Result<Vec<WorkspaceInfo>, StoreError> {
+        // The one primary workspace comes first: after it, every other one; after another one,
+        // those later in (created_at, id).
+        let rows: Vec<WorkspaceInfoRow> = sqlx::query_as(&format!(
+            "select {WORKSPACE_INFO_COLUMNS} from workspaces where organization_id = $1 \
+             and ($2 is null \
+                  or ($2 and not is_primary) \
+                  or (not $2 and not is_primary and (created_at, id) > ($3, $4))) \
+             order by is_primary desc, created_at, id limit $5"
+        ))
+        .bind(organization_id.hyphenated())
+        .bind(after.map(|a| a.is_primary))
+        .bind(after.map(|a| a.created_at))
+        .bind(after.map(|a| a.id.hyphenated()))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(WorkspaceInfo::from).collect())
+    }
+
+    async fn count_organizations(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("select count(*) from organizations")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    async fn create_workspace(
+        &self,
+        organization_id: Uuid,
+        name: &str,
+        ayrshare_profile_key: Option<&str>,
+    ) -> Result<Workspace, StoreError> {
+        let row: Option<WorkspaceRow> = sqlx::query_as(&format!(
+            "insert into workspaces (id, organization_id, name, is_primary, ayrshare_profile_key, created_at) \
+             values ($1, $2, $3, false, $4, $5) \
+             on conflict (organization_id, name) do nothing returning {WORKSPACE_COLUMNS}"
+        ))
+        .bind(Uuid::new_v4().hyphenated())
+        .bind(organization_id.hyphenated())
+        .bind(name)
+        .bind(ayrshare_profile_key)
+        .bind(crate::store::now())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(Workspace::from)
+            .ok_or_else(|| StoreError::Conflict(format!("a workspace named {name} already exists")))
+    }
+
+    async fn insert_api_key(
+        &self,
+        organization_id: Uuid,
+        hash: &KeyHash,
+        prefix: &str,
+        label: Option<&str>,
+    ) -> Result<ApiKeyInfo, StoreError> {
+        let row: ApiKeyRow = sqlx::query_as(&format!(
+            "insert into api_keys (id, organization_id, key_hash, prefix, label, created_at) \
+             values ($1, $2, $3, $4, $5, $6) returning {API_KEY_COLUMNS}"
+        ))
+        .bind(Uuid::new_v4().hyphenated())
+        .bind(organization_id.hyphenated())
+        .bind(&hash.0)
+        .bind(prefix)
+        .bind(label)
+        .bind(crate::store::now())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.into())
+    }
+
+    async fn list_api_keys(&self, organization_id: Uuid) -> Result<Vec<ApiKeyInfo>, StoreError> {
+        let rows: Vec<ApiKeyRow> = sqlx::query_as(&format!(
+            "select {API_KEY_COLUMNS} from api_keys where organization_id = $1 \
+             order by created_at, id"
+        ))
+        .bind(organization_id.hyphenated())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(ApiKeyInfo::from).collect())
+    }
+
+    async fn find_api_key(&self, id: Uuid) -> Result<Option<ApiKeyInfo>, StoreError> {
+        let row: Option<ApiKeyRow> = sqlx::query_as(&format!(
+            "select {API_KEY_COLUMNS} from api_keys where id = $1"
+        ))
+        .bind(id.hyphenated())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(ApiKeyInfo::from))
+    }
+
+    async fn touch_api_key(
+        &self,
+        id: Uuid,
+        at: DateTime<Utc>,
+        not_before: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "update api_keys set last_used_at = $2 \
+             where id = $1 and (last_used_at is null or last_used_at < $3)",
+        )
+        .bind(id.hyphenated())
+        .bind(at)
+        .bind(not_before)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn revoke_api_key(&self, id_or_prefix: &str) -> Result<ApiKeyInfo, StoreError> {
+        let id = Uuid::parse_str(id_or_prefix).ok();
+        // Take the write lock up front: a transaction that reads first and then writes cannot
+        // wait for a running server's own write (its `last_used_at` touch) and fails with
+        // "database is locked" instead; `begin immediate` waits its busy timeout like any write.
+        let mut tx = self.pool.begin_with("begin immediate").await?;
+        let found: Vec<ApiKeyRow> = sqlx::query_as(&format!(
+            "select {API_KEY_COLUMNS} from api_keys where id = $1 or prefix = $2"
+        ))
+        .bind(id.map(Uuid::hyphenated))
+        .bind(id_or_prefix)
+        .fetch_all(&mut *tx)
+        .await?;
+        let key = pick_key(
+            id_or_prefix,
+            found.into_iter().map(ApiKeyInfo::from).collect(),
+        )?;
+        let row: ApiKeyRow = sqlx::query_as(&format!(
+            "update api_keys set revoked_at = coalesce(revoked_at, $2) where id = $1 \
+             returning {API_KEY_COLUMNS}"
+        ))
+        .bind(key.id.hyphenated())
+        .bind(crate::store::now())
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(row.into())
+    }
+}
