@@ -18,6 +18,7 @@ use crate::http::{self, AppState, ConnectionLimits};
 use crate::publishing::idempotency::{PURGE_EVERY, run_purge};
 use crate::publishing::reconcile::run_reconciler;
 use crate::publishing::{Publisher, PublishingSettings, ReconcileSettings, WebhookSettings};
+use crate::secrets::{Keyring, Secrets, SecretsKey};
 use crate::store::{self, DynStore};
 use crate::telemetry::metrics;
 use mock_ayrshare::MockConfig;
@@ -274,13 +275,53 @@ fn webhook_secrets(config: &Config, mode: Mode) -> Vec<SecretString> {
     config.webhook_secrets.clone()
 }
 
+/// The keyring stored secrets are sealed with: `SECRETS_KEY`, or in the sandbox its own key,
+/// made on first start and kept (owner-only) beside its database.
+fn secrets_of(config: &Config) -> Result<Secrets, BuildError> {
+    if let Some(keyring) = &config.secrets_key {
+        return Ok(Secrets::new(Some(keyring.clone())));
+    }
+    let Some(file) = &config.sandbox_secrets_key_file else {
+        return Ok(Secrets::new(None));
+    };
+    let failed = |e: std::io::Error| {
+        BuildError(format!("the sandbox's secrets key {}: {e}", file.display()))
+    };
+    let key = match std::fs::read_to_string(file) {
+        Ok(text) => SecretsKey::from_base64(text.trim()).map_err(|e| {
+            BuildError(format!("the sandbox's secrets key {}: {e}", file.display()))
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let (key, text) = SecretsKey::generate_with_text();
+            if let Some(dir) = file.parent() {
+                std::fs::create_dir_all(dir).map_err(failed)?;
+            }
+            write_owner_only(file, text.expose_secret()).map_err(failed)?;
+            key
+        }
+        Err(e) => return Err(failed(e)),
+    };
+    Ok(Secrets::new(Some(Keyring::new(key))))
+}
+
+/// Writes a new file only its owner may read (on Unix), failing if it exists.
+fn write_owner_only(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(text.as_bytes())
+}
+
 /// Connects to the configured database and applies pending migrations.
 pub async fn open_store(config: &Config) -> Result<DynStore, BuildError> {
     if let Some(dir) = config.default_database_dir() {
         std::fs::create_dir_all(&dir)
             .map_err(|e| BuildError(format!("cannot create {}: {e}", dir.display())))?;
     }
-    let store = store::connect(config.database_url.expose_secret(), config.pool)
+    let secrets = secrets_of(config)?;
+    let store = store::connect(config.database_url.expose_secret(), config.pool, secrets)
         .await
         .map_err(|e| {
             if e.is_missing_database() {
@@ -335,4 +376,35 @@ async fn start_simulator() -> Result<Url, BuildError> {
         }
     });
     Url::parse(&format!("http://{addr}/api")).map_err(|e| BuildError(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sandbox_makes_its_secrets_key_once_owner_only_and_reads_it_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::from_lookup(|_| None).unwrap();
+        config.sandbox_secrets_key_file = Some(dir.path().join("deeper").join("key"));
+        let first = secrets_of(&config).unwrap();
+        let sealed = first.seal("profile-key", b"workspaces:1").unwrap();
+        let again = secrets_of(&config).unwrap();
+        assert_eq!(
+            again
+                .open(&sealed, b"workspaces:1")
+                .unwrap()
+                .expose_secret(),
+            "profile-key"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let file = config.sandbox_secrets_key_file.as_ref().unwrap();
+            let mode = std::fs::metadata(file).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        config.sandbox_secrets_key_file = None;
+        assert!(!secrets_of(&config).unwrap().is_configured());
+    }
 }

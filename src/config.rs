@@ -41,6 +41,8 @@ pub const DEFAULT_SQLITE_FILE: &str = "mosaic-social.db";
 /// The sandbox's own embedded database, in [`data_dir`]: `serve --sandbox` never uses
 /// `DATABASE_URL`, so that simulated posts never land in a production table by accident.
 pub const SANDBOX_SQLITE_FILE: &str = "sandbox.db";
+/// The sandbox's own `SECRETS_KEY`, in [`data_dir`] beside its database, when none is set.
+pub const SANDBOX_SECRETS_KEY_FILE: &str = "sandbox-secrets.key";
 
 /// Where the embedded databases live, whatever the working directory: the user's data directory
 /// (`$XDG_DATA_HOME/mosaic-social`, by default `~/.local/share/mosaic-social` on Linux,
@@ -112,6 +114,12 @@ pub struct Config {
     pub webhook_secrets: Vec<SecretString>,
     /// `WEBHOOK_TOLERANCE_SECS`: how far a webhook's timestamp may be from now, either way.
     pub webhook_tolerance: Duration,
+    /// `SECRETS_KEY` and `SECRETS_KEY_PREVIOUS`: the key every stored secret is encrypted under
+    /// (`crate::secrets`); `None` when unset (the sandbox then makes and keeps its own).
+    pub secrets_key: Option<crate::secrets::Keyring>,
+    /// Where the sandbox keeps its own secrets key when `SECRETS_KEY` is unset: made on first
+    /// use, read on every later one, so that its stored secrets stay readable across restarts.
+    pub sandbox_secrets_key_file: Option<PathBuf>,
 }
 
 /// A setting that is missing or malformed; its `Display` is the one line printed at startup.
@@ -123,10 +131,65 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(name: &'static str, problem: impl Into<String>) -> Self {
+    /// A problem with the setting `name`.
+    pub fn new(name: &'static str, problem: impl Into<String>) -> Self {
         ConfigError {
             name,
             problem: problem.into(),
+        }
+    }
+}
+
+/// The variables one family of settings reads from: each family (the events, the connections,
+/// ...) has its own `read(&Vars)` in its own module, and [`Config::from_lookup`] assembles them,
+/// so that no one function carries every setting. An empty value counts as unset, as in most
+/// shells' `VAR= command`.
+pub struct Vars<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl<'a> Vars<'a> {
+    pub fn new(lookup: &'a dyn Fn(&str) -> Option<String>) -> Vars<'a> {
+        Vars { lookup }
+    }
+
+    /// The value of `name`, unless unset or blank.
+    pub fn get(&self, name: &str) -> Option<String> {
+        (self.lookup)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    /// A whole number within `range`, `default` when unset.
+    pub fn number(
+        &self,
+        name: &'static str,
+        default: u64,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Result<u64, ConfigError> {
+        number(&|n: &str| self.get(n), name, default, range)
+    }
+
+    /// A whole number of seconds from `min` to 3600, `default` when unset.
+    pub fn seconds(
+        &self,
+        name: &'static str,
+        default: Duration,
+        min: u64,
+    ) -> Result<Duration, ConfigError> {
+        seconds(&|n: &str| self.get(n), name, default, min)
+    }
+
+    /// `true` or `false` (also `1`/`0`, `yes`/`no`, any case), `default` when unset.
+    pub fn flag(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(text) => match text.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => Ok(true),
+                "false" | "0" | "no" => Ok(false),
+                _ => Err(ConfigError::new(
+                    name,
+                    format!("'{text}' is not true or false"),
+                )),
+            },
         }
     }
 }
@@ -153,8 +216,8 @@ impl Config {
 
     /// Builds the configuration from any source of variables (the environment, or a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        // An empty value counts as unset, as in most shells' `VAR= command`.
-        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let vars = Vars::new(&lookup);
+        let get = |name: &str| vars.get(name);
 
         let (database_url, database_is_default) = match get("DATABASE_URL") {
             Some(url) => {
@@ -400,6 +463,8 @@ impl Config {
             reconcile_profile_share_percent,
             webhook_secrets,
             webhook_tolerance,
+            secrets_key: crate::secrets::read_settings(&vars)?,
+            sandbox_secrets_key_file: None,
         })
     }
 
@@ -422,6 +487,9 @@ impl Config {
     pub fn use_sandbox_database(&mut self) {
         self.database_url = SecretString::from(embedded_url(SANDBOX_SQLITE_FILE));
         self.database_is_default = true;
+        if self.secrets_key.is_none() {
+            self.sandbox_secrets_key_file = Some(data_dir().join(SANDBOX_SECRETS_KEY_FILE));
+        }
     }
 
     /// The database in use, to print: a SQLite file by its absolute path, a Postgres URL without
@@ -716,6 +784,52 @@ mod tests {
             config(&[("AYRSHARE_X_API_KEY", "k")]).unwrap_err().name,
             "AYRSHARE_X_API_SECRET"
         );
+    }
+
+    #[test]
+    fn the_secrets_key_is_read_and_each_problem_names_its_setting() {
+        let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+        let old = "HyAhIiMkJSYnKCkqKywtLi8wMTIzNDU2Nzg5Ojs8PT4=";
+        assert!(config(&[]).unwrap().secrets_key.is_none());
+        let read = config(&[("SECRETS_KEY", key), ("SECRETS_KEY_PREVIOUS", old)])
+            .unwrap()
+            .secrets_key
+            .expect("a keyring");
+        assert!(read.previous.is_some());
+        for (vars, named) in [
+            (vec![("SECRETS_KEY", "c2hvcnQ=")], "SECRETS_KEY"),
+            (vec![("SECRETS_KEY", "not base64!")], "SECRETS_KEY"),
+            (vec![("SECRETS_KEY_PREVIOUS", old)], "SECRETS_KEY"),
+            (
+                vec![("SECRETS_KEY", key), ("SECRETS_KEY_PREVIOUS", "c2hvcnQ=")],
+                "SECRETS_KEY_PREVIOUS",
+            ),
+        ] {
+            let error = config(&vars).unwrap_err();
+            assert_eq!(error.name, named, "{error}");
+            let line = error.to_string();
+            assert!(line.starts_with(&format!("{named}: ")), "{line}");
+            assert!(
+                !line.contains(&format!("{named}: {named}")),
+                "named once: {line}"
+            );
+            assert!(!line.contains(key) && !line.contains(old), "{line}");
+        }
+    }
+
+    #[test]
+    fn a_flag_reads_true_or_false_and_refuses_anything_else() {
+        let lookup = |name: &str| match name {
+            "ON" => Some("Yes".to_owned()),
+            "OFF" => Some("0".to_owned()),
+            "BAD" => Some("maybe".to_owned()),
+            _ => None,
+        };
+        let vars = Vars::new(&lookup);
+        assert!(vars.flag("ON", false).unwrap());
+        assert!(!vars.flag("OFF", true).unwrap());
+        assert!(vars.flag("UNSET", true).unwrap());
+        assert_eq!(vars.flag("BAD", true).unwrap_err().name, "BAD");
     }
 
     #[test]

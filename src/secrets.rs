@@ -10,6 +10,7 @@
 //! secret.
 
 use std::fmt;
+use std::sync::Arc;
 
 use aes_gcm::Aes256Gcm;
 use aes_gcm::aead::Nonce;
@@ -21,6 +22,8 @@ use base64::engine::{DecodePaddingMode, general_purpose};
 use rand::TryRngCore;
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
+
+use crate::config::{ConfigError, Vars};
 
 /// What every envelope starts with, whatever its version.
 pub const ENVELOPE_PREFIX: &str = "enc:";
@@ -90,6 +93,8 @@ pub enum SecretsError {
     Undecryptable,
     #[error("the decrypted value is not utf-8")]
     NotUtf8,
+    #[error("SECRETS_KEY is not set: a secret cannot be stored or read without it")]
+    NoKey,
 }
 
 /// A 32-byte AES-256-GCM key. `Debug` shows only its fingerprint; the key schedule is zeroed
@@ -132,6 +137,19 @@ impl SecretsKey {
         let key = SecretsKey::from_bytes(&bytes).expect("32 bytes make a key");
         secrecy::zeroize::Zeroize::zeroize(&mut bytes);
         key
+    }
+
+    /// A new random key with its base64 text (as `SECRETS_KEY` would hold it), for a key that
+    /// must outlive the process: the sandbox writes the text to a file of its own.
+    pub fn generate_with_text() -> (SecretsKey, SecretString) {
+        let mut bytes = [0u8; KEY_BYTES];
+        rand::rngs::OsRng
+            .try_fill_bytes(&mut bytes)
+            .expect("the operating system's random generator works");
+        let key = SecretsKey::from_bytes(&bytes).expect("32 bytes make a key");
+        let text = SecretString::from(general_purpose::STANDARD.encode(bytes));
+        secrecy::zeroize::Zeroize::zeroize(&mut bytes);
+        (key, text)
     }
 
     /// The fingerprint written into envelopes: eight hex characters of a SHA-256 of the key,
@@ -310,6 +328,71 @@ fn parse_envelope(stored: &str) -> Result<Envelope<'_>, SecretsError> {
 
 fn full_aad(aad: &[u8]) -> Vec<u8> {
     [AAD_DOMAIN, aad].concat()
+}
+
+/// Reads `SECRETS_KEY` and `SECRETS_KEY_PREVIOUS` (base64 of 32 bytes each); `None` when
+/// `SECRETS_KEY` is unset. The previous key alone is refused: it only decrypts beside a current one.
+pub fn read_settings(vars: &Vars) -> Result<Option<Keyring>, ConfigError> {
+    match (vars.get("SECRETS_KEY"), vars.get("SECRETS_KEY_PREVIOUS")) {
+        (None, None) => Ok(None),
+        (None, Some(_)) => Err(ConfigError::new(
+            "SECRETS_KEY",
+            "is not set, but SECRETS_KEY_PREVIOUS is: the previous key is only accepted beside \
+             a current one",
+        )),
+        (Some(current), previous) => Keyring::from_base64(&current, previous.as_deref())
+            .map(Some)
+            .map_err(|e| {
+                let name = match e {
+                    KeyringError::Current(_) => "SECRETS_KEY",
+                    _ => "SECRETS_KEY_PREVIOUS",
+                };
+                // The keyring's message starts with the setting's name; say it once.
+                let text = e.to_string();
+                let problem = text.strip_prefix(&format!("{name}: ")).unwrap_or(&text);
+                ConfigError::new(name, problem.to_owned())
+            }),
+    }
+}
+
+/// What a store holds to keep secrets encrypted at rest: the keyring when `SECRETS_KEY` (or the
+/// sandbox's own key) is set. Cheap to clone. Every stored secret goes through [`Secrets::seal`]
+/// on its way in and [`Secrets::open`] on its way out, with the row it belongs to as associated
+/// data (`b"<table>.<column>:<row id>"`), so that a value moved to another row does not decrypt.
+#[derive(Clone, Debug, Default)]
+pub struct Secrets(Option<Arc<Keyring>>);
+
+impl Secrets {
+    pub fn new(keyring: Option<Keyring>) -> Secrets {
+        Secrets(keyring.map(Arc::new))
+    }
+
+    /// Whether a key is set.
+    pub fn is_configured(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// The keyring, when a key is set.
+    pub fn keyring(&self) -> Option<&Keyring> {
+        self.0.as_deref()
+    }
+
+    /// The envelope to store for `plaintext`.
+    pub fn seal(&self, plaintext: &str, aad: &[u8]) -> Result<String, SecretsError> {
+        Ok(self
+            .0
+            .as_ref()
+            .ok_or(SecretsError::NoKey)?
+            .encrypt(plaintext, aad))
+    }
+
+    /// The secret a stored envelope holds.
+    pub fn open(&self, envelope: &str, aad: &[u8]) -> Result<SecretString, SecretsError> {
+        self.0
+            .as_ref()
+            .ok_or(SecretsError::NoKey)?
+            .decrypt(envelope, aad)
+    }
 }
 
 #[cfg(test)]

@@ -167,9 +167,13 @@ mod tests {
     use tokio_util::task::TaskTracker;
 
     async fn state(sandbox: bool) -> AppState {
-        let store = SqliteStore::connect("sqlite::memory:", PoolSettings::default())
-            .await
-            .unwrap();
+        let store = SqliteStore::connect(
+            "sqlite::memory:",
+            PoolSettings::default(),
+            crate::store::Secrets::default(),
+        )
+        .await
+        .unwrap();
         let settings = AyrshareSettings::new(
             "http://127.0.0.1:9/api".parse().unwrap(),
             SecretString::from("unused"),

@@ -12,6 +12,7 @@
 use crate::store::AccountStore;
 use crate::store::PostStore;
 use crate::store::RecordSize;
+use crate::store::Secrets;
 use crate::store::WorkspacePosition;
 use std::future::Future;
 use std::pin::Pin;
@@ -253,6 +254,10 @@ impl Store for Bounded {
 
     fn pool_stats(&self) -> PoolStats {
         self.inner.pool_stats()
+    }
+
+    fn secrets(&self) -> &Secrets {
+        self.inner.secrets()
     }
 
     fn give_up_waiting(&self) {

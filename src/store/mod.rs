@@ -25,6 +25,8 @@ pub use posts::{
 };
 pub use sqlite::SqliteStore;
 
+pub use crate::secrets::Secrets;
+
 /// Everything that can go wrong below the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -61,6 +63,8 @@ pub trait Store: PostStore + AccountStore + Send + Sync + 'static {
     /// calls run as usual. Shutdown calls it once its grace has passed, so that a frozen
     /// database cannot hold the process. Only the bounded store (`Bounded`) has calls to give up.
     fn give_up_waiting(&self) {}
+    /// What the store seals and opens its stored secrets with (profile keys, endpoint secrets).
+    fn secrets(&self) -> &Secrets;
 }
 
 /// What `Store::readiness` found once the database answered.
@@ -190,13 +194,18 @@ impl StoreError {
 
 /// Opens the store `database_url` names, without migrating: each of its calls bounded by
 /// `pool.call_deadline()` (see `Bounded`).
-pub async fn connect(database_url: &str, pool: PoolSettings) -> Result<DynStore, StoreError> {
+/// Stored secrets are sealed and opened with `secrets` (`crate::secrets`).
+pub async fn connect(
+    database_url: &str,
+    pool: PoolSettings,
+    secrets: Secrets,
+) -> Result<DynStore, StoreError> {
     let suspicion = Arc::new(bounded::Suspicion::new());
     let inner: DynStore =
         if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
-            Arc::new(PostgresStore::connect(database_url, pool, suspicion.clone()).await?)
+            Arc::new(PostgresStore::connect(database_url, pool, suspicion.clone(), secrets).await?)
         } else if database_url.starts_with("sqlite:") {
-            Arc::new(SqliteStore::connect(database_url, pool).await?)
+            Arc::new(SqliteStore::connect(database_url, pool, secrets).await?)
         } else {
             return Err(StoreError::UnsupportedUrl);
         };

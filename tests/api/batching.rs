@@ -28,7 +28,9 @@ async fn setup() -> Option<Setup> {
         acquire_timeout: Duration::from_secs(10),
         ..PoolSettings::default()
     };
-    let store = store::connect(database.url(), pool).await.unwrap();
+    let store = store::connect(database.url(), pool, Default::default())
+        .await
+        .unwrap();
     store.migrate().await.unwrap();
     let (key, organization_id) = create_key(&store, "acme").await;
     let caller = store

@@ -117,9 +117,10 @@ async fn keys_commands_work_as_scripts_expect(backend: Backend) {
         let blank = run_args(dir.path(), url, args).await;
         assert_fails_with_one_line(&blank, &["must not be blank"]);
     }
-    let store = mosaic_social::store::connect(database.url(), Default::default())
-        .await
-        .unwrap();
+    let store =
+        mosaic_social::store::connect(database.url(), Default::default(), Default::default())
+            .await
+            .unwrap();
     store.migrate().await.unwrap();
     assert_eq!(store.count_organizations().await.unwrap(), 0);
 
@@ -275,7 +276,7 @@ async fn a_profile_key_is_read_from_standard_input_or_a_file(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let url = database.url();
     last_line_of_success(&run(dir.path(), Some(url), "keys create --organization acme").await);
-    let store = mosaic_social::store::connect(url, Default::default())
+    let store = mosaic_social::store::connect(url, Default::default(), Default::default())
         .await
         .unwrap();
     let organization = store.find_organization("acme").await.unwrap().unwrap().id;

@@ -242,7 +242,7 @@ async fn the_deleted_status_migration_keeps_rows_indexes_and_foreign_keys(backen
         return;
     };
     // Connecting creates the SQLite file.
-    let store = store::connect(database.url(), PoolSettings::default())
+    let store = store::connect(database.url(), PoolSettings::default(), Default::default())
         .await
         .unwrap();
     migrate_up_to(backend, &database, INITIAL).await;
@@ -343,7 +343,7 @@ async fn readiness_names_the_migrations_still_missing(backend: Backend) {
     let Some(database) = Database::create(backend).await else {
         return;
     };
-    let store = store::connect(database.url(), PoolSettings::default())
+    let store = store::connect(database.url(), PoolSettings::default(), Default::default())
         .await
         .unwrap();
     let Readiness::MissingMigrations(all) = store.readiness().await.unwrap() else {

@@ -5,6 +5,7 @@ mod posts;
 
 use crate::store::AccountStore;
 use crate::store::PostStore;
+use crate::store::Secrets;
 use std::fmt;
 use std::future::Future;
 use std::sync::{Arc, LazyLock};
@@ -48,6 +49,7 @@ pub struct PostgresStore {
     pool: PgPool,
     inserts: Arc<Batcher<NewTracking, Option<TrackingRecord>>>,
     outcomes: Arc<Batcher<OutcomeWrite, Option<TrackingRecord>>>,
+    secrets: Secrets,
 }
 
 impl fmt::Debug for PostgresStore {
@@ -317,6 +319,7 @@ impl PostgresStore {
         url: &str,
         settings: PoolSettings,
         suspicion: Arc<Suspicion>,
+        secrets: Secrets,
     ) -> Result<PostgresStore, StoreError> {
         // The server ends a statement, or a transaction left idle, past the bound by itself,
         // even when this process has gone away. Set on each new connection rather than as a
@@ -408,6 +411,7 @@ impl PostgresStore {
             pool,
             inserts: Arc::new(inserts),
             outcomes: Arc::new(outcomes),
+            secrets,
         })
     }
 
@@ -463,6 +467,10 @@ impl Store for PostgresStore {
             max: self.pool.options().get_max_connections(),
         }
     }
+
+    fn secrets(&self) -> &Secrets {
+        &self.secrets
+    }
 }
 
 #[cfg(test)]
@@ -485,9 +493,14 @@ mod tests {
             statement_timeout: Duration::from_secs(1),
             ..PoolSettings::default()
         };
-        let store = PostgresStore::connect(&url, settings, Arc::new(Suspicion::new()))
-            .await
-            .unwrap();
+        let store = PostgresStore::connect(
+            &url,
+            settings,
+            Arc::new(Suspicion::new()),
+            Secrets::default(),
+        )
+        .await
+        .unwrap();
         let started = Instant::now();
         let error = StoreError::from(
             sqlx::query("select pg_sleep(10)")

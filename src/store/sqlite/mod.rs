@@ -8,6 +8,7 @@ mod posts;
 
 use crate::store::AccountStore;
 use crate::store::PostStore;
+use crate::store::Secrets;
 use std::str::FromStr;
 
 use async_trait::async_trait;
@@ -38,6 +39,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    secrets: Secrets,
 }
 
 type TrackingRow = rows::TrackingRow<Hyphenated, Json<Vec<String>>>;
@@ -108,7 +110,11 @@ fn listing(
 
 impl SqliteStore {
     /// Opens (creating if missing) the database file `url` names.
-    pub async fn connect(url: &str, settings: PoolSettings) -> Result<SqliteStore, StoreError> {
+    pub async fn connect(
+        url: &str,
+        settings: PoolSettings,
+        secrets: Secrets,
+    ) -> Result<SqliteStore, StoreError> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .foreign_keys(true)
@@ -127,7 +133,7 @@ impl SqliteStore {
             .test_before_acquire(false)
             .connect_with(options)
             .await?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore { pool, secrets })
     }
 
     async fn tracking_by_id(&self, id: Uuid) -> Result<TrackingRecord, StoreError> {
@@ -171,5 +177,9 @@ impl Store for SqliteStore {
             idle: self.pool.num_idle() as u32,
             max: self.pool.options().get_max_connections(),
         }
+    }
+
+    fn secrets(&self) -> &Secrets {
+        &self.secrets
     }
 }
