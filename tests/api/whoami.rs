@@ -123,9 +123,15 @@ backend_tests! {
         assert_eq!(theirs["workspaces_next_cursor"], serde_json::Value::Null);
     }
 
-    async fn an_organization_with_few_workspaces_gets_them_all_and_no_cursor(app) {
+    async fn exactly_a_page_of_workspaces_comes_whole_and_without_a_cursor(app) {
         let body = response_json(app.get("/whoami").send().await.unwrap()).await;
         assert_eq!(body["workspaces"].as_array().unwrap().len(), 1);
+        assert_eq!(body["workspaces_next_cursor"], serde_json::Value::Null);
+        for i in 0..99 {
+            app.store.create_workspace(app.organization_id, &format!("brand-{i:02}"), None).await.unwrap();
+        }
+        let body = response_json(app.get("/whoami").send().await.unwrap()).await;
+        assert_eq!(body["workspaces"].as_array().unwrap().len(), 100);
         assert_eq!(body["workspaces_next_cursor"], serde_json::Value::Null);
     }
 }
