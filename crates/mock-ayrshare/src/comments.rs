@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 use super::AppState;
 use super::accounts::Accounts;
 use super::faults::failed_everywhere_status;
-use super::handlers::{admit, authenticate, path_id, unreadable_body};
+use super::handlers::{admit, admit_marked, authenticate, path_id, unreadable_body};
 use super::platforms::{self, Platform};
 use super::post::{StoredPost, format_time};
 use super::profile::Profile;
@@ -402,14 +402,7 @@ pub(super) async fn create(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Response> {
-    let bytes = body.map_err(unreadable_body)?;
-    let parsed = validate::parse_body(&bytes);
-    let marker = parsed
-        .as_ref()
-        .ok()
-        .and_then(|body| body.get("comment"))
-        .and_then(Value::as_str);
-    admit(&state, &headers, marker).await?;
+    let (parsed, _) = admit_marked(&state, &headers, body, "comment").await?;
     let request = check_comment(&parsed?)?;
     let profile = Profile::from_headers(&headers);
     let now = state.now();
@@ -487,14 +480,7 @@ pub(super) async fn reply(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Response> {
-    let bytes = body.map_err(unreadable_body)?;
-    let parsed = validate::parse_body(&bytes);
-    let marker = parsed
-        .as_ref()
-        .ok()
-        .and_then(|body| body.get("comment"))
-        .and_then(Value::as_str);
-    admit(&state, &headers, marker).await?;
+    let (parsed, _) = admit_marked(&state, &headers, body, "comment").await?;
     let parsed = parsed?;
     let fields = object(&parsed)?;
     let parent = text_field(fields, "commentId", 500)?;

@@ -31,14 +31,7 @@ pub(super) async fn create_post(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Response> {
-    let bytes = body.map_err(unreadable_body)?;
-    let parsed = validate::parse_body(&bytes);
-    let marker_text = parsed
-        .as_ref()
-        .ok()
-        .and_then(|body| body.get("post"))
-        .and_then(Value::as_str);
-    let choice = admit(&state, &headers, marker_text).await?;
+    let (parsed, choice) = admit_marked(&state, &headers, body, "post").await?;
     state
         .posts_received
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -401,6 +394,27 @@ pub(super) async fn admit_json(
     let bytes = body.map_err(unreadable_body)?;
     admit(state, headers, None).await?;
     Ok(validate::parse_body(&bytes)?)
+}
+
+/// The checks a route makes first when its body may carry the scenario marker (in `field`: a
+/// post's text, a comment, a profile's title): the body was read, the caller is admitted with
+/// the marker the body names (a body that is not JSON names none). The body's parse is answered
+/// whatever it gave, for the route to refuse a bad body in its own turn.
+pub(super) async fn admit_marked(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    field: &str,
+) -> Result<(Result<Value, ApiError>, Choice), Response> {
+    let bytes = body.map_err(unreadable_body)?;
+    let parsed = validate::parse_body(&bytes);
+    let marker = parsed
+        .as_ref()
+        .ok()
+        .and_then(|body| body.get(field))
+        .and_then(Value::as_str);
+    let choice = admit(state, headers, marker).await?;
+    Ok((parsed, choice))
 }
 
 /// Accepts `Authorization: Bearer <key>`: the configured key, or any non-empty key without one.

@@ -10,11 +10,10 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::accounts::{Change, MAX_TITLE_LEN, SocialEvent, Source};
-use super::handlers::{admit, admit_json, unreadable_body};
+use super::handlers::{admit, admit_json, admit_marked};
 use super::platforms::Platform;
 use super::profile::Profile;
 use super::reply::{ApiError, json_response};
-use super::validate;
 
 /// How many profiles `GET /api/profiles` lists without `limit`.
 const PROFILES_DEFAULT_LIMIT: usize = 25;
@@ -29,14 +28,7 @@ pub(super) async fn create(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Response> {
-    let bytes = body.map_err(unreadable_body)?;
-    let parsed = validate::parse_body(&bytes);
-    let marker = parsed
-        .as_ref()
-        .ok()
-        .and_then(|body| body.get("title"))
-        .and_then(Value::as_str);
-    admit(&state, &headers, marker).await?;
+    let (parsed, _) = admit_marked(&state, &headers, body, "title").await?;
     let parsed = parsed?;
     let title = match parsed.get("title") {
         Some(Value::String(title)) if !title.trim().is_empty() && title.len() <= MAX_TITLE_LEN => {
