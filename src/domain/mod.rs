@@ -33,7 +33,7 @@ pub use idempotency::IdempotencyKey;
 pub use new_post::{FieldError, NewPost, Problems, ValidationErrors};
 pub use outcome::{DeliveryFailure, Link, Open, Outcome, PlatformResult, ProviderAnswer, Verdict};
 pub use platform::Platform;
-pub use post_list::{ListRequest, Position, PostFilter};
+pub use post_list::{After, ChangePosition, ListRequest, Position, PostFilter};
 pub use post_update::{PostDeletion, PostUpdate};
 pub use tracked_status::{TrackedStatus, Transition};
 pub use workspace_list::{WhoamiRequest, WorkspacePosition};

@@ -1,5 +1,7 @@
 //! The query of `GET /social/posts`: its filters, its page size, and the opaque keyset cursor
-//! that says where the next page starts.
+//! that says where the next page starts. Two orders: newest first (by `created_at`), and, with
+//! `updated_after`, the changes feed: records in the order their last changes committed, so that
+//! a poller that keeps the cursor never misses one.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -17,13 +19,17 @@ pub const MAX_LIMIT: u32 = 100;
 /// Which records to list.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PostFilter {
-    pub tracked_status: Option<TrackedStatus>,
+    /// Any of these statuses (every status when empty).
+    pub tracked_status: Vec<TrackedStatus>,
     pub platform: Option<Platform>,
     pub workspace_id: Option<Uuid>,
     /// Records created strictly after this time.
     pub created_after: Option<DateTime<Utc>>,
     /// Records created strictly before this time.
     pub created_before: Option<DateTime<Utc>>,
+    /// Records last changed strictly after this time; it also switches the list to the changes
+    /// order (`ChangePosition`).
+    pub updated_after: Option<DateTime<Utc>>,
 }
 
 /// Where a page ends: the last record's `(created_at, id)`. The next page holds the records
@@ -34,17 +40,55 @@ pub struct Position {
     pub id: Uuid,
 }
 
+/// Where a page of the changes feed ends: the last record's change and id. A record's change
+/// is a number the store gives each committed change of the record, growing in commit order
+/// (see the stores' `list_change_sizes`); the next page holds the records strictly after it in
+/// the order `change asc, id asc`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChangePosition {
+    pub change: i64,
+    pub id: Uuid,
+}
+
+/// A position in either order: the record it stands at.
+pub trait Keyed: Copy {
+    fn id(&self) -> Uuid;
+}
+
+impl Keyed for Position {
+    fn id(&self) -> Uuid {
+        self.id
+    }
+}
+
+impl Keyed for ChangePosition {
+    fn id(&self) -> Uuid {
+        self.id
+    }
+}
+
+/// Where the previous page ended, in the order the request lists in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum After {
+    /// Newest first: the first page.
+    Start,
+    /// Newest first, after this record.
+    Newest(Position),
+    /// The changes feed (`updated_after`), after this change (`None`: from the start).
+    Changes(Option<ChangePosition>),
+}
+
 /// A checked list request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ListRequest {
     pub filter: PostFilter,
-    /// Where the previous page ended, from the cursor.
-    pub after: Option<Position>,
+    /// Where the previous page ended, from the cursor, and so which order the list is in.
+    pub after: After,
     pub limit: u32,
 }
 
 /// The query parameters the list knows.
-const PARAMETERS: [&str; 7] = [
+const PARAMETERS: [&str; 8] = [
     "limit",
     "cursor",
     "tracked_status",
@@ -52,6 +96,7 @@ const PARAMETERS: [&str; 7] = [
     "workspace_id",
     "created_after",
     "created_before",
+    "updated_after",
 ];
 
 impl ListRequest {
@@ -65,9 +110,12 @@ impl ListRequest {
         let mut seen = std::collections::HashSet::new();
         let mut request = ListRequest {
             filter: PostFilter::default(),
-            after: None,
+            after: After::Start,
             limit: DEFAULT_LIMIT,
         };
+        // Read once every parameter is in: which kind of cursor it must be depends on whether
+        // `updated_after` is given, wherever it stands in the query.
+        let mut cursor = None;
         for (name, value) in pairs {
             if !seen.insert(name.as_str()) {
                 errors.push(FieldError::new(quote(name), "is given more than once"));
@@ -84,26 +132,16 @@ impl ListRequest {
                         quote(value)
                     )),
                 },
-                "cursor" => match Position::decode(value) {
-                    Some(position) => {
-                        request.after = Some(position);
+                "cursor" => {
+                    cursor = Some(value.as_str());
+                    None
+                }
+                "tracked_status" => match parse_statuses(value) {
+                    Ok(statuses) => {
+                        request.filter.tracked_status = statuses;
                         None
                     }
-                    None => Some(
-                        "is not a cursor this service issued: pass next_cursor back unchanged"
-                            .to_owned(),
-                    ),
-                },
-                "tracked_status" => match value.parse::<TrackedStatus>() {
-                    Ok(status) => {
-                        request.filter.tracked_status = Some(status);
-                        None
-                    }
-                    Err(_) => Some(format!(
-                        "'{}' is not one of {}",
-                        quote(value),
-                        TrackedStatus::ALL.map(TrackedStatus::as_str).join(", ")
-                    )),
+                    Err(message) => Some(message),
                 },
                 "platform" => match Platform::parse(value) {
                     Some(platform) => {
@@ -123,22 +161,24 @@ impl ListRequest {
                     }
                     Err(_) => Some(format!("'{}' is not a uuid", quote(value))),
                 },
-                "created_after" | "created_before" => match DateTime::parse_from_rfc3339(value) {
-                    Ok(time) => {
-                        let time = Some(time.with_timezone(&Utc));
-                        if name == "created_after" {
-                            request.filter.created_after = time;
-                        } else {
-                            request.filter.created_before = time;
+                "created_after" | "created_before" | "updated_after" => {
+                    match DateTime::parse_from_rfc3339(value) {
+                        Ok(time) => {
+                            let time = Some(time.with_timezone(&Utc));
+                            match name.as_str() {
+                                "created_after" => request.filter.created_after = time,
+                                "created_before" => request.filter.created_before = time,
+                                _ => request.filter.updated_after = time,
+                            }
+                            None
                         }
-                        None
-                    }
-                    Err(_) => Some(format!(
-                        "'{}' is not an RFC 3339 timestamp with an offset, such as \
+                        Err(_) => Some(format!(
+                            "'{}' is not an RFC 3339 timestamp with an offset, such as \
                          2026-03-10T16:00:00Z",
-                        quote(value)
-                    )),
-                },
+                            quote(value)
+                        )),
+                    }
+                }
                 _ => Some(format!(
                     "is not a parameter of this list (known: {})",
                     PARAMETERS.join(", ")
@@ -148,9 +188,70 @@ impl ListRequest {
                 errors.push(FieldError::new(quote(name), message));
             }
         }
+        let changes = request.filter.updated_after.is_some();
+        request.after = match (cursor, changes) {
+            (None, false) => After::Start,
+            (None, true) => After::Changes(None),
+            (Some(text), false) => match Position::decode(text) {
+                Some(position) => After::Newest(position),
+                None => {
+                    errors.push(FieldError::new("cursor", cursor_problem(text, true)));
+                    After::Start
+                }
+            },
+            (Some(text), true) => match ChangePosition::decode(text) {
+                Some(position) => After::Changes(Some(position)),
+                None => {
+                    errors.push(FieldError::new("cursor", cursor_problem(text, false)));
+                    After::Changes(None)
+                }
+            },
+        };
         errors.finish()?;
         Ok(request)
     }
+}
+
+/// Why a cursor was refused, telling apart a cursor of the other order (a poller that dropped
+/// `updated_after`, or added it) from one this service never issued.
+fn cursor_problem(text: &str, newest: bool) -> String {
+    let other = if newest {
+        ChangePosition::decode(text).is_some()
+    } else {
+        Position::decode(text).is_some()
+    };
+    match (other, newest) {
+        (true, true) => "is a cursor of the changes feed: pass updated_after as on the page \
+                         that gave it"
+            .to_owned(),
+        (true, false) => "is a cursor of the newest-first list, not of the changes feed \
+                          (updated_after): start the feed without a cursor"
+            .to_owned(),
+        (false, _) => {
+            "is not a cursor this service issued: pass next_cursor back unchanged".to_owned()
+        }
+    }
+}
+
+/// The statuses of a `tracked_status` filter: one name, or several separated by commas
+/// (`posted,partial`); each at most once. Bounded by itself: it stops at the first name that is
+/// unknown or repeated, so it reads at most one more name than there are statuses.
+fn parse_statuses(value: &str) -> Result<Vec<TrackedStatus>, String> {
+    let mut statuses = Vec::new();
+    for name in value.split(',') {
+        let status = name.parse::<TrackedStatus>().map_err(|_| {
+            format!(
+                "'{}' is not one of {} (several may be given, separated by commas)",
+                quote(name),
+                TrackedStatus::ALL.map(TrackedStatus::as_str).join(", ")
+            )
+        })?;
+        if statuses.contains(&status) {
+            return Err(format!("names '{}' more than once", quote(name)));
+        }
+        statuses.push(status);
+    }
+    Ok(statuses)
 }
 
 /// What keeps a list cursor from being mistaken for another kind of cursor.
@@ -173,6 +274,29 @@ impl Position {
         let (micros, id) = text.split_once('.')?;
         Some(Position {
             created_at: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+            id: Uuid::parse_str(id).ok()?,
+        })
+    }
+}
+
+/// What keeps a changes cursor from being read as a list cursor, and the other way round.
+const CHANGES_CURSOR_CONTEXT: &[u8] = b"mosaic-social changes cursor v1";
+
+impl ChangePosition {
+    /// The opaque cursor: the change number and id, sealed (see `cursor`).
+    pub fn encode(&self) -> String {
+        cursor::seal(
+            CHANGES_CURSOR_CONTEXT,
+            &format!("{}.{}", self.change, self.id.simple()),
+        )
+    }
+
+    /// The position in a changes cursor, or `None` for anything this service did not issue.
+    pub fn decode(sealed: &str) -> Option<ChangePosition> {
+        let text = cursor::open(CHANGES_CURSOR_CONTEXT, sealed)?;
+        let (change, id) = text.split_once('.')?;
+        Some(ChangePosition {
+            change: change.parse().ok()?,
             id: Uuid::parse_str(id).ok()?,
         })
     }
@@ -230,7 +354,7 @@ mod tests {
     fn no_parameters_list_everything_twenty_at_a_time() {
         let request = ListRequest::parse(&[]).unwrap();
         assert_eq!(request.limit, 20);
-        assert_eq!(request.after, None);
+        assert_eq!(request.after, After::Start);
         assert_eq!(request.filter, PostFilter::default());
     }
 
@@ -248,11 +372,8 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(request.limit, 100);
-        assert_eq!(request.after, Some(position()));
-        assert_eq!(
-            request.filter.tracked_status,
-            Some(TrackedStatus::Scheduled)
-        );
+        assert_eq!(request.after, After::Newest(position()));
+        assert_eq!(request.filter.tracked_status, [TrackedStatus::Scheduled]);
         assert_eq!(request.filter.platform, Some(Platform::X));
         assert_eq!(
             request.filter.created_after.unwrap().to_rfc3339(),
@@ -290,6 +411,114 @@ mod tests {
             fields_of(&[("platform", "x"), ("platform", "linkedin")]),
             ["platform"]
         );
+    }
+
+    fn change() -> ChangePosition {
+        ChangePosition {
+            change: 9_007_199_254_740_993,
+            id: Uuid::parse_str("6f1c1f2e-8d7b-4a55-9d7e-2b1f0c3d4e5f").unwrap(),
+        }
+    }
+
+    #[test]
+    fn several_statuses_are_separated_by_commas_each_at_most_once() {
+        let request =
+            ListRequest::parse(&pairs(&[("tracked_status", "posted,partial,failed")])).unwrap();
+        assert_eq!(
+            request.filter.tracked_status,
+            [
+                TrackedStatus::Posted,
+                TrackedStatus::Partial,
+                TrackedStatus::Failed
+            ]
+        );
+        for bad in [
+            "posted,posted",
+            "posted,",
+            ",posted",
+            "posted,nope",
+            "posted partial",
+        ] {
+            let problems = ListRequest::parse(&pairs(&[("tracked_status", bad)])).unwrap_err();
+            let listed = problems.listed();
+            assert_eq!(listed.len(), 1, "{bad}");
+            assert_eq!(listed[0].field, "tracked_status", "{bad}");
+        }
+        let repeated =
+            ListRequest::parse(&pairs(&[("tracked_status", "posted,failed,posted")])).unwrap_err();
+        assert!(
+            repeated.listed()[0].message.contains("more than once"),
+            "{:?}",
+            repeated.listed()
+        );
+    }
+
+    #[test]
+    fn updated_after_starts_the_changes_feed_whose_cursor_is_its_own() {
+        let request =
+            ListRequest::parse(&pairs(&[("updated_after", "2026-01-01T01:00:00+01:00")])).unwrap();
+        assert_eq!(request.after, After::Changes(None));
+        assert_eq!(
+            request.filter.updated_after.unwrap().to_rfc3339(),
+            "2026-01-01T00:00:00+00:00"
+        );
+        // The cursor may come before updated_after in the query.
+        let cursor = change().encode();
+        let request = ListRequest::parse(&pairs(&[
+            ("cursor", &cursor),
+            ("updated_after", "2026-01-01T00:00:00Z"),
+        ]))
+        .unwrap();
+        assert_eq!(request.after, After::Changes(Some(change())));
+
+        // Each order refuses the other's cursor, and says which it is.
+        let newest = position().encode();
+        let refused = ListRequest::parse(&pairs(&[
+            ("updated_after", "2026-01-01T00:00:00Z"),
+            ("cursor", &newest),
+        ]))
+        .unwrap_err();
+        assert_eq!(refused.listed()[0].field, "cursor");
+        assert!(refused.listed()[0].message.contains("newest-first"));
+        let refused = ListRequest::parse(&pairs(&[("cursor", &cursor)])).unwrap_err();
+        assert_eq!(refused.listed()[0].field, "cursor");
+        assert!(refused.listed()[0].message.contains("changes feed"));
+        for junk in ["abc", ""] {
+            for query in [
+                vec![("cursor", junk)],
+                vec![("cursor", junk), ("updated_after", "2026-01-01T00:00:00Z")],
+            ] {
+                let refused = ListRequest::parse(&pairs(&query)).unwrap_err();
+                assert_eq!(refused.listed().len(), 1);
+                assert!(
+                    refused.listed()[0]
+                        .message
+                        .contains("not a cursor this service issued")
+                );
+            }
+        }
+        assert_eq!(
+            fields_of(&[("updated_after", "yesterday")]),
+            ["updated_after"]
+        );
+    }
+
+    #[test]
+    fn a_changes_cursor_round_trips_and_any_change_is_refused() {
+        let cursor = change().encode();
+        assert_eq!(ChangePosition::decode(&cursor), Some(change()));
+        for i in 0..cursor.len() {
+            let mut tampered: Vec<char> = cursor.chars().collect();
+            tampered[i] = if tampered[i] == 'A' { 'B' } else { 'A' };
+            let tampered: String = tampered.into_iter().collect();
+            assert_eq!(ChangePosition::decode(&tampered), None, "{tampered}");
+            assert_eq!(ChangePosition::decode(&cursor[..i]), None);
+        }
+        let negative = ChangePosition {
+            change: -1,
+            ..change()
+        };
+        assert_eq!(ChangePosition::decode(&negative.encode()), Some(negative));
     }
 
     #[test]

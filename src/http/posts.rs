@@ -20,7 +20,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Read from the database only. Pages are cut by keyset: pass `next_cursor` back unchanged, with
 /// the same filters. A page holds at most 1 MiB of records (always at least one), so it can be
 /// shorter than `limit` and still have a `next_cursor`: only a null `next_cursor` ends the list.
-/// An unknown or repeated parameter is a `validation_error`.
+/// An unknown or repeated parameter is a `validation_error`. With `updated_after` the list is
+/// the changes feed (`docs/api.md`): oldest change first, with a cursor of its own.
 #[utoipa::path(
     get,
     path = "/social/posts",
@@ -30,7 +31,9 @@ pub fn router() -> OpenApiRouter<AppState> {
          description = "Records per page, 1 to 100 (default 20)."),
         ("cursor" = Option<String>, Query,
          description = "The `next_cursor` of the previous page, unchanged."),
-        ("tracked_status" = Option<TrackedStatus>, Query, description = "Only this status."),
+        ("tracked_status" = Option<Vec<TrackedStatus>>, Query, style = Form, explode = false,
+         description = "Only these statuses: one, or several separated by commas \
+                        (`posted,partial`)."),
         ("platform" = Option<Platform>, Query, description = "Only posts that name it."),
         ("workspace_id" = Option<uuid::Uuid>, Query,
          description = "Only this workspace of your organization."),
@@ -38,6 +41,11 @@ pub fn router() -> OpenApiRouter<AppState> {
          description = "Exclusive bound, RFC 3339 with an offset (`+` written `%2B`)."),
         ("created_before" = Option<chrono::DateTime<chrono::Utc>>, Query,
          description = "Exclusive bound, RFC 3339 with an offset (`+` written `%2B`)."),
+        ("updated_after" = Option<chrono::DateTime<chrono::Utc>>, Query,
+         description = "The changes feed: records last changed after this time (exclusive, \
+                        RFC 3339), in the order their changes committed, oldest first. \
+                        `next_cursor` is then never null once there is a position: keep it \
+                        and ask again later to get the changes made since."),
     ),
     responses(
         (status = 200, description = "A page; `next_cursor` is null on the last one.",

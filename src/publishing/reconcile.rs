@@ -228,7 +228,7 @@ impl Publisher {
                 if is_open(record.tracked_status) {
                     report.still_open += 1;
                     if open {
-                        self.flag_if_overdue(&record, due.overdue_at, now, report)
+                        self.flag_if_overdue(&record, due.record.overdue_at, now, report)
                             .await;
                     }
                     let attempts = attempts + 1;

@@ -84,6 +84,9 @@ pub struct TrackingView {
     pub idempotency_key: Option<String>,
     /// Whether the scheduled post is paused (through `PATCH`).
     pub paused: bool,
+    /// When the reconciler first found the scheduled post still unpublished well after its
+    /// `schedule_date` (`docs/reconciler.md`); `null` otherwise.
+    pub overdue_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -104,6 +107,7 @@ impl From<TrackingRecord> for TrackingView {
             error: record.error,
             idempotency_key: record.idempotency_key,
             paused: record.paused,
+            overdue_at: record.overdue_at,
             created_at: record.created_at,
             updated_at: record.updated_at,
         }

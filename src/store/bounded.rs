@@ -31,7 +31,7 @@ use super::{
     PoolStats, Readiness, Store, StoreError, StoredAnswerJson, TrackingRecord, Workspace,
     WorkspaceInfo,
 };
-use crate::domain::{KeyHash, Outcome, Position, PostFilter, Transition};
+use crate::domain::{ChangePosition, KeyHash, Outcome, Position, PostFilter, Transition};
 
 /// The breaker's first wait after the database failed to answer, doubled after each failed
 /// probe up to [`MOST_BACKOFF`].
@@ -298,6 +298,7 @@ bounded!(PostStore {
     async fn set_next_check(&self, id: Uuid, next_check_at: DateTime<Utc>, check_attempts: u32) -> Result<(), StoreError>;
     async fn mark_overdue(&self, id: Uuid, at: DateTime<Utc>) -> Result<bool, StoreError>;
     async fn list_tracking_sizes(&self, organization_id: Uuid, filter: &PostFilter, after: Option<Position>, limit: i64) -> Result<Vec<RecordSize>, StoreError>;
+    async fn list_change_sizes(&self, organization_id: Uuid, filter: &PostFilter, after: Option<ChangePosition>, limit: i64) -> Result<Vec<RecordSize<ChangePosition>>, StoreError>;
     async fn find_trackings(&self, organization_id: Uuid, ids: &[Uuid]) -> Result<Vec<TrackingRecord>, StoreError>;
     async fn record_schedule_change(&self, id: Uuid, schedule_date: Option<DateTime<Utc>>, paused: Option<bool>) -> Result<TrackingRecord, StoreError>;
     async fn claim_change(&self, id: Uuid, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<Option<TrackingRecord>, StoreError>;

@@ -10,7 +10,9 @@ use uuid::Uuid;
 
 use super::StoreError;
 use super::rows::TRACKING_COLUMNS;
-use crate::domain::{Outcome, PlatformResult, Position, PostFilter, TrackedStatus, Transition};
+use crate::domain::{
+    ChangePosition, Outcome, PlatformResult, Position, PostFilter, TrackedStatus, Transition,
+};
 
 /// A tracking record about to be written (before Ayrshare is called).
 #[derive(Clone, Debug)]
@@ -102,15 +104,18 @@ pub struct TrackingRecord {
     pub ayrshare_idempotency_key: Option<String>,
     /// A scheduled post paused through this API (Ayrshare's `scheduledPause`).
     pub paused: bool,
+    /// When the reconciler first saw the scheduled post unpublished well after its date.
+    pub overdue_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 /// How many bytes a record takes, by the lengths of its stored text and JSON (what loading it
-/// costs), and where it stands in the list.
+/// costs), and where it stands in the list: a `Position` newest first, a `ChangePosition` in
+/// the changes feed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RecordSize {
-    pub position: Position,
+pub struct RecordSize<P = Position> {
+    pub position: P,
     pub bytes: u64,
 }
 
@@ -138,8 +143,6 @@ pub struct DueRecord {
     pub record: TrackingRecord,
     /// How often Ayrshare was asked about it before this claim.
     pub check_attempts: u32,
-    /// When it was first seen unpublished well after its schedule date.
-    pub overdue_at: Option<DateTime<Utc>>,
 }
 
 /// The storage of tracking records. Every method is one short transaction at most.
@@ -236,6 +239,18 @@ pub trait PostStore: Send + Sync {
         after: Option<Position>,
         limit: i64,
     ) -> Result<Vec<RecordSize>, StoreError>;
+    /// How big the organization's records matching `filter` are, in the changes feed's order
+    /// (`change asc, id asc`), strictly after `after`; at most `limit` of them. A record's
+    /// change grows in the order its changes commit, and only changes that no uncommitted one
+    /// can still precede are listed: a change committed later never lands behind a cursor
+    /// already handed out (`docs/api.md`, the changes feed).
+    async fn list_change_sizes(
+        &self,
+        organization_id: Uuid,
+        filter: &PostFilter,
+        after: Option<ChangePosition>,
+        limit: i64,
+    ) -> Result<Vec<RecordSize<ChangePosition>>, StoreError>;
     /// The organization's records with these ids (another organization's are left out), newest
     /// first (`created_at desc, id desc`).
     async fn find_trackings(

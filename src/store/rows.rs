@@ -14,13 +14,13 @@ use super::{
     ApiKeyInfo, DueRecord, Organization, RecordSize, StoreError, TrackingRecord, Workspace,
     WorkspaceInfo,
 };
-use crate::domain::Position;
+use crate::domain::{ChangePosition, Position};
 
 /// The columns of `scheduled_social_posts_v2`, in `TrackingRow`'s order.
 pub const TRACKING_COLUMNS: &str = "id, organization_id, workspace_id, api_key_id, post, platforms, \
      media_urls, schedule_date, extra, provider_post_id, provider_status, tracked_status, \
      results, error, provider_response, idempotency_key, request_fingerprint, stored_answer, \
-     ayrshare_idempotency_key, paused, created_at, updated_at";
+     ayrshare_idempotency_key, paused, overdue_at, created_at, updated_at";
 
 /// The columns of `workspaces` that `WorkspaceRow` reads.
 pub const WORKSPACE_COLUMNS: &str = "id, organization_id, name, is_primary, ayrshare_profile_key";
@@ -86,6 +86,7 @@ pub struct TrackingRow<Id, List> {
     stored_answer: Option<Json<Box<RawValue>>>,
     ayrshare_idempotency_key: Option<String>,
     paused: bool,
+    overdue_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -117,6 +118,7 @@ impl<Id: Column<Uuid>, List: Column<Vec<String>>> TryFrom<TrackingRow<Id, List>>
             stored_answer: row.stored_answer.map(|j| j.0.into()),
             ayrshare_idempotency_key: row.ayrshare_idempotency_key,
             paused: row.paused,
+            overdue_at: row.overdue_at,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
@@ -124,13 +126,12 @@ impl<Id: Column<Uuid>, List: Column<Vec<String>>> TryFrom<TrackingRow<Id, List>>
 }
 
 /// A claimed record with the reconciler's bookkeeping (`TRACKING_COLUMNS`, then
-/// `check_attempts, overdue_at`).
+/// `check_attempts`).
 #[derive(sqlx::FromRow)]
 pub struct DueRow<Id, List> {
     #[sqlx(flatten)]
     record: TrackingRow<Id, List>,
     check_attempts: i32,
-    overdue_at: Option<DateTime<Utc>>,
 }
 
 impl<Id: Column<Uuid>, List: Column<Vec<String>>> TryFrom<DueRow<Id, List>> for DueRecord {
@@ -140,7 +141,6 @@ impl<Id: Column<Uuid>, List: Column<Vec<String>>> TryFrom<DueRow<Id, List>> for 
         Ok(DueRecord {
             record: row.record.try_into()?,
             check_attempts: u32::try_from(row.check_attempts).unwrap_or(0),
-            overdue_at: row.overdue_at,
         })
     }
 }
@@ -158,6 +158,26 @@ impl<Id: Column<Uuid>> From<RecordSizeRow<Id>> for RecordSize {
         RecordSize {
             position: Position {
                 created_at: row.created_at,
+                id: row.id.into_domain(),
+            },
+            bytes: u64::try_from(row.bytes).unwrap_or(0),
+        }
+    }
+}
+
+/// A record's place in the changes feed and what it costs to load (`id, change, bytes`).
+#[derive(sqlx::FromRow)]
+pub struct ChangeSizeRow<Id> {
+    id: Id,
+    change: i64,
+    bytes: i64,
+}
+
+impl<Id: Column<Uuid>> From<ChangeSizeRow<Id>> for RecordSize<ChangePosition> {
+    fn from(row: ChangeSizeRow<Id>) -> Self {
+        RecordSize {
+            position: ChangePosition {
+                change: row.change,
                 id: row.id.into_domain(),
             },
             bytes: u64::try_from(row.bytes).unwrap_or(0),

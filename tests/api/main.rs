@@ -5,6 +5,7 @@ mod analytics;
 mod answer_forms;
 mod auth;
 mod batching;
+mod changes_feed;
 mod cli;
 mod concurrency;
 mod connections;

@@ -31,7 +31,8 @@ use super::{
     StoredAnswerJson, TrackingRecord, Workspace, WorkspaceInfo, readiness_of,
 };
 use crate::domain::{
-    KeyHash, Outcome, Position, PostFilter, TrackedStatus, Transition, WorkspacePosition,
+    ChangePosition, KeyHash, Outcome, Position, PostFilter, TrackedStatus, Transition,
+    WorkspacePosition,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -252,6 +253,7 @@ type ApiKeyRow = rows::ApiKeyRow<Uuid>;
 type OrganizationRow = rows::OrganizationRow<Uuid>;
 type DueRow = rows::DueRow<Uuid, Vec<String>>;
 type RecordSizeRow = rows::RecordSizeRow<Uuid>;
+type ChangeSizeRow = rows::ChangeSizeRow<Uuid>;
 
 /// What a record costs to load: the bytes of its text, lists and JSON documents, as the server
 /// holds them (`octet_length` of text reads only its header, even when it is stored apart).
@@ -263,25 +265,33 @@ const RECORD_BYTES: &str = "(octet_length(post)::bigint \
      + coalesce(octet_length(provider_response::text), 0) \
      + coalesce(octet_length(stored_answer::text), 0))";
 
-/// The list's query with `select`: the organization's records matching `filter`, newest first,
-/// strictly after `after`, at most `limit`. Only the conditions asked for, so that the planner
-/// sees a plain keyset query and walks the index from the cursor (an `$n is null or ...` form
-/// would hide that from it).
-fn listing(
+/// The list's query with `select` up to its filters: the organization's records matching
+/// `filter`. Only the conditions asked for, so that the planner sees a plain keyset query and
+/// walks the index from the cursor (an `$n is null or ...` form would hide that from it).
+fn matching(
     select: &str,
     organization_id: Uuid,
     filter: &PostFilter,
-    after: Option<Position>,
-    limit: i64,
 ) -> QueryBuilder<'static, Postgres> {
     let mut query = QueryBuilder::<Postgres>::new(format!(
         "select {select} from scheduled_social_posts_v2 where organization_id = "
     ));
     query.push_bind(organization_id);
-    if let Some(status) = filter.tracked_status {
-        query
-            .push(" and tracked_status = ")
-            .push_bind(status.as_str());
+    match filter.tracked_status.as_slice() {
+        [] => {}
+        // One status stays an equality, which the status index serves in `created_at` order.
+        [status] => {
+            query
+                .push(" and tracked_status = ")
+                .push_bind(status.as_str());
+        }
+        statuses => {
+            let names: Vec<&'static str> = statuses.iter().map(|s| s.as_str()).collect();
+            query
+                .push(" and tracked_status = any(")
+                .push_bind(names)
+                .push(")");
+        }
     }
     if let Some(platform) = filter.platform {
         query
@@ -298,6 +308,21 @@ fn listing(
     if let Some(before) = filter.created_before {
         query.push(" and created_at < ").push_bind(before);
     }
+    if let Some(after) = filter.updated_after {
+        query.push(" and updated_at > ").push_bind(after);
+    }
+    query
+}
+
+/// The list newest first: `matching`, strictly after `after`, at most `limit`.
+fn listing(
+    select: &str,
+    organization_id: Uuid,
+    filter: &PostFilter,
+    after: Option<Position>,
+    limit: i64,
+) -> QueryBuilder<'static, Postgres> {
+    let mut query = matching(select, organization_id, filter);
     if let Some(position) = after {
         query
             .push(" and (created_at, id) < (")
@@ -308,6 +333,39 @@ fn listing(
     }
     query
         .push(" order by created_at desc, id desc limit ")
+        .push_bind(limit);
+    query
+}
+
+/// The changes feed: `matching`, in the order of `change_xid` (the id of the transaction that
+/// last changed the record, set by a trigger; see the migration `changes_feed`), strictly
+/// after `after`, at most `limit`.
+///
+/// Transaction ids are handed out when a transaction starts writing, not when it commits, so
+/// a change with a smaller id can still commit after a larger one was listed. Only changes
+/// below the oldest transaction still running when the statement's snapshot was taken
+/// (`pg_snapshot_xmin`) are listed: every transaction below it has ended, so nothing can ever
+/// commit behind the cursor. A change waits for the writes running beside it (each bounded by
+/// the statement timeout), never longer.
+fn changes(
+    select: &str,
+    organization_id: Uuid,
+    filter: &PostFilter,
+    after: Option<ChangePosition>,
+    limit: i64,
+) -> QueryBuilder<'static, Postgres> {
+    let mut query = matching(select, organization_id, filter);
+    query.push(" and change_xid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint");
+    if let Some(position) = after {
+        query
+            .push(" and (change_xid, id) > (")
+            .push_bind(position.change)
+            .push(", ")
+            .push_bind(position.id)
+            .push(")");
+    }
+    query
+        .push(" order by change_xid, id limit ")
         .push_bind(limit);
     query
 }

@@ -31,7 +31,9 @@ use super::{
     PRIMARY_WORKSPACE_NAME, PoolSettings, PoolStats, Readiness, RecordSize, Store, StoreError,
     StoredAnswerJson, TrackingRecord, Workspace, WorkspaceInfo, readiness_of,
 };
-use crate::domain::{KeyHash, Outcome, Position, PostFilter, Transition, WorkspacePosition};
+use crate::domain::{
+    ChangePosition, KeyHash, Outcome, Position, PostFilter, Transition, WorkspacePosition,
+};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -49,6 +51,7 @@ type ApiKeyRow = rows::ApiKeyRow<Hyphenated>;
 type OrganizationRow = rows::OrganizationRow<Hyphenated>;
 type DueRow = rows::DueRow<Hyphenated, Json<Vec<String>>>;
 type RecordSizeRow = rows::RecordSizeRow<Hyphenated>;
+type ChangeSizeRow = rows::ChangeSizeRow<Hyphenated>;
 
 /// What a record costs to load: the bytes of its text and JSON documents.
 const RECORD_BYTES: &str = "(length(cast(post as blob)) + length(cast(platforms as blob)) \
@@ -57,25 +60,25 @@ const RECORD_BYTES: &str = "(length(cast(post as blob)) + length(cast(platforms 
      + coalesce(length(cast(provider_response as blob)), 0) \
      + coalesce(length(cast(stored_answer as blob)), 0))";
 
-/// The list's query with `select`: the organization's records matching `filter`, newest first,
-/// strictly after `after`, at most `limit`. Only the conditions asked for, so that the planner
-/// sees a plain keyset query and walks the index from the cursor (an `$n is null or ...` form
-/// would hide that from it).
-fn listing(
+/// The list's query with `select` up to its filters: the organization's records matching
+/// `filter`. Only the conditions asked for, so that the planner sees a plain keyset query and
+/// walks the index from the cursor (an `$n is null or ...` form would hide that from it).
+fn matching(
     select: &str,
     organization_id: Uuid,
     filter: &PostFilter,
-    after: Option<Position>,
-    limit: i64,
 ) -> QueryBuilder<'static, Sqlite> {
     let mut query = QueryBuilder::<Sqlite>::new(format!(
         "select {select} from scheduled_social_posts_v2 where organization_id = "
     ));
     query.push_bind(organization_id.hyphenated());
-    if let Some(status) = filter.tracked_status {
-        query
-            .push(" and tracked_status = ")
-            .push_bind(status.as_str());
+    if !filter.tracked_status.is_empty() {
+        query.push(" and tracked_status in (");
+        let mut names = query.separated(", ");
+        for status in &filter.tracked_status {
+            names.push_bind(status.as_str());
+        }
+        query.push(")");
     }
     if let Some(platform) = filter.platform {
         query
@@ -94,6 +97,21 @@ fn listing(
     if let Some(before) = filter.created_before {
         query.push(" and created_at < ").push_bind(before);
     }
+    if let Some(after) = filter.updated_after {
+        query.push(" and updated_at > ").push_bind(after);
+    }
+    query
+}
+
+/// The list newest first: `matching`, strictly after `after`, at most `limit`.
+fn listing(
+    select: &str,
+    organization_id: Uuid,
+    filter: &PostFilter,
+    after: Option<Position>,
+    limit: i64,
+) -> QueryBuilder<'static, Sqlite> {
+    let mut query = matching(select, organization_id, filter);
     if let Some(position) = after {
         query
             .push(" and (created_at, id) < (")
@@ -104,6 +122,33 @@ fn listing(
     }
     query
         .push(" order by created_at desc, id desc limit ")
+        .push_bind(limit);
+    query
+}
+
+/// The changes feed: `matching`, in the order of `change_xid`, strictly after `after`, at most
+/// `limit`. SQLite has one writer at a time, and the triggers of the migration `changes_feed`
+/// number each change inside the writing transaction, one past the largest number so far: the
+/// numbers grow in commit order, so every change a reader sees is listed before any it does
+/// not see yet.
+fn changes(
+    select: &str,
+    organization_id: Uuid,
+    filter: &PostFilter,
+    after: Option<ChangePosition>,
+    limit: i64,
+) -> QueryBuilder<'static, Sqlite> {
+    let mut query = matching(select, organization_id, filter);
+    if let Some(position) = after {
+        query
+            .push(" and (change_xid, id) > (")
+            .push_bind(position.change)
+            .push(", ")
+            .push_bind(position.id.hyphenated())
+            .push(")");
+    }
+    query
+        .push(" order by change_xid, id limit ")
         .push_bind(limit);
     query
 }

@@ -213,7 +213,7 @@ impl PostStore for SqliteStore {
         let sql = format!(
             "update scheduled_social_posts_v2 set next_check_at = $3 \
              where id = ({inner}) \
-             returning {TRACKING_COLUMNS}, check_attempts, overdue_at",
+             returning {TRACKING_COLUMNS}, check_attempts",
             inner = due_record(due)
         );
         let query = sqlx::query_as(&sql)
@@ -252,11 +252,14 @@ impl PostStore for SqliteStore {
 
     async fn mark_overdue(&self, id: Uuid, at: DateTime<Utc>) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "update scheduled_social_posts_v2 set overdue_at = $2 \
+            // A change the track answer shows (`overdue_at`), so `updated_at` moves with it and
+            // the changes feed lists it.
+            "update scheduled_social_posts_v2 set overdue_at = $2, updated_at = $3 \
              where id = $1 and overdue_at is null",
         )
         .bind(id.hyphenated())
         .bind(at)
+        .bind(crate::store::now())
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -271,6 +274,26 @@ impl PostStore for SqliteStore {
     ) -> Result<Vec<RecordSize>, StoreError> {
         let rows: Vec<RecordSizeRow> = listing(
             &format!("id, created_at, {RECORD_BYTES} as bytes"),
+            organization_id,
+            filter,
+            after,
+            limit,
+        )
+        .build_query_as()
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(RecordSize::from).collect())
+    }
+
+    async fn list_change_sizes(
+        &self,
+        organization_id: Uuid,
+        filter: &PostFilter,
+        after: Option<ChangePosition>,
+        limit: i64,
+    ) -> Result<Vec<RecordSize<ChangePosition>>, StoreError> {
+        let rows: Vec<ChangeSizeRow> = changes(
+            &format!("id, change_xid as change, {RECORD_BYTES} as bytes"),
             organization_id,
             filter,
             after,

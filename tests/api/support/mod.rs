@@ -74,7 +74,7 @@ pub struct TestApp {
     pub api_key: String,
     pub organization_id: Uuid,
     pub primary_workspace_id: Uuid,
-    database: Database,
+    pub database: Database,
     /// The settings the app was built with, to build another on the same database.
     config: Config,
     shutdown: std::sync::Mutex<Option<oneshot::Sender<()>>>,
