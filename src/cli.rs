@@ -323,6 +323,9 @@ async fn execute(command: Command, options: Options) -> Result<(), Failure> {
         }
         Command::Workspaces(WorkspacesCommand::List { organization }) => {
             telemetry::init("warn").map_err(Failure)?;
+            // Like every other command that opens the database (docs/cli.md's run caught
+            // this one saying nothing).
+            say_database(false);
             let store = open_store(&config).await?;
             let org = store
                 .find_organization(&organization)

@@ -47,39 +47,105 @@ impl ApiError {
 
     /// The one table: each error's status and machine code.
     pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        let code = self.error_code();
+        (code.status(), code.code())
+    }
+
+    /// Which row of [`ErrorCode`]'s table this error answers with.
+    pub fn error_code(&self) -> ErrorCode {
         match self {
             ApiError::App(error) => match error {
-                AppError::Validation(_) => (StatusCode::BAD_REQUEST, "validation_error"),
-                AppError::InvalidApiKey(_) => (StatusCode::UNAUTHORIZED, "invalid_api_key"),
-                AppError::InvalidSignature(_) => (StatusCode::UNAUTHORIZED, "invalid_signature"),
-                AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-                AppError::Conflict { .. } => (StatusCode::CONFLICT, "conflict"),
-                AppError::Provider { verdict, .. } => provider_status(verdict),
-                AppError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limit"),
-                AppError::IdempotencyKeyMismatch { .. } => {
-                    (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_mismatch")
-                }
-                AppError::IdempotencyInProgress { .. } => {
-                    (StatusCode::CONFLICT, "idempotency_in_progress")
-                }
-                AppError::Unavailable(_) => {
-                    (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable")
-                }
+                AppError::Validation(_) => ErrorCode::ValidationError,
+                AppError::InvalidApiKey(_) => ErrorCode::InvalidApiKey,
+                AppError::InvalidSignature(_) => ErrorCode::InvalidSignature,
+                AppError::NotFound(_) => ErrorCode::NotFound,
+                AppError::Conflict { .. } => ErrorCode::Conflict,
+                AppError::Provider { verdict, .. } => provider_code(verdict),
+                AppError::RateLimited { .. } => ErrorCode::RateLimit,
+                AppError::IdempotencyKeyMismatch { .. } => ErrorCode::IdempotencyKeyMismatch,
+                AppError::IdempotencyInProgress { .. } => ErrorCode::IdempotencyInProgress,
+                AppError::Unavailable(_) => ErrorCode::ServiceUnavailable,
                 AppError::Internal(_) | AppError::Unrecorded { .. } => {
-                    (StatusCode::INTERNAL_SERVER_ERROR, "internal_server_error")
+                    ErrorCode::InternalServerError
                 }
             },
-            ApiError::UnsupportedMediaType(_) => {
-                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
-            }
-            ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-            ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
-            ApiError::RequestTimeout | ApiError::BodyTooSlow(_) => {
-                (StatusCode::REQUEST_TIMEOUT, "request_timeout")
-            }
-            ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limit"),
+            ApiError::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
+            ApiError::PayloadTooLarge => ErrorCode::PayloadTooLarge,
+            ApiError::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,
+            ApiError::RequestTimeout | ApiError::BodyTooSlow(_) => ErrorCode::RequestTimeout,
+            ApiError::RateLimited(_) => ErrorCode::RateLimit,
         }
     }
+}
+
+/// Declares [`ErrorCode`] from one list, so that the list of every code (`ALL`, which
+/// `docs/errors.md` is tested against) cannot miss a variant.
+macro_rules! error_codes {
+    ($( $(#[$doc:meta])* $variant:ident => $status:ident, $code:literal; )*) => {
+        /// Every `error` code the API answers, with its status: the one table. An answer's
+        /// code is always one of these, and `docs/errors.md` has a row for each (a test reads
+        /// the page against [`ErrorCode::ALL`]).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl ErrorCode {
+            /// Every code, in the order of the table.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant),*];
+
+            /// The status it answers with.
+            pub fn status(self) -> StatusCode {
+                match self { $( ErrorCode::$variant => StatusCode::$status, )* }
+            }
+
+            /// The machine code, the body's `error`.
+            pub fn code(self) -> &'static str {
+                match self { $( ErrorCode::$variant => $code, )* }
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// A field, the path, the query or the HTTP request itself breaks a rule.
+    ValidationError => BAD_REQUEST, "validation_error";
+    /// Ayrshare refused the post; nothing was published.
+    ProviderRejected => BAD_REQUEST, "provider_rejected";
+    /// No key, another scheme, or an unknown, malformed or revoked key.
+    InvalidApiKey => UNAUTHORIZED, "invalid_api_key";
+    /// A webhook delivery whose signature does not check out.
+    InvalidSignature => UNAUTHORIZED, "invalid_signature";
+    /// No such route, workspace, record or post (or another organization's).
+    NotFound => NOT_FOUND, "not_found";
+    /// A known route with another method.
+    MethodNotAllowed => METHOD_NOT_ALLOWED, "method_not_allowed";
+    /// The last-resort bound on a request, or a body that arrived too slowly.
+    RequestTimeout => REQUEST_TIMEOUT, "request_timeout";
+    /// The record's state does not allow the change, or another change is in flight.
+    Conflict => CONFLICT, "conflict";
+    /// The first request with this `Idempotency-Key` is still being handled.
+    IdempotencyInProgress => CONFLICT, "idempotency_in_progress";
+    /// The body is over 1 MiB.
+    PayloadTooLarge => PAYLOAD_TOO_LARGE, "payload_too_large";
+    /// A body without `content-type: application/json`.
+    UnsupportedMediaType => UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type";
+    /// An `Idempotency-Key` reused with another body or workspace.
+    IdempotencyKeyMismatch => UNPROCESSABLE_ENTITY, "idempotency_key_mismatch";
+    /// Ayrshare, or the caller's key, is over its rate limit.
+    RateLimit => TOO_MANY_REQUESTS, "rate_limit";
+    /// The request line and headers are too large (hyper's 431, or 414 for the line alone).
+    RequestHeadTooLarge => REQUEST_HEADER_FIELDS_TOO_LARGE, "request_head_too_large";
+    /// Something failed on our side.
+    InternalServerError => INTERNAL_SERVER_ERROR, "internal_server_error";
+    /// Ayrshare refused our credentials, failed, or answered something unreadable.
+    ProviderError => BAD_GATEWAY, "provider_error";
+    /// Ayrshare could not be reached; nothing was sent.
+    ProviderUnavailable => SERVICE_UNAVAILABLE, "provider_unavailable";
+    /// This service's database cannot be reached.
+    ServiceUnavailable => SERVICE_UNAVAILABLE, "service_unavailable";
+    /// Ayrshare did not answer in time; the post may have been published.
+    ProviderTimeout => GATEWAY_TIMEOUT, "provider_timeout";
 }
 
 // axum's rejection texts can quote the value that failed to parse.
@@ -119,7 +185,7 @@ fn error_json(code: &str, detail: &str, extra: Map<String, Value>) -> Value {
 pub fn unparsed_request_answer(hyper_status: StatusCode) -> (StatusCode, Vec<u8>) {
     let body = match hyper_status {
         StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE | StatusCode::URI_TOO_LONG => error_json(
-            "request_head_too_large",
+            ErrorCode::RequestHeadTooLarge.code(),
             &format!(
                 "the request line and headers are larger than {} KiB",
                 MAX_HEAD_BYTES / 1024
@@ -135,7 +201,7 @@ pub fn unparsed_request_answer(hyper_status: StatusCode) -> (StatusCode, Vec<u8>
             ));
             let mut extra = Map::new();
             extra.insert("errors".into(), json!(errors.listed()));
-            error_json("validation_error", &errors.detail(), extra)
+            error_json(ErrorCode::ValidationError.code(), &errors.detail(), extra)
         }
     };
     let status = if hyper_status.is_client_error() {
@@ -147,18 +213,19 @@ pub fn unparsed_request_answer(hyper_status: StatusCode) -> (StatusCode, Vec<u8>
     (status, bytes)
 }
 
-/// The contract's status and code for a provider verdict.
-fn provider_status(verdict: &Verdict) -> (StatusCode, &'static str) {
+/// The contract's code for a provider verdict.
+fn provider_code(verdict: &Verdict) -> ErrorCode {
     match verdict {
-        Verdict::Rejected { .. } => (StatusCode::BAD_REQUEST, "provider_rejected"),
-        Verdict::AlreadyReceived { .. } => (StatusCode::CONFLICT, "conflict"),
-        Verdict::ProviderError { .. } => (StatusCode::BAD_GATEWAY, "provider_error"),
-        Verdict::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limit"),
-        Verdict::Unavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "provider_unavailable"),
-        Verdict::TimedOut { .. } => (StatusCode::GATEWAY_TIMEOUT, "provider_timeout"),
-        Verdict::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
-        // Never an error; mapped defensively rather than panicking.
-        Verdict::Accepted => (StatusCode::OK, "ok"),
+        Verdict::Rejected { .. } => ErrorCode::ProviderRejected,
+        Verdict::AlreadyReceived { .. } => ErrorCode::Conflict,
+        Verdict::ProviderError { .. } => ErrorCode::ProviderError,
+        Verdict::RateLimited { .. } => ErrorCode::RateLimit,
+        Verdict::Unavailable { .. } => ErrorCode::ProviderUnavailable,
+        Verdict::TimedOut { .. } => ErrorCode::ProviderTimeout,
+        Verdict::NotFound { .. } => ErrorCode::NotFound,
+        // Never an error answer. Mapped defensively rather than panicking, and to a code of
+        // the table (it used to be a 200 `ok` no page listed).
+        Verdict::Accepted => ErrorCode::InternalServerError,
     }
 }
 
@@ -306,9 +373,79 @@ impl IntoResponse for ApiError {
 /// A 500 that says nothing about internals.
 pub fn internal_error(extra: Map<String, Value>) -> Response {
     error_body(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal_server_error",
+        ErrorCode::InternalServerError.status(),
+        ErrorCode::InternalServerError.code(),
         "the server failed to handle the request; it has been logged",
         extra,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    /// The `| status | \`code\` | when |` rows of `docs/errors.md`'s table.
+    fn documented_rows(page: &str) -> BTreeSet<(u16, String)> {
+        page.lines()
+            .filter_map(|line| {
+                let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+                // "", status, code, when, "" for a table row.
+                let status = cells.get(1)?.parse::<u16>().ok()?;
+                let code = cells.get(2)?.strip_prefix('`')?.strip_suffix('`')?;
+                Some((status, code.to_owned()))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_error_code_has_its_row_in_docs_errors_md_and_no_row_names_another() {
+        let page = include_str!("../../docs/errors.md");
+        let documented = documented_rows(page);
+        let table: BTreeSet<(u16, String)> = ErrorCode::ALL
+            .iter()
+            .map(|code| (code.status().as_u16(), code.code().to_owned()))
+            .collect();
+        let missing: Vec<_> = table.difference(&documented).collect();
+        let extra: Vec<_> = documented.difference(&table).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "docs/errors.md and ErrorCode disagree: rows missing from the page {missing:?}, \
+             rows on the page for no code {extra:?}"
+        );
+    }
+
+    #[test]
+    fn every_captured_error_on_docs_errors_md_has_a_status_and_code_of_the_table() {
+        let page = include_str!("../../docs/errors.md");
+        let table: BTreeSet<(u16, &str)> = ErrorCode::ALL
+            .iter()
+            .map(|code| (code.status().as_u16(), code.code()))
+            .collect();
+        let mut seen = 0;
+        // Lines such as `404  {"detail":"...","error":"not_found"}`.
+        for line in page.lines() {
+            let Some((status, rest)) = line.split_once("  {") else {
+                continue;
+            };
+            let Ok(status) = status.trim().parse::<u16>() else {
+                continue;
+            };
+            // The JSON object, and whatever note follows it on the line.
+            let body = format!("{{{rest}");
+            let value: Value = serde_json::Deserializer::from_str(&body)
+                .into_iter::<Value>()
+                .next()
+                .and_then(Result::ok)
+                .unwrap_or_else(|| panic!("no JSON answer in docs/errors.md: {line}"));
+            let code = value["error"].as_str().expect("an error code");
+            assert!(
+                table.contains(&(status, code)),
+                "docs/errors.md shows {status} {code}, which no ErrorCode answers: {line}"
+            );
+            seen += 1;
+        }
+        assert!(seen >= 5, "the captured answers were not found ({seen})");
+    }
 }

@@ -1,14 +1,14 @@
 //! `GET /healthz` (liveness) and `GET /readyz` (readiness), both without an API key and cheap.
 
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
-use super::error::error_body;
+use super::error::{ErrorCode, error_body};
 use super::extract::Json;
 use super::openapi::schemas::{ErrorBody, HealthStatus};
 use crate::store::Readiness;
@@ -88,8 +88,8 @@ async fn readyz(State(state): State<AppState>) -> Response {
         }
     };
     let mut response = error_body(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "service_unavailable",
+        ErrorCode::ServiceUnavailable.status(),
+        ErrorCode::ServiceUnavailable.code(),
         &detail,
         Map::new(),
     );

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::Request;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::Clock;
@@ -22,7 +22,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde_json::Map;
 use uuid::Uuid;
 
-use super::error::{ApiError, error_body};
+use super::error::{ApiError, ErrorCode, error_body};
 use crate::ayrshare::retry_after_secs;
 use crate::telemetry::metrics::{self, RefusalKind};
 
@@ -150,8 +150,8 @@ pub struct RateLimitRefusal {
 impl IntoResponse for RateLimitRefusal {
     fn into_response(self) -> Response {
         let mut response = error_body(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limit",
+            ErrorCode::RateLimit.status(),
+            ErrorCode::RateLimit.code(),
             &self.detail,
             Map::new(),
         );
@@ -280,7 +280,7 @@ mod tests {
         let key = Uuid::new_v4();
         limit.check(key).unwrap();
         let response = limit.check(key).unwrap_err().into_response();
-        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.status(), axum::http::StatusCode::TOO_MANY_REQUESTS);
         let headers = response.headers();
         assert_eq!(headers["content-type"], "application/json");
         let retry_after: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();

@@ -14,6 +14,8 @@ mod database_down;
 mod database_freeze;
 mod db_proxy;
 mod delete_post;
+mod doc_cli;
+mod doc_examples;
 mod echo_cap;
 mod errors;
 mod fixtures;
