@@ -13,6 +13,7 @@ use url::Url;
 
 use crate::ayrshare::{AyrshareClient, AyrshareSettings};
 use crate::config::Config;
+use crate::events::{Events, RETENTION_EVERY, run_retention};
 use crate::http::rate_limit::KeyRateLimit;
 use crate::http::{self, AppState, ConnectionLimits};
 use crate::publishing::idempotency::{PURGE_EVERY, run_purge};
@@ -103,6 +104,7 @@ impl App {
         };
         Ok(App {
             state: AppState {
+                events: Events::new(publisher.store.clone(), config.events),
                 publisher,
                 sandbox: mode == Mode::Sandbox,
                 key_rate_limit: Arc::new(KeyRateLimit::new(
@@ -150,6 +152,11 @@ impl App {
             PURGE_EVERY,
             stop.clone(),
         ));
+        let retention = tokio::spawn(run_retention(
+            self.state.events.clone(),
+            RETENTION_EVERY,
+            stop.clone(),
+        ));
         let reconciler = self
             .state
             .publisher
@@ -191,6 +198,7 @@ impl App {
         let _ = upkeep.await;
         // Each purge call is bounded by the database's deadline, and given up with the grace.
         let _ = purge.await;
+        let _ = retention.await;
         if let Some(mut reconciler) = reconciler {
             // A check in flight may wait for Ayrshare; giving it up is safe (its lease runs out
             // and any replica checks the record again), so it gets the grace period at most.

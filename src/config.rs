@@ -120,6 +120,8 @@ pub struct Config {
     /// Where the sandbox keeps its own secrets key when `SECRETS_KEY` is unset: made on first
     /// use, read on every later one, so that its stored secrets stay readable across restarts.
     pub sandbox_secrets_key_file: Option<PathBuf>,
+    /// The events family's settings (`EVENT_RETENTION_DAYS`).
+    pub events: crate::events::EventSettings,
 }
 
 /// A setting that is missing or malformed; its `Display` is the one line printed at startup.
@@ -465,6 +467,7 @@ impl Config {
             webhook_tolerance,
             secrets_key: crate::secrets::read_settings(&vars)?,
             sandbox_secrets_key_file: None,
+            events: crate::events::EventSettings::read(&vars)?,
         })
     }
 

@@ -11,6 +11,7 @@ pub mod ayrshare;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod events;
 pub mod http;
 pub mod net;
 pub mod publishing;

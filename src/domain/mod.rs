@@ -9,6 +9,7 @@ pub mod analytics;
 pub mod api_key;
 pub mod change;
 pub mod cursor;
+pub mod event_feed;
 pub mod history;
 pub mod idempotency;
 pub mod local_time;

@@ -323,6 +323,28 @@ pub fn fitting(sizes: impl IntoIterator<Item = u64>, budget: u64) -> usize {
     count
 }
 
+/// The bytes of `value` as JSON, counted without writing them anywhere.
+pub fn json_len<T: serde::Serialize>(value: &T) -> u64 {
+    let mut counter = Counter(0);
+    // Writing to a counter cannot fail; a value that does not serialize counts what it wrote.
+    let _ = serde_json::to_writer(&mut counter, value);
+    counter.0
+}
+
+/// A writer that only counts what it is given.
+struct Counter(u64);
+
+impl std::io::Write for Counter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0 += bytes.len() as u64;
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -519,6 +541,20 @@ mod tests {
             ..change()
         };
         assert_eq!(ChangePosition::decode(&negative.encode()), Some(negative));
+    }
+
+    #[test]
+    fn json_len_counts_the_bytes_serde_json_writes() {
+        for value in [
+            serde_json::json!(null),
+            serde_json::json!({"a": "é\n", "b": [1, 2.5, true]}),
+            serde_json::json!("x".repeat(1000)),
+        ] {
+            assert_eq!(
+                json_len(&value),
+                serde_json::to_vec(&value).unwrap().len() as u64
+            );
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 mod docs_page;
 mod error;
+mod events;
 mod extract;
 mod health;
 mod metrics;
@@ -48,6 +49,8 @@ pub const SANDBOX_HEADER: &str = "x-mosaic-sandbox";
 pub struct AppState {
     /// The use cases.
     pub publisher: Publisher,
+    /// The events family's use cases (`GET /events`).
+    pub events: crate::events::Events,
     /// Whether Ayrshare is the in-process simulator.
     pub sandbox: bool,
     /// The per-API-key rate limit (per replica), checked by the `Authenticated` extractor.
@@ -73,6 +76,7 @@ pub fn api_routes(metrics_on_main: bool) -> (Router<AppState>, utoipa::openapi::
         .merge(health::router())
         .merge(social_post::router())
         .merge(posts::router())
+        .merge(events::router())
         .merge(whoami::router())
         .merge(webhooks::router())
         .merge(docs_page::router());
@@ -179,9 +183,16 @@ mod tests {
             SecretString::from("unused"),
             Duration::from_secs(1),
         );
+        let store: crate::store::DynStore = Arc::new(store);
         AppState {
+            events: crate::events::Events::new(
+                store.clone(),
+                crate::events::EventSettings {
+                    retention: Duration::from_secs(86_400),
+                },
+            ),
             publisher: Publisher {
-                store: Arc::new(store),
+                store,
                 ayrshare: Arc::new(AyrshareClient::new(settings).unwrap()),
                 tasks: TaskTracker::new(),
                 grace_over: CancellationToken::new(),

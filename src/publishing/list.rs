@@ -4,7 +4,6 @@
 //! with them.
 
 use std::collections::HashMap;
-use std::io;
 
 use uuid::Uuid;
 
@@ -12,7 +11,7 @@ use super::Publisher;
 use super::error::AppError;
 use super::views::{PostList, TrackingView};
 use crate::domain::post_list::Keyed;
-use crate::domain::post_list::{self, PAGE_BYTES};
+use crate::domain::post_list::{self, PAGE_BYTES, json_len};
 use crate::domain::{After, ListRequest};
 use crate::store::{Caller, RecordSize, TrackingRecord};
 
@@ -110,27 +109,5 @@ fn next_of<P: Copy>(page: &[(P, TrackingView)], read: usize) -> Option<P> {
         page.last().map(|(position, _)| *position)
     } else {
         None
-    }
-}
-
-/// The bytes of `view` as JSON, counted without writing them anywhere.
-fn json_len(view: &TrackingView) -> u64 {
-    let mut counter = Counter(0);
-    // Writing to a counter cannot fail, and a view always serializes.
-    let _ = serde_json::to_writer(&mut counter, view);
-    counter.0
-}
-
-/// A writer that only counts what it is given.
-struct Counter(u64);
-
-impl io::Write for Counter {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.0 += bytes.len() as u64;
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
     }
 }

@@ -9,11 +9,14 @@
 //! pool to check connections within a bound before taking them back for a while after, so that
 //! such a connection is closed instead of waiting on its socket for ever (see `postgres.rs`).
 
+use crate::domain::event_feed::{EventFilter, EventPosition};
 use crate::store::AccountStore;
+use crate::store::EventStore;
 use crate::store::PostStore;
 use crate::store::RecordSize;
 use crate::store::Secrets;
 use crate::store::WorkspacePosition;
+use crate::store::{EventSize, StoredEvent};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -384,3 +387,9 @@ mod tests {
         assert!(suspicion.is_recent());
     }
 }
+
+bounded!(EventStore {
+    async fn list_event_sizes(&self, organization_id: Uuid, filter: &EventFilter, after: Option<EventPosition>, limit: i64) -> Result<Vec<EventSize>, StoreError>;
+    async fn find_events(&self, organization_id: Uuid, seqs: &[i64]) -> Result<Vec<StoredEvent>, StoreError>;
+    async fn purge_events(&self, before: DateTime<Utc>, limit: i64) -> Result<u64, StoreError>;
+});

@@ -4,6 +4,7 @@
 mod accounts;
 mod batch;
 mod bounded;
+mod events;
 mod postgres;
 mod posts;
 mod rows;
@@ -18,6 +19,7 @@ use crate::domain::WorkspacePosition;
 
 pub use accounts::{AccountStore, ApiKeyInfo, Caller, Organization, Workspace, WorkspaceInfo};
 pub use bounded::{Bounded, FIRST_BACKOFF, MOST_BACKOFF};
+pub use events::{EventSize, EventStore, StoredEvent};
 pub use postgres::PostgresStore;
 pub use posts::{
     DueQuery, DueRecord, Inserted, NewTracking, PostStore, RecordSize, StoredAnswerJson,
@@ -48,10 +50,11 @@ pub enum StoreError {
     Unavailable(String),
 }
 
-/// The storage the service needs: the records (`PostStore`), the accounts (`AccountStore`), and
-/// what concerns the database as a whole. Every method is one short transaction at most.
+/// The storage the service needs: the records (`PostStore`), the accounts (`AccountStore`), the
+/// post events (`EventStore`), and what concerns the database as a whole. Every method is one
+/// short transaction at most.
 #[async_trait]
-pub trait Store: PostStore + AccountStore + Send + Sync + 'static {
+pub trait Store: PostStore + AccountStore + EventStore + Send + Sync + 'static {
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<(), StoreError>;
     /// Whether the database answers and every migration this build knows is applied: two small

@@ -11,9 +11,10 @@ use uuid::fmt::Hyphenated;
 
 use super::posts::{results_of, tracked_status_of};
 use super::{
-    ApiKeyInfo, DueRecord, Organization, RecordSize, StoreError, TrackingRecord, Workspace,
-    WorkspaceInfo,
+    ApiKeyInfo, DueRecord, EventSize, Organization, RecordSize, StoreError, StoredEvent,
+    TrackingRecord, Workspace, WorkspaceInfo,
 };
+use crate::domain::event_feed::EventPosition;
 use crate::domain::{ChangePosition, Position};
 
 /// The columns of `scheduled_social_posts_v2`, in `TrackingRow`'s order.
@@ -159,6 +160,63 @@ impl<Id: Column<Uuid>> From<RecordSizeRow<Id>> for RecordSize {
             position: Position {
                 created_at: row.created_at,
                 id: row.id.into_domain(),
+            },
+            bytes: u64::try_from(row.bytes).unwrap_or(0),
+        }
+    }
+}
+
+/// The columns of `social_post_events` that `EventRow` reads, before the record's own
+/// (`TRACKING_COLUMNS`, which the event keeps as they were right after the change).
+pub const EVENT_COLUMNS: &str = "event_id, type as event_type, seq, previous_tracked_status";
+
+/// A post event: its id, type, place, and the record as the change left it.
+#[derive(sqlx::FromRow)]
+pub struct EventRow<Id, List> {
+    event_id: String,
+    event_type: String,
+    change: i64,
+    seq: i64,
+    previous_tracked_status: Option<String>,
+    #[sqlx(flatten)]
+    record: TrackingRow<Id, List>,
+}
+
+impl<Id: Column<Uuid>, List: Column<Vec<String>>> TryFrom<EventRow<Id, List>> for StoredEvent {
+    type Error = StoreError;
+
+    fn try_from(row: EventRow<Id, List>) -> Result<Self, StoreError> {
+        Ok(StoredEvent {
+            event_id: row.event_id,
+            event_type: row.event_type,
+            position: EventPosition {
+                change: row.change,
+                seq: row.seq,
+            },
+            previous_tracked_status: row
+                .previous_tracked_status
+                .as_deref()
+                .map(tracked_status_of)
+                .transpose()?,
+            record: row.record.try_into()?,
+        })
+    }
+}
+
+/// An event's place in the feed and what it costs to load (`change, seq, bytes`).
+#[derive(sqlx::FromRow)]
+pub struct EventSizeRow {
+    change: i64,
+    seq: i64,
+    bytes: i64,
+}
+
+impl From<EventSizeRow> for EventSize {
+    fn from(row: EventSizeRow) -> Self {
+        EventSize {
+            position: EventPosition {
+                change: row.change,
+                seq: row.seq,
             },
             bytes: u64::try_from(row.bytes).unwrap_or(0),
         }

@@ -18,6 +18,7 @@ mod doc_cli;
 mod doc_examples;
 mod echo_cap;
 mod errors;
+mod events_feed;
 mod fixtures;
 mod hardening;
 mod idempotency;

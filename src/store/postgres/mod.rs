@@ -1,6 +1,7 @@
 //! The Postgres store: the production choice.
 
 mod accounts;
+mod events;
 mod posts;
 
 use crate::store::AccountStore;
@@ -23,7 +24,8 @@ use super::batch::Batcher;
 use super::bounded::{Suspicion, within};
 use super::posts::{due_record, possible_owners_sql, results_json, source_names};
 use super::rows::{
-    self, API_KEY_COLUMNS, TRACKING_COLUMNS, WORKSPACE_COLUMNS, WORKSPACE_INFO_COLUMNS,
+    self, API_KEY_COLUMNS, EVENT_COLUMNS, TRACKING_COLUMNS, WORKSPACE_COLUMNS,
+    WORKSPACE_INFO_COLUMNS,
 };
 use super::{
     ApiKeyInfo, Caller, DueQuery, DueRecord, Inserted, NewTracking, Organization,

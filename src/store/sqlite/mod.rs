@@ -4,6 +4,7 @@
 //! as JSON text, so the file stays readable with the `sqlite3` shell.
 
 mod accounts;
+mod events;
 mod posts;
 
 use crate::store::AccountStore;
@@ -24,7 +25,8 @@ use uuid::fmt::Hyphenated;
 use super::accounts::pick_key;
 use super::posts::{due_record, possible_owners_sql, results_json, source_names};
 use super::rows::{
-    self, API_KEY_COLUMNS, TRACKING_COLUMNS, WORKSPACE_COLUMNS, WORKSPACE_INFO_COLUMNS,
+    self, API_KEY_COLUMNS, EVENT_COLUMNS, TRACKING_COLUMNS, WORKSPACE_COLUMNS,
+    WORKSPACE_INFO_COLUMNS,
 };
 use super::{
     ApiKeyInfo, Caller, DueQuery, DueRecord, Inserted, NewTracking, Organization,
