@@ -157,20 +157,10 @@ fn parse_types(value: &str) -> Result<Vec<&'static str>, String> {
 mod tests {
     use super::*;
 
-    fn pairs(query: &[(&str, &str)]) -> Vec<(String, String)> {
-        query
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
+    use crate::domain::query_tests::{fields, pairs};
 
     fn fields_of(query: &[(&str, &str)]) -> Vec<String> {
-        EventQuery::parse(&pairs(query))
-            .unwrap_err()
-            .listed()
-            .iter()
-            .map(|e| e.field.clone())
-            .collect()
+        fields(EventQuery::parse(&pairs(query)))
     }
 
     #[test]

@@ -38,3 +38,27 @@ pub use post_list::{After, ChangePosition, ListRequest, Position, PostFilter};
 pub use post_update::{PostDeletion, PostUpdate};
 pub use tracked_status::{TrackedStatus, Transition};
 pub use workspace_list::{WhoamiRequest, WorkspacePosition};
+
+/// What the tests of the query parsers (the list's, the feed's) share.
+#[cfg(test)]
+pub(crate) mod query_tests {
+    use super::ValidationErrors;
+
+    /// A query as the parsers take it.
+    pub fn pairs(query: &[(&str, &str)]) -> Vec<(String, String)> {
+        query
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    /// The fields a refused query names, in order.
+    pub fn fields<T: std::fmt::Debug>(parsed: Result<T, ValidationErrors>) -> Vec<String> {
+        parsed
+            .unwrap_err()
+            .listed()
+            .iter()
+            .map(|e| e.field.clone())
+            .collect()
+    }
+}

@@ -349,20 +349,10 @@ impl std::io::Write for Counter {
 mod tests {
     use super::*;
 
-    fn pairs(query: &[(&str, &str)]) -> Vec<(String, String)> {
-        query
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
+    use crate::domain::query_tests::{fields, pairs};
 
     fn fields_of(query: &[(&str, &str)]) -> Vec<String> {
-        ListRequest::parse(&pairs(query))
-            .unwrap_err()
-            .listed()
-            .iter()
-            .map(|e| e.field.clone())
-            .collect()
+        fields(ListRequest::parse(&pairs(query)))
     }
 
     fn position() -> Position {

@@ -28,6 +28,11 @@ pub struct EventSize {
     pub bytes: u64,
 }
 
+/// Deletes at most `$2` events of changes made before `$1`, oldest first: the same statement on
+/// both backends.
+pub(super) const PURGE_EVENTS: &str = "delete from social_post_events where seq in \
+     (select seq from social_post_events where updated_at < $1 order by updated_at limit $2)";
+
 /// The storage of post events.
 #[async_trait]
 pub trait EventStore: Send + Sync {

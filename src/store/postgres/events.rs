@@ -65,15 +65,11 @@ impl EventStore for PostgresStore {
     }
 
     async fn purge_events(&self, before: DateTime<Utc>, limit: i64) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "delete from social_post_events where seq in \
-             (select seq from social_post_events where updated_at < $1 \
-              order by updated_at limit $2)",
-        )
-        .bind(before)
-        .bind(limit)
-        .execute(&self.pool)
-        .await?;
+        let done = sqlx::query(crate::store::events::PURGE_EVENTS)
+            .bind(before)
+            .bind(limit)
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected())
     }
 }
