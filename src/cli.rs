@@ -18,6 +18,12 @@ use crate::store::DynStore;
 use crate::telemetry;
 use mock_ayrshare::cli::{MockArgs, shutdown_signal};
 
+
+/// What the one-shot commands log when `RUST_LOG` is unset: warnings, but not sqlx's notice of
+/// a statement slower than a second (a migration on a busy machine), which would land between a
+/// command's own lines and tell its user nothing to act on.
+const COMMAND_LOG_FILTER: &str = "warn,sqlx::query=error";
+
 /// Publish or schedule social posts through Ayrshare, exactly once, with a tracking record for
 /// every request. Configuration comes from the environment and `.env`; see README.md.
 // No `Debug` on the command types: they can carry an Ayrshare profile key or the mock's key.
@@ -317,12 +323,12 @@ async fn execute(command: Command, options: Options) -> Result<(), Failure> {
             Ok(())
         }
         Command::Keys(keys) => {
-            telemetry::init("warn").map_err(Failure)?;
+            telemetry::init(COMMAND_LOG_FILTER).map_err(Failure)?;
             say_database(false);
             run_keys(open_store(&config).await?, keys).await
         }
         Command::Workspaces(WorkspacesCommand::List { organization }) => {
-            telemetry::init("warn").map_err(Failure)?;
+            telemetry::init(COMMAND_LOG_FILTER).map_err(Failure)?;
             // Like every other command that opens the database (docs/cli.md's run caught
             // this one saying nothing).
             say_database(false);
@@ -359,7 +365,7 @@ async fn execute(command: Command, options: Options) -> Result<(), Failure> {
             ayrshare_profile_key,
             ayrshare_profile_key_file,
         }) => {
-            telemetry::init("warn").map_err(Failure)?;
+            telemetry::init(COMMAND_LOG_FILTER).map_err(Failure)?;
             say_database(false);
             let ayrshare_profile_key = match (ayrshare_profile_key, ayrshare_profile_key_file) {
                 (Some(key), _) if key == "-" => Some(read_profile_key(
@@ -406,7 +412,7 @@ async fn execute(command: Command, options: Options) -> Result<(), Failure> {
             workspace,
             url,
         }) => {
-            telemetry::init("warn").map_err(Failure)?;
+            telemetry::init(COMMAND_LOG_FILTER).map_err(Failure)?;
             register_webhook(&config, &organization, workspace, &url).await
         }
         Command::MockAyrshare(_) | Command::Healthcheck { .. } | Command::Openapi => {
