@@ -18,7 +18,6 @@ use crate::store::DynStore;
 use crate::telemetry;
 use mock_ayrshare::cli::{MockArgs, shutdown_signal};
 
-
 /// What the one-shot commands log when `RUST_LOG` is unset: warnings, but not sqlx's notice of
 /// a statement slower than a second (a migration on a busy machine), which would land between a
 /// command's own lines and tell its user nothing to act on.

@@ -146,3 +146,31 @@ pub async fn run_retention(events: Events, every: Duration, stop: CancellationTo
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(value: Option<&str>) -> Result<EventSettings, ConfigError> {
+        let lookup = |name: &str| {
+            assert_eq!(name, "EVENT_RETENTION_DAYS");
+            value.map(str::to_owned)
+        };
+        EventSettings::read(&Vars::new(&lookup))
+    }
+
+    #[test]
+    fn events_are_kept_thirty_days_unless_told_from_one_to_ten_years() {
+        const DAY: u64 = 24 * 3600;
+        assert_eq!(read(None).unwrap().retention, Duration::from_secs(30 * DAY));
+        assert_eq!(read(Some("1")).unwrap().retention, Duration::from_secs(DAY));
+        assert_eq!(
+            read(Some("3650")).unwrap().retention,
+            Duration::from_secs(3650 * DAY)
+        );
+        for bad in ["0", "3651", "-1", "30d", "1.5"] {
+            let error = read(Some(bad)).unwrap_err().to_string();
+            assert!(error.contains("EVENT_RETENTION_DAYS"), "{bad}: {error}");
+        }
+    }
+}

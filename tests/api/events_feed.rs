@@ -244,10 +244,44 @@ backend_tests! {
         // An hour from now the event is not yet past an hour's retention...
         assert_eq!(events_of.purge_expired(Utc::now() + chrono::Duration::minutes(59)).await.unwrap(), 0);
         assert_eq!(kinds(&events(app, "").await).len(), 1);
-        // ...and past it, it is gone, while the record stays.
-        assert_eq!(events_of.purge_expired(Utc::now() + chrono::Duration::minutes(61)).await.unwrap(), 1);
+        // ...and past it, it is gone, with a thousand copies of it (more than one statement's
+        // batch: the sweep goes on until none is left), while the record stays.
+        copy_events(app, 1000).await;
+        assert_eq!(events_of.purge_expired(Utc::now() + chrono::Duration::minutes(61)).await.unwrap(), 1001);
         assert_eq!(kinds(&events(app, "").await), pairs(&[]));
         assert_eq!(track(app, &id).await["tracked_status"], "posted");
+    }
+}
+
+/// Copies each event `times` times, straight in the table (as if that many changes had been made).
+async fn copy_events(app: &TestApp, times: u32) {
+    const COLUMNS: &str = "type, previous_tracked_status, id, organization_id, workspace_id, \
+        api_key_id, post, platforms, media_urls, schedule_date, provider_post_id, provider_status, \
+        tracked_status, results, error, idempotency_key, ayrshare_idempotency_key, paused, \
+        overdue_at, created_at, updated_at";
+    match &app.database {
+        Database::Postgres { url, .. } => {
+            use sqlx::{Connection, PgConnection};
+            let mut conn = PgConnection::connect(url).await.unwrap();
+            sqlx::query(&format!(
+                "insert into social_post_events (event_id, {COLUMNS}) \
+                 select 'evt_copy' || g, {COLUMNS} from social_post_events, generate_series(1, $1) g"
+            ))
+            .bind(times as i32).execute(&mut conn).await.unwrap();
+        }
+        Database::Sqlite { url, .. } => {
+            use sqlx::{Connection, SqliteConnection};
+            let mut conn = SqliteConnection::connect(url).await.unwrap();
+            sqlx::query(&format!(
+                "with recursive n(g) as (select 1 union all select g + 1 from n where g < $1) \
+                 insert into social_post_events (event_id, {COLUMNS}) \
+                 select 'evt_copy' || g, {COLUMNS} from social_post_events, n"
+            ))
+            .bind(times)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        }
     }
 }
 
