@@ -41,9 +41,9 @@ fn a_schedule_date_in_the_year_9999_is_still_accepted() {
 
 #[test]
 fn a_local_schedule_date_is_read_in_the_timezone_which_is_kept_but_never_forwarded() {
-    let post = parse(json!({"platforms": ["x"], "schedule_date": "2027-03-10T16:00:00.7",
-                            "timezone": "Europe/Berlin"}))
-    .unwrap();
+    let body = json!({"platforms": ["x"], "schedule_date": "2027-03-10T16:00:00.7",
+                       "timezone": "Europe/Berlin"});
+    let post = parse(body).unwrap();
     assert_eq!(post.timezone.as_deref(), Some("Europe/Berlin"));
     assert!(post.extra.is_empty());
     assert_eq!(
@@ -67,7 +67,9 @@ fn a_bad_timezone_is_one_problem_and_a_local_date_beside_it_is_only_checked_for_
             .collect()
     };
     assert_eq!(
-        fields(json!({"platforms": ["x"], "schedule_date": "2027-03-10T16:00", "timezone": "Nowhere"})),
+        fields(
+            json!({"platforms": ["x"], "schedule_date": "2027-03-10T16:00", "timezone": "Nowhere"})
+        ),
         ["timezone"]
     );
     assert_eq!(
@@ -76,7 +78,9 @@ fn a_bad_timezone_is_one_problem_and_a_local_date_beside_it_is_only_checked_for_
     );
     // The past is still the past, wherever it is.
     assert_eq!(
-        fields(json!({"platforms": ["x"], "schedule_date": "2025-03-10T16:00", "timezone": "Asia/Tokyo"})),
+        fields(
+            json!({"platforms": ["x"], "schedule_date": "2025-03-10T16:00", "timezone": "Asia/Tokyo"})
+        ),
         ["schedule_date"]
     );
 }
