@@ -2,13 +2,16 @@
 //! nothing written, nothing published, no idempotency key consumed; Ayrshare's refusals and
 //! warnings in the verdict, Ayrshare's failures as the create's errors.
 
+use std::time::Duration;
+
+use mosaic_social::mock_ayrshare::{self, MockConfig};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
 
 use crate::backend_tests;
 use crate::fixtures::{answer_creates, received};
-use crate::support::{TestApp, expect_error, response_json};
+use crate::support::{AYRSHARE_KEY, Options, TestApp, expect_error, response_json};
 
 fn validate(app: &TestApp, body: &Value) -> reqwest::RequestBuilder {
     app.client
@@ -36,6 +39,36 @@ async fn verdict(app: &TestApp, body: &Value) -> Value {
     let response = validate(app, body).send().await.unwrap();
     assert_eq!(response.status(), 200, "{body}");
     response_json(response).await
+}
+
+/// The shipped simulator, accepting only the app's key: (its options, its address).
+fn shipped_mock() -> (Options, std::net::SocketAddr) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+        let config = MockConfig {
+            api_key: Some(AYRSHARE_KEY.to_owned()),
+            ..MockConfig::default()
+        };
+        mock_ayrshare::serve(listener, config, std::future::pending())
+            .await
+            .unwrap();
+    });
+    let options = Options {
+        ayrshare_base_url: Some(format!("http://{addr}/api")),
+        ..Options::default()
+    };
+    (options, addr)
+}
+
+fn closed_port() -> std::net::SocketAddr {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = socket.local_addr().unwrap();
+    Box::leak(Box::new(socket));
+    addr
 }
 
 backend_tests! {
@@ -124,5 +157,149 @@ backend_tests! {
         let response = app.client.post(app.url("/social/post/validate"))
             .json(&json!({"post": "p", "platforms": ["x"]})).send().await.unwrap();
         expect_error(response, 401, "invalid_api_key").await;
+    }
+
+    async fn a_dry_run_whose_ayrshare_is_slow_is_provider_timeout(app) [Options {
+        ayrshare_timeout: Duration::from_millis(500),
+        ..Options::default()
+    }] {
+        ayrshare_validates(app, success().set_delay(Duration::from_secs(3))).await;
+        let response = validate(app, &json!({"post": "p", "platforms": ["x"]})).send().await.unwrap();
+        expect_error(response, 504, "provider_timeout").await;
+        assert!(app.records().await.is_empty());
+    }
+
+    async fn a_dry_run_whose_ayrshare_is_unreachable_is_provider_unavailable(app) [Options {
+        ayrshare_base_url: Some(format!("http://{}/api", closed_port())),
+        ..Options::default()
+    }] {
+        let response = validate(app, &json!({"post": "p", "platforms": ["x"]})).send().await.unwrap();
+        let error = expect_error(response, 503, "provider_unavailable").await;
+        assert!(error.get("tracking_id").is_none(), "{error}");
+        assert!(app.records().await.is_empty());
+    }
+
+    async fn a_dry_run_for_a_profile_ayrshare_is_rate_limiting_is_held_off_unsent(app) {
+        Mock::given(method("POST")).and(path("/api/post"))
+            .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "120")
+                .set_body_json(json!({"status": "error", "message": "Too many requests"})))
+            .mount(&app.ayrshare).await;
+        ayrshare_validates(app, success()).await;
+        let first = app.post(&json!({"post": "a", "platforms": ["x"]})).send().await.unwrap();
+        expect_error(first, 429, "rate_limit").await;
+        let held = validate(app, &json!({"post": "b", "platforms": ["x"]})).send().await.unwrap();
+        assert!(held.headers().contains_key("retry-after"));
+        expect_error(held, 429, "rate_limit").await;
+        assert!(received(app, "POST", "/api/validate/post").await.is_empty());
+        // Our own errors are still told: they need no call.
+        let judged = verdict(app, &json!({"platforms": []})).await;
+        assert_eq!(judged["errors"][0]["field"], "platforms");
+    }
+
+    async fn a_dry_run_counts_against_the_keys_rate_limit(app) [Options {
+        rate_limit: (1, 2),
+        ..Options::default()
+    }] {
+        ayrshare_validates(app, success()).await;
+        for _ in 0..2 {
+            let response = validate(app, &json!({"post": "p", "platforms": ["x"]})).send().await.unwrap();
+            assert_eq!(response.status(), 200);
+        }
+        let over = validate(app, &json!({"post": "p", "platforms": ["x"]})).send().await.unwrap();
+        expect_error(over, 429, "rate_limit").await;
+        assert_eq!(received(app, "POST", "/api/validate/post").await.len(), 2);
+    }
+
+    async fn a_dry_run_refuses_hostile_bodies_as_the_create_does(app) {
+        ayrshare_validates(app, success()).await;
+        let large = app.client.post(app.url("/social/post/validate")).bearer_auth(&app.api_key)
+            .header("content-type", "application/json")
+            .body(format!("{{\"post\": \"{}\", \"platforms\": [\"x\"]}}", "a".repeat(1_100_000)))
+            .send().await.unwrap();
+        expect_error(large, 413, "payload_too_large").await;
+        let text = app.client.post(app.url("/social/post/validate")).bearer_auth(&app.api_key)
+            .body("{}").send().await.unwrap();
+        expect_error(text, 415, "unsupported_media_type").await;
+        let broken = app.client.post(app.url("/social/post/validate")).bearer_auth(&app.api_key)
+            .header("content-type", "application/json").body("{\"platforms\": [").send().await.unwrap();
+        expect_error(broken, 400, "validation_error").await;
+        assert!(received(app, "POST", "/api/validate/post").await.is_empty());
+    }
+}
+
+mod shipped {
+    use super::*;
+
+    /// Against the simulator we ship: an empty text is Ayrshare's refusal, an account whose token
+    /// expired is Ayrshare's warning, and the mock saw no post.
+    async fn run(app: &TestApp, mock: std::net::SocketAddr) {
+        let team = app
+            .store
+            .create_workspace(app.organization_id, "team", Some("team"))
+            .await
+            .unwrap();
+        let fault = app
+            .client
+            .put(format!("http://{mock}/mock/profiles/team/faults/twitter"))
+            .bearer_auth(AYRSHARE_KEY)
+            .json(&json!({"fault": "expired_token"}))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            fault.status().is_success(),
+            "{}",
+            fault.text().await.unwrap()
+        );
+
+        let refused = verdict(app, &json!({"platforms": ["linkedin"]})).await;
+        assert_eq!(refused["valid"], false, "{refused}");
+        assert_eq!(refused["errors"][0]["source"], "ayrshare");
+        assert_eq!(refused["errors"][0]["code"], "136");
+
+        let warned = verdict(
+            app,
+            &json!({"post": "p", "platforms": ["x", "linkedin"],
+            "workspace_id": team.id}),
+        )
+        .await;
+        assert_eq!(warned["valid"], true, "{warned}");
+        assert_eq!(warned["warnings"].as_array().unwrap().len(), 1, "{warned}");
+        assert_eq!(warned["warnings"][0]["platform"], "x");
+        assert_eq!(warned["warnings"][0]["code"], "272");
+
+        let stats: Value = app
+            .client
+            .get(format!("http://{mock}/mock/stats"))
+            .bearer_auth(AYRSHARE_KEY)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(stats, json!({"posts_received": 0}));
+        assert!(app.records().await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn sqlite() {
+        let (options, mock) = shipped_mock();
+        let app = TestApp::spawn_with(crate::support::Backend::Sqlite, options)
+            .await
+            .unwrap();
+        run(&app, mock).await;
+        app.finish().await;
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        let (options, mock) = shipped_mock();
+        let Some(app) = TestApp::spawn_with(crate::support::Backend::Postgres, options).await
+        else {
+            return;
+        };
+        run(&app, mock).await;
+        app.finish().await;
     }
 }
