@@ -398,8 +398,8 @@ fn media_url_problem(text: &str) -> Option<&'static str> {
     }
 }
 
-/// What `timezone` held: a zone (its canonical spelling, as chrono-tz names it), or a value
-/// that is not one (already reported).
+/// What `timezone` held: a zone (its name exactly as written: names are matched exactly), or a
+/// value that is not one (already reported).
 pub(crate) enum Zone {
     Known(String),
     Invalid,
@@ -427,7 +427,7 @@ pub(crate) fn parse_timezone(value: Option<Value>, errors: &mut Problems) -> Opt
         }
     };
     match local_time::parse_time_zone(&name) {
-        Ok(zone) => Some(Zone::Known(zone.name().to_owned())),
+        Ok(_) => Some(Zone::Known(name)),
         Err(e) => {
             errors.push(FieldError::new("timezone", e.to_string()));
             Some(Zone::Invalid)

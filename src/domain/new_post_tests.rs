@@ -84,3 +84,16 @@ fn a_bad_timezone_is_one_problem_and_a_local_date_beside_it_is_only_checked_for_
         ["schedule_date"]
     );
 }
+
+#[test]
+fn a_timezone_is_kept_as_named_links_included() {
+    for name in [
+        "US/Eastern",
+        "UTC",
+        "Etc/GMT+5",
+        "America/Argentina/Buenos_Aires",
+    ] {
+        let post = parse(json!({"platforms": ["x"], "timezone": name})).unwrap();
+        assert_eq!(post.timezone.as_deref(), Some(name));
+    }
+}

@@ -306,6 +306,33 @@ mod tests {
     }
 
     #[test]
+    fn a_reschedule_reads_a_local_time_in_its_timezone_which_is_not_sent() {
+        let update = PostUpdate::parse(
+            json!({"schedule_date": "2026-07-01T09:00", "timezone": "America/New_York"}),
+            now(),
+        )
+        .unwrap();
+        assert_eq!(update.timezone.as_deref(), Some("America/New_York"));
+        assert_eq!(
+            update.ayrshare_body("A"),
+            json!({"id": "A", "scheduleDate": "2026-07-01T13:00:00Z"})
+        );
+        assert_eq!(fields_of(json!({"timezone": "UTC"})), ["timezone"]);
+        assert_eq!(
+            fields_of(json!({"schedule_date": "2026-07-01T09:00", "timezone": "Nowhere/Else"})),
+            ["timezone"]
+        );
+        assert_eq!(
+            fields_of(json!({"schedule_date": "2026-07-01T09:00"})),
+            ["schedule_date"]
+        );
+        assert_eq!(
+            fields_of(json!({"schedule_date": "2026-07-01T09:00:00Z", "timeZone": "UTC"})),
+            ["timeZone"]
+        );
+    }
+
+    #[test]
     fn a_deletion_takes_only_mark_manual_deleted() {
         assert_eq!(PostDeletion::parse(None).unwrap(), PostDeletion::default());
         assert_eq!(

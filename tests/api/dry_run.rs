@@ -157,6 +157,10 @@ backend_tests! {
         let response = app.client.post(app.url("/social/post/validate"))
             .json(&json!({"post": "p", "platforms": ["x"]})).send().await.unwrap();
         expect_error(response, 401, "invalid_api_key").await;
+        // The path is the dry run's, not a post id: other methods are a JSON 405.
+        let read = app.get("/social/post/validate").send().await.unwrap();
+        assert_eq!(read.headers()["allow"], "POST");
+        expect_error(read, 405, "method_not_allowed").await;
     }
 
     async fn a_dry_run_whose_ayrshare_is_slow_is_provider_timeout(app) [Options {
