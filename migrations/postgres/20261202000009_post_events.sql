@@ -39,6 +39,7 @@ create table social_post_events (
     ayrshare_idempotency_key text null,
     paused                   boolean not null,
     overdue_at               timestamptz null,
+    timezone                 text null,
     created_at               timestamptz not null,
     -- When the change happened: the event's timestamp.
     updated_at               timestamptz not null
@@ -76,13 +77,13 @@ begin
         event_id, type, previous_tracked_status, id, organization_id, workspace_id, api_key_id,
         post, platforms, media_urls, schedule_date, provider_post_id, provider_status,
         tracked_status, results, error, idempotency_key, ayrshare_idempotency_key, paused,
-        overdue_at, created_at, updated_at)
+        overdue_at, timezone, created_at, updated_at)
     values (
         'evt_' || replace(gen_random_uuid()::text, '-', ''), kind, previous, new.id,
         new.organization_id, new.workspace_id, new.api_key_id, new.post, new.platforms,
         new.media_urls, new.schedule_date, new.provider_post_id, new.provider_status,
         new.tracked_status, new.results, new.error, new.idempotency_key,
-        new.ayrshare_idempotency_key, new.paused, new.overdue_at, new.created_at,
+        new.ayrshare_idempotency_key, new.paused, new.overdue_at, new.timezone, new.created_at,
         new.updated_at);
     return null;
 end

@@ -27,6 +27,7 @@ create table social_post_events (
     ayrshare_idempotency_key text null,
     paused                   integer not null,
     overdue_at               text null,
+    timezone                 text null,
     created_at               text not null,
     updated_at               text not null
 );
@@ -42,13 +43,13 @@ begin
         event_id, type, previous_tracked_status, id, organization_id, workspace_id, api_key_id,
         post, platforms, media_urls, schedule_date, provider_post_id, provider_status,
         tracked_status, results, error, idempotency_key, ayrshare_idempotency_key, paused,
-        overdue_at, created_at, updated_at)
+        overdue_at, timezone, created_at, updated_at)
     values (
         'evt_' || lower(hex(randomblob(16))), 'post.' || new.tracked_status, null, new.id,
         new.organization_id, new.workspace_id, new.api_key_id, new.post, new.platforms,
         new.media_urls, new.schedule_date, new.provider_post_id, new.provider_status,
         new.tracked_status, new.results, new.error, new.idempotency_key,
-        new.ayrshare_idempotency_key, new.paused, new.overdue_at, new.created_at,
+        new.ayrshare_idempotency_key, new.paused, new.overdue_at, new.timezone, new.created_at,
         new.updated_at);
 end;
 
@@ -63,7 +64,7 @@ begin
         event_id, type, previous_tracked_status, id, organization_id, workspace_id, api_key_id,
         post, platforms, media_urls, schedule_date, provider_post_id, provider_status,
         tracked_status, results, error, idempotency_key, ayrshare_idempotency_key, paused,
-        overdue_at, created_at, updated_at)
+        overdue_at, timezone, created_at, updated_at)
     values (
         'evt_' || lower(hex(randomblob(16))),
         case when new.tracked_status is not old.tracked_status
@@ -72,6 +73,6 @@ begin
         new.organization_id, new.workspace_id, new.api_key_id, new.post, new.platforms,
         new.media_urls, new.schedule_date, new.provider_post_id, new.provider_status,
         new.tracked_status, new.results, new.error, new.idempotency_key,
-        new.ayrshare_idempotency_key, new.paused, new.overdue_at, new.created_at,
+        new.ayrshare_idempotency_key, new.paused, new.overdue_at, new.timezone, new.created_at,
         new.updated_at);
 end;

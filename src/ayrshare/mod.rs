@@ -278,6 +278,25 @@ impl AyrshareClient {
         .await
     }
 
+    /// `POST /validate/post`: Ayrshare's checks of a `POST /post` body, with nothing posted. It
+    /// changes nothing at Ayrshare, yet it is sent like a write (retried only when it provably
+    /// never left): there is no gain in asking twice.
+    pub async fn validate_post(
+        &self,
+        scope: CallScope<'_>,
+        body: &Value,
+    ) -> Result<ProviderAnswer, AyrshareError> {
+        self.send_json(
+            Method::POST,
+            &["validate", "post"],
+            scope,
+            body,
+            "validate post",
+            "POST /validate/post",
+        )
+        .await
+    }
+
     /// `POST /analytics/post` (`id`, optional `platforms`): a post's numbers per platform. A read
     /// despite its method.
     pub async fn post_analytics(

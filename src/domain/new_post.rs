@@ -6,6 +6,7 @@ use serde_json::{Map, Number, Value};
 use url::Url;
 use uuid::Uuid;
 
+use super::local_time;
 use super::platform::Platform;
 
 /// One problem with one field of a request.
@@ -130,27 +131,36 @@ pub struct NewPost {
     /// Whole seconds, UTC: exactly what Ayrshare is sent.
     pub schedule_date: Option<DateTime<Utc>>,
     pub workspace_id: Option<Uuid>,
+    /// The caller's IANA time zone (`Europe/Berlin`), checked: the zone a naive `schedule_date`
+    /// was read in, or only recorded beside one with an offset. Never sent to Ayrshare, which
+    /// takes UTC only.
+    pub timezone: Option<String>,
     /// Keys we do not interpret, forwarded to Ayrshare unchanged.
     pub extra: Map<String, Value>,
 }
 
 /// Extra keys that would override a documented field or reach another workspace's Ayrshare
 /// profile, in their normalized form (lowercase, without `-` and `_`).
-const REFUSED_EXTRAS: [&str; 6] = [
+/// `timeZone` and the like are refused rather than forwarded: Ayrshare has no such field, and
+/// a caller who misspelt ours would otherwise have a naive date refused with no word about
+/// the zone they did send.
+const REFUSED_EXTRAS: [&str; 7] = [
     "post",
     "platforms",
     "mediaurls",
     "scheduledate",
     "profilekey",
     "profilekeys",
+    "timezone",
 ];
 
 /// The documented fields, spelled as the API spells them.
-const DOCUMENTED: [&str; 5] = [
+const DOCUMENTED: [&str; 6] = [
     "post",
     "platforms",
     "media_urls",
     "schedule_date",
+    "timezone",
     "workspace_id",
 ];
 
@@ -189,7 +199,9 @@ impl NewPost {
         };
         let platforms = parse_platforms(take("platforms"), &mut errors);
         let media_urls = parse_media_urls(take("media_urls"), &mut errors);
-        let schedule_date = parse_schedule_date(take("schedule_date"), now, &mut errors);
+        let timezone = parse_timezone(take("timezone"), &mut errors);
+        let schedule_date =
+            parse_schedule_date(take("schedule_date"), timezone.as_ref(), now, &mut errors);
         let workspace_id = match take("workspace_id") {
             None => None,
             Some(Value::String(s)) => match Uuid::parse_str(&s) {
@@ -243,6 +255,7 @@ impl NewPost {
             media_urls,
             schedule_date,
             workspace_id,
+            timezone: timezone.and_then(Zone::into_name),
             extra: fields,
         })
     }
@@ -385,8 +398,49 @@ fn media_url_problem(text: &str) -> Option<&'static str> {
     }
 }
 
+/// What `timezone` held: a zone (its name exactly as written: names are matched exactly), or a
+/// value that is not one (already reported).
+pub(crate) enum Zone {
+    Known(String),
+    Invalid,
+}
+
+impl Zone {
+    pub(crate) fn into_name(self) -> Option<String> {
+        match self {
+            Zone::Known(name) => Some(name),
+            Zone::Invalid => None,
+        }
+    }
+}
+
+/// Checks `timezone`: absent, or the exact name of an IANA zone.
+pub(crate) fn parse_timezone(value: Option<Value>, errors: &mut Problems) -> Option<Zone> {
+    let name = match value? {
+        Value::String(name) => name,
+        _ => {
+            errors.push(FieldError::new(
+                "timezone",
+                "must be a string: an IANA time zone name, such as Europe/Berlin",
+            ));
+            return Some(Zone::Invalid);
+        }
+    };
+    match local_time::parse_time_zone(&name) {
+        Ok(_) => Some(Zone::Known(name)),
+        Err(e) => {
+            errors.push(FieldError::new("timezone", e.to_string()));
+            Some(Zone::Invalid)
+        }
+    }
+}
+
+/// Checks `schedule_date`, read in `zone` when it is a naive local time (see `local_time`).
+/// When the zone itself was refused, a naive date is only checked for its shape: the zone's
+/// error already says what to fix.
 pub(crate) fn parse_schedule_date(
     value: Option<Value>,
+    zone: Option<&Zone>,
     now: DateTime<Utc>,
     errors: &mut Problems,
 ) -> Option<DateTime<Utc>> {
@@ -397,21 +451,25 @@ pub(crate) fn parse_schedule_date(
             return None;
         }
     };
-    let Ok(parsed) = DateTime::parse_from_rfc3339(&text) else {
-        errors.push(FieldError::new(
-            "schedule_date",
-            format!(
-                "'{}' is not an RFC 3339 timestamp with an offset (Z or +hh:mm), \
-                 such as 2026-03-10T16:00:00Z",
-                quote(&text)
-            ),
-        ));
-        return None;
+    let resolved = match zone {
+        None => local_time::resolve_schedule_date(&text, None),
+        Some(Zone::Known(name)) => local_time::resolve_schedule_date(&text, Some(name)),
+        // UTC has neither gaps nor folds: only the shape is checked.
+        Some(Zone::Invalid) => match local_time::resolve_schedule_date(&text, Some("UTC")) {
+            Ok(_) => return None,
+            Err(e) => Err(e),
+        },
+    };
+    let utc = match resolved {
+        Ok(utc) => utc,
+        Err(e) => {
+            errors.push(FieldError::new("schedule_date", e.to_string()));
+            return None;
+        }
     };
     // Ayrshare takes whole seconds: truncate first, so that the check below is about exactly
     // what is sent (a time less than a second ahead would otherwise reach Ayrshare as a past
     // time and be published at once).
-    let utc = parsed.with_timezone(&Utc);
     let sent = DateTime::from_timestamp(utc.timestamp(), 0).unwrap_or(utc);
     if sent.year() > 9999 {
         errors.push(FieldError::new(

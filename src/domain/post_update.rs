@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use super::new_post::{
-    FieldError, Problems, ValidationErrors, ayrshare_timestamp, check_forwarded, normalize_key,
-    parse_schedule_date, quote,
+    FieldError, Problems, ValidationErrors, Zone, ayrshare_timestamp, check_forwarded,
+    normalize_key, parse_schedule_date, parse_timezone, quote,
 };
 
 /// A validated update of a post Ayrshare holds.
@@ -14,6 +14,10 @@ use super::new_post::{
 pub struct PostUpdate {
     /// The new time, whole seconds, UTC.
     pub schedule_date: Option<DateTime<Utc>>,
+    /// The IANA zone the new time was given in (a naive `schedule_date` is read in it); the
+    /// record keeps it with the new time, and a reschedule without one records none. Only
+    /// with `schedule_date`; never sent to Ayrshare.
+    pub timezone: Option<String>,
     /// Pause (`true`) or resume (`false`) a scheduled post.
     pub scheduled_pause: Option<bool>,
     pub notes: Option<String>,
@@ -26,7 +30,8 @@ pub struct PostUpdate {
 
 /// Extra keys the service controls, in their normalized form: the post's id and profile, the
 /// fields it maps from its own names (and must record), and what Ayrshare cannot change.
-const REFUSED_EXTRAS: [&str; 12] = [
+const REFUSED_EXTRAS: [&str; 13] = [
+    "timezone",
     "id",
     "post",
     "platforms",
@@ -42,7 +47,13 @@ const REFUSED_EXTRAS: [&str; 12] = [
 ];
 
 /// The documented fields, spelled as the API spells them.
-const DOCUMENTED: [&str; 4] = ["schedule_date", "scheduled_pause", "notes", "approve"];
+const DOCUMENTED: [&str; 5] = [
+    "schedule_date",
+    "timezone",
+    "scheduled_pause",
+    "notes",
+    "approve",
+];
 
 impl PostUpdate {
     /// Parses a PATCH body; `now` is the server's clock (a new schedule date must be later).
@@ -55,7 +66,16 @@ impl PostUpdate {
         };
         let mut errors = Problems::default();
         let mut take = |name: &str| fields.remove(name).filter(|v| !v.is_null());
-        let schedule_date = parse_schedule_date(take("schedule_date"), now, &mut errors);
+        let timezone = parse_timezone(take("timezone"), &mut errors);
+        let schedule_value = take("schedule_date");
+        if timezone.is_some() && schedule_value.is_none() {
+            errors.push(FieldError::new(
+                "timezone",
+                "is only read with schedule_date: send the new time with it",
+            ));
+        }
+        let schedule_date =
+            parse_schedule_date(schedule_value, timezone.as_ref(), now, &mut errors);
         let scheduled_pause = take_bool(take("scheduled_pause"), "scheduled_pause", &mut errors);
         let approve = take_bool(take("approve"), "approve", &mut errors);
         let notes = match take("notes") {
@@ -88,6 +108,7 @@ impl PostUpdate {
         errors.finish()?;
         let update = PostUpdate {
             schedule_date,
+            timezone: timezone.and_then(Zone::into_name),
             scheduled_pause,
             notes,
             approve,
@@ -281,6 +302,33 @@ mod tests {
                 "scheduleDate",
                 "workspace_id"
             ]
+        );
+    }
+
+    #[test]
+    fn a_reschedule_reads_a_local_time_in_its_timezone_which_is_not_sent() {
+        let update = PostUpdate::parse(
+            json!({"schedule_date": "2026-07-01T09:00", "timezone": "America/New_York"}),
+            now(),
+        )
+        .unwrap();
+        assert_eq!(update.timezone.as_deref(), Some("America/New_York"));
+        assert_eq!(
+            update.ayrshare_body("A"),
+            json!({"id": "A", "scheduleDate": "2026-07-01T13:00:00Z"})
+        );
+        assert_eq!(fields_of(json!({"timezone": "UTC"})), ["timezone"]);
+        assert_eq!(
+            fields_of(json!({"schedule_date": "2026-07-01T09:00", "timezone": "Nowhere/Else"})),
+            ["timezone"]
+        );
+        assert_eq!(
+            fields_of(json!({"schedule_date": "2026-07-01T09:00"})),
+            ["schedule_date"]
+        );
+        assert_eq!(
+            fields_of(json!({"schedule_date": "2026-07-01T09:00:00Z", "timeZone": "UTC"})),
+            ["timeZone"]
         );
     }
 

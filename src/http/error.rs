@@ -60,7 +60,9 @@ impl ApiError {
                 AppError::InvalidSignature(_) => ErrorCode::InvalidSignature,
                 AppError::NotFound(_) => ErrorCode::NotFound,
                 AppError::Conflict { .. } => ErrorCode::Conflict,
-                AppError::Provider { verdict, .. } => provider_code(verdict),
+                AppError::Provider { verdict, .. } | AppError::ProviderUnrecorded { verdict } => {
+                    provider_code(verdict)
+                }
                 AppError::RateLimited { .. } => ErrorCode::RateLimit,
                 AppError::IdempotencyKeyMismatch { .. } => ErrorCode::IdempotencyKeyMismatch,
                 AppError::IdempotencyInProgress { .. } => ErrorCode::IdempotencyInProgress,
@@ -302,6 +304,15 @@ impl IntoResponse for ApiError {
                     &provider_detail(&verdict),
                     record_fields(&record),
                 );
+                match &verdict {
+                    Verdict::RateLimited { retry_after } => {
+                        with_header(response, header::RETRY_AFTER, retry_after)
+                    }
+                    _ => response,
+                }
+            }
+            AppError::ProviderUnrecorded { verdict } => {
+                let response = error_body(status, code, &provider_detail(&verdict), Map::new());
                 match &verdict {
                     Verdict::RateLimited { retry_after } => {
                         with_header(response, header::RETRY_AFTER, retry_after)

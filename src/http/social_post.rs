@@ -1,4 +1,5 @@
-//! `/social/post`: create (publish or schedule) a post, read its downstream outcome, update,
+//! `/social/post`: create (publish or schedule) a post, check one without sending it (the dry
+//! run), read its downstream outcome, update,
 //! delete it, read its analytics, and read the tracking record. Translation only: the work is
 //! done by `publishing`.
 
@@ -14,6 +15,7 @@ use super::error::ApiError;
 use super::extract::{Authenticated, Json, OptionalJson, Path, Query};
 use super::openapi::schemas::{CreatePostRequest, DeletePostRequest, ErrorBody, UpdatePostRequest};
 use crate::domain::IdempotencyKey;
+use crate::domain::dry_run::DryRun;
 use crate::publishing::{
     AnalyticsView, AppError, DeletionView, PostView, TrackingView, UpdateView,
 };
@@ -26,6 +28,7 @@ pub const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_post))
+        .routes(routes!(validate_post))
         .routes(routes!(get_post, update_post, delete_post))
         .routes(routes!(get_analytics))
         .routes(routes!(get_tracking))
@@ -110,6 +113,43 @@ async fn create_post(
             .insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
     }
     Ok(response)
+}
+
+/// Check a post without sending it: the create's checks, then Ayrshare's.
+///
+/// The body of a create. This service's own checks come first (the same as the create's); only
+/// when they pass is Ayrshare's `POST /validate/post` asked. Nothing is written, nothing is
+/// published, and an `Idempotency-Key` header is ignored (no key is consumed, so the create
+/// that follows may use it). Our problems and Ayrshare's refusals are `errors` in a 200; when
+/// Ayrshare cannot be asked the answer is the create's error, never `valid: true`.
+#[utoipa::path(
+    post,
+    path = "/social/post/validate",
+    tag = "posts",
+    request_body = CreatePostRequest,
+    responses(
+        (status = 200, description = "The verdict: `valid`, with this service's or Ayrshare's                                       `errors`, and Ayrshare's `warnings`.",
+         body = DryRun,
+         example = json!({
+            "valid": false,
+            "errors": [{"field": "schedule_date", "source": "mosaic",
+                        "message": "'2027-03-14T02:30:00' does not exist in America/New_York: the clocks skip it when daylight saving time begins"}],
+            "warnings": []})),
+        (status = 429, description = "`rate_limit`: your key's limit, or Ayrshare's for the                                       workspace's profile.", body = ErrorBody,
+         headers(("Retry-After" = String, description = "Seconds to wait."))),
+        (status = 502, description = "`provider_error`: Ayrshare refused our credentials, failed                                       or answered something unreadable.", body = ErrorBody),
+        (status = 503, description = "`provider_unavailable`: Ayrshare could not be reached; or                                       `service_unavailable`: our database could not be reached.",
+         body = ErrorBody),
+        (status = 504, description = "`provider_timeout`: Ayrshare did not answer in time                                       (nothing was published: a dry run never publishes).",
+         body = ErrorBody),
+    ),
+)]
+async fn validate_post(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Json(body): Json<Value>,
+) -> Result<Json<DryRun>, ApiError> {
+    Ok(Json(state.publisher.validate_post(caller, body).await?))
 }
 
 /// The `Idempotency-Key` header, checked; two of them are refused (one meaning per request).

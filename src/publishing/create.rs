@@ -105,7 +105,7 @@ impl Publisher {
                     .await?
                 {
                     let fingerprint =
-                        idempotency::fingerprint(&new_post.ayrshare_body(), workspace.id);
+                        request_fingerprint(&new_post, &new_post.ayrshare_body(), workspace.id);
                     return self.replay(holder, Some(&fingerprint)).await;
                 }
             }
@@ -123,7 +123,7 @@ impl Publisher {
         let mut ayrshare_body = new_post.ayrshare_body();
         let fingerprint = key
             .as_ref()
-            .map(|_| idempotency::fingerprint(&ayrshare_body, workspace.id));
+            .map(|_| request_fingerprint(&new_post, &ayrshare_body, workspace.id));
         let (sent_key, derived) =
             idempotency::ayrshare_key(new_post.extra.get("idempotencyKey"), id);
         if derived {
@@ -146,6 +146,7 @@ impl Publisher {
             idempotency_key: key.as_ref().map(|k| k.as_str().to_owned()),
             request_fingerprint: fingerprint.clone(),
             ayrshare_idempotency_key: Some(sent_key),
+            timezone: new_post.timezone.clone(),
         };
 
         // Writing the record, calling Ayrshare and recording its answer run as a task of their
@@ -341,6 +342,23 @@ impl Publisher {
                     },
                 })))
             }
+        }
+    }
+}
+
+/// The fingerprint of a create: what Ayrshare is asked for, in which workspace, and the zone
+/// the record keeps (a retry that only changes `timezone` beside an offset date would send
+/// Ayrshare the same body, yet ask for another record). A create without a zone fingerprints
+/// as it did before zones existed, so keys claimed then still match.
+fn request_fingerprint(new_post: &NewPost, ayrshare_body: &Value, workspace_id: Uuid) -> String {
+    match &new_post.timezone {
+        None => idempotency::fingerprint(ayrshare_body, workspace_id),
+        Some(zone) => {
+            let mut keyed = ayrshare_body.clone();
+            // `timezone` is never a forwarded key (it is refused as an extra), so this cannot
+            // collide with a body Ayrshare would receive.
+            keyed["timezone"] = Value::String(zone.clone());
+            idempotency::fingerprint(&keyed, workspace_id)
         }
     }
 }

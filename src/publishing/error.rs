@@ -52,6 +52,9 @@ pub enum AppError {
     /// Ayrshare's answer (or its absence) after the record was written.
     #[error("ayrshare: {verdict:?}")]
     Provider { verdict: Verdict, record: RecordRef },
+    /// Ayrshare's failure on a call that wrote nothing here (the dry run): no record to name.
+    #[error("ayrshare: {verdict:?}")]
+    ProviderUnrecorded { verdict: Verdict },
     /// This service refuses to call Ayrshare for now (our own hold-off or a caller's limit).
     #[error("{detail}")]
     RateLimited {

@@ -1,5 +1,5 @@
 //! The use cases of a post's life, free of HTTP: create (the write-ahead record, the one Ayrshare
-//! call, the recording), refresh a record from Ayrshare, read, list, update, delete, analytics,
+//! call, the recording), its dry run, refresh a record from Ayrshare, read, list, update, delete, analytics,
 //! the caller's account, receive Ayrshare's webhook, reconcile open records. The HTTP handlers,
 //! and the background work (reconciler, webhooks, idempotency purge), all go through here.
 
@@ -17,6 +17,7 @@ mod read;
 pub mod reconcile;
 mod recording;
 mod update;
+mod validate;
 mod views;
 pub mod webhook;
 

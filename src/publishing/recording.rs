@@ -34,6 +34,7 @@ enum Recording {
     ScheduleChange {
         schedule_date: Option<DateTime<Utc>>,
         paused: Option<bool>,
+        timezone: Option<String>,
     },
 }
 
@@ -65,10 +66,12 @@ impl Publisher {
         id: Uuid,
         schedule_date: Option<DateTime<Utc>>,
         paused: Option<bool>,
+        timezone: Option<String>,
     ) -> Result<TrackingRecord, String> {
         let recording = Recording::ScheduleChange {
             schedule_date,
             paused,
+            timezone,
         };
         self.record(id, recording).await
     }
@@ -110,9 +113,10 @@ impl Publisher {
             Recording::ScheduleChange {
                 schedule_date,
                 paused,
+                timezone,
             } => {
                 self.store
-                    .record_schedule_change(id, *schedule_date, *paused)
+                    .record_schedule_change(id, *schedule_date, *paused, timezone.as_deref())
                     .await
             }
         }

@@ -65,6 +65,7 @@ impl Publisher {
                 record.id,
                 update.schedule_date,
                 update.scheduled_pause,
+                update.timezone.clone(),
             )
             .await
             .map_err(|cause| {
@@ -92,6 +93,7 @@ impl Publisher {
             tracking_id: record.id,
             tracked_status: record.tracked_status,
             schedule_date: record.schedule_date,
+            timezone: record.timezone,
         })
     }
 }

@@ -87,6 +87,10 @@ pub struct TrackingView {
     /// When the reconciler first found the scheduled post still unpublished well after its
     /// `schedule_date` (`docs/reconciler.md`); `null` otherwise.
     pub overdue_at: Option<DateTime<Utc>>,
+    /// The IANA time zone `schedule_date` was given in (`Europe/Berlin`), by the create or the
+    /// latest reschedule; `null` when it was given without one. `schedule_date` itself is
+    /// always UTC, as Ayrshare received it.
+    pub timezone: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -108,6 +112,7 @@ impl From<TrackingRecord> for TrackingView {
             idempotency_key: record.idempotency_key,
             paused: record.paused,
             overdue_at: record.overdue_at,
+            timezone: record.timezone,
             created_at: record.created_at,
             updated_at: record.updated_at,
         }
@@ -133,6 +138,8 @@ pub struct UpdateView {
     pub tracking_id: Uuid,
     pub tracked_status: TrackedStatus,
     pub schedule_date: Option<DateTime<Utc>>,
+    /// The IANA time zone the record keeps with `schedule_date` (see the track answer).
+    pub timezone: Option<String>,
 }
 
 /// The answer of `DELETE /social/post/{post_id}`.

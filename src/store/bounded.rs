@@ -303,7 +303,7 @@ bounded!(PostStore {
     async fn list_tracking_sizes(&self, organization_id: Uuid, filter: &PostFilter, after: Option<Position>, limit: i64) -> Result<Vec<RecordSize>, StoreError>;
     async fn list_change_sizes(&self, organization_id: Uuid, filter: &PostFilter, after: Option<ChangePosition>, limit: i64) -> Result<Vec<RecordSize<ChangePosition>>, StoreError>;
     async fn find_trackings(&self, organization_id: Uuid, ids: &[Uuid]) -> Result<Vec<TrackingRecord>, StoreError>;
-    async fn record_schedule_change(&self, id: Uuid, schedule_date: Option<DateTime<Utc>>, paused: Option<bool>) -> Result<TrackingRecord, StoreError>;
+    async fn record_schedule_change(&self, id: Uuid, schedule_date: Option<DateTime<Utc>>, paused: Option<bool>, timezone: Option<&str>) -> Result<TrackingRecord, StoreError>;
     async fn claim_change(&self, id: Uuid, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<Option<TrackingRecord>, StoreError>;
     async fn release_change(&self, id: Uuid, until: DateTime<Utc>) -> Result<(), StoreError>;
 });

@@ -34,6 +34,8 @@ pub struct NewTracking {
     pub request_fingerprint: Option<String>,
     /// The `idempotencyKey` sent to Ayrshare with the post.
     pub ayrshare_idempotency_key: Option<String>,
+    /// The IANA zone `schedule_date` was given in (never sent to Ayrshare).
+    pub timezone: Option<String>,
 }
 
 /// What writing the write-ahead record found.
@@ -106,6 +108,8 @@ pub struct TrackingRecord {
     pub paused: bool,
     /// When the reconciler first saw the scheduled post unpublished well after its date.
     pub overdue_at: Option<DateTime<Utc>>,
+    /// The IANA zone `schedule_date` was last given in, by the create or a reschedule.
+    pub timezone: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -260,11 +264,14 @@ pub trait PostStore: Send + Sync {
     ) -> Result<Vec<TrackingRecord>, StoreError>;
     /// Records a change Ayrshare made to a scheduled post (its new schedule date, paused or
     /// not), only while the record is still `scheduled`; returns the record as it is afterwards.
+    /// With a new schedule date, `timezone` replaces the recorded zone (`None` clears it: the
+    /// new date was given without one); without one, the zone is left as it is.
     async fn record_schedule_change(
         &self,
         id: Uuid,
         schedule_date: Option<DateTime<Utc>>,
         paused: Option<bool>,
+        timezone: Option<&str>,
     ) -> Result<TrackingRecord, StoreError>;
     /// Claims the record for one change (an update or a delete sent to Ayrshare) until `until`,
     /// in one conditional statement, unless another change holds a claim that has not expired

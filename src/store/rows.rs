@@ -21,7 +21,7 @@ use crate::domain::{ChangePosition, Position};
 pub const TRACKING_COLUMNS: &str = "id, organization_id, workspace_id, api_key_id, post, platforms, \
      media_urls, schedule_date, extra, provider_post_id, provider_status, tracked_status, \
      results, error, provider_response, idempotency_key, request_fingerprint, stored_answer, \
-     ayrshare_idempotency_key, paused, overdue_at, created_at, updated_at";
+     ayrshare_idempotency_key, paused, overdue_at, timezone, created_at, updated_at";
 
 /// The columns of `workspaces` that `WorkspaceRow` reads.
 pub const WORKSPACE_COLUMNS: &str = "id, organization_id, name, is_primary, ayrshare_profile_key";
@@ -88,6 +88,7 @@ pub struct TrackingRow<Id, List> {
     ayrshare_idempotency_key: Option<String>,
     paused: bool,
     overdue_at: Option<DateTime<Utc>>,
+    timezone: Option<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -120,6 +121,7 @@ impl<Id: Column<Uuid>, List: Column<Vec<String>>> TryFrom<TrackingRow<Id, List>>
             ayrshare_idempotency_key: row.ayrshare_idempotency_key,
             paused: row.paused,
             overdue_at: row.overdue_at,
+            timezone: row.timezone,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })

@@ -67,6 +67,7 @@ impl Setup {
             idempotency_key: key.map(str::to_owned),
             request_fingerprint: key.map(|_| "f".to_owned()),
             ayrshare_idempotency_key: None,
+            timezone: None,
         }
     }
 

@@ -28,9 +28,10 @@ async fn feed(app: &TestApp, since: &str, query: &str) -> Value {
 
 /// The feed's page once it shows `expected`. On Postgres a committed change is listed once every
 /// write transaction older than it has ended, on the whole server: other tests' writes running
-/// beside this one can hold it back for a moment (never lose it), so a test waits a bounded time.
+/// beside this one can hold it back for a moment (never lose it), so a test waits, up to a minute (a frozen-connection test beside it holds a write open for
+/// seconds).
 async fn feed_showing(app: &TestApp, since: &str, query: &str, expected: &[&str]) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let page = feed(app, since, query).await;
         if ids(&page) == expected {

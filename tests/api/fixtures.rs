@@ -121,5 +121,6 @@ pub async fn new_tracking(app: &TestApp, text: &str) -> NewTracking {
         idempotency_key: None,
         request_fingerprint: None,
         ayrshare_idempotency_key: None,
+        timezone: None,
     }
 }

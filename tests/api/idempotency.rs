@@ -82,6 +82,7 @@ async fn crashed_create(app: &TestApp, key: &str, body: &str) -> uuid::Uuid {
             app.primary_workspace_id,
         )),
         ayrshare_idempotency_key: Some(format!("mosaic-{}", base.id)),
+        timezone: None,
         ..base
     };
     assert!(matches!(

@@ -16,6 +16,7 @@ mod db_proxy;
 mod delete_post;
 mod doc_cli;
 mod doc_examples;
+mod dry_run;
 mod echo_cap;
 mod errors;
 mod events_feed;
@@ -36,6 +37,7 @@ mod shipped_mock;
 // Shared with tests/secrets.rs, which uses parts this binary does not.
 #[allow(dead_code)]
 mod support;
+mod timezone;
 mod update_post;
 mod validation;
 mod webhooks;

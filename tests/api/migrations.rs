@@ -304,6 +304,7 @@ async fn the_deleted_status_migration_keeps_rows_indexes_and_foreign_keys(backen
         idempotency_key: None,
         request_fingerprint: None,
         ayrshare_idempotency_key: None,
+        timezone: None,
     };
     assert!(store.insert_tracking(&orphan).await.is_err());
     if backend == Backend::Sqlite {

@@ -268,6 +268,41 @@ async fn the_create_is_described_with_its_body_header_and_examples() {
     app.finish().await;
 }
 
+/// The dry run takes a create's body and answers the verdict; the create and PATCH take a
+/// `timezone`, and `schedule_date` is a string (a local time is not an RFC 3339 date-time).
+#[tokio::test]
+async fn the_dry_run_and_the_timezone_are_described() {
+    let app = app().await;
+    let document = document(&app).await;
+    let dry_run = &document["paths"]["/social/post/validate"]["post"];
+    assert_eq!(
+        dry_run["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/CreatePostRequest"
+    );
+    let ok = &dry_run["responses"]["200"]["content"]["application/json"];
+    assert_eq!(ok["schema"]["$ref"], "#/components/schemas/DryRun");
+    assert_eq!(ok["example"]["valid"], false);
+    for status in ["429", "502", "503", "504"] {
+        assert!(dry_run["responses"][status].is_object(), "lacks {status}");
+    }
+    let verdict = &document["components"]["schemas"]["DryRun"];
+    for field in ["valid", "errors", "warnings"] {
+        assert!(verdict["properties"][field].is_object(), "{verdict}");
+    }
+    assert!(document["components"]["schemas"]["DryRunProblem"]["properties"]["source"].is_object());
+    for request in ["CreatePostRequest", "UpdatePostRequest"] {
+        let properties = &document["components"]["schemas"][request]["properties"];
+        assert!(properties["timezone"].is_object(), "{request}");
+        assert!(
+            properties["schedule_date"].get("format").is_none(),
+            "{request}"
+        );
+    }
+    let track = &document["components"]["schemas"]["TrackingView"]["properties"];
+    assert!(track["timezone"].is_object());
+    app.finish().await;
+}
+
 /// With `METRICS_BIND_ADDR`, `/metrics` leaves the main listener, and the document says so.
 #[tokio::test]
 async fn metrics_on_a_listener_of_its_own_leave_the_document() {

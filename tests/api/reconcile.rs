@@ -125,6 +125,7 @@ async fn crashed_create(
             platforms: vec!["x".into(), "linkedin".into()],
             schedule_date: schedule,
             ayrshare_idempotency_key: Some(id.to_string()),
+            timezone: None,
             ..base
         })
         .await

@@ -40,6 +40,7 @@ async fn crashed_in(
             platforms: vec!["x".into(), "linkedin".into()],
             // As a create derives it when the caller sends none.
             ayrshare_idempotency_key: Some(format!("mosaic-{id}")),
+            timezone: None,
             ..base
         })
         .await
@@ -232,6 +233,7 @@ backend_tests! {
         app.store.insert_tracking(&NewTracking {
             platforms: vec!["x".into(), "linkedin".into()],
             ayrshare_idempotency_key: Some("order-42".into()),
+            timezone: None,
             ..chosen
         }).await.unwrap();
         app.set_time(chosen_id, "created_at", created).await;
@@ -320,6 +322,7 @@ backend_tests! {
             let inserted = app.store.insert_tracking(&NewTracking {
                 platforms: vec!["linkedin".into()],
                 ayrshare_idempotency_key: Some(id.to_string()),
+                timezone: None,
                 ..base
             }).await.unwrap();
             assert!(matches!(inserted, Inserted::New(_)));

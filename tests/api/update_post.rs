@@ -45,7 +45,7 @@ backend_tests! {
         assert_eq!(response.status(), 200);
         let body = response_json(response).await;
         assert_eq!(body, json!({"post_id": post_id, "status": "success", "tracking_id": tracking_id,
-            "tracked_status": "scheduled", "schedule_date": "2032-02-02T09:00:00Z"}));
+            "tracked_status": "scheduled", "schedule_date": "2032-02-02T09:00:00Z", "timezone": null}));
 
         let sent = received(app, "PATCH", "/api/post").await;
         assert_eq!(sent.len(), 1);

@@ -51,13 +51,21 @@ pub struct CreatePostRequest {
     /// Absolute `http`/`https` URLs with a host, forwarded as written: no credentials, spaces or
     /// control characters.
     pub media_urls: Option<Vec<String>>,
-    /// When to publish: RFC 3339 **with** an offset, later than now. Absent: publish now.
-    pub schedule_date: Option<chrono::DateTime<chrono::Utc>>,
+    /// When to publish, later than now; absent: publish now. RFC 3339 with an offset
+    /// (`2031-03-10T16:00:00+01:00`, `...Z`) is taken as written; a local time without one
+    /// (`2031-03-10T16:00:00`, seconds and fractions optional) is read in `timezone`, and is
+    /// refused without it, or when it falls in a daylight-saving gap or fold of the zone.
+    #[schema(example = "2031-03-10T16:00:00+01:00")]
+    pub schedule_date: Option<String>,
+    /// An IANA time zone name (`Europe/Berlin`), exact spelling: reads a local
+    /// `schedule_date`, and is kept on the record (never sent to Ayrshare, which takes UTC).
+    #[schema(example = "Europe/Berlin")]
+    pub timezone: Option<String>,
     /// A workspace of the caller's organization; defaults to the primary workspace.
     pub workspace_id: Option<uuid::Uuid>,
     /// Any other key is forwarded to Ayrshare unchanged (`youTubeOptions`, `isVideo`,
     /// `shortenLinks`, `notes`, `requiresApproval`, ...); `mediaUrls`, `scheduleDate`,
-    /// `profileKey`, `profileKeys` and their spellings are refused.
+    /// `profileKey`, `profileKeys`, `timeZone` and their spellings are refused.
     #[serde(flatten)]
     pub forwarded: BTreeMap<String, Value>,
 }
@@ -66,8 +74,12 @@ pub struct CreatePostRequest {
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({"schedule_date": "2031-03-11T09:30:00+01:00", "notes": "moved a day"}))]
 pub struct UpdatePostRequest {
-    /// Reschedule: RFC 3339 with an offset, later than now (a scheduled post only).
-    pub schedule_date: Option<chrono::DateTime<chrono::Utc>>,
+    /// Reschedule (a scheduled post only), later than now: RFC 3339 with an offset, or a local
+    /// time read in `timezone`, as on the create.
+    pub schedule_date: Option<String>,
+    /// The IANA zone of `schedule_date` (only with it), kept on the record in place of the
+    /// zone it had; a reschedule without it records none.
+    pub timezone: Option<String>,
     /// `true` pauses, `false` resumes (a scheduled post only).
     pub scheduled_pause: Option<bool>,
     /// Ayrshare's notes on the post.

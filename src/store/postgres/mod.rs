@@ -77,8 +77,10 @@ static INSERT_TRACKING: LazyLock<String> = LazyLock::new(|| {
         "insert into scheduled_social_posts_v2 \
              (id, organization_id, workspace_id, api_key_id, post, platforms, media_urls, \
               schedule_date, extra, tracked_status, idempotency_key, idempotency_claim, \
-              request_fingerprint, ayrshare_idempotency_key, created_at, updated_at) \
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $11, $11, $12, $13, $10, $10) \
+              request_fingerprint, ayrshare_idempotency_key, created_at, updated_at, \
+              timezone) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $11, $11, $12, $13, $10, $10, \
+                 $14) \
          on conflict (organization_id, idempotency_claim) where idempotency_claim is not null \
          do nothing \
          returning {TRACKING_COLUMNS}"
@@ -119,6 +121,7 @@ async fn insert_row<'e>(
         .bind(&record.idempotency_key)
         .bind(&record.request_fingerprint)
         .bind(&record.ayrshare_idempotency_key)
+        .bind(&record.timezone)
         .fetch_optional(executor)
         .await?;
     row.map(TrackingRecord::try_from).transpose()

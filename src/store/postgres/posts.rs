@@ -285,11 +285,13 @@ impl PostStore for PostgresStore {
         id: Uuid,
         schedule_date: Option<DateTime<Utc>>,
         paused: Option<bool>,
+        timezone: Option<&str>,
     ) -> Result<TrackingRecord, StoreError> {
         let row: Option<TrackingRow> = sqlx::query_as(&format!(
             "update scheduled_social_posts_v2 set \
                  schedule_date = coalesce($2, schedule_date), \
                  paused = coalesce($3, paused), \
+                 timezone = case when $2 is null then timezone else $5 end, \
                  updated_at = $4 \
              where id = $1 and tracked_status = 'scheduled' \
              returning {TRACKING_COLUMNS}"
@@ -298,6 +300,7 @@ impl PostStore for PostgresStore {
         .bind(schedule_date)
         .bind(paused)
         .bind(crate::store::now())
+        .bind(timezone)
         .fetch_optional(&self.pool)
         .await?;
         match row {

@@ -11,8 +11,10 @@ impl PostStore for SqliteStore {
             "insert into scheduled_social_posts_v2 \
                  (id, organization_id, workspace_id, api_key_id, post, platforms, media_urls, \
                   schedule_date, extra, tracked_status, idempotency_key, idempotency_claim, \
-                  request_fingerprint, ayrshare_idempotency_key, created_at, updated_at) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $11, $11, $12, $13, $10, $10) \
+                  request_fingerprint, ayrshare_idempotency_key, created_at, updated_at, \
+                  timezone) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $11, $11, $12, $13, $10, $10, \
+                     $14) \
              on conflict (organization_id, idempotency_claim) where idempotency_claim is not null \
              do nothing \
              returning {TRACKING_COLUMNS}"
@@ -30,6 +32,7 @@ impl PostStore for SqliteStore {
         .bind(&record.idempotency_key)
         .bind(&record.request_fingerprint)
         .bind(&record.ayrshare_idempotency_key)
+        .bind(&record.timezone)
         .fetch_optional(&self.pool)
         .await?;
         if let Some(row) = row {
@@ -328,11 +331,13 @@ impl PostStore for SqliteStore {
         id: Uuid,
         schedule_date: Option<DateTime<Utc>>,
         paused: Option<bool>,
+        timezone: Option<&str>,
     ) -> Result<TrackingRecord, StoreError> {
         let row: Option<TrackingRow> = sqlx::query_as(&format!(
             "update scheduled_social_posts_v2 set \
                  schedule_date = coalesce($2, schedule_date), \
                  paused = coalesce($3, paused), \
+                 timezone = case when $2 is null then timezone else $5 end, \
                  updated_at = $4 \
              where id = $1 and tracked_status = 'scheduled' \
              returning {TRACKING_COLUMNS}"
@@ -341,6 +346,7 @@ impl PostStore for SqliteStore {
         .bind(schedule_date)
         .bind(paused)
         .bind(crate::store::now())
+        .bind(timezone)
         .fetch_optional(&self.pool)
         .await?;
         match row {
