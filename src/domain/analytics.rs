@@ -11,7 +11,7 @@ use serde_json::{Map, Number, Value};
 
 use super::change::lenient_string;
 use super::new_post::{FieldError, Problems, ValidationErrors, quote};
-use super::outcome::{DEFAULT_RETRY_AFTER_SECS, DeliveryFailure, ProviderAnswer, Verdict};
+use super::outcome::{DeliveryFailure, ProviderAnswer, Verdict, refusal_of};
 use super::platform::{Platform, platform_from_ayrshare};
 
 /// The common metrics, each with the names Ayrshare's networks use for it, most usual first.
@@ -176,32 +176,10 @@ pub fn judge_analytics(
             });
         }
     };
-    let status = answer.http_status;
-    match status {
-        401 | 403 => {
-            return Err(Verdict::ProviderError {
-                detail: format!(
-                    "ayrshare refused this service's credentials (HTTP {status}); the caller's \
-                     API key is fine"
-                ),
-            });
-        }
-        429 => {
-            return Err(Verdict::RateLimited {
-                retry_after: answer
-                    .retry_after
-                    .clone()
-                    .filter(|v| !v.trim().is_empty())
-                    .unwrap_or_else(|| DEFAULT_RETRY_AFTER_SECS.to_string()),
-            });
-        }
-        500..=599 => {
-            return Err(Verdict::ProviderError {
-                detail: format!("ayrshare failed (HTTP {status})"),
-            });
-        }
-        _ => {}
+    if let Some(refusal) = refusal_of(answer, "ayrshare failed") {
+        return Err(refusal);
     }
+    let status = answer.http_status;
     let Some(body) = answer.json.as_ref().and_then(Value::as_object) else {
         return Err(Verdict::ProviderError {
             detail: format!(

@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::new_post::{FieldError, ValidationErrors};
-use super::outcome::{DEFAULT_RETRY_AFTER_SECS, DeliveryFailure, ProviderAnswer, Verdict};
+use super::outcome::{DeliveryFailure, ProviderAnswer, Verdict, refusal_of};
 use super::platform::platform_from_ayrshare;
 
 /// Who found a problem.
@@ -113,32 +113,10 @@ pub fn judge_validation(
             });
         }
     };
-    let status = answer.http_status;
-    match status {
-        401 | 403 => {
-            return Err(Verdict::ProviderError {
-                detail: format!(
-                    "ayrshare refused this service's credentials (HTTP {status}); the caller's \
-                     API key is fine"
-                ),
-            });
-        }
-        429 => {
-            return Err(Verdict::RateLimited {
-                retry_after: answer
-                    .retry_after
-                    .clone()
-                    .filter(|v| !v.trim().is_empty())
-                    .unwrap_or_else(|| DEFAULT_RETRY_AFTER_SECS.to_string()),
-            });
-        }
-        500..=599 => {
-            return Err(Verdict::ProviderError {
-                detail: format!("ayrshare failed to validate the post (HTTP {status})"),
-            });
-        }
-        _ => {}
+    if let Some(refusal) = refusal_of(answer, "ayrshare failed to validate the post") {
+        return Err(refusal);
     }
+    let status = answer.http_status;
     let unreadable = || Verdict::ProviderError {
         detail: format!(
             "ayrshare answered the validation with HTTP {status} and a body that is not \
@@ -232,6 +210,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::domain::outcome::DEFAULT_RETRY_AFTER_SECS;
 
     fn answer(status: u16, body: Value) -> ProviderAnswer {
         ProviderAnswer::new(status, &body.to_string(), None)

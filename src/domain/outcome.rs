@@ -688,6 +688,32 @@ fn truncate(text: &str, max: usize) -> String {
     text[..end].to_owned()
 }
 
+/// What Ayrshare's status says of a read-like call (analytics, a dry run) whatever its body: our
+/// credentials refused (401, 403), its rate limit (429, with its `Retry-After` or ours), or its
+/// own failure (5xx, `failed` saying what failed); `None` for any other status.
+pub fn refusal_of(answer: &ProviderAnswer, failed: &str) -> Option<Verdict> {
+    let status = answer.http_status;
+    match status {
+        401 | 403 => Some(Verdict::ProviderError {
+            detail: format!(
+                "ayrshare refused this service's credentials (HTTP {status}); the caller's API \
+                 key is fine"
+            ),
+        }),
+        429 => Some(Verdict::RateLimited {
+            retry_after: answer
+                .retry_after
+                .clone()
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| DEFAULT_RETRY_AFTER_SECS.to_string()),
+        }),
+        500..=599 => Some(Verdict::ProviderError {
+            detail: format!("{failed} (HTTP {status})"),
+        }),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
