@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::cursor;
 use super::new_post::{FieldError, Problems, ValidationErrors, quote};
-use super::post_list::{DEFAULT_LIMIT, MAX_LIMIT};
+use super::post_list::{DEFAULT_LIMIT, distinct_names, parse_limit, parse_workspace_id};
 
 /// Every type of post event, in the order of a post's life.
 pub const EVENT_TYPES: [&str; 8] = [
@@ -86,16 +86,7 @@ impl EventQuery {
                 continue;
             }
             let problem = match name.as_str() {
-                "limit" => match value.parse::<u32>() {
-                    Ok(n) if (1..=MAX_LIMIT).contains(&n) => {
-                        query.limit = n;
-                        None
-                    }
-                    _ => Some(format!(
-                        "'{}' is not a whole number from 1 to {MAX_LIMIT}",
-                        quote(value)
-                    )),
-                },
+                "limit" => parse_limit(value).map(|n| query.limit = n).err(),
                 "after" => match EventPosition::decode(value) {
                     Some(position) => {
                         query.after = Some(position);
@@ -112,13 +103,9 @@ impl EventQuery {
                     }
                     Err(message) => Some(message),
                 },
-                "workspace_id" => match Uuid::parse_str(value) {
-                    Ok(id) => {
-                        query.filter.workspace_id = Some(id);
-                        None
-                    }
-                    Err(_) => Some(format!("'{}' is not a uuid", quote(value))),
-                },
+                "workspace_id" => parse_workspace_id(value)
+                    .map(|id| query.filter.workspace_id = Some(id))
+                    .err(),
                 _ => Some(format!(
                     "is not a parameter of this feed (known: {})",
                     PARAMETERS.join(", ")
@@ -133,24 +120,13 @@ impl EventQuery {
     }
 }
 
-/// The types of a `type` filter: one, or several separated by commas, each at most once. It
-/// stops at the first unknown or repeated name, so it reads at most one more than there are.
+/// The types of a `type` filter: one, or several separated by commas, each at most once.
 fn parse_types(value: &str) -> Result<Vec<&'static str>, String> {
-    let mut types = Vec::new();
-    for name in value.split(',') {
-        let known = EVENT_TYPES.iter().find(|t| **t == name).ok_or_else(|| {
-            format!(
-                "'{}' is not one of {} (several may be given, separated by commas)",
-                quote(name),
-                EVENT_TYPES.join(", ")
-            )
-        })?;
-        if types.contains(known) {
-            return Err(format!("names '{}' more than once", quote(name)));
-        }
-        types.push(*known);
-    }
-    Ok(types)
+    distinct_names(
+        value,
+        |name| EVENT_TYPES.iter().find(|t| **t == name).copied(),
+        &EVENT_TYPES.join(", "),
+    )
 }
 
 #[cfg(test)]

@@ -122,16 +122,7 @@ impl ListRequest {
                 continue;
             }
             let problem = match name.as_str() {
-                "limit" => match value.parse::<u32>() {
-                    Ok(n) if (1..=MAX_LIMIT).contains(&n) => {
-                        request.limit = n;
-                        None
-                    }
-                    _ => Some(format!(
-                        "'{}' is not a whole number from 1 to {MAX_LIMIT}",
-                        quote(value)
-                    )),
-                },
+                "limit" => parse_limit(value).map(|n| request.limit = n).err(),
                 "cursor" => {
                     cursor = Some(value.as_str());
                     None
@@ -154,13 +145,9 @@ impl ListRequest {
                         Platform::names()
                     )),
                 },
-                "workspace_id" => match Uuid::parse_str(value) {
-                    Ok(id) => {
-                        request.filter.workspace_id = Some(id);
-                        None
-                    }
-                    Err(_) => Some(format!("'{}' is not a uuid", quote(value))),
-                },
+                "workspace_id" => parse_workspace_id(value)
+                    .map(|id| request.filter.workspace_id = Some(id))
+                    .err(),
                 "created_after" | "created_before" | "updated_after" => {
                     match DateTime::parse_from_rfc3339(value) {
                         Ok(time) => {
@@ -234,24 +221,53 @@ fn cursor_problem(text: &str, newest: bool) -> String {
 }
 
 /// The statuses of a `tracked_status` filter: one name, or several separated by commas
-/// (`posted,partial`); each at most once. Bounded by itself: it stops at the first name that is
-/// unknown or repeated, so it reads at most one more name than there are statuses.
+/// (`posted,partial`); each at most once.
 fn parse_statuses(value: &str) -> Result<Vec<TrackedStatus>, String> {
-    let mut statuses = Vec::new();
+    distinct_names(
+        value,
+        |name| name.parse::<TrackedStatus>().ok(),
+        &TrackedStatus::ALL.map(TrackedStatus::as_str).join(", "),
+    )
+}
+
+/// A page size: a whole number from 1 to `MAX_LIMIT` (the list's and the event feed's).
+pub(crate) fn parse_limit(value: &str) -> Result<u32, String> {
+    match value.parse::<u32>() {
+        Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "'{}' is not a whole number from 1 to {MAX_LIMIT}",
+            quote(value)
+        )),
+    }
+}
+
+/// A `workspace_id` filter.
+pub(crate) fn parse_workspace_id(value: &str) -> Result<Uuid, String> {
+    Uuid::parse_str(value).map_err(|_| format!("'{}' is not a uuid", quote(value)))
+}
+
+/// A filter of several values: names separated by commas, each one `parse` knows (`known`
+/// lists them) and each at most once. Bounded by itself: it stops at the first name that is
+/// unknown or repeated, so it reads at most one more name than there are values.
+pub(crate) fn distinct_names<T: PartialEq>(
+    value: &str,
+    parse: impl Fn(&str) -> Option<T>,
+    known: &str,
+) -> Result<Vec<T>, String> {
+    let mut values = Vec::new();
     for name in value.split(',') {
-        let status = name.parse::<TrackedStatus>().map_err(|_| {
+        let parsed = parse(name).ok_or_else(|| {
             format!(
-                "'{}' is not one of {} (several may be given, separated by commas)",
-                quote(name),
-                TrackedStatus::ALL.map(TrackedStatus::as_str).join(", ")
+                "'{}' is not one of {known} (several may be given, separated by commas)",
+                quote(name)
             )
         })?;
-        if statuses.contains(&status) {
+        if values.contains(&parsed) {
             return Err(format!("names '{}' more than once", quote(name)));
         }
-        statuses.push(status);
+        values.push(parsed);
     }
-    Ok(statuses)
+    Ok(values)
 }
 
 /// What keeps a list cursor from being mistaken for another kind of cursor.
