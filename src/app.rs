@@ -104,7 +104,7 @@ impl App {
         };
         Ok(App {
             state: AppState {
-                events: Events::new(publisher.store.clone(), config.events),
+                events: Events::new(publisher.store.clone(), config.events.clone()),
                 publisher,
                 sandbox: mode == Mode::Sandbox,
                 key_rate_limit: Arc::new(KeyRateLimit::new(

@@ -3,6 +3,7 @@
 //! reads them for `GET /events`, a page at a time within the list's byte budget, and trims them
 //! past their retention.
 
+mod settings;
 mod views;
 
 use std::collections::HashMap;
@@ -10,34 +11,14 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+pub use settings::{DEFAULT_RETRY_SCHEDULE, EventSettings, MAX_RETENTION_DAYS, WebhookSettings};
 pub use views::{EventData, EventList, EventView};
 
-use crate::config::{ConfigError, Vars};
 use crate::domain::event_feed::EventQuery;
 use crate::domain::post_list::{PAGE_BYTES, fitting, json_len};
 use crate::publishing::AppError;
 use crate::store::{Caller, DynStore, StoredEvent};
 use tokio_util::sync::CancellationToken;
-
-/// The events family's settings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct EventSettings {
-    /// How long an event is kept (`EVENT_RETENTION_DAYS`, default 30).
-    pub retention: Duration,
-}
-
-/// The most days an event may be kept.
-pub const MAX_RETENTION_DAYS: u64 = 3650;
-
-impl EventSettings {
-    /// Reads `EVENT_RETENTION_DAYS` (1 to 3650).
-    pub fn read(vars: &Vars) -> Result<EventSettings, ConfigError> {
-        let days = vars.number("EVENT_RETENTION_DAYS", 30, 1..=MAX_RETENTION_DAYS)?;
-        Ok(EventSettings {
-            retention: Duration::from_secs(days * 24 * 3600),
-        })
-    }
-}
 
 /// The most events one retention sweep deletes, so that a sweep is one short statement.
 const PURGE_BATCH: i64 = 1000;
@@ -108,8 +89,8 @@ impl Events {
     }
 
     /// The feed's settings.
-    pub fn settings(&self) -> EventSettings {
-        self.settings
+    pub fn settings(&self) -> &EventSettings {
+        &self.settings
     }
 
     /// Deletes the events older than the retention, a batch at a time; how many. Run by the
@@ -143,34 +124,6 @@ pub async fn run_retention(events: Events, every: Duration, stop: CancellationTo
             Ok(0) => {}
             Ok(deleted) => tracing::info!(deleted, "events past their retention deleted"),
             Err(e) => tracing::warn!(error = %e, "deleting events past their retention failed"),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn read(value: Option<&str>) -> Result<EventSettings, ConfigError> {
-        let lookup = |name: &str| {
-            assert_eq!(name, "EVENT_RETENTION_DAYS");
-            value.map(str::to_owned)
-        };
-        EventSettings::read(&Vars::new(&lookup))
-    }
-
-    #[test]
-    fn events_are_kept_thirty_days_unless_told_from_one_to_ten_years() {
-        const DAY: u64 = 24 * 3600;
-        assert_eq!(read(None).unwrap().retention, Duration::from_secs(30 * DAY));
-        assert_eq!(read(Some("1")).unwrap().retention, Duration::from_secs(DAY));
-        assert_eq!(
-            read(Some("3650")).unwrap().retention,
-            Duration::from_secs(3650 * DAY)
-        );
-        for bad in ["0", "3651", "-1", "30d", "1.5"] {
-            let error = read(Some(bad)).unwrap_err().to_string();
-            assert!(error.contains("EVENT_RETENTION_DAYS"), "{bad}: {error}");
         }
     }
 }

@@ -189,6 +189,7 @@ mod tests {
                 store.clone(),
                 crate::events::EventSettings {
                     retention: Duration::from_secs(86_400),
+                    webhooks: Default::default(),
                 },
             ),
             publisher: Publisher {

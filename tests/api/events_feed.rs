@@ -241,7 +241,7 @@ backend_tests! {
         let (_, id) = published(app, json!(["x"])).await;
         events_showing(app, "", &[("post.posted", &id)]).await;
         let events_of = mosaic_social::events::Events::new(
-            app.store.clone(), mosaic_social::events::EventSettings { retention: Duration::from_secs(3600) });
+            app.store.clone(), mosaic_social::events::EventSettings { retention: Duration::from_secs(3600), webhooks: Default::default() });
         // An hour from now the event is not yet past an hour's retention...
         assert_eq!(events_of.purge_expired(Utc::now() + chrono::Duration::minutes(59)).await.unwrap(), 0);
         assert_eq!(kinds(&events(app, "").await).len(), 1);
