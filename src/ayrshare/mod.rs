@@ -278,6 +278,24 @@ impl AyrshareClient {
         .await
     }
 
+    /// `PUT /post/retry` (`{"id"}`): Ayrshare sends a failed post once more. A write that can
+    /// publish: sent once, retried only when it provably never left.
+    pub async fn retry_post(
+        &self,
+        scope: CallScope<'_>,
+        body: &Value,
+    ) -> Result<ProviderAnswer, AyrshareError> {
+        self.send_json(
+            Method::PUT,
+            &["post", "retry"],
+            scope,
+            body,
+            "retry post",
+            "PUT /post/retry",
+        )
+        .await
+    }
+
     /// `POST /validate/post`: Ayrshare's checks of a `POST /post` body, with nothing posted. It
     /// changes nothing at Ayrshare, yet it is sent like a write (retried only when it provably
     /// never left): there is no gain in asking twice.

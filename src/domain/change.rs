@@ -1,4 +1,5 @@
-//! What Ayrshare's answer to a change of a post (`PATCH /post`, `DELETE /post`) means: done,
+//! What Ayrshare's answer to a change of a post (`PATCH /post`, `DELETE /post`,
+//! `PUT /post/retry`) means: done,
 //! refused (the post is not in a state that allows it: the contract's 409 `conflict`), or a
 //! failure mapped as on the create. Read leniently: Ayrshare documents neither answer's shape.
 
@@ -12,6 +13,7 @@ use super::platform::platform_from_ayrshare;
 pub enum Change {
     Update,
     Delete,
+    Retry,
 }
 
 impl Change {
@@ -19,6 +21,7 @@ impl Change {
         match self {
             Change::Update => "update",
             Change::Delete => "delete",
+            Change::Retry => "retry",
         }
     }
 }

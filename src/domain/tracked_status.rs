@@ -54,17 +54,26 @@ pub enum Transition {
     /// Our `DELETE` of a published post: `posted` or `partial` (or a record whose results show a
     /// published platform) becomes `deleted`.
     Delete,
+    /// Our retry of a failed post (`POST /social/post/{post_id}/retry`), written before Ayrshare's
+    /// `PUT /post/retry` is sent: `failed` becomes `pending`, and settles later by a `Refresh`
+    /// like a scheduled post.
+    Retry,
+    /// Ayrshare refused that retry (nothing was sent again): the `pending` it wrote goes back to
+    /// `failed`.
+    RetryRefused,
 }
 
 impl Transition {
     /// Every transition, for tables and tests.
-    pub const ALL: [Transition; 6] = [
+    pub const ALL: [Transition; 8] = [
         Transition::CreateOutcome,
         Transition::Refresh,
         Transition::Expire,
         Transition::Found,
         Transition::Cancel,
         Transition::Delete,
+        Transition::Retry,
+        Transition::RetryRefused,
     ];
 
     /// The transition our own `DELETE` takes to move a record to `target` (what
@@ -143,6 +152,12 @@ impl TrackedStatus {
             (Transition::Cancel, _) => &[],
             (Transition::Delete, Deleted) => &[Unknown, Scheduled, Posted, Partial, Failed],
             (Transition::Delete, _) => &[],
+            // Only a post that failed is retried (the use case also asks that every platform
+            // failed, and the store that it is the record's first retry).
+            (Transition::Retry, Pending) => &[Failed],
+            (Transition::Retry, _) => &[],
+            (Transition::RetryRefused, Failed) => &[Pending],
+            (Transition::RetryRefused, _) => &[],
         }
     }
 
@@ -245,6 +260,8 @@ mod tests {
         (Delete, Posted, Deleted),
         (Delete, Partial, Deleted),
         (Delete, Failed, Deleted),
+        (Retry, Failed, Pending),
+        (RetryRefused, Pending, Failed),
     ];
 
     #[test]
@@ -370,6 +387,24 @@ mod tests {
                     "{from} (published: {published}) -> {to}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn only_a_failed_post_is_retried_and_only_its_retry_is_undone() {
+        assert_eq!(Pending.allowed_sources(Retry), [Failed]);
+        assert_eq!(Failed.allowed_sources(RetryRefused), [Pending]);
+        for to in TrackedStatus::ALL {
+            if to != Pending {
+                assert!(to.allowed_sources(Retry).is_empty(), "{to}");
+            }
+            if to != Failed {
+                assert!(to.allowed_sources(RetryRefused).is_empty(), "{to}");
+            }
+        }
+        // A retried post settles like a scheduled one: a reading moves its `pending` on.
+        for to in [Posted, Partial, Failed] {
+            assert!(to.may_follow(Pending, Refresh), "{to}");
         }
     }
 

@@ -4,7 +4,7 @@
 //! done by `publishing`.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
@@ -17,7 +17,7 @@ use super::openapi::schemas::{CreatePostRequest, DeletePostRequest, ErrorBody, U
 use crate::domain::IdempotencyKey;
 use crate::domain::dry_run::DryRun;
 use crate::publishing::{
-    AnalyticsView, AppError, DeletionView, PostView, TrackingView, UpdateView,
+    AnalyticsView, AppError, DeletionView, PostView, RetryView, TrackingView, UpdateView,
 };
 
 /// The request header that makes a create safe to retry.
@@ -31,6 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(validate_post))
         .routes(routes!(get_post, update_post, delete_post))
         .routes(routes!(get_analytics))
+        .routes(routes!(retry_post))
         .routes(routes!(get_tracking))
 }
 
@@ -295,6 +296,58 @@ async fn delete_post(
     Ok(Json(
         state.publisher.delete_post(caller, &post_id, body).await?,
     ))
+}
+
+/// Send a failed post once more (Ayrshare's `PUT /post/retry`), at most once per post.
+///
+/// Only for a `failed` post none of whose platforms published it. The retry is written on the
+/// record first (`failed` becomes `pending`), then sent once; the outcome comes later, as a
+/// scheduled post's does (the reconciler, Ayrshare's webhook, the `post.*` events). A retry
+/// Ayrshare refuses changes nothing (the record is `failed` again, and may be retried later); a
+/// second retry once Ayrshare took one is a 409.
+#[utoipa::path(
+    post,
+    path = "/social/post/{post_id}/retry",
+    tag = "posts",
+    params(("post_id" = String, Path, description = "Ayrshare's post id, as a create answered it.")),
+    responses(
+        (status = 202, description = "Sent again; the record is `pending` until the outcome \
+                                      is known.", body = RetryView),
+        (status = 400, description = "`validation_error`: the retry takes no body.",
+         body = ErrorBody),
+        (status = 404, description = "`not_found`: no post of the caller's with that id.",
+         body = ErrorBody),
+        (status = 409, description = "`conflict`: the post is not `failed`, a platform \
+                                      published it, it was retried already, Ayrshare refused \
+                                      the retry, or another change of the post is in flight.",
+         body = ErrorBody),
+        (status = 429, description = "`rate_limited`: Ayrshare holds the profile off; nothing \
+                                      was sent.", body = ErrorBody),
+        (status = 502, description = "`provider_error`: the retry may have been sent; the \
+                                      record stays `pending` and settles by itself.",
+         body = ErrorBody),
+        (status = 503, description = "`provider_unavailable` or `service_unavailable`.",
+         body = ErrorBody),
+        (status = 504, description = "`provider_timeout`: the retry may have been sent; the \
+                                      record stays `pending` and settles by itself.",
+         body = ErrorBody),
+    ),
+)]
+async fn retry_post(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(post_id): Path<String>,
+    OptionalJson(body): OptionalJson,
+) -> Result<(StatusCode, Json<RetryView>), ApiError> {
+    // A body would be a field this route does not read: refused rather than ignored.
+    if body
+        .as_ref()
+        .is_some_and(|b| b.as_object().is_none_or(|o| !o.is_empty()))
+    {
+        return Err(AppError::field("body", "the retry takes no body").into());
+    }
+    let view = state.publisher.retry_post(caller, &post_id).await?;
+    Ok((StatusCode::ACCEPTED, Json(view)))
 }
 
 /// The post's numbers per platform, from Ayrshare.

@@ -1,5 +1,6 @@
-//! Sending a change of a post (`PATCH /post` or `DELETE /post`) to Ayrshare and judging its
-//! answer, one change per record at a time: the part update and delete share. What each records
+//! Sending a change of a post (`PATCH /post`, `DELETE /post` or `PUT /post/retry`) to Ayrshare
+//! and judging its answer, one change per record at a time: the part update, delete and retry
+//! share. What each records
 //! afterwards stays with it.
 
 use std::time::Duration;
@@ -82,6 +83,7 @@ impl Publisher {
         let answer = match change {
             Change::Update => self.ayrshare.update_post(scope, body).await,
             Change::Delete => self.ayrshare.delete_post(scope, body).await,
+            Change::Retry => self.ayrshare.retry_post(scope, body).await,
         };
         match judge_change(answer.as_ref().map_err(|e| e.failure()), change) {
             ChangeOutcome::Done { status } => Ok(status),

@@ -16,6 +16,7 @@ mod lookups;
 mod read;
 pub mod reconcile;
 mod recording;
+mod retry;
 mod update;
 mod validate;
 mod views;
@@ -35,7 +36,8 @@ pub use error::{AppError, RecordRef};
 pub use lookups::{LOOKUP_TTL, Lookups};
 pub use reconcile::{PassReport, ReconcileSettings};
 pub use views::{
-    AnalyticsView, DeletionView, PostList, PostView, TrackingView, UpdateView, WhoamiView,
+    AnalyticsView, DeletionView, PostList, PostView, RetryView, TrackingView, UpdateView,
+    WhoamiView,
 };
 pub use webhook::{RegisterError, Registered, WebhookDelivery, WebhookReceipt, WebhookSettings};
 

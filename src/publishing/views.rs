@@ -153,6 +153,34 @@ pub struct DeletionView {
     pub tracked_status: TrackedStatus,
 }
 
+/// The answer of `POST /social/post/{post_id}/retry` (202): the retry was sent, its outcome
+/// comes later, as a scheduled post's does.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct RetryView {
+    pub post_id: String,
+    /// Ayrshare's status word for the retry (`success`).
+    pub status: String,
+    pub tracking_id: Uuid,
+    /// `pending` until the reconciler or Ayrshare's webhook learns the outcome.
+    pub tracked_status: TrackedStatus,
+    pub message: String,
+}
+
+impl RetryView {
+    pub(super) fn of(record: &TrackingRecord, status: String) -> RetryView {
+        RetryView {
+            post_id: record.provider_post_id.clone().unwrap_or_default(),
+            status,
+            tracking_id: record.id,
+            tracked_status: record.tracked_status,
+            message:
+                "ayrshare is sending the post again; follow GET /social/post/track/{tracking_id} \
+                      or the post.* events for the outcome"
+                    .into(),
+        }
+    }
+}
+
 /// The answer of `GET /social/post/{post_id}/analytics`.
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
 pub struct AnalyticsView {

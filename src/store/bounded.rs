@@ -306,6 +306,8 @@ bounded!(PostStore {
     async fn record_schedule_change(&self, id: Uuid, schedule_date: Option<DateTime<Utc>>, paused: Option<bool>, timezone: Option<&str>) -> Result<TrackingRecord, StoreError>;
     async fn claim_change(&self, id: Uuid, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<Option<TrackingRecord>, StoreError>;
     async fn release_change(&self, id: Uuid, until: DateTime<Utc>) -> Result<(), StoreError>;
+    async fn begin_retry(&self, id: Uuid, at: DateTime<Utc>, check_at: DateTime<Utc>) -> Result<Option<TrackingRecord>, StoreError>;
+    async fn undo_retry(&self, id: Uuid, at: DateTime<Utc>) -> Result<Option<TrackingRecord>, StoreError>;
 });
 
 bounded!(AccountStore {

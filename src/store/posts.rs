@@ -286,6 +286,45 @@ pub trait PostStore: Send + Sync {
     /// Releases the claim that runs until `until` (a claim taken since, after it expired, is left
     /// alone).
     async fn release_change(&self, id: Uuid, until: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Writes our retry of a failed post before Ayrshare is asked (`Transition::Retry`): the
+    /// record becomes `pending`, retried at `at`, due for the reconciler at `check_at` with its
+    /// checks counted afresh. `None` (nothing written) unless the record is `failed`, has a post
+    /// id and was never retried: a post is retried once.
+    async fn begin_retry(
+        &self,
+        id: Uuid,
+        at: DateTime<Utc>,
+        check_at: DateTime<Utc>,
+    ) -> Result<Option<TrackingRecord>, StoreError>;
+    /// Undoes the retry written at `at` that Ayrshare refused (`Transition::RetryRefused`):
+    /// back to `failed`, the retry no longer counted, since nothing was sent again. `None` when
+    /// the record has moved on meanwhile (a reading settled it).
+    async fn undo_retry(
+        &self,
+        id: Uuid,
+        at: DateTime<Utc>,
+    ) -> Result<Option<TrackingRecord>, StoreError>;
+}
+
+/// `begin_retry` on both backends (`$1` id, `$2` when, `$3` the next check).
+pub(super) fn begin_retry_sql() -> String {
+    format!(
+        "update scheduled_social_posts_v2 set tracked_status = 'pending', \
+             retry_requested_at = $2, updated_at = $2, next_check_at = $3, check_attempts = 0 \
+         where id = $1 and tracked_status = 'failed' and provider_post_id is not null \
+           and retry_requested_at is null \
+         returning {TRACKING_COLUMNS}"
+    )
+}
+
+/// `undo_retry` on both backends (`$1` id, `$2` the retry's time, `$3` now).
+pub(super) fn undo_retry_sql() -> String {
+    format!(
+        "update scheduled_social_posts_v2 set tracked_status = 'failed', \
+             retry_requested_at = null, updated_at = $3, next_check_at = null \
+         where id = $1 and tracked_status = 'pending' and retry_requested_at = $2 \
+         returning {TRACKING_COLUMNS}"
+    )
 }
 
 /// Decodes a stored `tracked_status`.
@@ -317,12 +356,13 @@ pub(super) fn source_names(outcome: &TrackedStatus, transition: Transition) -> V
 }
 
 /// Finds the next due record: open, its next check not in the future, and due by its state
+/// (a `pending` one past its create's answer deadline, or with a post id: a retry),
 /// (`$1` now, `$2` the pending cutoff, `$4` the most history lookups for a record without a post
 /// id, `$5` the most checks of any record). Shared by both backends, which lock it their own way.
 pub(super) const DUE_RECORD: &str = "select id from scheduled_social_posts_v2 \
      where tracked_status in ('pending', 'unknown', 'scheduled') \
        and (next_check_at is null or next_check_at <= $1) \
-       and ((tracked_status = 'pending' and created_at <= $2) \
+       and ((tracked_status = 'pending' and (created_at <= $2 or provider_post_id is not null)) \
             or (tracked_status = 'scheduled' and (schedule_date is null or schedule_date <= $1)) \
             or tracked_status = 'unknown') \
        and (tracked_status = 'pending' or (check_attempts < $5 \

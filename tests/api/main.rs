@@ -33,6 +33,7 @@ mod rate_limits;
 mod read_post;
 mod reconcile;
 mod reconcile_bounds;
+mod retry_post;
 mod shipped_mock;
 // Shared with tests/secrets.rs, which uses parts this binary does not.
 #[allow(dead_code)]

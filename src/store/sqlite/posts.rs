@@ -386,4 +386,33 @@ impl PostStore for SqliteStore {
         .await?;
         Ok(())
     }
+
+    async fn begin_retry(
+        &self,
+        id: Uuid,
+        at: DateTime<Utc>,
+        check_at: DateTime<Utc>,
+    ) -> Result<Option<TrackingRecord>, StoreError> {
+        let row: Option<TrackingRow> = sqlx::query_as(&crate::store::posts::begin_retry_sql())
+            .bind(id.hyphenated())
+            .bind(at)
+            .bind(check_at)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(TrackingRecord::try_from).transpose()
+    }
+
+    async fn undo_retry(
+        &self,
+        id: Uuid,
+        at: DateTime<Utc>,
+    ) -> Result<Option<TrackingRecord>, StoreError> {
+        let row: Option<TrackingRow> = sqlx::query_as(&crate::store::posts::undo_retry_sql())
+            .bind(id.hyphenated())
+            .bind(at)
+            .bind(crate::store::now())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(TrackingRecord::try_from).transpose()
+    }
 }
