@@ -13,6 +13,7 @@ use url::Url;
 
 use crate::ayrshare::{AyrshareClient, AyrshareSettings};
 use crate::config::Config;
+use crate::events::delivery::Deliverer;
 use crate::events::{Events, RETENTION_EVERY, run_retention};
 use crate::http::rate_limit::KeyRateLimit;
 use crate::http::{self, AppState, ConnectionLimits};
@@ -46,6 +47,8 @@ pub struct App {
     pub ayrshare_base_url: Url,
     /// What a connection may cost.
     connection_limits: ConnectionLimits,
+    /// The webhook delivery worker, unless `WEBHOOK_DELIVERY=false`.
+    deliverer: Option<Deliverer>,
 }
 
 impl App {
@@ -102,7 +105,16 @@ impl App {
             key_usage: Arc::default(),
             lookups: Arc::default(),
         };
+        let deliverer = if config.events.webhooks.deliver {
+            Some(
+                Deliverer::new(publisher.store.clone(), &config.events.webhooks)
+                    .map_err(|e| BuildError(e.to_string()))?,
+            )
+        } else {
+            None
+        };
         Ok(App {
+            deliverer,
             state: AppState {
                 events: Events::new(publisher.store.clone(), config.events.clone()),
                 publisher,
@@ -139,7 +151,7 @@ impl App {
     }
 
     /// Serves on `listener`, with the background work (the idempotency purge, the reconciler
-    /// unless it is turned off), until `shutdown` completes; then lets requests in flight and
+    /// and the webhook delivery unless they are turned off), until `shutdown` completes; then lets requests in flight and
     /// their recording finish.
     pub async fn serve(
         self,
@@ -170,6 +182,10 @@ impl App {
                     stop.clone(),
                 ))
             });
+        let delivery = self
+            .deliverer
+            .clone()
+            .map(|deliverer| tokio::spawn(deliverer.run(stop.clone())));
         // The background work stops with the signal, not after the requests have drained: a
         // reconciler pass finishes the record it is on and claims no more. Once the grace has
         // passed, the database holds nothing up: the calls still waiting on it are given up,
@@ -199,6 +215,18 @@ impl App {
         // Each purge call is bounded by the database's deadline, and given up with the grace.
         let _ = purge.await;
         let _ = retention.await;
+        if let Some(mut delivery) = delivery {
+            // Attempts in flight get the grace period; one cut short is attempted again once
+            // its lease runs out (here or on another replica), with the same webhook-id.
+            tokio::select! {
+                biased;
+                _ = &mut delivery => {}
+                () = grace_over.cancelled() => {
+                    delivery.abort();
+                    tracing::info!("webhook delivery stopped mid-attempt; attempted again after its lease");
+                }
+            }
+        }
         if let Some(mut reconciler) = reconciler {
             // A check in flight may wait for Ayrshare; giving it up is safe (its lease runs out
             // and any replica checks the record again), so it gets the grace period at most.
