@@ -4,6 +4,7 @@
 //! past their retention, and delivers them to webhook endpoints (`delivery`).
 
 pub mod delivery;
+pub mod listen;
 mod settings;
 mod views;
 

@@ -566,6 +566,9 @@ backend_tests! {
         assert_eq!(ids.len(), 5);
         deliveries_when(app, quick.id, |d| d.len() == 5 && d.iter().all(|d| d.0 == "delivered")).await;
         assert_eq!(frozen.got().len(), 2, "the per-endpoint bound");
+        // A dead endpoint is no reason for the service to look unready.
+        let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+        assert_eq!(ready.status(), 200);
     }
 
     async fn a_huge_answer_is_cut_at_1_kib_without_reading_it_to_its_end(app) [delivering()] {
@@ -654,6 +657,30 @@ backend_tests! {
         assert_eq!(app.store.finish_delivery(&late).await.unwrap(), Finished::LeaseLost);
         assert_eq!(deliveries(app, endpoint.id).await, vec![("delivered".into(), "1".into(), None)]);
         assert_eq!(attempts(app, endpoint.id).await.len(), 2);
+    }
+
+    async fn webhooks_listen_verifies_and_prints_what_the_worker_sends(app) [delivering()] {
+        answer_creates(app).await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let endpoint = add_endpoint(app, &format!("http://127.0.0.1:{port}/anything")).await;
+        let lines: Arc<Mutex<Vec<String>>> = Arc::default();
+        let kept = lines.clone();
+        let router = mosaic_social::events::listen::router(
+            endpoint.secret.clone(),
+            Arc::new(move |line| kept.lock().unwrap().push(line)),
+        );
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        post_now(app).await;
+
+        let done = deliveries_when(app, endpoint.id, |d| d.iter().all(|d| d.0 != "pending") && !d.is_empty()).await;
+        assert_eq!(done, vec![("delivered".into(), "1".into(), None)]);
+        assert_eq!(attempts(app, endpoint.id).await[0][1].as_deref(), Some("204"));
+        let event = feed(app, 1).await.remove(0);
+        let lines = lines.lock().unwrap().clone();
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        let expected = format!("verified {} post.posted {{", event["id"].as_str().unwrap());
+        assert!(lines[0].starts_with(&expected), "{lines:?}");
     }
 
     async fn a_delivery_whose_event_was_purged_fails_with_its_reason(app) [delivering_with(&[("WEBHOOK_DELIVERY", "false")])] {

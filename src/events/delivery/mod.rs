@@ -37,6 +37,9 @@ pub use sender::{EXCERPT_BYTES, Message, Sender, Sent};
 /// How often the queue's depth and age are sampled for `/metrics`.
 const BACKLOG_EVERY: Duration = Duration::from_secs(5);
 
+/// The longest pause between claims, reached after claims failed several times in a row.
+const MOST_PAUSE: Duration = Duration::from_secs(30);
+
 /// The delivery worker of one process. Cheap to clone.
 #[derive(Clone)]
 pub struct Deliverer {
@@ -81,6 +84,9 @@ impl Deliverer {
         let finished = Arc::new(Notify::new());
         let mut attempts = JoinSet::new();
         let mut sampled: Option<Instant> = None;
+        // Claims that failed in a row: the poll backs off while the database is away, so that
+        // the log and the breaker see one attempt every few seconds, not every poll.
+        let mut failures: u32 = 0;
         while !stop.is_cancelled() {
             while attempts.try_join_next().is_some() {}
             if sampled.is_none_or(|at| at.elapsed() >= BACKLOG_EVERY) {
@@ -109,9 +115,15 @@ impl Deliverer {
                 busy,
             };
             let claimed = match self.store.claim_deliveries(&query).await {
-                Ok(claimed) => claimed,
+                Ok(claimed) => {
+                    failures = 0;
+                    claimed
+                }
                 Err(e) => {
-                    tracing::warn!(error = %e, "claiming webhook deliveries failed");
+                    failures = failures.saturating_add(1);
+                    if failures == 1 {
+                        tracing::warn!(error = %e, "claiming webhook deliveries failed");
+                    }
                     Vec::new()
                 }
             };
@@ -145,9 +157,10 @@ impl Deliverer {
             }
             // Nothing more due for now; an attempt that ends frees its endpoint's slot, which
             // may let a capped backlog go on before the next poll.
+            let pause = settings.poll_every * 2u32.saturating_pow(failures.min(5));
             tokio::select! {
                 () = stop.cancelled() => break,
-                () = tokio::time::sleep(settings.poll_every) => {}
+                () = tokio::time::sleep(pause.min(MOST_PAUSE)) => {}
                 () = finished.notified() => {}
             }
         }
