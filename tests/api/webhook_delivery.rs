@@ -702,6 +702,14 @@ backend_tests! {
         assert!(receiver.got().is_empty());
         // Not the endpoint's fault.
         assert_eq!(endpoint_state(app, endpoint.id).await, ("0".into(), None, "0".into()));
+        // Retention takes finished deliveries with their attempts, and only those finished before.
+        assert_eq!(attempts(app, endpoint.id).await.len(), 1);
+        let hour_ago = Utc::now() - chrono::Duration::hours(1);
+        assert_eq!(app.store.purge_deliveries(hour_ago, 100).await.unwrap(), 0);
+        let later = Utc::now() + chrono::Duration::seconds(1);
+        assert_eq!(app.store.purge_deliveries(later, 100).await.unwrap(), 1);
+        assert!(deliveries(app, endpoint.id).await.is_empty());
+        assert!(attempts(app, endpoint.id).await.is_empty());
     }
 }
 
