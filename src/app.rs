@@ -105,9 +105,16 @@ impl App {
             key_usage: Arc::default(),
             lookups: Arc::default(),
         };
-        let deliverer = if config.events.webhooks.deliver {
+        let events = event_settings(config, mode);
+        if mode == Mode::Sandbox {
+            tracing::warn!(
+                "sandbox mode: webhook endpoints may use http:// and reach loopback and private \
+                 addresses (WEBHOOK_ALLOW_HTTP, WEBHOOK_ALLOW_PRIVATE_TARGETS), for local receivers"
+            );
+        }
+        let deliverer = if events.webhooks.deliver {
             Some(
-                Deliverer::new(publisher.store.clone(), &config.events.webhooks)
+                Deliverer::new(publisher.store.clone(), &events.webhooks)
                     .map_err(|e| BuildError(e.to_string()))?,
             )
         } else {
@@ -116,7 +123,7 @@ impl App {
         Ok(App {
             deliverer,
             state: AppState {
-                events: Events::new(publisher.store.clone(), config.events.clone()),
+                events: Events::new(publisher.store.clone(), events),
                 publisher,
                 sandbox: mode == Mode::Sandbox,
                 key_rate_limit: Arc::new(KeyRateLimit::new(
@@ -300,6 +307,17 @@ impl App {
     }
 }
 
+/// The events family's settings; the sandbox lets endpoints be `http://` and on loopback or
+/// private addresses, since its receivers are local (`webhooks listen`, a test server).
+fn event_settings(config: &Config, mode: Mode) -> crate::events::EventSettings {
+    let mut events = config.events.clone();
+    if mode == Mode::Sandbox {
+        events.webhooks.allow_http = true;
+        events.webhooks.allow_private_targets = true;
+    }
+    events
+}
+
 /// The webhook secrets: the configured ones; in sandbox mode a fresh random one when none is
 /// configured, so that the simulator's deliveries are signed and checked like Ayrshare's.
 fn webhook_secrets(config: &Config, mode: Mode) -> Vec<SecretString> {
@@ -417,6 +435,16 @@ async fn start_simulator() -> Result<Url, BuildError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_sandbox_allows_local_webhook_endpoints_and_production_does_not() {
+        let config = Config::from_lookup(|_| None).unwrap();
+        let production = event_settings(&config, Mode::Ayrshare).webhooks;
+        assert!(!production.allow_http && !production.allow_private_targets);
+        let sandbox = event_settings(&config, Mode::Sandbox).webhooks;
+        assert!(sandbox.allow_http && sandbox.allow_private_targets);
+        assert_eq!(sandbox.retry_schedule, production.retry_schedule);
+    }
 
     #[test]
     fn the_sandbox_makes_its_secrets_key_once_owner_only_and_reads_it_back() {

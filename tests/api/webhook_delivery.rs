@@ -659,6 +659,29 @@ backend_tests! {
         assert_eq!(attempts(app, endpoint.id).await.len(), 2);
     }
 
+    async fn a_test_delivery_sends_its_stored_payload_signed(app) [delivering()] {
+        let receiver = Receiver::accepting().await;
+        let endpoint = add_endpoint(app, &receiver.url()).await;
+        let payload = json!({
+            "id": "evt_00000000000000000000000000000001",
+            "type": "webhook.test",
+            "timestamp": "2026-12-02T12:00:00Z",
+            "data": {"endpoint_id": endpoint.id, "message": "hello"},
+        });
+        let now = at(Utc::now());
+        execute(app, &format!(
+            "insert into webhook_deliveries (endpoint_id, event_id, event_type, payload, \
+             next_attempt_at, created_at) values ('{}', '{}', 'webhook.test', '{payload}', '{now}', '{now}')",
+            endpoint.id, payload["id"].as_str().unwrap(),
+        )).await;
+
+        let request = receiver.wait_for(1).await.remove(0);
+        assert_eq!(request.json(), payload);
+        assert_eq!(request.header("webhook-id"), payload["id"].as_str().unwrap());
+        assert!(verifies(&request, &endpoint.secret));
+        deliveries_when(app, endpoint.id, |d| d == [("delivered".to_owned(), "1".to_owned(), None)]).await;
+    }
+
     async fn webhooks_listen_verifies_and_prints_what_the_worker_sends(app) [delivering()] {
         answer_creates(app).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
