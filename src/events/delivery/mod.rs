@@ -98,6 +98,8 @@ impl Deliverer {
                 tokio::select! {
                     () = stop.cancelled() => break,
                     () = finished.notified() => continue,
+                    // Belt and braces: the permits are counted again each poll whatever happens.
+                    () = tokio::time::sleep(settings.poll_every) => continue,
                 }
             }
             let busy: Vec<(Uuid, u32)> = lock(&in_flight)
@@ -135,20 +137,16 @@ impl Deliverer {
                 };
                 let endpoint = delivery.endpoint_id;
                 *lock(&in_flight).entry(endpoint).or_default() += 1;
-                let (this, in_flight, finished) =
-                    (self.clone(), in_flight.clone(), finished.clone());
+                let slot = Slot {
+                    endpoint,
+                    in_flight: in_flight.clone(),
+                    finished: finished.clone(),
+                    permit: Some(permit),
+                };
+                let this = self.clone();
                 attempts.spawn(async move {
                     this.attempt(delivery).await;
-                    let mut counts = lock(&in_flight);
-                    if let Some(n) = counts.get_mut(&endpoint) {
-                        *n = n.saturating_sub(1);
-                        if *n == 0 {
-                            counts.remove(&endpoint);
-                        }
-                    }
-                    drop(counts);
-                    drop(permit);
-                    finished.notify_one();
+                    drop(slot);
                 });
             }
             if full {
@@ -325,6 +323,33 @@ impl Deliverer {
             secrets.push(open(previous)?);
         }
         Ok(secrets)
+    }
+}
+
+/// An attempt's place in the bounds: its permit of the global semaphore and its count in its
+/// endpoint's in-flight number, both given back when it is dropped (also when the attempt
+/// panicked or was aborted, so that no slot leaks).
+struct Slot {
+    endpoint: Uuid,
+    in_flight: Arc<Mutex<HashMap<Uuid, u32>>>,
+    finished: Arc<Notify>,
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut counts = lock(&self.in_flight);
+        if let Some(n) = counts.get_mut(&self.endpoint) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                counts.remove(&self.endpoint);
+            }
+        }
+        drop(counts);
+        // The permit goes back before the worker is woken, or it could wake, find none free,
+        // and wait for a wake-up that has already been spent.
+        drop(self.permit.take());
+        self.finished.notify_one();
     }
 }
 
