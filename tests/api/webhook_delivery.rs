@@ -21,6 +21,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use mosaic_social::config::Config;
 use mosaic_social::domain::standard_webhooks::WebhookSecret;
 use mosaic_social::events::delivery::{Deliverer, EXCERPT_BYTES};
+use mosaic_social::secrets::{Keyring, Secrets};
 use mosaic_social::store::{ClaimQuery, Finished, endpoint_secret_aad};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
@@ -242,25 +243,44 @@ async fn add_endpoint_with(
     previous: Option<(&WebhookSecret, DateTime<Utc>)>,
     failing_since: Option<DateTime<Utc>>,
 ) -> Endpoint {
+    let (database, secrets) = (&app.database, app.store.secrets());
+    insert_endpoint(
+        database,
+        secrets,
+        app.organization_id,
+        url,
+        previous,
+        failing_since,
+    )
+    .await
+}
+
+/// An endpoint of `organization` written into `database`, its secrets sealed with `secrets`.
+async fn insert_endpoint(
+    database: &Database,
+    secrets: &Secrets,
+    organization: Uuid,
+    url: &str,
+    previous: Option<(&WebhookSecret, DateTime<Utc>)>,
+    failing_since: Option<DateTime<Utc>>,
+) -> Endpoint {
     let id = Uuid::new_v4();
     let secret = WebhookSecret::generate();
     let aad = endpoint_secret_aad(id);
     let seal = |secret: &WebhookSecret| {
-        app.store
-            .secrets()
+        secrets
             .seal(secret.reveal().expose_secret(), aad.as_bytes())
             .unwrap()
     };
     let literal = |text: Option<String>| text.map_or("null".to_owned(), |t| format!("'{t}'"));
     let now = at(Utc::now());
-    execute(
-        app,
+    execute_on(
+        database,
         &format!(
             "insert into webhook_endpoints (id, organization_id, url, secret, previous_secret, \
              previous_secret_until, failing_since, created_at, updated_at) \
-             values ('{id}', '{org}', '{url}', '{secret}', {previous}, {until}, {failing}, \
-             '{now}', '{now}')",
-            org = app.organization_id,
+             values ('{id}', '{organization}', '{url}', '{secret}', {previous}, {until}, \
+             {failing}, '{now}', '{now}')",
             secret = seal(&secret),
             previous = literal(previous.map(|(s, _)| seal(s))),
             until = literal(previous.map(|(_, until)| at(until))),
@@ -272,7 +292,11 @@ async fn add_endpoint_with(
 }
 
 async fn execute(app: &TestApp, sql: &str) {
-    match &app.database {
+    execute_on(&app.database, sql).await;
+}
+
+async fn execute_on(database: &Database, sql: &str) {
+    match database {
         Database::Sqlite { url, .. } => {
             let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
             sqlx::query(sql).execute(&mut conn).await.unwrap();
@@ -286,7 +310,11 @@ async fn execute(app: &TestApp, sql: &str) {
 
 /// Every row of `sql`, each column read as text (write `cast(... as text)` for the others).
 async fn rows(app: &TestApp, sql: &str) -> Vec<Vec<Option<String>>> {
-    match &app.database {
+    rows_on(&app.database, sql).await
+}
+
+async fn rows_on(database: &Database, sql: &str) -> Vec<Vec<Option<String>>> {
+    match database {
         Database::Sqlite { url, .. } => {
             let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
             let rows = sqlx::query(sql).fetch_all(&mut conn).await.unwrap();
@@ -807,4 +835,92 @@ async fn two_workers_on_one_postgres_deliver_every_event_once() {
     running.await.unwrap();
     drop(receiver);
     app.finish().await;
+}
+
+/// The built binary killed (SIGKILL) while its attempt waits for the endpoint: after a restart,
+/// once the lease runs out, the delivery is attempted again with the same `webhook-id`, and
+/// delivered.
+async fn a_server_killed_mid_delivery_delivers_after_a_restart(backend: Backend) {
+    let Some(database) = Database::create(backend).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let url = database.url().to_owned();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let ayrshare = format!("http://{}/api", listener.local_addr().unwrap());
+    let mock =
+        mosaic_social::mock_ayrshare::router(mosaic_social::mock_ayrshare::MockConfig::default());
+    tokio::spawn(async move { axum::serve(listener, mock).await.unwrap() });
+    let key = crate::cli::last_line_of_success(
+        &crate::cli::run(dir.path(), Some(&url), "keys create --organization acme").await,
+    );
+    let organization: Uuid = rows_on(&database, "select cast(id as text) from organizations").await
+        [0][0]
+        .as_deref()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let secrets = Secrets::new(Some(Keyring::from_base64(SECRETS_KEY, None).unwrap()));
+    let receiver = Receiver::start(vec![Reply::Frozen], status(204)).await;
+    let endpoint = insert_endpoint(
+        &database,
+        &secrets,
+        organization,
+        &receiver.url(),
+        None,
+        None,
+    )
+    .await;
+    let env = [
+        ("SECRETS_KEY", SECRETS_KEY),
+        ("WEBHOOK_ALLOW_PRIVATE_TARGETS", "true"),
+        ("WEBHOOK_ALLOW_HTTP", "true"),
+        ("WEBHOOK_LEASE_SECONDS", "16"),
+        ("RECONCILE_INTERVAL_SECS", "0"),
+    ];
+
+    let (mut first, address, _lines) =
+        crate::processes::start_serve(dir.path(), &url, &ayrshare, &env).await;
+    let created = reqwest::Client::new()
+        .post(format!("{address}/social/post"))
+        .bearer_auth(&key)
+        .json(&json!({"post": "killed mid-delivery", "platforms": ["x"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 200);
+    let frozen = receiver.wait_for(1).await.remove(0);
+    first.kill().await.unwrap(); // SIGKILL: the attempt is never recorded.
+    let pending = "select state, cast(attempts as text) from webhook_deliveries";
+    assert_eq!(
+        rows_on(&database, pending).await,
+        vec![vec![Some("pending".to_owned()), Some("0".to_owned())]]
+    );
+
+    let (mut second, _, _lines) =
+        crate::processes::start_serve(dir.path(), &url, &ayrshare, &env).await;
+    let again = tokio::time::timeout(Duration::from_secs(60), receiver.wait_for(2))
+        .await
+        .expect("attempted again once the lease ran out")
+        .remove(1);
+    assert_eq!(again.header("webhook-id"), frozen.header("webhook-id"));
+    assert_eq!(again.body, frozen.body);
+    assert!(verifies(&again, &endpoint.secret));
+    let deadline = Instant::now() + PATIENCE;
+    while rows_on(&database, pending).await[0][0].as_deref() != Some("delivered") {
+        assert!(Instant::now() < deadline, "not recorded as delivered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    second.kill().await.unwrap();
+    drop(receiver);
+}
+
+#[tokio::test]
+async fn a_server_killed_mid_delivery_delivers_after_a_restart_on_sqlite() {
+    a_server_killed_mid_delivery_delivers_after_a_restart(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_server_killed_mid_delivery_delivers_after_a_restart_on_postgres() {
+    a_server_killed_mid_delivery_delivers_after_a_restart(Backend::Postgres).await;
 }
