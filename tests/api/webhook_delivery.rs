@@ -734,6 +734,52 @@ backend_tests! {
         assert!(lines[0].starts_with(&expected), "{lines:?}");
     }
 
+    async fn one_endpoints_backlog_cannot_take_every_slot_of_a_claim(app) [delivering_with(&[("WEBHOOK_DELIVERY", "false")])] {
+        answer_creates(app).await;
+        let receiver = Receiver::accepting().await;
+        let backlogged = add_endpoint(app, &receiver.url()).await;
+        for _ in 0..6 {
+            post_now(app).await;
+        }
+        // The other endpoint's one delivery is younger than all six of the first's.
+        let other = add_endpoint(app, &receiver.url()).await;
+        post_now(app).await;
+        deliveries_when(app, other.id, |d| d.len() == 1).await;
+        let claim = |limit: u32, busy: Vec<(Uuid, u32)>| {
+            let now = Utc::now() + chrono::Duration::seconds(1);
+            ClaimQuery { now, lease_until: now + chrono::Duration::seconds(30), lease_token: Uuid::new_v4(), limit, per_endpoint: 4, busy }
+        };
+        let per_endpoint = |claimed: &[mosaic_social::store::ClaimedDelivery]| {
+            let mut counts: HashMap<Uuid, usize> = HashMap::new();
+            for d in claimed {
+                *counts.entry(d.endpoint_id).or_default() += 1;
+            }
+            (counts.get(&backlogged.id).copied().unwrap_or(0), counts.get(&other.id).copied().unwrap_or(0))
+        };
+        let first = app.store.claim_deliveries(&claim(6, Vec::new())).await.unwrap();
+        assert_eq!(per_endpoint(&first), (4, 1), "four of the backlog, and the other's one");
+        // Oldest due first within an endpoint: the backlog's four oldest.
+        let mut claimed: Vec<String> = first
+            .iter()
+            .filter(|d| d.endpoint_id == backlogged.id)
+            .map(|d| d.event_id.clone())
+            .collect();
+        claimed.sort();
+        let oldest = rows(app, &format!(
+            "select event_id from webhook_deliveries where endpoint_id = '{}' order by id limit 4",
+            backlogged.id
+        )).await;
+        let mut oldest: Vec<String> = oldest.into_iter().map(|r| r[0].clone().unwrap()).collect();
+        oldest.sort();
+        assert_eq!(claimed, oldest);
+        // What the claiming process has in flight counts against the endpoint's share.
+        let second = app.store.claim_deliveries(&claim(6, vec![(backlogged.id, 3)])).await.unwrap();
+        assert_eq!(per_endpoint(&second), (1, 0));
+        let third = app.store.claim_deliveries(&claim(6, vec![(backlogged.id, 4)])).await.unwrap();
+        assert_eq!(per_endpoint(&third), (0, 0));
+        assert!(first.iter().chain(&second).all(|d| d.secret.starts_with("enc:v1:")), "sealed, as stored");
+    }
+
     async fn a_delivery_whose_event_was_purged_fails_with_its_reason(app) [delivering_with(&[("WEBHOOK_DELIVERY", "false")])] {
         answer_creates(app).await;
         let receiver = Receiver::accepting().await;
