@@ -780,6 +780,30 @@ backend_tests! {
         assert!(first.iter().chain(&second).all(|d| d.secret.starts_with("enc:v1:")), "sealed, as stored");
     }
 
+    async fn a_secret_this_keyring_cannot_open_sends_nothing_and_blames_no_endpoint(app) [delivering()] {
+        answer_creates(app).await;
+        let receiver = Receiver::accepting().await;
+        let stranger = Secrets::new(Some(Keyring::new(mosaic_social::secrets::SecretsKey::generate())));
+        let endpoint = insert_endpoint(&app.database, &stranger, app.organization_id, &receiver.url(), None, None).await;
+        post_now(app).await;
+
+        let deadline = Instant::now() + PATIENCE;
+        let logged = loop {
+            let logged = attempts(app, endpoint.id).await;
+            if !logged.is_empty() {
+                break logged;
+            }
+            assert!(Instant::now() < deadline);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let error = logged[0][2].clone().unwrap();
+        assert!(error.starts_with("not sent: the endpoint's secret could not be opened"), "{error}");
+        assert!(!error.contains("whsec_"), "{error}");
+        assert_eq!(logged[0][1], None);
+        assert!(receiver.got().is_empty(), "nothing unsigned or wrongly signed goes out");
+        assert_eq!(endpoint_state(app, endpoint.id).await, ("0".into(), None, "0".into()));
+    }
+
     async fn a_delivery_whose_event_was_purged_fails_with_its_reason(app) [delivering_with(&[("WEBHOOK_DELIVERY", "false")])] {
         answer_creates(app).await;
         let receiver = Receiver::accepting().await;
