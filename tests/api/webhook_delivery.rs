@@ -994,3 +994,43 @@ async fn a_server_killed_mid_delivery_delivers_after_a_restart_on_sqlite() {
 async fn a_server_killed_mid_delivery_delivers_after_a_restart_on_postgres() {
     a_server_killed_mid_delivery_delivers_after_a_restart(Backend::Postgres).await;
 }
+
+/// Real deliveries, one signed by a single secret and one during a rotation, written to the file
+/// `WEBHOOK_VECTORS_OUT` names (nothing without it): `.ci/webhook-smoke` has the official Python
+/// and Node libraries verify them, with each secret, within their five-minute window.
+#[tokio::test]
+async fn deliveries_for_the_official_python_and_node_libraries() {
+    let Ok(out) = std::env::var("WEBHOOK_VECTORS_OUT") else {
+        return;
+    };
+    let app = TestApp::spawn_with(Backend::Sqlite, delivering())
+        .await
+        .unwrap();
+    answer_creates(&app).await;
+    let (single, rotating) = (Receiver::accepting().await, Receiver::accepting().await);
+    let plain = add_endpoint(&app, &single.url()).await;
+    let old = WebhookSecret::generate();
+    let until = Utc::now() + chrono::Duration::hours(24);
+    let rotated = add_endpoint_with(&app, &rotating.url(), Some((&old, until)), None).await;
+    post_now(&app).await;
+    let vector = |request: Received, secrets: Vec<&WebhookSecret>| {
+        json!({
+            "secrets": secrets.iter().map(|s| s.reveal().expose_secret().to_owned()).collect::<Vec<_>>(),
+            "headers": {
+                "webhook-id": request.header("webhook-id"),
+                "webhook-timestamp": request.header("webhook-timestamp"),
+                "webhook-signature": request.header("webhook-signature"),
+            },
+            "body": String::from_utf8(request.body.to_vec()).unwrap(),
+        })
+    };
+    let vectors = json!([
+        vector(single.wait_for(1).await.remove(0), vec![&plain.secret]),
+        vector(
+            rotating.wait_for(1).await.remove(0),
+            vec![&rotated.secret, &old]
+        ),
+    ]);
+    std::fs::write(&out, serde_json::to_string_pretty(&vectors).unwrap()).unwrap();
+    app.finish().await;
+}
