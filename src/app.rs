@@ -13,6 +13,7 @@ use url::Url;
 
 use crate::ayrshare::{AyrshareClient, AyrshareSettings};
 use crate::config::Config;
+use crate::events::delivery::Deliverer;
 use crate::events::{Events, RETENTION_EVERY, run_retention};
 use crate::http::rate_limit::KeyRateLimit;
 use crate::http::{self, AppState, ConnectionLimits};
@@ -46,6 +47,8 @@ pub struct App {
     pub ayrshare_base_url: Url,
     /// What a connection may cost.
     connection_limits: ConnectionLimits,
+    /// The webhook delivery worker, unless `WEBHOOK_DELIVERY=false`.
+    deliverer: Option<Deliverer>,
 }
 
 impl App {
@@ -102,9 +105,25 @@ impl App {
             key_usage: Arc::default(),
             lookups: Arc::default(),
         };
+        let events = event_settings(config, mode);
+        if mode == Mode::Sandbox {
+            tracing::warn!(
+                "sandbox mode: webhook endpoints may use http:// and reach loopback and private \
+                 addresses (WEBHOOK_ALLOW_HTTP, WEBHOOK_ALLOW_PRIVATE_TARGETS), for local receivers"
+            );
+        }
+        let deliverer = if events.webhooks.deliver {
+            Some(
+                Deliverer::new(publisher.store.clone(), &events.webhooks)
+                    .map_err(|e| BuildError(e.to_string()))?,
+            )
+        } else {
+            None
+        };
         Ok(App {
+            deliverer,
             state: AppState {
-                events: Events::new(publisher.store.clone(), config.events.clone()),
+                events: Events::new(publisher.store.clone(), events),
                 publisher,
                 sandbox: mode == Mode::Sandbox,
                 key_rate_limit: Arc::new(KeyRateLimit::new(
@@ -139,7 +158,7 @@ impl App {
     }
 
     /// Serves on `listener`, with the background work (the idempotency purge, the reconciler
-    /// unless it is turned off), until `shutdown` completes; then lets requests in flight and
+    /// and the webhook delivery unless they are turned off), until `shutdown` completes; then lets requests in flight and
     /// their recording finish.
     pub async fn serve(
         self,
@@ -170,6 +189,10 @@ impl App {
                     stop.clone(),
                 ))
             });
+        let delivery = self
+            .deliverer
+            .clone()
+            .map(|deliverer| tokio::spawn(deliverer.run(stop.clone())));
         // The background work stops with the signal, not after the requests have drained: a
         // reconciler pass finishes the record it is on and claims no more. Once the grace has
         // passed, the database holds nothing up: the calls still waiting on it are given up,
@@ -199,6 +222,18 @@ impl App {
         // Each purge call is bounded by the database's deadline, and given up with the grace.
         let _ = purge.await;
         let _ = retention.await;
+        if let Some(mut delivery) = delivery {
+            // Attempts in flight get the grace period; one cut short is attempted again once
+            // its lease runs out (here or on another replica), with the same webhook-id.
+            tokio::select! {
+                biased;
+                _ = &mut delivery => {}
+                () = grace_over.cancelled() => {
+                    delivery.abort();
+                    tracing::info!("webhook delivery stopped mid-attempt; attempted again after its lease");
+                }
+            }
+        }
         if let Some(mut reconciler) = reconciler {
             // A check in flight may wait for Ayrshare; giving it up is safe (its lease runs out
             // and any replica checks the record again), so it gets the grace period at most.
@@ -270,6 +305,17 @@ impl App {
             }
         }
     }
+}
+
+/// The events family's settings; the sandbox lets endpoints be `http://` and on loopback or
+/// private addresses, since its receivers are local (`webhooks listen`, a test server).
+fn event_settings(config: &Config, mode: Mode) -> crate::events::EventSettings {
+    let mut events = config.events.clone();
+    if mode == Mode::Sandbox {
+        events.webhooks.allow_http = true;
+        events.webhooks.allow_private_targets = true;
+    }
+    events
 }
 
 /// The webhook secrets: the configured ones; in sandbox mode a fresh random one when none is
@@ -389,6 +435,16 @@ async fn start_simulator() -> Result<Url, BuildError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_sandbox_allows_local_webhook_endpoints_and_production_does_not() {
+        let config = Config::from_lookup(|_| None).unwrap();
+        let production = event_settings(&config, Mode::Ayrshare).webhooks;
+        assert!(!production.allow_http && !production.allow_private_targets);
+        let sandbox = event_settings(&config, Mode::Sandbox).webhooks;
+        assert!(sandbox.allow_http && sandbox.allow_private_targets);
+        assert_eq!(sandbox.retry_schedule, production.retry_schedule);
+    }
 
     #[test]
     fn the_sandbox_makes_its_secrets_key_once_owner_only_and_reads_it_back() {

@@ -54,7 +54,8 @@ enum Command {
     /// Create and list workspaces.
     #[command(subcommand)]
     Workspaces(WorkspacesCommand),
-    /// Register this service's webhook at Ayrshare.
+    /// Register this service's webhook at Ayrshare, or receive this service's own webhooks
+    /// locally.
     #[command(subcommand)]
     Webhooks(WebhooksCommand),
     /// Run the Ayrshare simulator on its own, for integration tests (serves under /api); the
@@ -186,6 +187,16 @@ enum WebhooksCommand {
         #[arg(long)]
         url: url::Url,
     },
+    /// Receive this service's webhooks locally for development: verifies each delivery with
+    /// the endpoint's secret, prints it, and answers 204 (400 when the signature does not hold).
+    Listen {
+        /// The endpoint's secret (whsec_...), as its create or rotation answer showed it.
+        #[arg(long, env = "WEBHOOK_LISTEN_SECRET", hide_env_values = true)]
+        secret: String,
+        /// Where to listen; `127.0.0.1:0` picks a free port.
+        #[arg(long, default_value = "127.0.0.1:8788")]
+        bind: SocketAddr,
+    },
 }
 
 /// A failed command: its one-line message.
@@ -292,6 +303,9 @@ async fn execute(command: Command, options: Options) -> Result<(), Failure> {
             None => readyz_url(Config::from_env()?.bind_addr)?,
         };
         return healthcheck(url, any_status).await;
+    }
+    if let Command::Webhooks(WebhooksCommand::Listen { secret, bind }) = command {
+        return listen(&secret, bind).await;
     }
     let (config, database_lines) = configure(&options)?;
     // Every command says which database it uses. On stderr, so that stdout stays for scripts;
@@ -414,10 +428,30 @@ async fn execute(command: Command, options: Options) -> Result<(), Failure> {
             telemetry::init(COMMAND_LOG_FILTER).map_err(Failure)?;
             register_webhook(&config, &organization, workspace, &url).await
         }
-        Command::MockAyrshare(_) | Command::Healthcheck { .. } | Command::Openapi => {
+        Command::MockAyrshare(_)
+        | Command::Healthcheck { .. }
+        | Command::Openapi
+        | Command::Webhooks(WebhooksCommand::Listen { .. }) => {
             unreachable!("handled above")
         }
     }
+}
+
+/// `webhooks listen`: needs no database; prints where it listens, then a line per delivery.
+async fn listen(secret: &str, bind: SocketAddr) -> Result<(), Failure> {
+    let secret = crate::domain::standard_webhooks::WebhookSecret::parse(secret)
+        .map_err(|e| Failure(format!("--secret: {e}")))?;
+    let listener = TcpListener::bind(bind)
+        .await
+        .map_err(|e| Failure(format!("--bind: cannot listen on {bind}: {e}")))?;
+    let addr = listener.local_addr()?;
+    println!("listening on http://{addr}/ (any path); each delivery is verified and printed");
+    let print: crate::events::listen::Printer = std::sync::Arc::new(|line| println!("{line}"));
+    let router = crate::events::listen::router(secret, print);
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(())
 }
 
 /// Connects to the configured database and applies pending migrations.

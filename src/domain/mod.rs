@@ -1,7 +1,7 @@
 //! The rules of the service, free of I/O: validated requests, platform names, API keys, what
 //! Ayrshare's answers mean for `tracked_status`, finding a post in Ayrshare's history, Ayrshare's
 //! webhook signature and the Standard Webhooks signature of our own events, which addresses an
-//! endpoint may reach, local times in IANA zones, the reading of a dry run, and the cursors of paged answers. Depends on
+//! endpoint may reach, what a webhook delivery attempt's result means, local times in IANA zones, the reading of a dry run, and the cursors of paged answers. Depends on
 //! nothing else in this crate.
 
 pub mod address_rule;
@@ -9,6 +9,7 @@ pub mod analytics;
 pub mod api_key;
 pub mod change;
 pub mod cursor;
+pub mod delivery_policy;
 pub mod dry_run;
 pub mod event_feed;
 pub mod history;

@@ -1,8 +1,10 @@
 //! The events family: what happened to a post, told to the customer's backend. The database
 //! writes each event in the transaction of its change (the migration `post_events`); this module
-//! reads them for `GET /events`, a page at a time within the list's byte budget, and trims them
-//! past their retention.
+//! reads them for `GET /events`, a page at a time within the list's byte budget, trims them
+//! past their retention, and delivers them to webhook endpoints (`delivery`).
 
+pub mod delivery;
+pub mod listen;
 mod settings;
 mod views;
 
@@ -93,7 +95,8 @@ impl Events {
         &self.settings
     }
 
-    /// Deletes the events older than the retention, a batch at a time; how many. Run by the
+    /// Deletes the events older than the retention, a batch at a time, and the webhook
+    /// deliveries finished before it (with their attempts); how many events. Run by the
     /// background sweep beside the reconciler.
     pub async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64, AppError> {
         let before = now
@@ -102,6 +105,12 @@ impl Events {
         loop {
             let done = self.store.purge_events(before, PURGE_BATCH).await?;
             total += done;
+            if done < PURGE_BATCH as u64 {
+                break;
+            }
+        }
+        loop {
+            let done = self.store.purge_deliveries(before, PURGE_BATCH).await?;
             if done < PURGE_BATCH as u64 {
                 return Ok(total);
             }

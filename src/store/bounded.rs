@@ -16,6 +16,9 @@ use crate::store::PostStore;
 use crate::store::RecordSize;
 use crate::store::Secrets;
 use crate::store::WorkspacePosition;
+use crate::store::{
+    ClaimQuery, ClaimedDelivery, DeliveryBacklog, DeliveryStore, Finished, FinishedAttempt,
+};
 use crate::store::{EventSize, StoredEvent};
 use std::future::Future;
 use std::pin::Pin;
@@ -394,4 +397,11 @@ bounded!(EventStore {
     async fn list_event_sizes(&self, organization_id: Uuid, filter: &EventFilter, after: Option<EventPosition>, limit: i64) -> Result<Vec<EventSize>, StoreError>;
     async fn find_events(&self, organization_id: Uuid, seqs: &[i64]) -> Result<Vec<StoredEvent>, StoreError>;
     async fn purge_events(&self, before: DateTime<Utc>, limit: i64) -> Result<u64, StoreError>;
+});
+
+bounded!(DeliveryStore {
+    async fn claim_deliveries(&self, query: &ClaimQuery) -> Result<Vec<ClaimedDelivery>, StoreError>;
+    async fn finish_delivery(&self, attempt: &FinishedAttempt) -> Result<Finished, StoreError>;
+    async fn delivery_backlog(&self) -> Result<DeliveryBacklog, StoreError>;
+    async fn purge_deliveries(&self, before: DateTime<Utc>, limit: i64) -> Result<u64, StoreError>;
 });

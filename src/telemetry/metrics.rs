@@ -41,6 +41,17 @@ pub const RECONCILER_RECORDS: &str = "mosaic_reconciler_records_total";
 pub const RECONCILER_DURATION: &str = "mosaic_reconciler_pass_duration_seconds";
 /// Ayrshare webhooks received: `outcome`.
 pub const WEBHOOKS: &str = "mosaic_webhooks_received_total";
+/// Webhook delivery attempts recorded: `outcome` (`delivered`, `retrying`, `failed`,
+/// `endpoint_disabled`, `lease_lost`).
+pub const WEBHOOK_DELIVERIES: &str = "mosaic_webhook_deliveries_total";
+/// Time a webhook delivery attempt took, in seconds: `outcome`.
+pub const WEBHOOK_ATTEMPT_DURATION: &str = "mosaic_webhook_attempt_duration_seconds";
+/// Pending webhook deliveries to enabled endpoints, in the whole database (sampled by each
+/// delivering process).
+pub const WEBHOOK_QUEUE_DEPTH: &str = "mosaic_webhook_queue_depth";
+/// How long the oldest pending webhook delivery to an enabled endpoint has waited, in seconds
+/// (0 with none).
+pub const WEBHOOK_OLDEST_PENDING: &str = "mosaic_webhook_oldest_pending_seconds";
 /// Database connections, sampled when `/metrics` is scraped: `state` (`in_use`, `idle`).
 pub const DB_POOL_CONNECTIONS: &str = "mosaic_db_pool_connections";
 /// The most connections the pool may open (`DATABASE_MAX_CONNECTIONS`).
@@ -109,6 +120,24 @@ fn describe() {
         "Time a reconciler pass took"
     );
     describe_counter!(WEBHOOKS, "Ayrshare webhooks received, by outcome");
+    describe_counter!(
+        WEBHOOK_DELIVERIES,
+        "Webhook delivery attempts recorded, by outcome"
+    );
+    describe_histogram!(
+        WEBHOOK_ATTEMPT_DURATION,
+        Unit::Seconds,
+        "Time a webhook delivery attempt took"
+    );
+    describe_gauge!(
+        WEBHOOK_QUEUE_DEPTH,
+        "Pending webhook deliveries to enabled endpoints"
+    );
+    describe_gauge!(
+        WEBHOOK_OLDEST_PENDING,
+        Unit::Seconds,
+        "How long the oldest pending webhook delivery has waited"
+    );
     describe_gauge!(
         DB_POOL_CONNECTIONS,
         "Database pool connections now, by state"
@@ -248,6 +277,20 @@ pub fn reconciler_pass(outcome: &'static str, examined: u64, settled: u64, elaps
 /// `unknown_post`, `bad_signature`, `malformed`, ...): never anything taken from the request.
 pub fn webhook_received(outcome: &'static str) {
     counter!(WEBHOOKS, "outcome" => outcome).increment(1);
+}
+
+/// One webhook delivery attempt recorded; `outcome` is one of the fixed words of
+/// [`WEBHOOK_DELIVERIES`].
+pub fn webhook_attempt(outcome: &'static str, elapsed: Duration) {
+    counter!(WEBHOOK_DELIVERIES, "outcome" => outcome).increment(1);
+    ::metrics::histogram!(WEBHOOK_ATTEMPT_DURATION, "outcome" => outcome)
+        .record(elapsed.as_secs_f64());
+}
+
+/// The webhook queue as last sampled: pending deliveries, and the oldest one's wait.
+pub fn webhook_backlog(pending: i64, oldest: Duration) {
+    gauge!(WEBHOOK_QUEUE_DEPTH).set(pending as f64);
+    gauge!(WEBHOOK_OLDEST_PENDING).set(oldest.as_secs_f64());
 }
 
 #[cfg(test)]

@@ -41,5 +41,6 @@ mod support;
 mod timezone;
 mod update_post;
 mod validation;
+mod webhook_delivery;
 mod webhooks;
 mod whoami;

@@ -45,6 +45,9 @@ pub struct Options {
     /// `RATE_LIMIT_PER_MINUTE` and `RATE_LIMIT_BURST`; off (0) unless a test is about it.
     pub rate_limit: (u32, u32),
     pub connection_limits: ConnectionLimits,
+    /// Changes the configuration after it is read, for what the environment cannot express
+    /// (sub-second polls and timeouts).
+    pub configure: Option<fn(&mut Config)>,
 }
 
 impl Default for Options {
@@ -58,6 +61,7 @@ impl Default for Options {
             database_query: None,
             rate_limit: (0, 60),
             connection_limits: ConnectionLimits::default(),
+            configure: None,
         }
     }
 }
@@ -76,7 +80,7 @@ pub struct TestApp {
     pub primary_workspace_id: Uuid,
     pub database: Database,
     /// The settings the app was built with, to build another on the same database.
-    config: Config,
+    pub config: Config,
     shutdown: std::sync::Mutex<Option<oneshot::Sender<()>>>,
     server: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -234,6 +238,9 @@ impl TestApp {
         vars.insert("RATE_LIMIT_BURST", options.rate_limit.1.to_string());
         // The reconciler runs only in the tests about it (passes by hand, or a short interval).
         vars.insert("RECONCILE_INTERVAL_SECS", "0".into());
+        // Webhook delivery too (tests/api/webhook_delivery.rs turns it on): its claims would
+        // otherwise count in the tests about a dead or frozen database.
+        vars.insert("WEBHOOK_DELIVERY", "false".into());
         for (name, value) in &options.env {
             vars.insert(name, value.clone());
         }
@@ -241,6 +248,9 @@ impl TestApp {
         // Sub-second timeouts, which the environment cannot express, keep the tests quick.
         config.ayrshare_timeout = options.ayrshare_timeout;
         config.connection_limits = options.connection_limits;
+        if let Some(configure) = options.configure {
+            configure(&mut config);
+        }
         let app = App::build(&config, Mode::Ayrshare)
             .await
             .expect("the app builds");
