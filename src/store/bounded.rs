@@ -10,13 +10,16 @@
 //! such a connection is closed instead of waiting on its socket for ever (see `postgres.rs`).
 
 use crate::domain::event_feed::{EventFilter, EventPosition};
+use crate::domain::webhook_endpoint::{EndpointChange, EndpointPosition, Redelivery};
 use crate::store::AccountStore;
 use crate::store::EventStore;
 use crate::store::PostStore;
 use crate::store::RecordSize;
 use crate::store::Secrets;
 use crate::store::WorkspacePosition;
+use crate::store::{EndpointStore, NewStoredEndpoint, StoredAttempt, StoredEndpoint};
 use crate::store::{EventSize, StoredEvent};
+use serde_json::Value;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -392,4 +395,16 @@ bounded!(EventStore {
     async fn list_event_sizes(&self, organization_id: Uuid, filter: &EventFilter, after: Option<EventPosition>, limit: i64) -> Result<Vec<EventSize>, StoreError>;
     async fn find_events(&self, organization_id: Uuid, seqs: &[i64]) -> Result<Vec<StoredEvent>, StoreError>;
     async fn purge_events(&self, before: DateTime<Utc>, limit: i64) -> Result<u64, StoreError>;
+});
+
+bounded!(EndpointStore {
+    async fn create_endpoint(&self, endpoint: &NewStoredEndpoint, max: u32) -> Result<Option<StoredEndpoint>, StoreError>;
+    async fn list_endpoints(&self, organization_id: Uuid, after: Option<EndpointPosition>, limit: i64) -> Result<Vec<StoredEndpoint>, StoreError>;
+    async fn find_endpoint(&self, organization_id: Uuid, id: Uuid) -> Result<Option<StoredEndpoint>, StoreError>;
+    async fn update_endpoint(&self, organization_id: Uuid, id: Uuid, change: &EndpointChange, now: DateTime<Utc>) -> Result<Option<StoredEndpoint>, StoreError>;
+    async fn delete_endpoint(&self, organization_id: Uuid, id: Uuid) -> Result<bool, StoreError>;
+    async fn rotate_endpoint_secret(&self, organization_id: Uuid, id: Uuid, sealed_secret: &str, previous_until: DateTime<Utc>, now: DateTime<Utc>) -> Result<Option<StoredEndpoint>, StoreError>;
+    async fn queue_test_delivery(&self, organization_id: Uuid, id: Uuid, event_id: &str, payload: &Value, now: DateTime<Utc>) -> Result<bool, StoreError>;
+    async fn redeliver(&self, organization_id: Uuid, id: Uuid, what: &Redelivery, limit: i64, now: DateTime<Utc>) -> Result<u64, StoreError>;
+    async fn list_attempts(&self, endpoint_id: Uuid, before: Option<i64>, limit: i64) -> Result<Vec<StoredAttempt>, StoreError>;
 });

@@ -4,6 +4,7 @@
 mod accounts;
 mod batch;
 mod bounded;
+mod endpoints;
 mod events;
 mod postgres;
 mod posts;
@@ -19,6 +20,9 @@ use crate::domain::WorkspacePosition;
 
 pub use accounts::{AccountStore, ApiKeyInfo, Caller, Organization, Workspace, WorkspaceInfo};
 pub use bounded::{Bounded, FIRST_BACKOFF, MOST_BACKOFF};
+pub use endpoints::{
+    DISABLED_BY_CALLER, EndpointStore, NewStoredEndpoint, StoredAttempt, StoredEndpoint, secret_aad,
+};
 pub use events::{EventSize, EventStore, StoredEvent};
 pub use postgres::PostgresStore;
 pub use posts::{
@@ -51,10 +55,12 @@ pub enum StoreError {
 }
 
 /// The storage the service needs: the records (`PostStore`), the accounts (`AccountStore`), the
-/// post events (`EventStore`), and what concerns the database as a whole. Every method is one
+/// post events (`EventStore`), the webhook endpoints (`EndpointStore`), and what concerns the database as a whole. Every method is one
 /// short transaction at most.
 #[async_trait]
-pub trait Store: PostStore + AccountStore + EventStore + Send + Sync + 'static {
+pub trait Store:
+    PostStore + AccountStore + EventStore + EndpointStore + Send + Sync + 'static
+{
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<(), StoreError>;
     /// Whether the database answers and every migration this build knows is applied: two small
