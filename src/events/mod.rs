@@ -3,6 +3,8 @@
 //! reads them for `GET /events`, a page at a time within the list's byte budget, and trims them
 //! past their retention.
 
+mod endpoint_views;
+mod endpoints;
 mod settings;
 mod views;
 
@@ -11,6 +13,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+pub use endpoint_views::{
+    AttemptList, AttemptView, CreatedEndpoint, EndpointList, EndpointView, QueuedTest, Redelivered,
+    RotatedSecret,
+};
+pub use endpoints::{PREVIOUS_SECRET_TTL, REDELIVER_LIMIT};
 pub use settings::{DEFAULT_RETRY_SCHEDULE, EventSettings, MAX_RETENTION_DAYS, WebhookSettings};
 pub use views::{EventData, EventList, EventView};
 
