@@ -40,5 +40,6 @@ mod support;
 mod timezone;
 mod update_post;
 mod validation;
+mod webhook_endpoints;
 mod webhooks;
 mod whoami;
