@@ -19,7 +19,7 @@ use crate::domain::webhook_endpoint::{
 };
 use crate::publishing::AppError;
 use crate::secrets::SecretsError;
-use crate::store::{Caller, NewStoredEndpoint, StoredEndpoint, secret_aad};
+use crate::store::{NewStoredEndpoint, StoredEndpoint, secret_aad};
 
 /// How long the secret before a rotation keeps signing beside the new one: a day to deploy the
 /// new secret to every receiver.
@@ -76,10 +76,10 @@ impl Events {
         }
     }
 
-    async fn endpoint(&self, caller: Caller, id: &str) -> Result<StoredEndpoint, AppError> {
+    async fn endpoint(&self, organization_id: Uuid, id: &str) -> Result<StoredEndpoint, AppError> {
         let uuid = endpoint_id(id)?;
         self.store
-            .find_endpoint(caller.organization_id, uuid)
+            .find_endpoint(organization_id, uuid)
             .await?
             .ok_or_else(|| not_found(id))
     }
@@ -87,13 +87,13 @@ impl Events {
     /// `POST /webhooks/endpoints`.
     pub async fn create_endpoint(
         &self,
-        caller: Caller,
+        organization_id: Uuid,
         body: Value,
     ) -> Result<CreatedEndpoint, AppError> {
         let new = NewEndpoint::parse(body, self.url_rules()).map_err(AppError::Validation)?;
         if let Some(workspace_id) = new.workspace_id {
             self.store
-                .find_workspace(caller.organization_id, Some(workspace_id))
+                .find_workspace(organization_id, Some(workspace_id))
                 .await?
                 .ok_or_else(|| {
                     AppError::NotFound(format!("no workspace with id {workspace_id}"))
@@ -108,7 +108,7 @@ impl Events {
             .create_endpoint(
                 &NewStoredEndpoint {
                     id,
-                    organization_id: caller.organization_id,
+                    organization_id,
                     workspace_id: new.workspace_id,
                     url: new.url,
                     event_types: new.event_types,
@@ -135,7 +135,7 @@ impl Events {
     /// `GET /webhooks/endpoints`.
     pub async fn list_endpoints(
         &self,
-        caller: Caller,
+        organization_id: Uuid,
         query: &[(String, String)],
     ) -> Result<EndpointList, AppError> {
         let query = PageQuery::parse_endpoints(query).map_err(AppError::Validation)?;
@@ -143,7 +143,7 @@ impl Events {
         // One more than asked says whether there is a next page.
         let mut found = self
             .store
-            .list_endpoints(caller.organization_id, query.after, limit + 1)
+            .list_endpoints(organization_id, query.after, limit + 1)
             .await?;
         let more = found.len() as i64 > limit;
         found.truncate(query.limit as usize);
@@ -162,34 +162,34 @@ impl Events {
     }
 
     /// `GET /webhooks/endpoints/{id}`.
-    pub async fn read_endpoint(&self, caller: Caller, id: &str) -> Result<EndpointView, AppError> {
-        Ok(self.endpoint(caller, id).await?.into())
+    pub async fn read_endpoint(
+        &self,
+        organization_id: Uuid,
+        id: &str,
+    ) -> Result<EndpointView, AppError> {
+        Ok(self.endpoint(organization_id, id).await?.into())
     }
 
     /// `PATCH /webhooks/endpoints/{id}`.
     pub async fn update_endpoint(
         &self,
-        caller: Caller,
+        organization_id: Uuid,
         id: &str,
         body: Value,
     ) -> Result<EndpointView, AppError> {
         let uuid = endpoint_id(id)?;
         let change = EndpointChange::parse(body, self.url_rules()).map_err(AppError::Validation)?;
         self.store
-            .update_endpoint(caller.organization_id, uuid, &change, now())
+            .update_endpoint(organization_id, uuid, &change, now())
             .await?
             .map(EndpointView::from)
             .ok_or_else(|| not_found(id))
     }
 
     /// `DELETE /webhooks/endpoints/{id}`: the endpoint with its pending deliveries and its log.
-    pub async fn delete_endpoint(&self, caller: Caller, id: &str) -> Result<(), AppError> {
+    pub async fn delete_endpoint(&self, organization_id: Uuid, id: &str) -> Result<(), AppError> {
         let uuid = endpoint_id(id)?;
-        if self
-            .store
-            .delete_endpoint(caller.organization_id, uuid)
-            .await?
-        {
+        if self.store.delete_endpoint(organization_id, uuid).await? {
             Ok(())
         } else {
             Err(not_found(id))
@@ -197,7 +197,11 @@ impl Events {
     }
 
     /// `POST /webhooks/endpoints/{id}/rotate-secret`.
-    pub async fn rotate_secret(&self, caller: Caller, id: &str) -> Result<RotatedSecret, AppError> {
+    pub async fn rotate_secret(
+        &self,
+        organization_id: Uuid,
+        id: &str,
+    ) -> Result<RotatedSecret, AppError> {
         let uuid = endpoint_id(id)?;
         let secret = WebhookSecret::generate();
         let sealed = seal(self, uuid, &secret)?;
@@ -205,7 +209,7 @@ impl Events {
         let stored = self
             .store
             .rotate_endpoint_secret(
-                caller.organization_id,
+                organization_id,
                 uuid,
                 &sealed,
                 now + PREVIOUS_SECRET_TTL,
@@ -221,8 +225,8 @@ impl Events {
 
     /// `POST /webhooks/endpoints/{id}/test`: a `webhook.test` event for that endpoint alone,
     /// whatever its type filter (it was asked for by name).
-    pub async fn send_test(&self, caller: Caller, id: &str) -> Result<QueuedTest, AppError> {
-        let endpoint = self.endpoint(caller, id).await?;
+    pub async fn send_test(&self, organization_id: Uuid, id: &str) -> Result<QueuedTest, AppError> {
+        let endpoint = self.endpoint(organization_id, id).await?;
         refuse_disabled(&endpoint)?;
         let event_id = new_event_id();
         let now = now();
@@ -238,13 +242,7 @@ impl Events {
         });
         if !self
             .store
-            .queue_test_delivery(
-                caller.organization_id,
-                endpoint.id,
-                &event_id,
-                &payload,
-                now,
-            )
+            .queue_test_delivery(organization_id, endpoint.id, &event_id, &payload, now)
             .await?
         {
             return Err(not_found(id));
@@ -255,22 +253,16 @@ impl Events {
     /// `POST /webhooks/endpoints/{id}/redeliver`: new deliveries of past post events.
     pub async fn redeliver(
         &self,
-        caller: Caller,
+        organization_id: Uuid,
         id: &str,
         body: Value,
     ) -> Result<Redelivered, AppError> {
-        let endpoint = self.endpoint(caller, id).await?;
+        let endpoint = self.endpoint(organization_id, id).await?;
         let what = Redelivery::parse(body).map_err(AppError::Validation)?;
         refuse_disabled(&endpoint)?;
         let queued = self
             .store
-            .redeliver(
-                caller.organization_id,
-                endpoint.id,
-                &what,
-                REDELIVER_LIMIT,
-                now(),
-            )
+            .redeliver(organization_id, endpoint.id, &what, REDELIVER_LIMIT, now())
             .await?;
         if let (Redelivery::Event(event_id), 0) = (&what, queued) {
             return Err(AppError::NotFound(format!(
@@ -288,11 +280,11 @@ impl Events {
     /// `GET /webhooks/endpoints/{id}/deliveries`: the attempts, newest first.
     pub async fn list_attempts(
         &self,
-        caller: Caller,
+        organization_id: Uuid,
         id: &str,
         query: &[(String, String)],
     ) -> Result<AttemptList, AppError> {
-        let endpoint = self.endpoint(caller, id).await?;
+        let endpoint = self.endpoint(organization_id, id).await?;
         let query = PageQuery::parse_attempts(query).map_err(AppError::Validation)?;
         let limit = i64::from(query.limit);
         let mut found = self

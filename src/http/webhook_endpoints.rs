@@ -103,7 +103,10 @@ async fn create_endpoint(
     Authenticated(caller): Authenticated,
     Json(body): Json<Value>,
 ) -> Result<(StatusCode, Json<CreatedEndpoint>), ApiError> {
-    let created = state.events.create_endpoint(caller, body).await?;
+    let created = state
+        .events
+        .create_endpoint(caller.organization_id, body)
+        .await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -126,7 +129,12 @@ async fn list_endpoints(
     Authenticated(caller): Authenticated,
     Query(query): Query<Vec<(String, String)>>,
 ) -> Result<Json<EndpointList>, ApiError> {
-    Ok(Json(state.events.list_endpoints(caller, &query).await?))
+    Ok(Json(
+        state
+            .events
+            .list_endpoints(caller.organization_id, &query)
+            .await?,
+    ))
 }
 
 /// One webhook endpoint (never its secret).
@@ -145,7 +153,12 @@ async fn read_endpoint(
     Authenticated(caller): Authenticated,
     Path(id): Path<String>,
 ) -> Result<Json<EndpointView>, ApiError> {
-    Ok(Json(state.events.read_endpoint(caller, &id).await?))
+    Ok(Json(
+        state
+            .events
+            .read_endpoint(caller.organization_id, &id)
+            .await?,
+    ))
 }
 
 /// Change an endpoint's url, types or description, or disable or enable it.
@@ -166,7 +179,12 @@ async fn update_endpoint(
     Path(id): Path<String>,
     Json(body): Json<Value>,
 ) -> Result<Json<EndpointView>, ApiError> {
-    Ok(Json(state.events.update_endpoint(caller, &id, body).await?))
+    Ok(Json(
+        state
+            .events
+            .update_endpoint(caller.organization_id, &id, body)
+            .await?,
+    ))
 }
 
 /// Delete an endpoint, with its pending deliveries and its log.
@@ -185,7 +203,10 @@ async fn delete_endpoint(
     Authenticated(caller): Authenticated,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.events.delete_endpoint(caller, &id).await?;
+    state
+        .events
+        .delete_endpoint(caller.organization_id, &id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -207,7 +228,12 @@ async fn rotate_secret(
     Authenticated(caller): Authenticated,
     Path(id): Path<String>,
 ) -> Result<Json<RotatedSecret>, ApiError> {
-    Ok(Json(state.events.rotate_secret(caller, &id).await?))
+    Ok(Json(
+        state
+            .events
+            .rotate_secret(caller.organization_id, &id)
+            .await?,
+    ))
 }
 
 /// Queue a `webhook.test` event to this endpoint alone.
@@ -228,7 +254,7 @@ async fn send_test(
     Authenticated(caller): Authenticated,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<QueuedTest>), ApiError> {
-    let queued = state.events.send_test(caller, &id).await?;
+    let queued = state.events.send_test(caller.organization_id, &id).await?;
     Ok((StatusCode::ACCEPTED, Json(queued)))
 }
 
@@ -254,7 +280,12 @@ async fn list_deliveries(
     Path(id): Path<String>,
     Query(query): Query<Vec<(String, String)>>,
 ) -> Result<Json<AttemptList>, ApiError> {
-    Ok(Json(state.events.list_attempts(caller, &id, &query).await?))
+    Ok(Json(
+        state
+            .events
+            .list_attempts(caller.organization_id, &id, &query)
+            .await?,
+    ))
 }
 
 /// Send past post events to this endpoint again: one by id, or every one since a time.
@@ -277,6 +308,9 @@ async fn redeliver(
     Path(id): Path<String>,
     Json(body): Json<Value>,
 ) -> Result<(StatusCode, Json<Redelivered>), ApiError> {
-    let queued = state.events.redeliver(caller, &id, body).await?;
+    let queued = state
+        .events
+        .redeliver(caller.organization_id, &id, body)
+        .await?;
     Ok((StatusCode::ACCEPTED, Json(queued)))
 }
