@@ -168,6 +168,46 @@ backend_tests! {
         expect_error(again, 404, "not_found").await;
     }
 
+    async fn disabling_keeps_an_earlier_reason_and_enabling_clears_the_failing_streak(app) [keyed()] {
+        let id = create_url(app, "https://hooks.example.com/").await["id"].as_str().unwrap().to_owned();
+        // As the delivery worker leaves an endpoint that answered 410.
+        exec(app, &format!(
+            "update webhook_endpoints set disabled = true, disabled_reason = 'the endpoint answered 410 Gone', \
+             failing_since = '2026-12-01T00:00:00Z' where id = '{id}'"
+        )).await;
+        let patch = |body: Value| app.client.patch(app.url(&format!("/webhooks/endpoints/{id}")))
+            .bearer_auth(&app.api_key).json(&body).send();
+        let again = response_json(patch(json!({"disabled": true})).await.unwrap()).await;
+        assert_eq!(again["disabled_reason"], "the endpoint answered 410 Gone");
+        let enabled = response_json(patch(json!({"disabled": false})).await.unwrap()).await;
+        assert_eq!(enabled["disabled"], false);
+        assert_eq!(enabled["disabled_reason"], Value::Null);
+        assert_eq!(texts(app, "select failing_since from webhook_endpoints").await, [None]);
+        // A change of something else leaves the state alone.
+        let described = response_json(patch(json!({"description": "d"})).await.unwrap()).await;
+        assert_eq!((described["disabled"].clone(), described["description"].clone()), (json!(false), json!("d")));
+    }
+
+    async fn every_route_needs_a_key(app) [keyed()] {
+        let id = Uuid::new_v4();
+        for (verb, path) in [
+            ("POST", "/webhooks/endpoints".to_owned()),
+            ("GET", "/webhooks/endpoints".to_owned()),
+            ("GET", format!("/webhooks/endpoints/{id}")),
+            ("PATCH", format!("/webhooks/endpoints/{id}")),
+            ("DELETE", format!("/webhooks/endpoints/{id}")),
+            ("POST", format!("/webhooks/endpoints/{id}/rotate-secret")),
+            ("POST", format!("/webhooks/endpoints/{id}/test")),
+            ("GET", format!("/webhooks/endpoints/{id}/deliveries")),
+            ("POST", format!("/webhooks/endpoints/{id}/redeliver")),
+        ] {
+            let response = app.client.request(verb.parse().unwrap(), app.url(&path))
+                .json(&json!({"url": "https://a.example.com/"})).send().await.unwrap();
+            expect_error(response, 401, "invalid_api_key").await;
+        }
+        assert_eq!(count(app, "webhook_endpoints").await, 0);
+    }
+
     async fn the_list_is_paged_oldest_first(app) [keyed()] {
         let mut ids = Vec::new();
         for i in 0..3 {
@@ -320,6 +360,11 @@ backend_tests! {
             "https://169.254.169.254/latest/meta-data",
             "https://[::1]/hook",
             "https://[::ffff:127.0.0.1]/hook",
+            // The same addresses spelt otherwise: the URL parser's reading is what is judged.
+            "https://[::ffff:7f00:1]/hook",
+            "https://2130706433/hook",
+            "https://0x7f.1/hook",
+            "https://[fd00:ec2::254]/",
             "http://hooks.example.com/hook",
             "https://user:pw@hooks.example.com/",
             "ftp://hooks.example.com/",
@@ -487,6 +532,14 @@ backend_tests! {
             .bearer_auth(&app.api_key).json(&json!({"event_types": null})).send().await.unwrap();
         let response = redeliver(json!({"since": "2000-01-01T00:00:00Z"})).await.unwrap();
         assert_eq!(response_json(response).await, json!({"queued": 2, "more": false}));
+        // An endpoint of another workspace receives none of the primary workspace's events.
+        let other = app.store.create_workspace(app.organization_id, "team-b", None).await.unwrap().id;
+        let theirs = create(app, json!({"url": "https://b.example.com/", "workspace_id": other}))
+            .await["id"].as_str().unwrap().to_owned();
+        let response = post(app, &format!("/webhooks/endpoints/{theirs}/redeliver"), &app.api_key)
+            .json(&json!({"since": "2000-01-01T00:00:00Z"})).send().await.unwrap();
+        assert_eq!(response_json(response).await, json!({"queued": 0, "more": false}));
+        assert_eq!(count(app, "webhook_deliveries").await, 4);
     }
 
     async fn the_deliveries_log_is_paged_newest_first(app) [keyed()] {
