@@ -91,8 +91,8 @@ pub struct QueuedTest {
 pub struct Redelivered {
     /// Deliveries queued, one per event.
     pub queued: u64,
-    /// Whether more events matched than one call queues (1000): call again with `since` at the
-    /// `timestamp` of the last event received.
+    /// Whether the call queued as many as one call queues (1000), so that more may remain: call
+    /// again with `since` at the `timestamp` of the last event received.
     pub more: bool,
 }
 
