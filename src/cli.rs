@@ -1,5 +1,5 @@
 //! The command line: `serve` (the default), `migrate`, `keys`, `workspaces` (create, list),
-//! `webhooks`, `mock-ayrshare` and `healthcheck`.
+//! `endpoints` (create, list, delete), `webhooks`, `mock-ayrshare` and `healthcheck`.
 //! Each command prints what a script needs alone on its last stdout line, and fails with one line
 //! on stderr and a non-zero exit.
 
@@ -54,6 +54,9 @@ enum Command {
     /// Create and list workspaces.
     #[command(subcommand)]
     Workspaces(WorkspacesCommand),
+    /// Create, list and delete an organization's webhook endpoints (where its events are sent).
+    #[command(subcommand)]
+    Endpoints(EndpointsCommand),
     /// Register this service's webhook at Ayrshare, or receive this service's own webhooks
     /// locally.
     #[command(subcommand)]
@@ -170,6 +173,41 @@ fn read_profile_key(source: impl Read, what: &str) -> Result<String, Failure> {
         )));
     }
     Ok(key.to_owned())
+}
+
+#[derive(Subcommand)]
+enum EndpointsCommand {
+    /// Create a webhook endpoint with the API's rules (the address rule, the bound per
+    /// organization); prints its id on stderr and its signing secret, shown only now, alone on
+    /// the last line.
+    Create {
+        #[arg(long, value_parser = a_name)]
+        organization: String,
+        /// Where events are sent: https (http only with WEBHOOK_ALLOW_HTTP).
+        #[arg(long)]
+        url: String,
+        /// Only these event types, separated by commas; every type by default.
+        #[arg(long, value_name = "TYPES", value_delimiter = ',')]
+        event_types: Option<Vec<String>>,
+        /// Only this workspace (its id); every workspace by default.
+        #[arg(long)]
+        workspace: Option<uuid::Uuid>,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// List an organization's endpoints: id, url, event types (`*`: every type), workspace
+    /// (`*`: every workspace), enabled or disabled (never a secret).
+    List {
+        #[arg(long, value_parser = a_name)]
+        organization: String,
+    },
+    /// Delete an endpoint of the organization, with its pending deliveries and its log.
+    Delete {
+        #[arg(long, value_parser = a_name)]
+        organization: String,
+        #[arg(value_name = "ENDPOINT_ID")]
+        id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -420,6 +458,12 @@ async fn execute(command: Command, options: Options) -> Result<(), Failure> {
             println!("{}", workspace.id);
             Ok(())
         }
+        Command::Endpoints(command) => {
+            telemetry::init(COMMAND_LOG_FILTER).map_err(Failure)?;
+            say_database(false);
+            let store = open_store(&config).await?;
+            run_endpoints(store, config.events.clone(), command).await
+        }
         Command::Webhooks(WebhooksCommand::Register {
             organization,
             workspace,
@@ -614,6 +658,84 @@ async fn run_keys(store: DynStore, command: KeysCommand) -> Result<(), Failure> 
         KeysCommand::Revoke { key } => {
             let info = store.revoke_api_key(&key).await?;
             println!("revoked {}\t{}", info.id, info.prefix);
+        }
+    }
+    Ok(())
+}
+
+/// The endpoint verbs, through the same use cases as the API (`events::endpoints`).
+async fn run_endpoints(
+    store: DynStore,
+    settings: crate::events::EventSettings,
+    command: EndpointsCommand,
+) -> Result<(), Failure> {
+    let organization_of = |name: String| {
+        let store = store.clone();
+        async move {
+            store
+                .find_organization(&name)
+                .await?
+                .ok_or_else(|| Failure(format!("no organization named {name}")))
+        }
+    };
+    let events = crate::events::Events::new(store.clone(), settings);
+    match command {
+        EndpointsCommand::Create {
+            organization,
+            url,
+            event_types,
+            workspace,
+            description,
+        } => {
+            let org = organization_of(organization).await?;
+            let body = serde_json::json!({
+                "url": url,
+                "event_types": event_types,
+                "workspace_id": workspace,
+                "description": description,
+            });
+            let created = events.create_endpoint(org.id, body).await?;
+            eprintln!(
+                "created webhook endpoint {} for organization {}; its signing secret is shown \
+                 only now:",
+                created.endpoint.id, org.name
+            );
+            println!("{}", created.secret);
+        }
+        EndpointsCommand::List { organization } => {
+            let org = organization_of(organization).await?;
+            let mut after: Vec<(String, String)> = Vec::new();
+            loop {
+                let page = events.list_endpoints(org.id, &after).await?;
+                for endpoint in &page.endpoints {
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}",
+                        endpoint.id,
+                        endpoint.url,
+                        endpoint
+                            .event_types
+                            .as_ref()
+                            .map_or("*".to_owned(), |t| t.join(",")),
+                        endpoint
+                            .workspace_id
+                            .map_or("*".to_owned(), |w| w.to_string()),
+                        if endpoint.disabled {
+                            "disabled"
+                        } else {
+                            "enabled"
+                        }
+                    );
+                }
+                match page.next_cursor {
+                    Some(cursor) => after = vec![("after".to_owned(), cursor)],
+                    None => break,
+                }
+            }
+        }
+        EndpointsCommand::Delete { organization, id } => {
+            let org = organization_of(organization).await?;
+            events.delete_endpoint(org.id, &id).await?;
+            println!("deleted {id}");
         }
     }
     Ok(())

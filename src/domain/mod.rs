@@ -29,6 +29,7 @@ pub mod standard_webhooks;
 pub mod strict_json;
 pub mod tracked_status;
 pub mod webhook;
+pub mod webhook_endpoint;
 pub mod workspace_list;
 
 pub use api_key::{ApiKeySecret, KeyHash};

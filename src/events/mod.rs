@@ -4,6 +4,8 @@
 //! past their retention, and delivers them to webhook endpoints (`delivery`).
 
 pub mod delivery;
+mod endpoint_views;
+mod endpoints;
 pub mod listen;
 mod settings;
 mod views;
@@ -13,6 +15,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+pub use endpoint_views::{
+    AttemptList, AttemptView, CreatedEndpoint, EndpointList, EndpointView, QueuedTest, Redelivered,
+    RotatedSecret,
+};
+pub use endpoints::{PREVIOUS_SECRET_TTL, REDELIVER_LIMIT};
 pub use settings::{DEFAULT_RETRY_SCHEDULE, EventSettings, MAX_RETENTION_DAYS, WebhookSettings};
 pub use views::{EventData, EventList, EventView};
 

@@ -67,6 +67,7 @@ impl ApiError {
                 AppError::IdempotencyKeyMismatch { .. } => ErrorCode::IdempotencyKeyMismatch,
                 AppError::IdempotencyInProgress { .. } => ErrorCode::IdempotencyInProgress,
                 AppError::Unavailable(_) => ErrorCode::ServiceUnavailable,
+                AppError::NotConfigured(_) => ErrorCode::NotConfigured,
                 AppError::Internal(_) | AppError::Unrecorded { .. } => {
                     ErrorCode::InternalServerError
                 }
@@ -146,6 +147,9 @@ error_codes! {
     ProviderUnavailable => SERVICE_UNAVAILABLE, "provider_unavailable";
     /// This service's database cannot be reached.
     ServiceUnavailable => SERVICE_UNAVAILABLE, "service_unavailable";
+    /// The feature needs a setting this deployment lacks (`SECRETS_KEY` for webhook
+    /// endpoints); the detail names it.
+    NotConfigured => SERVICE_UNAVAILABLE, "not_configured";
     /// Ayrshare did not answer in time; the post may have been published.
     ProviderTimeout => GATEWAY_TIMEOUT, "provider_timeout";
 }
@@ -374,9 +378,9 @@ impl IntoResponse for ApiError {
             }
             // Logged where it happened, with everything needed to repair the record.
             AppError::Unrecorded { record, .. } => internal_error(record_fields(&record)),
-            AppError::NotFound(detail) | AppError::InvalidSignature(detail) => {
-                error_body(status, code, &detail, Map::new())
-            }
+            AppError::NotFound(detail)
+            | AppError::InvalidSignature(detail)
+            | AppError::NotConfigured(detail) => error_body(status, code, &detail, Map::new()),
         }
     }
 }

@@ -14,6 +14,7 @@ mod posts;
 pub mod rate_limit;
 pub mod server;
 mod social_post;
+mod webhook_endpoints;
 mod webhooks;
 mod whoami;
 
@@ -79,6 +80,7 @@ pub fn api_routes(metrics_on_main: bool) -> (Router<AppState>, utoipa::openapi::
         .merge(events::router())
         .merge(whoami::router())
         .merge(webhooks::router())
+        .merge(webhook_endpoints::router())
         .merge(docs_page::router());
     if metrics_on_main {
         routes = routes.merge(metrics::router());

@@ -78,6 +78,10 @@ pub enum AppError {
         retry_after_secs: u64,
         interrupted: bool,
     },
+    /// A feature needs a setting this deployment lacks (the message names it); nothing was
+    /// written.
+    #[error("{0}")]
+    NotConfigured(String),
     /// Our database cannot be reached; nothing was sent to Ayrshare.
     #[error("the database is unavailable: {0}")]
     Unavailable(String),

@@ -10,6 +10,7 @@
 //! such a connection is closed instead of waiting on its socket for ever (see `postgres.rs`).
 
 use crate::domain::event_feed::{EventFilter, EventPosition};
+use crate::domain::webhook_endpoint::{EndpointChange, EndpointPosition, Redelivery};
 use crate::store::AccountStore;
 use crate::store::EventStore;
 use crate::store::PostStore;
@@ -19,7 +20,9 @@ use crate::store::WorkspacePosition;
 use crate::store::{
     ClaimQuery, ClaimedDelivery, DeliveryBacklog, DeliveryStore, Finished, FinishedAttempt,
 };
+use crate::store::{EndpointStore, NewStoredEndpoint, StoredAttempt, StoredEndpoint};
 use crate::store::{EventSize, StoredEvent};
+use serde_json::Value;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -404,4 +407,16 @@ bounded!(DeliveryStore {
     async fn finish_delivery(&self, attempt: &FinishedAttempt) -> Result<Finished, StoreError>;
     async fn delivery_backlog(&self) -> Result<DeliveryBacklog, StoreError>;
     async fn purge_deliveries(&self, before: DateTime<Utc>, limit: i64) -> Result<u64, StoreError>;
+});
+
+bounded!(EndpointStore {
+    async fn create_endpoint(&self, endpoint: &NewStoredEndpoint, max: u32) -> Result<Option<StoredEndpoint>, StoreError>;
+    async fn list_endpoints(&self, organization_id: Uuid, after: Option<EndpointPosition>, limit: i64) -> Result<Vec<StoredEndpoint>, StoreError>;
+    async fn find_endpoint(&self, organization_id: Uuid, id: Uuid) -> Result<Option<StoredEndpoint>, StoreError>;
+    async fn update_endpoint(&self, organization_id: Uuid, id: Uuid, change: &EndpointChange, now: DateTime<Utc>) -> Result<Option<StoredEndpoint>, StoreError>;
+    async fn delete_endpoint(&self, organization_id: Uuid, id: Uuid) -> Result<bool, StoreError>;
+    async fn rotate_endpoint_secret(&self, organization_id: Uuid, id: Uuid, sealed_secret: &str, previous_until: DateTime<Utc>, now: DateTime<Utc>) -> Result<Option<StoredEndpoint>, StoreError>;
+    async fn queue_test_delivery(&self, organization_id: Uuid, id: Uuid, event_id: &str, payload: &Value, now: DateTime<Utc>) -> Result<bool, StoreError>;
+    async fn redeliver(&self, organization_id: Uuid, id: Uuid, what: &Redelivery, limit: i64, now: DateTime<Utc>) -> Result<u64, StoreError>;
+    async fn list_attempts(&self, endpoint_id: Uuid, before: Option<i64>, limit: i64) -> Result<Vec<StoredAttempt>, StoreError>;
 });

@@ -46,7 +46,7 @@ pub struct ClaimedDelivery {
     pub lease_token: Uuid,
     pub url: String,
     /// The sealed `whsec_` secret (open it with `Store::secrets`, associated data
-    /// [`endpoint_secret_aad`]).
+    /// [`super::secret_aad`]).
     pub secret: String,
     /// The sealed secret before the last rotation, while it still signs.
     pub previous_secret: Option<String>,
@@ -65,11 +65,6 @@ impl fmt::Debug for ClaimedDelivery {
             .field("attempts", &self.attempts)
             .finish_non_exhaustive()
     }
-}
-
-/// The associated data an endpoint's secrets are sealed with (both columns).
-pub fn endpoint_secret_aad(endpoint_id: Uuid) -> String {
-    format!("webhook_endpoints.secret:{}", endpoint_id.hyphenated())
 }
 
 /// One attempt made, and what it decided.

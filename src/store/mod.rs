@@ -5,6 +5,7 @@ mod accounts;
 mod batch;
 mod bounded;
 mod deliveries;
+mod endpoints;
 mod events;
 mod postgres;
 mod posts;
@@ -22,7 +23,9 @@ pub use accounts::{AccountStore, ApiKeyInfo, Caller, Organization, Workspace, Wo
 pub use bounded::{Bounded, FIRST_BACKOFF, MOST_BACKOFF};
 pub use deliveries::{
     ClaimQuery, ClaimedDelivery, DeliveryBacklog, DeliveryStore, Finished, FinishedAttempt,
-    endpoint_secret_aad,
+};
+pub use endpoints::{
+    DISABLED_BY_CALLER, EndpointStore, NewStoredEndpoint, StoredAttempt, StoredEndpoint, secret_aad,
 };
 pub use events::{EventSize, EventStore, StoredEvent};
 pub use postgres::PostgresStore;
@@ -56,11 +59,12 @@ pub enum StoreError {
 }
 
 /// The storage the service needs: the records (`PostStore`), the accounts (`AccountStore`), the
-/// post events (`EventStore`), the webhook deliveries (`DeliveryStore`), and what concerns the database as a whole. Every method is one
-/// short transaction at most.
+/// post events (`EventStore`), the webhook endpoints (`EndpointStore`) and their deliveries
+/// (`DeliveryStore`), and what concerns the database as a whole. Every method is one short
+/// transaction at most.
 #[async_trait]
 pub trait Store:
-    PostStore + AccountStore + EventStore + DeliveryStore + Send + Sync + 'static
+    PostStore + AccountStore + EventStore + EndpointStore + DeliveryStore + Send + Sync + 'static
 {
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<(), StoreError>;

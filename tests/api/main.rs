@@ -42,5 +42,6 @@ mod timezone;
 mod update_post;
 mod validation;
 mod webhook_delivery;
+mod webhook_endpoints;
 mod webhooks;
 mod whoami;

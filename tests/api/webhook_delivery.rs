@@ -22,7 +22,7 @@ use mosaic_social::config::Config;
 use mosaic_social::domain::standard_webhooks::WebhookSecret;
 use mosaic_social::events::delivery::{Deliverer, EXCERPT_BYTES};
 use mosaic_social::secrets::{Keyring, Secrets};
-use mosaic_social::store::{ClaimQuery, Finished, endpoint_secret_aad};
+use mosaic_social::store::{ClaimQuery, Finished, secret_aad};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use sqlx::{Connection, Row};
@@ -266,12 +266,9 @@ async fn insert_endpoint(
 ) -> Endpoint {
     let id = Uuid::new_v4();
     let secret = WebhookSecret::generate();
-    let aad = endpoint_secret_aad(id);
-    let seal = |secret: &WebhookSecret| {
-        secrets
-            .seal(secret.reveal().expose_secret(), aad.as_bytes())
-            .unwrap()
-    };
+    let aad = secret_aad(id);
+    let seal =
+        |secret: &WebhookSecret| secrets.seal(secret.reveal().expose_secret(), &aad).unwrap();
     let literal = |text: Option<String>| text.map_or("null".to_owned(), |t| format!("'{t}'"));
     let now = at(Utc::now());
     execute_on(
@@ -425,6 +422,55 @@ async fn post_now(app: &TestApp) -> String {
 // The tests
 
 backend_tests! {
+
+    async fn an_endpoint_made_through_the_api_gets_the_test_event_and_then_the_posts_events(app) [delivering()] {
+        answer_creates(app).await;
+        let receiver = Receiver::accepting().await;
+        let created = app.client.post(app.url("/webhooks/endpoints")).bearer_auth(&app.api_key)
+            .json(&json!({"url": receiver.url(), "event_types": ["post.posted", "webhook.test"]}))
+            .send().await.unwrap();
+        assert_eq!(created.status(), 201);
+        let created = response_json(created).await;
+        let id = created["id"].as_str().unwrap().to_owned();
+        let secret = WebhookSecret::parse(created["secret"].as_str().unwrap()).unwrap();
+
+        // The test event, signed with the secret the create showed.
+        let test = app.client.post(app.url(&format!("/webhooks/endpoints/{id}/test")))
+            .bearer_auth(&app.api_key).send().await.unwrap();
+        assert_eq!(test.status(), 202);
+        let got = receiver.wait_for(1).await;
+        assert_eq!(got[0].json()["type"], "webhook.test");
+        assert!(verifies(&got[0], &secret));
+
+        // A post's event, signed by both secrets once the secret is rotated.
+        let rotated = app.client.post(app.url(&format!("/webhooks/endpoints/{id}/rotate-secret")))
+            .bearer_auth(&app.api_key).send().await.unwrap();
+        let rotated = response_json(rotated).await;
+        let new_secret = WebhookSecret::parse(rotated["secret"].as_str().unwrap()).unwrap();
+        let tracking_id = post_now(app).await;
+        let got = receiver.wait_for(2).await;
+        assert_eq!(got[1].json()["type"], "post.posted");
+        assert_eq!(got[1].json()["data"]["tracking_id"], tracking_id);
+        assert!(verifies(&got[1], &secret), "the old secret still signs for a day");
+        assert!(verifies(&got[1], &new_secret));
+
+        // The deliveries log shows both attempts, newest first, answered 204.
+        let deadline = Instant::now() + PATIENCE;
+        let log = loop {
+            let log = response_json(app.get(&format!("/webhooks/endpoints/{id}/deliveries"))
+                .send().await.unwrap()).await;
+            if log["deliveries"].as_array().is_some_and(|d| d.len() == 2) || Instant::now() > deadline {
+                break log;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let entries = log["deliveries"].as_array().unwrap();
+        assert_eq!(entries.len(), 2, "{log}");
+        assert_eq!(entries[0]["type"], "post.posted");
+        assert_eq!(entries[1]["type"], "webhook.test");
+        assert!(entries.iter().all(|e| e["http_status"] == 204), "{log}");
+        assert_eq!(entries[0]["event_id"], got[1].header("webhook-id"));
+    }
     async fn a_change_reaches_the_endpoint_as_the_feeds_event_signed_by_standard_webhooks(app) [delivering()] {
         answer_creates(app).await;
         let receiver = Receiver::start(Vec::new(), Reply::Answer(200, Vec::new(), "thanks".into())).await;

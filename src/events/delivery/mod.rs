@@ -28,8 +28,7 @@ use crate::domain::delivery_policy::{
 use crate::domain::standard_webhooks::{WebhookSecret, signature_header};
 use crate::events::{EventView, WebhookSettings};
 use crate::store::{
-    ClaimQuery, ClaimedDelivery, DynStore, Finished, FinishedAttempt, StoreError,
-    endpoint_secret_aad,
+    ClaimQuery, ClaimedDelivery, DynStore, Finished, FinishedAttempt, StoreError, secret_aad,
 };
 use crate::telemetry::metrics;
 pub use sender::{EXCERPT_BYTES, Message, Sender, Sent};
@@ -305,13 +304,12 @@ impl Deliverer {
         delivery: &ClaimedDelivery,
         now: DateTime<Utc>,
     ) -> Result<Vec<WebhookSecret>, String> {
-        let aad = endpoint_secret_aad(delivery.endpoint_id);
+        let aad = secret_aad(delivery.endpoint_id);
         let open = |sealed: &str| {
-            let text = self
-                .store
-                .secrets()
-                .open(sealed, aad.as_bytes())
-                .map_err(|e| format!("not sent: the endpoint's secret could not be opened: {e}"))?;
+            let text =
+                self.store.secrets().open(sealed, &aad).map_err(|e| {
+                    format!("not sent: the endpoint's secret could not be opened: {e}")
+                })?;
             WebhookSecret::parse(text.expose_secret())
                 .map_err(|e| format!("not sent: the endpoint's secret is unusable: {e}"))
         };

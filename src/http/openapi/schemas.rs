@@ -158,6 +158,7 @@ pub enum ErrorCode {
     ProviderUnavailable,
     ProviderTimeout,
     ServiceUnavailable,
+    NotConfigured,
     InternalServerError,
 }
 

@@ -2,6 +2,7 @@
 
 mod accounts;
 mod deliveries;
+mod endpoints;
 mod events;
 mod posts;
 

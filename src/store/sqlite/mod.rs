@@ -5,6 +5,7 @@
 
 mod accounts;
 mod deliveries;
+mod endpoints;
 mod events;
 mod posts;
 
