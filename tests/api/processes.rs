@@ -331,6 +331,80 @@ async fn in_the_sandbox_a_scheduled_post_settles_by_itself_through_the_webhook()
     sandbox.child.kill().await.unwrap();
 }
 
+#[tokio::test]
+async fn in_the_sandbox_an_endpoint_hears_a_scheduled_post_go_out_with_nobody_polling() {
+    // A receiver on loopback: the sandbox allows http and private targets, and says so.
+    let got: std::sync::Arc<std::sync::Mutex<Vec<Value>>> = Default::default();
+    let router = axum::Router::new()
+        .route(
+            "/hook",
+            axum::routing::post(
+                |axum::extract::State(got): axum::extract::State<
+                    std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+                >,
+                 axum::Json(event): axum::Json<Value>| async move {
+                    got.lock().unwrap().push(event);
+                    axum::http::StatusCode::NO_CONTENT
+                },
+            ),
+        )
+        .with_state(got.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut sandbox = start_sandbox_with(
+        dir.path(),
+        &[("RECONCILE_INTERVAL_SECS", "0")],
+        std::process::Stdio::null(),
+    )
+    .await;
+    let key = sandbox.key.clone().expect("the demo key");
+    let client = reqwest::Client::new();
+    let endpoint = client
+        .post(format!("{}/webhooks/endpoints", sandbox.address))
+        .bearer_auth(&key)
+        .json(&json!({"url": hook}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(endpoint.status(), 201);
+    let due = (chrono::Utc::now() + chrono::Duration::seconds(3))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let response = client
+        .post(format!("{}/social/post", sandbox.address))
+        .bearer_auth(&key)
+        .json(&json!({"post": "heard by itself", "platforms": ["x"], "schedule_date": due}))
+        .send()
+        .await
+        .unwrap();
+    let body = response_json(response).await;
+    let tracking_id = body["tracking_id"].as_str().unwrap().to_owned();
+    // Nothing reads the post from here on: the events come by themselves.
+    let events = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            let events = got.lock().unwrap().clone();
+            if events.len() >= 2 {
+                return events;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("the endpoint heard both events");
+    let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["post.scheduled", "post.posted"], "{events:?}");
+    assert!(
+        events
+            .iter()
+            .all(|e| e["data"]["tracking_id"] == tracking_id.as_str())
+    );
+    assert_eq!(events[1]["data"]["previous_tracked_status"], "scheduled");
+    sandbox.child.kill().await.unwrap();
+}
+
 /// Two `serve` processes on one Postgres, like two replicas behind a load balancer: the same
 /// `Idempotency-Key` sent to both at the same moment publishes once and writes one record.
 #[tokio::test]
