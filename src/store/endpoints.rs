@@ -178,6 +178,13 @@ pub(super) const UPDATE_ENDPOINT: &str = "update webhook_endpoints set \
      where id = $1 and organization_id = $2";
 
 /// The rotation, the same on both backends (the right-hand sides read the row as it was).
+/// Queues a `webhook.test` for one endpoint of the organization (`$1` endpoint, `$2`
+/// organization, `$3` event id, `$4` type, `$5` payload, `$6` now): nothing for another's.
+pub(super) const QUEUE_TEST_DELIVERY: &str = "insert into webhook_deliveries \
+     (endpoint_id, event_id, event_type, payload, next_attempt_at, created_at) \
+     select id, $3, $4, $5, $6, $6 from webhook_endpoints \
+     where id = $1 and organization_id = $2";
+
 pub(super) const ROTATE_SECRET: &str = "update webhook_endpoints set \
      previous_secret = secret, previous_secret_until = $3, secret = $4, updated_at = $5 \
      where id = $1 and organization_id = $2";

@@ -342,8 +342,10 @@ async fn in_the_sandbox_an_endpoint_hears_a_scheduled_post_go_out_with_nobody_po
                 |axum::extract::State(got): axum::extract::State<
                     std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
                 >,
-                 axum::Json(event): axum::Json<Value>| async move {
-                    got.lock().unwrap().push(event);
+                 body: axum::body::Bytes| async move {
+                    got.lock()
+                        .unwrap()
+                        .push(serde_json::from_slice(&body).unwrap());
                     axum::http::StatusCode::NO_CONTENT
                 },
             ),

@@ -6,8 +6,8 @@ use serde_json::Value;
 use super::*;
 use crate::domain::webhook_endpoint::{EndpointChange, EndpointPosition, Redelivery};
 use crate::store::endpoints::{
-    ATTEMPT_COLUMNS, AttemptRow, DISABLED_BY_CALLER, ENDPOINT_COLUMNS, ROTATE_SECRET,
-    UPDATE_ENDPOINT,
+    ATTEMPT_COLUMNS, AttemptRow, DISABLED_BY_CALLER, ENDPOINT_COLUMNS, QUEUE_TEST_DELIVERY,
+    ROTATE_SECRET, UPDATE_ENDPOINT,
 };
 use crate::store::{EndpointStore, NewStoredEndpoint, StoredAttempt, StoredEndpoint};
 
@@ -157,20 +157,15 @@ impl EndpointStore for SqliteStore {
         payload: &Value,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "insert into webhook_deliveries \
-             (endpoint_id, event_id, event_type, payload, next_attempt_at, created_at) \
-             select id, $3, $4, $5, $6, $6 from webhook_endpoints \
-             where id = $1 and organization_id = $2",
-        )
-        .bind(id.hyphenated())
-        .bind(organization_id.hyphenated())
-        .bind(event_id)
-        .bind(crate::domain::webhook_endpoint::TEST_EVENT_TYPE)
-        .bind(Json(payload))
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
+        let done = sqlx::query(QUEUE_TEST_DELIVERY)
+            .bind(id.hyphenated())
+            .bind(organization_id.hyphenated())
+            .bind(event_id)
+            .bind(crate::domain::webhook_endpoint::TEST_EVENT_TYPE)
+            .bind(Json(payload))
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected() > 0)
     }
 
