@@ -331,9 +331,9 @@ async fn in_the_sandbox_a_scheduled_post_settles_by_itself_through_the_webhook()
     sandbox.child.kill().await.unwrap();
 }
 
-#[tokio::test]
-async fn in_the_sandbox_an_endpoint_hears_a_scheduled_post_go_out_with_nobody_polling() {
-    // A receiver on loopback: the sandbox allows http and private targets, and says so.
+/// A webhook receiver on loopback that answers 204 and keeps each event it got: its URL, and
+/// what it got so far.
+async fn event_receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
     let got: std::sync::Arc<std::sync::Mutex<Vec<Value>>> = Default::default();
     let router = axum::Router::new()
         .route(
@@ -354,6 +354,13 @@ async fn in_the_sandbox_an_endpoint_hears_a_scheduled_post_go_out_with_nobody_po
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let hook = format!("http://{}/hook", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (hook, got)
+}
+
+#[tokio::test]
+async fn in_the_sandbox_an_endpoint_hears_a_scheduled_post_go_out_with_nobody_polling() {
+    // A receiver on loopback: the sandbox allows http and private targets, and says so.
+    let (hook, got) = event_receiver().await;
 
     let dir = tempfile::tempdir().unwrap();
     let mut sandbox = start_sandbox_with(
@@ -459,6 +466,79 @@ async fn two_servers_on_one_postgres_publish_a_key_once() {
     assert_eq!(replay.status(), 200);
     assert_eq!(replay.headers()["idempotent-replayed"], "true");
     assert_eq!(mock.posts.load(Ordering::SeqCst), 1);
+    for child in [&mut first, &mut second] {
+        child.kill().await.unwrap();
+    }
+}
+
+/// Two `serve` processes on one Postgres, both delivering: every event reaches the endpoint, and
+/// none twice (every attempt is answered 204, so nothing is attempted again).
+#[tokio::test]
+async fn two_servers_on_one_postgres_deliver_every_event_once() {
+    let Some(database) = Database::create(Backend::Postgres).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let url = database.url().to_owned();
+    let key =
+        last_line_of_success(&run(dir.path(), Some(&url), "keys create --organization acme").await);
+    let mock = counting_mock().await;
+    let env = [
+        ("RECONCILE_INTERVAL_SECS", "0"),
+        ("RATE_LIMIT_PER_MINUTE", "0"),
+        (
+            "SECRETS_KEY",
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+        ),
+        ("WEBHOOK_DELIVERY", "true"),
+        ("WEBHOOK_ALLOW_HTTP", "true"),
+        ("WEBHOOK_ALLOW_PRIVATE_TARGETS", "true"),
+    ];
+    let (mut first, first_address, _first_out) =
+        start_serve(dir.path(), &url, &mock.base_url, &env).await;
+    let (mut second, second_address, _second_out) =
+        start_serve(dir.path(), &url, &mock.base_url, &env).await;
+    let (hook, got) = event_receiver().await;
+    let client = reqwest::Client::new();
+    let endpoint = client
+        .post(format!("{first_address}/webhooks/endpoints"))
+        .bearer_auth(&key)
+        .json(&json!({"url": hook}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(endpoint.status(), 201);
+    const POSTS: usize = 20;
+    for n in 0..POSTS {
+        let address = if n % 2 == 0 {
+            &first_address
+        } else {
+            &second_address
+        };
+        let response = client
+            .post(format!("{address}/social/post"))
+            .bearer_auth(&key)
+            .json(&json!({"post": format!("replica post {n}"), "platforms": ["linkedin"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while got.lock().unwrap().len() < POSTS {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("every event delivered");
+    // A while longer, for a second copy to show up if one were coming.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let events = got.lock().unwrap().clone();
+    let ids: std::collections::BTreeSet<&str> =
+        events.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert_eq!(events.len(), POSTS, "{events:?}");
+    assert_eq!(ids.len(), POSTS, "each event once");
+    assert!(events.iter().all(|e| e["type"] == "post.posted"));
     for child in [&mut first, &mut second] {
         child.kill().await.unwrap();
     }
