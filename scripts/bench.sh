@@ -20,6 +20,10 @@
 #   BENCH_PORT BENCH_MOCK_PORT  the service's and the mock's ports (default: free ones)
 #   BENCH_SKIP_BUILD=1          use the release binaries as they are
 #   BENCH_BIN=DIR               take the binaries from DIR (default: the release build)
+#   BENCH_CASES="immediate idempotent scheduled replay track"   the service's cases; add
+#                               `webhook` (Postgres) for immediate creates with one endpoint
+#                               subscribed to every event, delivered to a local receiver
+#                               (scripts/bench/receiver.py), and the backlog's drain (events/s)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,6 +38,7 @@ free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1
 BIN=${BENCH_BIN:-${CARGO_TARGET_DIR:-target}/release}
 LUA=$PWD/scripts/bench
 HELPER="python3 scripts/bench/bench.py"
+CASES=${BENCH_CASES:-"immediate idempotent scheduled replay track"}
 CORES=$(nproc)
 RUN=$(date +%s)-$$
 MOCK_KEY=bench-ayrshare-key
@@ -151,6 +156,16 @@ for backend in $BACKENDS; do
   export DATABASE_URL=$DB_URL
   "$BIN/mosaic-social" migrate >/dev/null
   KEY=$("$BIN/mosaic-social" keys create --organization bench --label bench | tail -n 1)
+  WEBHOOKS=
+  if [[ " $CASES " == *" webhook "* ]] && [ "$backend" = postgres ]; then
+    WEBHOOKS=1
+    RECEIVER_PORT=$(free_port)
+    python3 "$LUA/receiver.py" "$RECEIVER_PORT" > "$OUT/logs/receiver.log" 2>&1 &
+    pids+=("$!")
+    # The delivery worker runs in every case; only the `webhook` case has an enabled endpoint.
+    export SECRETS_KEY=${SECRETS_KEY:-$(python3 -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())')}
+    export WEBHOOK_ALLOW_HTTP=true WEBHOOK_ALLOW_PRIVATE_TARGETS=true WEBHOOK_DELIVERY=true
+  fi
   RATE_LIMIT_PER_MINUTE=0 AYRSHARE_API_KEY=$MOCK_KEY \
     AYRSHARE_BASE_URL="http://127.0.0.1:$MOCK_PORT/api" BIND_ADDR="127.0.0.1:$PORT" \
     "$BIN/mosaic-social" serve > "$OUT/logs/service-$backend.out" 2> "$OUT/logs/service-$backend.log" &
@@ -166,19 +181,31 @@ for backend in $BACKENDS; do
   first=$(curl -fsS -X POST "$SERVICE/social/post" -H "$AUTH" -H 'Content-Type: application/json' \
     -H "Idempotency-Key: $REPLAY_KEY" -d "$BODY")
   TRACKING_ID=$(printf '%s' "$first" | python3 -c 'import json,sys; print(json.load(sys.stdin)["tracking_id"])')
+  if [ -n "$WEBHOOKS" ]; then
+    ENDPOINT_ID=$(curl -fsS -X POST "$SERVICE/webhooks/endpoints" -H "$AUTH" -H 'Content-Type: application/json' \
+      -d "{\"url\": \"http://127.0.0.1:$RECEIVER_PORT/hook\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+    endpoint_disabled() { curl -fsS -o /dev/null -X PATCH "$SERVICE/webhooks/endpoints/$ENDPOINT_ID" -H "$AUTH" \
+      -H 'Content-Type: application/json' -d "{\"disabled\": $1}"; }
+    endpoint_disabled true
+    deliveries() { psql "$DB_URL" -Atc "select count(*) filter (where state = 'delivered'), count(*) filter (where state = 'pending'), count(*) filter (where state = 'failed') from webhook_deliveries" -F' '; }
+  fi
 
   # Rounds inside each concurrency, and `idempotent` right after `immediate`: the cases a ratio
   # compares run close together.
   for c in $CONCURRENCY; do
    for round in $(seq 1 "$ROUNDS"); do
-    for what in immediate idempotent scheduled replay track; do
+    for what in $CASES; do
+      [ "$what" = webhook ] && [ -z "$WEBHOOKS" ] && continue
       name=$backend.$what.c$c.r$round
       log "$backend: $what, c=$c, round $round"
       checkpoint
       read -r records_before _ < <(count_records)
       mock_before=$(mock_posts)
+      [ "$what" = webhook ] && { endpoint_disabled false; read -r delivered_before _ < <(deliveries); }
+      started=$(date +%s.%N)
       cpu_before=$(cpu_ticks "$SERVICE_PID")
       case $what in
+        webhook) run_wrk "$name" "$c" post.lua "$SERVICE" BENCH_KEY="$KEY" BENCH_PATH=/social/post BENCH_BODY="$BODY" ;;
         immediate) run_wrk "$name" "$c" post.lua "$SERVICE" BENCH_KEY="$KEY" BENCH_PATH=/social/post BENCH_BODY="$BODY" ;;
         scheduled) run_wrk "$name" "$c" post.lua "$SERVICE" BENCH_KEY="$KEY" BENCH_PATH=/social/post BENCH_BODY="$SCHEDULED_BODY" ;;
         idempotent) run_wrk "$name" "$c" idempotent.lua "$SERVICE" BENCH_KEY="$KEY" BENCH_BODY="$BODY" ;;
@@ -186,6 +213,22 @@ for backend in $BACKENDS; do
         track) run_wrk "$name" "$c" get.lua "$SERVICE" BENCH_KEY="$KEY" BENCH_PATH="/social/post/track/$TRACKING_ID" ;;
       esac
       cpu_after=$(cpu_ticks "$SERVICE_PID")
+      if [ "$what" = webhook ]; then
+        # The backlog's drain: deliveries made, sampled every 0.5 s, from the end of the creates
+        # until none is pending (at most 300 s), into NAME.drain.json.
+        ended=$(date +%s.%N)
+        samples=$RAW/$name.drain.samples
+        : > "$samples"
+        for _ in $(seq 1 600); do
+          read -r delivered pending_deliveries failed_deliveries < <(deliveries)
+          echo "$(date +%s.%N) $delivered $pending_deliveries $failed_deliveries" >> "$samples"
+          [ "$pending_deliveries" = 0 ] && break
+          sleep 0.5
+        done
+        endpoint_disabled true
+        $HELPER drain "$RAW/$name.drain.json" "$samples" "$started" "$ended" "$delivered_before" \
+          "$(curl -fsS "http://127.0.0.1:$RECEIVER_PORT/count")"
+      fi
       # Requests cut off by wrk's deadline finish in the service, some not yet written when wrk
       # stops (queued for a connection): wait until nothing moves, no record pending and the
       # same counts twice in a row, then compare.

@@ -26,6 +26,11 @@
       Prints, on one line, the JSON a create records (NAME: results, provider_response) or
       stores for replays (stored_answer, from scripts/bench/stored_answer.json): the values
       pgbench binds, as the service binds its own.
+  drain OUT SAMPLES STARTED ENDED DELIVERED_BEFORE RECEIVER_COUNT
+      The `webhook` case's deliveries: SAMPLES has lines "unix_time delivered pending failed"
+      (webhook_deliveries) from the end of the creates (ENDED) until none was pending; writes
+      the events delivered per second over the drain (after the creates) and over the whole
+      case (from STARTED, the creates included), and the receiver's own count.
   report RAW_DIR OUT_JSON
       Prints the table and writes the results as JSON; exits 1 if anything was lost. Each case
       was run in rounds (raw files NAME.rN.json): a row shows the median of its rounds, a ratio
@@ -248,6 +253,26 @@ def check(out, wrk_json, kind, concurrency, records_before, records_after, pendi
         json.dump(result, file)
 
 
+def drain(out, samples, started, ended, delivered_before, receiver_count):
+    rows = [line.split() for line in open(samples) if line.strip()]
+    rows = [(float(t), int(d), int(p), int(f)) for t, d, p, f in rows]
+    first, last = rows[0], rows[-1]
+    drained = last[2] == 0
+    during = last[0] - first[0]
+    total = last[0] - started
+    result = {
+        "drained": drained, "delivered": last[1] - delivered_before,
+        "delivered_during_creates": first[1] - delivered_before,
+        "backlog_at_end_of_creates": first[2], "failed": last[3],
+        "drain_s": round(during, 3),
+        "drain_events_per_s": round((last[1] - first[1]) / during, 1) if during > 0 else None,
+        "overall_events_per_s": round((last[1] - delivered_before) / total, 1),
+        "receiver_count": receiver_count,
+    }
+    with open(out, "w") as file:
+        json.dump(result, file)
+
+
 def rate(case):
     if "requests_per_s" in case:
         return case["requests_per_s"]
@@ -267,12 +292,15 @@ def report(raw_dir, out_json):
     rounds = {}
     for path in sorted(glob.glob(os.path.join(raw_dir, "*.r*.json"))):
         name = os.path.basename(path)[:-5]
-        if name.endswith(".check"):
+        if name.endswith(".check") or name.endswith(".drain"):
             continue
         case_name, number = name.rsplit(".r", 1)
         case = json.load(open(path))
         check_path = os.path.join(raw_dir, name + ".check.json")
         check = json.load(open(check_path)) if os.path.exists(check_path) else None
+        drain_path = os.path.join(raw_dir, name + ".drain.json")
+        if os.path.exists(drain_path):
+            case["drain"] = json.load(open(drain_path))
         rounds.setdefault(case_name, {})[int(number)] = (case, check)
     rows = []
     for case_name, by_round in rounds.items():
@@ -297,9 +325,10 @@ def report(raw_dir, out_json):
             "requests": sum(case["requests"] for case, _ in runs), "errors": errors,
             "service_cpu_us_per_request": median(cpus),
             "checks": checks,
+            "drains": [case["drain"] for case, _ in runs if "drain" in case],
         })
 
-    order = ["immediate", "scheduled", "idempotent", "replay", "track", "alone", "ceiling",
+    order = ["immediate", "webhook", "scheduled", "idempotent", "replay", "track", "alone", "ceiling",
              "ceiling_with_lookups", "ceiling_idempotent"]
     rows.sort(key=lambda r: (["postgres", "sqlite", "mock"].index(r["backend"]),
                              r["concurrency"], order.index(r["case"])))
@@ -324,6 +353,24 @@ def report(raw_dir, out_json):
         for check in row["checks"]:
             if not check["ok"]:
                 lost.append(f"{row['backend']} {row['case']} c={row['concurrency']}: {check}")
+    webhooks = {}
+    for row in rows:
+        if row["case"] != "webhook":
+            continue
+        plain = find(row["backend"], "immediate", row["concurrency"])
+        drains = row["drains"]
+        for entry in drains:
+            if not entry["drained"] or entry["failed"]:
+                lost.append(f"{row['backend']} webhook c={row['concurrency']}: deliveries {entry}")
+        webhooks[f"{row['backend']}.c{row['concurrency']}"] = {
+            "webhook_requests_per_s": row["requests_per_s"],
+            "plain_requests_per_s": plain["requests_per_s"] if plain else None,
+            "webhook_vs_plain": paired(row, plain) if plain else None,
+            "drain_events_per_s": median([d["drain_events_per_s"] for d in drains
+                                          if d["drain_events_per_s"] is not None]),
+            "overall_events_per_s": median([d["overall_events_per_s"] for d in drains]),
+            "drains": drains,
+        }
     for backend in ("postgres", "sqlite"):
         if not find(backend, "immediate", 1) and not find(backend, "immediate", 64):
             continue
@@ -359,7 +406,8 @@ def report(raw_dir, out_json):
         summary["peak_rss_mib"] = meta.get(f"{backend}_peak_rss_kib", 0) / 1024
         summaries[backend] = summary
 
-    result = {"meta": meta, "cases": rows, "summary": summaries, "lost": lost}
+    result = {"meta": meta, "cases": rows, "summary": summaries, "webhooks": webhooks,
+              "lost": lost}
     with open(out_json, "w") as file:
         json.dump(result, file, indent=2)
 
@@ -402,6 +450,18 @@ def report(raw_dir, out_json):
             if entry.get("replay_vs_create") is not None:
                 line += f"; replay/create {entry['replay_vs_create']:.2f}"
             print(line)
+    for key, entry in webhooks.items():
+        print()
+        ratio = entry["webhook_vs_plain"]
+        print(f"{key}: with one endpoint {entry['webhook_requests_per_s']:.0f} creates/s, without "
+              f"{entry['plain_requests_per_s'] or 0:.0f}: with/without "
+              f"{ratio if ratio is not None else '?'}; events delivered/s: "
+              f"{entry['drain_events_per_s']} draining the backlog, "
+              f"{entry['overall_events_per_s']} over the case and its drain")
+        for d in entry["drains"]:
+            print(f"    delivered {d['delivered']} ({d['delivered_during_creates']} during the "
+                  f"creates, backlog {d['backlog_at_end_of_creates']}, drained in {d['drain_s']} s, "
+                  f"receiver {d['receiver_count']})")
     print()
     if lost:
         print("CHECK FAILED:")
@@ -452,6 +512,8 @@ def main():
             print(json.dumps(json.load(open(path))))
         else:
             print(values[args[0]])
+    elif command == "drain":
+        drain(args[0], args[1], float(args[2]), float(args[3]), int(args[4]), int(args[5]))
     elif command == "report":
         report(args[0], args[1])
     else:
