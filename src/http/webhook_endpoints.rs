@@ -122,6 +122,8 @@ async fn create_endpoint(
     ),
     responses(
         (status = 200, description = "A page; never a secret.", body = EndpointList),
+        (status = 400, description = "`validation_error`: a bad `limit` or `after`, or a \
+                                      parameter this list does not take.", body = ErrorBody),
     ),
 )]
 async fn list_endpoints(
@@ -271,6 +273,8 @@ async fn send_test(
     ),
     responses(
         (status = 200, description = "A page of attempts.", body = AttemptList),
+        (status = 400, description = "`validation_error`: a bad `limit` or `after`, or a \
+                                      parameter this list does not take.", body = ErrorBody),
         (status = 404, description = "`not_found`.", body = ErrorBody),
     ),
 )]
