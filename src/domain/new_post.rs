@@ -111,6 +111,27 @@ impl Problems {
 pub const MAX_QUOTED_CHARS: usize = 64;
 
 /// `text`, shortened to `MAX_QUOTED_CHARS` characters (with `…`) for an error message.
+/// A `workspace_id` field's value: a uuid string, else a problem recorded and `None`. Shared by
+/// every body that names a workspace, so that each refuses a bad one in the same words.
+pub fn workspace_id_of(value: Value, errors: &mut Problems) -> Option<Uuid> {
+    match value {
+        Value::String(s) => match Uuid::parse_str(&s) {
+            Ok(id) => Some(id),
+            Err(_) => {
+                errors.push(FieldError::new(
+                    "workspace_id",
+                    format!("'{}' is not a uuid", quote(&s)),
+                ));
+                None
+            }
+        },
+        _ => {
+            errors.push(FieldError::new("workspace_id", "must be a uuid string"));
+            None
+        }
+    }
+}
+
 pub fn quote(text: &str) -> String {
     match text.char_indices().nth(MAX_QUOTED_CHARS) {
         None => text.to_owned(),
@@ -202,23 +223,7 @@ impl NewPost {
         let timezone = parse_timezone(take("timezone"), &mut errors);
         let schedule_date =
             parse_schedule_date(take("schedule_date"), timezone.as_ref(), now, &mut errors);
-        let workspace_id = match take("workspace_id") {
-            None => None,
-            Some(Value::String(s)) => match Uuid::parse_str(&s) {
-                Ok(id) => Some(id),
-                Err(_) => {
-                    errors.push(FieldError::new(
-                        "workspace_id",
-                        format!("'{}' is not a uuid", quote(&s)),
-                    ));
-                    None
-                }
-            },
-            Some(_) => {
-                errors.push(FieldError::new("workspace_id", "must be a uuid string"));
-                None
-            }
-        };
+        let workspace_id = take("workspace_id").and_then(|v| workspace_id_of(v, &mut errors));
 
         for (key, value) in &fields {
             let mut path = vec![PathStep::Key(key)];

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::address_rule::check_endpoint_url;
 use super::cursor;
 use super::event_feed::EVENT_TYPES;
-use super::new_post::{FieldError, Problems, ValidationErrors, quote};
+use super::new_post::{FieldError, Problems, ValidationErrors, quote, workspace_id_of};
 use super::post_list::{DEFAULT_LIMIT, parse_limit};
 
 /// The type of the event `POST /webhooks/endpoints/{id}/test` sends.
@@ -198,20 +198,7 @@ impl NewEndpoint {
             .unwrap_or(Some(None));
         let workspace_id = match fields.remove("workspace_id") {
             None | Some(Value::Null) => Some(None),
-            Some(Value::String(s)) => match Uuid::parse_str(&s) {
-                Ok(id) => Some(Some(id)),
-                Err(_) => {
-                    errors.push(FieldError::new(
-                        "workspace_id",
-                        format!("'{}' is not a uuid", quote(&s)),
-                    ));
-                    None
-                }
-            },
-            Some(_) => {
-                errors.push(FieldError::new("workspace_id", "must be a uuid string"));
-                None
-            }
+            Some(value) => workspace_id_of(value, &mut errors).map(Some),
         };
         let description = fields
             .remove("description")
