@@ -404,7 +404,7 @@ bounded!(EventStore {
 
 bounded!(DeliveryStore {
     async fn claim_deliveries(&self, query: &ClaimQuery) -> Result<Vec<ClaimedDelivery>, StoreError>;
-    async fn finish_delivery(&self, attempt: &FinishedAttempt) -> Result<Finished, StoreError>;
+    async fn finish_deliveries(&self, attempts: &[FinishedAttempt]) -> Result<Vec<Finished>, StoreError>;
     async fn delivery_backlog(&self) -> Result<DeliveryBacklog, StoreError>;
     async fn purge_deliveries(&self, before: DateTime<Utc>, limit: i64) -> Result<u64, StoreError>;
 });

@@ -120,10 +120,14 @@ pub trait DeliveryStore: Send + Sync {
         &self,
         query: &ClaimQuery,
     ) -> Result<Vec<ClaimedDelivery>, StoreError>;
-    /// Logs the attempt and, if the lease is still the caller's, applies its decision to the
-    /// delivery; the endpoint change is applied either way (the endpoint did answer so). One
-    /// transaction.
-    async fn finish_delivery(&self, attempt: &FinishedAttempt) -> Result<Finished, StoreError>;
+    /// Logs each attempt and, where the lease is still the caller's, applies its decision to
+    /// the delivery; each endpoint change is applied either way (the endpoint did answer so).
+    /// One transaction for all of them, so that a worker records a burst of attempts with one
+    /// commit; what each found, in the order given.
+    async fn finish_deliveries(
+        &self,
+        attempts: &[FinishedAttempt],
+    ) -> Result<Vec<Finished>, StoreError>;
     /// The pending deliveries to enabled endpoints: how many, and since when.
     async fn delivery_backlog(&self) -> Result<DeliveryBacklog, StoreError>;
     /// Deletes at most `limit` deliveries finished before `before` (their attempts with them);
@@ -142,25 +146,39 @@ pub(super) fn next_columns(
     }
 }
 
+/// The endpoint changes of a batch of attempts that change something, in the order to apply
+/// them: in the batch's order for each endpoint (a success after a failure clears it, a failure
+/// after a success marks it), the endpoints by id (two workers' transactions lock endpoint rows in
+/// the same order, so they cannot deadlock), and a success repeated with no other change of that
+/// endpoint between them only once (clearing twice is clearing once).
+pub(super) fn endpoint_updates(attempts: &[FinishedAttempt]) -> Vec<&FinishedAttempt> {
+    let mut updates: Vec<&FinishedAttempt> = Vec::new();
+    let mut last: std::collections::HashMap<Uuid, &EndpointChange> =
+        std::collections::HashMap::new();
+    for attempt in attempts {
+        let change = &attempt.endpoint;
+        if *change == EndpointChange::Unchanged {
+            continue;
+        }
+        let id = attempt.endpoint_id;
+        if *change == EndpointChange::Succeeded
+            && last.get(&id) == Some(&&EndpointChange::Succeeded)
+        {
+            continue;
+        }
+        last.insert(id, change);
+        updates.push(attempt);
+    }
+    // Stable: each endpoint's changes keep their order.
+    updates.sort_by_key(|attempt| attempt.endpoint_id);
+    updates
+}
+
 /// Deletes at most `$2` deliveries finished before `$1`, oldest first: the same statement on
 /// both backends (attempts go with them, by their foreign key).
 pub(super) const PURGE_DELIVERIES: &str = "delete from webhook_deliveries where id in \
      (select id from webhook_deliveries where state <> 'pending' and finished_at < $1 \
       order by finished_at limit $2)";
-
-/// Logs one attempt (both backends).
-pub(super) const INSERT_ATTEMPT: &str = "insert into webhook_attempts \
-     (delivery_id, endpoint_id, event_id, event_type, attempt, started_at, duration_ms, \
-      http_status, error, response_excerpt) \
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
-
-/// Applies an attempt's decision to its delivery, only while the caller's lease holds (both
-/// backends): `$1` id, `$2` token, `$3` state, `$4` attempts, `$5` next attempt, `$6` last
-/// error, `$7` finished at.
-pub(super) const FINISH_DELIVERY: &str = "update webhook_deliveries set \
-         state = $3, attempts = $4, next_attempt_at = $5, last_error = $6, finished_at = $7, \
-         lease_until = null, lease_token = null \
-     where id = $1 and lease_token = $2 and state = 'pending'";
 
 /// The pending deliveries to enabled endpoints: how many, and the oldest one's queueing time.
 pub(super) const BACKLOG: &str = "select count(*), min(d.created_at) from webhook_deliveries d \
@@ -180,3 +198,66 @@ pub(super) const MARK_FAILING: &str =
 pub(super) const DISABLE_ENDPOINT: &str = "update webhook_endpoints set disabled = true, \
          disabled_reason = $3, failing_since = coalesce(failing_since, $2), updated_at = $4 \
      where id = $1 and not disabled";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attempt(endpoint: Uuid, change: EndpointChange) -> FinishedAttempt {
+        let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        FinishedAttempt {
+            delivery_id: 1,
+            endpoint_id: endpoint,
+            lease_token: Uuid::nil(),
+            event_id: "evt".into(),
+            event_type: "post.posted".into(),
+            attempt: 1,
+            started_at: at,
+            finished_at: at,
+            duration_ms: 1,
+            http_status: Some(204),
+            error: None,
+            response_excerpt: None,
+            next: DeliveryNext::Delivered,
+            reason: None,
+            endpoint: change,
+        }
+    }
+
+    #[test]
+    fn a_burst_of_successes_clears_once_and_changes_keep_their_order_per_endpoint() {
+        let a = Uuid::from_u128(2);
+        let b = Uuid::from_u128(1);
+        let since = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let failing = EndpointChange::Failing { since };
+        let disable = EndpointChange::Disable {
+            since,
+            reason: "410 Gone".into(),
+        };
+        let batch = [
+            attempt(a, EndpointChange::Succeeded),
+            attempt(a, EndpointChange::Succeeded),
+            attempt(b, EndpointChange::Unchanged),
+            attempt(a, failing.clone()),
+            attempt(b, EndpointChange::Succeeded),
+            attempt(a, EndpointChange::Succeeded),
+            attempt(b, disable.clone()),
+            attempt(b, EndpointChange::Succeeded),
+        ];
+        let updates: Vec<(Uuid, &EndpointChange)> = endpoint_updates(&batch)
+            .into_iter()
+            .map(|attempt| (attempt.endpoint_id, &attempt.endpoint))
+            .collect();
+        assert_eq!(
+            updates,
+            vec![
+                (b, &EndpointChange::Succeeded),
+                (b, &disable),
+                (b, &EndpointChange::Succeeded),
+                (a, &EndpointChange::Succeeded),
+                (a, &failing),
+                (a, &EndpointChange::Succeeded),
+            ]
+        );
+    }
+}

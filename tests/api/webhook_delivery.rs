@@ -728,9 +728,69 @@ backend_tests! {
             reason: Some("late".into()),
             endpoint: mosaic_social::domain::delivery_policy::EndpointChange::Unchanged,
         };
-        assert_eq!(app.store.finish_delivery(&late).await.unwrap(), Finished::LeaseLost);
+        assert_eq!(
+            app.store.finish_deliveries(&[late]).await.unwrap(),
+            vec![Finished::LeaseLost]
+        );
         assert_eq!(deliveries(app, endpoint.id).await, vec![("delivered".into(), "1".into(), None)]);
         assert_eq!(attempts(app, endpoint.id).await.len(), 2);
+    }
+
+    async fn a_batch_of_attempts_is_recorded_each_by_its_own_lease(app) [delivering_with(&[("WEBHOOK_DELIVERY", "false")])] {
+        use mosaic_social::domain::delivery_policy::{DeliveryNext, EndpointChange};
+        answer_creates(app).await;
+        let endpoint = add_endpoint(app, "https://example.com/hook").await;
+        post_now(app).await;
+        post_now(app).await;
+        deliveries_when(app, endpoint.id, |d| d.len() == 2).await;
+        let now = Utc::now();
+        let claimed = app.store.claim_deliveries(&ClaimQuery {
+            now, lease_until: now + chrono::Duration::seconds(60), lease_token: Uuid::new_v4(),
+            limit: 10, per_endpoint: 4, busy: Vec::new(),
+        }).await.unwrap();
+        assert_eq!(claimed.len(), 2);
+        let finished = |delivery: &mosaic_social::store::ClaimedDelivery, token: Uuid, next, endpoint| {
+            mosaic_social::store::FinishedAttempt {
+                delivery_id: delivery.id,
+                endpoint_id: delivery.endpoint_id,
+                lease_token: token,
+                event_id: delivery.event_id.clone(),
+                event_type: delivery.event_type.clone(),
+                attempt: 1,
+                started_at: now,
+                finished_at: now,
+                duration_ms: 3,
+                http_status: Some(204),
+                error: None,
+                response_excerpt: Some(String::new()),
+                next,
+                reason: None,
+                endpoint,
+            }
+        };
+        let since = at(now);
+        let batch = [
+            // Delivered, under its lease; the endpoint is not failing.
+            finished(&claimed[0], claimed[0].lease_token, DeliveryNext::Delivered, EndpointChange::Succeeded),
+            // Another worker's stale word about the second: logged, not applied; its endpoint
+            // change is (the endpoint did answer so), after the success before it.
+            finished(&claimed[1], Uuid::new_v4(), DeliveryNext::Failed, EndpointChange::Failing { since: now }),
+        ];
+        assert_eq!(
+            app.store.finish_deliveries(&batch).await.unwrap(),
+            vec![Finished::Recorded, Finished::LeaseLost]
+        );
+        let states: Vec<(String, String, Option<String>)> = deliveries(app, endpoint.id).await;
+        let by_id = |id: i64| format!(
+            "select state, cast(attempts as text), \
+             cast(case when lease_token is null then 0 else 1 end as text) \
+             from webhook_deliveries where id = {id}"
+        );
+        assert_eq!(rows(app, &by_id(claimed[0].id)).await, vec![vec![Some("delivered".into()), Some("1".into()), Some("0".into())]]);
+        assert_eq!(rows(app, &by_id(claimed[1].id)).await, vec![vec![Some("pending".into()), Some("0".into()), Some("1".into())]], "{states:?}");
+        let logged = attempts(app, endpoint.id).await;
+        assert_eq!(logged.len(), 2, "both attempts are logged");
+        assert_eq!(endpoint_state(app, endpoint.id).await, ("0".into(), None, "1".into()), "failing since {since}");
     }
 
     async fn a_test_delivery_sends_its_stored_payload_signed(app) [delivering()] {

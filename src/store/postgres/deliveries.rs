@@ -5,8 +5,8 @@
 use super::*;
 use crate::domain::delivery_policy::EndpointChange;
 use crate::store::deliveries::{
-    BACKLOG, CLEAR_FAILING, DISABLE_ENDPOINT, FINISH_DELIVERY, INSERT_ATTEMPT, MARK_FAILING,
-    PURGE_DELIVERIES, next_columns,
+    BACKLOG, CLEAR_FAILING, DISABLE_ENDPOINT, MARK_FAILING, PURGE_DELIVERIES, endpoint_updates,
+    next_columns,
 };
 use crate::store::{
     ClaimQuery, ClaimedDelivery, DeliveryBacklog, DeliveryStore, Finished, FinishedAttempt,
@@ -38,6 +38,24 @@ const CLAIM: &str = "with busy (endpoint_id, n) as ( \
      returning d.id, d.endpoint_id, e.organization_id, d.event_id, d.event_type, d.event_seq, \
          d.payload::text as payload, d.attempts, d.lease_token, e.url, e.secret, \
          e.previous_secret, e.previous_secret_until, e.failing_since";
+
+/// Logs a batch of attempts, one array per column, in one statement.
+const INSERT_ATTEMPTS: &str = "insert into webhook_attempts \
+     (delivery_id, endpoint_id, event_id, event_type, attempt, started_at, duration_ms, \
+      http_status, error, response_excerpt) \
+     select * from unnest($1::int8[], $2::uuid[], $3::text[], $4::text[], $5::int4[], \
+         $6::timestamptz[], $7::int4[], $8::int4[], $9::text[], $10::text[])";
+
+/// Applies a batch of attempts' decisions to their deliveries, each only while its attempt's
+/// lease holds (as `FINISH_DELIVERY` does for one row on SQLite): the `(id, lease token)` of those
+/// it applied to.
+const FINISH_DELIVERIES: &str = "update webhook_deliveries d set \
+         state = u.state, attempts = u.attempts, next_attempt_at = u.next_attempt_at, \
+         last_error = u.reason, finished_at = u.finished_at, lease_until = null, lease_token = null \
+     from unnest($1::int8[], $2::uuid[], $3::text[], $4::int4[], $5::timestamptz[], $6::text[], \
+         $7::timestamptz[]) as u(id, token, state, attempts, next_attempt_at, reason, finished_at) \
+     where d.id = u.id and d.lease_token = u.token and d.state = 'pending' \
+     returning d.id, u.token";
 
 #[derive(sqlx::FromRow)]
 struct ClaimedRow {
@@ -102,56 +120,101 @@ impl DeliveryStore for PostgresStore {
         Ok(rows.into_iter().map(ClaimedDelivery::from).collect())
     }
 
-    async fn finish_delivery(&self, attempt: &FinishedAttempt) -> Result<Finished, StoreError> {
+    async fn finish_deliveries(
+        &self,
+        attempts: &[FinishedAttempt],
+    ) -> Result<Vec<Finished>, StoreError> {
+        if attempts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let int = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
         let mut tx = self.pool.begin().await?;
-        sqlx::query(INSERT_ATTEMPT)
-            .bind(attempt.delivery_id)
-            .bind(attempt.endpoint_id)
-            .bind(&attempt.event_id)
-            .bind(&attempt.event_type)
-            .bind(i32::try_from(attempt.attempt).unwrap_or(i32::MAX))
-            .bind(attempt.started_at)
-            .bind(i32::try_from(attempt.duration_ms).unwrap_or(i32::MAX))
-            .bind(attempt.http_status.map(i32::from))
-            .bind(&attempt.error)
-            .bind(&attempt.response_excerpt)
+        sqlx::query(INSERT_ATTEMPTS)
+            .bind(attempts.iter().map(|a| a.delivery_id).collect::<Vec<_>>())
+            .bind(attempts.iter().map(|a| a.endpoint_id).collect::<Vec<_>>())
+            .bind(
+                attempts
+                    .iter()
+                    .map(|a| a.event_id.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                attempts
+                    .iter()
+                    .map(|a| a.event_type.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(attempts.iter().map(|a| int(a.attempt)).collect::<Vec<_>>())
+            .bind(attempts.iter().map(|a| a.started_at).collect::<Vec<_>>())
+            .bind(
+                attempts
+                    .iter()
+                    .map(|a| int(a.duration_ms))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                attempts
+                    .iter()
+                    .map(|a| a.http_status.map(i32::from))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                attempts
+                    .iter()
+                    .map(|a| a.error.as_deref())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                attempts
+                    .iter()
+                    .map(|a| a.response_excerpt.as_deref())
+                    .collect::<Vec<_>>(),
+            )
             .execute(&mut *tx)
             .await?;
-        let (state, next_attempt_at, finished_at) = next_columns(attempt);
-        let done = sqlx::query(FINISH_DELIVERY)
-            .bind(attempt.delivery_id)
-            .bind(attempt.lease_token)
-            .bind(state)
-            .bind(i32::try_from(attempt.attempt).unwrap_or(i32::MAX))
-            .bind(next_attempt_at)
-            .bind(&attempt.reason)
-            .bind(finished_at)
-            .execute(&mut *tx)
+        let columns: Vec<_> = attempts.iter().map(next_columns).collect();
+        let recorded: Vec<(i64, Uuid)> = sqlx::query_as(FINISH_DELIVERIES)
+            .bind(attempts.iter().map(|a| a.delivery_id).collect::<Vec<_>>())
+            .bind(attempts.iter().map(|a| a.lease_token).collect::<Vec<_>>())
+            .bind(columns.iter().map(|c| c.0).collect::<Vec<_>>())
+            .bind(attempts.iter().map(|a| int(a.attempt)).collect::<Vec<_>>())
+            .bind(columns.iter().map(|c| c.1).collect::<Vec<_>>())
+            .bind(
+                attempts
+                    .iter()
+                    .map(|a| a.reason.as_deref())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(columns.iter().map(|c| c.2).collect::<Vec<_>>())
+            .fetch_all(&mut *tx)
             .await?;
-        let id = attempt.endpoint_id;
-        let update = match &attempt.endpoint {
-            EndpointChange::Unchanged => None,
-            EndpointChange::Succeeded => Some(sqlx::query(CLEAR_FAILING).bind(id)),
-            EndpointChange::Failing { since } => {
-                Some(sqlx::query(MARK_FAILING).bind(id).bind(*since))
-            }
-            EndpointChange::Disable { since, reason } => Some(
-                sqlx::query(DISABLE_ENDPOINT)
+        for attempt in endpoint_updates(attempts) {
+            let id = attempt.endpoint_id;
+            let update = match &attempt.endpoint {
+                EndpointChange::Unchanged => continue,
+                EndpointChange::Succeeded => sqlx::query(CLEAR_FAILING).bind(id),
+                EndpointChange::Failing { since } => {
+                    sqlx::query(MARK_FAILING).bind(id).bind(*since)
+                }
+                EndpointChange::Disable { since, reason } => sqlx::query(DISABLE_ENDPOINT)
                     .bind(id)
                     .bind(*since)
                     .bind(reason.as_str())
                     .bind(attempt.finished_at),
-            ),
-        };
-        if let Some(update) = update {
+            };
             update.execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        Ok(if done.rows_affected() == 1 {
-            Finished::Recorded
-        } else {
-            Finished::LeaseLost
-        })
+        Ok(attempts
+            .iter()
+            .map(|a| {
+                if recorded.contains(&(a.delivery_id, a.lease_token)) {
+                    Finished::Recorded
+                } else {
+                    Finished::LeaseLost
+                }
+            })
+            .collect())
     }
 
     async fn delivery_backlog(&self) -> Result<DeliveryBacklog, StoreError> {

@@ -5,8 +5,8 @@
 use super::*;
 use crate::domain::delivery_policy::EndpointChange;
 use crate::store::deliveries::{
-    BACKLOG, CLEAR_FAILING, DISABLE_ENDPOINT, FINISH_DELIVERY, INSERT_ATTEMPT, MARK_FAILING,
-    PURGE_DELIVERIES, next_columns,
+    BACKLOG, CLEAR_FAILING, DISABLE_ENDPOINT, MARK_FAILING, PURGE_DELIVERIES, endpoint_updates,
+    next_columns,
 };
 use crate::store::{
     ClaimQuery, ClaimedDelivery, DeliveryBacklog, DeliveryStore, Finished, FinishedAttempt,
@@ -34,6 +34,20 @@ const CLAIMED: &str = "select d.id, d.endpoint_id, e.organization_id, d.event_id
          e.previous_secret_until, e.failing_since \
      from webhook_deliveries d join webhook_endpoints e on e.id = d.endpoint_id \
      where d.lease_token = $1 order by d.next_attempt_at, d.id";
+
+/// Logs one attempt.
+const INSERT_ATTEMPT: &str = "insert into webhook_attempts \
+     (delivery_id, endpoint_id, event_id, event_type, attempt, started_at, duration_ms, \
+      http_status, error, response_excerpt) \
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+
+/// Applies an attempt's decision to its delivery, only while the caller's lease holds (one row at
+/// a time; Postgres does a batch at once): `$1` id, `$2` token, `$3` state, `$4` attempts, `$5`
+/// next attempt, `$6` last error, `$7` finished at.
+const FINISH_DELIVERY: &str = "update webhook_deliveries set \
+         state = $3, attempts = $4, next_attempt_at = $5, last_error = $6, finished_at = $7, \
+         lease_until = null, lease_token = null \
+     where id = $1 and lease_token = $2 and state = 'pending'";
 
 #[derive(sqlx::FromRow)]
 struct ClaimedRow {
@@ -103,56 +117,61 @@ impl DeliveryStore for SqliteStore {
         Ok(rows.into_iter().map(ClaimedDelivery::from).collect())
     }
 
-    async fn finish_delivery(&self, attempt: &FinishedAttempt) -> Result<Finished, StoreError> {
+    async fn finish_deliveries(
+        &self,
+        attempts: &[FinishedAttempt],
+    ) -> Result<Vec<Finished>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let id = attempt.endpoint_id.hyphenated();
-        sqlx::query(INSERT_ATTEMPT)
-            .bind(attempt.delivery_id)
-            .bind(id)
-            .bind(&attempt.event_id)
-            .bind(&attempt.event_type)
-            .bind(i64::from(attempt.attempt))
-            .bind(attempt.started_at)
-            .bind(i64::from(attempt.duration_ms))
-            .bind(attempt.http_status.map(i64::from))
-            .bind(&attempt.error)
-            .bind(&attempt.response_excerpt)
-            .execute(&mut *tx)
-            .await?;
-        let (state, next_attempt_at, finished_at) = next_columns(attempt);
-        let done = sqlx::query(FINISH_DELIVERY)
-            .bind(attempt.delivery_id)
-            .bind(attempt.lease_token.hyphenated())
-            .bind(state)
-            .bind(i64::from(attempt.attempt))
-            .bind(next_attempt_at)
-            .bind(&attempt.reason)
-            .bind(finished_at)
-            .execute(&mut *tx)
-            .await?;
-        let update = match &attempt.endpoint {
-            EndpointChange::Unchanged => None,
-            EndpointChange::Succeeded => Some(sqlx::query(CLEAR_FAILING).bind(id)),
-            EndpointChange::Failing { since } => {
-                Some(sqlx::query(MARK_FAILING).bind(id).bind(*since))
-            }
-            EndpointChange::Disable { since, reason } => Some(
-                sqlx::query(DISABLE_ENDPOINT)
+        let mut found = Vec::with_capacity(attempts.len());
+        for attempt in attempts {
+            sqlx::query(INSERT_ATTEMPT)
+                .bind(attempt.delivery_id)
+                .bind(attempt.endpoint_id.hyphenated())
+                .bind(&attempt.event_id)
+                .bind(&attempt.event_type)
+                .bind(i64::from(attempt.attempt))
+                .bind(attempt.started_at)
+                .bind(i64::from(attempt.duration_ms))
+                .bind(attempt.http_status.map(i64::from))
+                .bind(&attempt.error)
+                .bind(&attempt.response_excerpt)
+                .execute(&mut *tx)
+                .await?;
+            let (state, next_attempt_at, finished_at) = next_columns(attempt);
+            let done = sqlx::query(FINISH_DELIVERY)
+                .bind(attempt.delivery_id)
+                .bind(attempt.lease_token.hyphenated())
+                .bind(state)
+                .bind(i64::from(attempt.attempt))
+                .bind(next_attempt_at)
+                .bind(&attempt.reason)
+                .bind(finished_at)
+                .execute(&mut *tx)
+                .await?;
+            found.push(if done.rows_affected() == 1 {
+                Finished::Recorded
+            } else {
+                Finished::LeaseLost
+            });
+        }
+        for attempt in endpoint_updates(attempts) {
+            let id = attempt.endpoint_id.hyphenated();
+            let update = match &attempt.endpoint {
+                EndpointChange::Unchanged => continue,
+                EndpointChange::Succeeded => sqlx::query(CLEAR_FAILING).bind(id),
+                EndpointChange::Failing { since } => {
+                    sqlx::query(MARK_FAILING).bind(id).bind(*since)
+                }
+                EndpointChange::Disable { since, reason } => sqlx::query(DISABLE_ENDPOINT)
                     .bind(id)
                     .bind(*since)
                     .bind(reason.as_str())
                     .bind(attempt.finished_at),
-            ),
-        };
-        if let Some(update) = update {
+            };
             update.execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        Ok(if done.rows_affected() == 1 {
-            Finished::Recorded
-        } else {
-            Finished::LeaseLost
-        })
+        Ok(found)
     }
 
     async fn delivery_backlog(&self) -> Result<DeliveryBacklog, StoreError> {
