@@ -120,9 +120,16 @@ impl App {
         } else {
             None
         };
+        let connections = crate::connections::Connections::new(
+            publisher.store.clone(),
+            publisher.ayrshare.clone(),
+            publisher.tasks.clone(),
+            connection_settings(config, mode),
+        );
         Ok(App {
             deliverer,
             state: AppState {
+                connections,
                 events: Events::new(publisher.store.clone(), events),
                 publisher,
                 sandbox: mode == Mode::Sandbox,
@@ -145,6 +152,11 @@ impl App {
     /// The use cases.
     pub fn publisher(&self) -> &Publisher {
         &self.state.publisher
+    }
+
+    /// The connections use cases.
+    pub fn connections(&self) -> &crate::connections::Connections {
+        &self.state.connections
     }
 
     /// The HTTP routes with their middleware.
@@ -316,6 +328,19 @@ fn event_settings(config: &Config, mode: Mode) -> crate::events::EventSettings {
         events.webhooks.allow_private_targets = true;
     }
     events
+}
+
+/// The connections family's settings; the sandbox's simulator takes any domain and private key,
+/// so it gets its own when none is configured and linking works out of the box.
+fn connection_settings(config: &Config, mode: Mode) -> crate::connections::ConnectionSettings {
+    let mut settings = config.connections.clone();
+    if mode == Mode::Sandbox {
+        settings.domain.get_or_insert_with(|| "sandbox".to_owned());
+        settings
+            .private_key
+            .get_or_insert_with(|| SecretString::from("sandbox-private-key"));
+    }
+    settings
 }
 
 /// The webhook secrets: the configured ones; in sandbox mode a fresh random one when none is
