@@ -353,14 +353,27 @@ impl Connections {
                     involves_x: false,
                 };
                 let answer = self.ayrshare.get_user(scope).await;
+                // What Ayrshare says now wins over the notice: deliveries are applied
+                // concurrently, and an unlink that followed the link may be applied first.
                 if let Ok(fields) = judge_answer(answer.as_ref().map_err(|e| e.failure()), "read")
                     && let Some(user) = UserAnswer::read(&Value::Object(fields))
-                    && let Some(account) = user.account(notice.platform)
                 {
-                    observation = Observation::Connected(account.clone());
+                    observation = match user.account(notice.platform) {
+                        Some(account) => Observation::Connected(account.clone()),
+                        None => Observation::Disconnected,
+                    };
                 }
             }
         }
+        // Ayrshare's current state contradicted the notice: it is what a status read would say.
+        let reason = if matches!(
+            (&observation, &notice.observation),
+            (Observation::Disconnected, Observation::Connected(_))
+        ) {
+            ChangeReason::StatusCheck
+        } else {
+            notice.reason
+        };
         let at = crate::store::now_micros();
         for owner in owners {
             let change = ConnectionChange {
@@ -368,7 +381,7 @@ impl Connections {
                 workspace_id: owner.workspace_id,
                 platform: notice.platform,
                 observation: observation.clone(),
-                reason: notice.reason,
+                reason,
                 at,
             };
             match self.store.apply_connection(&change).await {

@@ -26,7 +26,7 @@ use crate::store::{
     ConnectionApplied, ConnectionFilter, ConnectionStore, ProfileOwner, StoredConnection,
 };
 use crate::store::{EndpointStore, NewStoredEndpoint, StoredAttempt, StoredEndpoint};
-use crate::store::{EventSize, StoredEvent};
+use crate::store::{EventSize, FeedEvent};
 use serde_json::Value;
 use std::future::Future;
 use std::pin::Pin;
@@ -403,7 +403,7 @@ mod tests {
 
 bounded!(EventStore {
     async fn list_event_sizes(&self, organization_id: Uuid, filter: &EventFilter, after: Option<EventPosition>, limit: i64) -> Result<Vec<EventSize>, StoreError>;
-    async fn find_events(&self, organization_id: Uuid, seqs: &[i64]) -> Result<Vec<StoredEvent>, StoreError>;
+    async fn find_events(&self, organization_id: Uuid, seqs: &[i64]) -> Result<Vec<FeedEvent>, StoreError>;
     async fn purge_events(&self, before: DateTime<Utc>, limit: i64) -> Result<u64, StoreError>;
 });
 

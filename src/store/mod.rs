@@ -32,7 +32,7 @@ pub use deliveries::{
 pub use endpoints::{
     DISABLED_BY_CALLER, EndpointStore, NewStoredEndpoint, StoredAttempt, StoredEndpoint, secret_aad,
 };
-pub use events::{EventSize, EventStore, StoredEvent};
+pub use events::{EventSize, EventStore, FeedEvent, StoredAccountEvent, StoredEvent};
 pub use postgres::PostgresStore;
 pub use posts::{
     DueQuery, DueRecord, Inserted, NewTracking, PostStore, RecordSize, StoredAnswerJson,
