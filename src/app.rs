@@ -295,25 +295,30 @@ impl App {
             ip => ip.to_string(),
         };
         let url = format!("http://{host}:{}/webhooks/ayrshare", addr.port());
-        let body = serde_json::json!({
-            "action": "scheduled",
-            "url": url,
-            "secret": secret.expose_secret(),
-        });
-        match publisher
-            .ayrshare
-            .register_webhook(crate::ayrshare::CallScope::default(), &body)
-            .await
-        {
-            Ok(answer) if answer.http_status == 200 => {
-                tracing::info!(%url, "sandbox: the simulator delivers signed webhooks to this server");
-            }
-            Ok(answer) => tracing::warn!(
-                status = answer.http_status,
-                "sandbox: the simulator refused the webhook; scheduled posts settle through the reconciler only"
-            ),
-            Err(e) => {
-                tracing::warn!(error = %e, "sandbox: the webhook could not be registered; scheduled posts settle through the reconciler only")
+        // `scheduled` settles posts; `social` keeps the connections true as accounts are
+        // linked and unlinked on the simulator's page.
+        for action in ["scheduled", "social"] {
+            let body = serde_json::json!({
+                "action": action,
+                "url": url,
+                "secret": secret.expose_secret(),
+            });
+            match publisher
+                .ayrshare
+                .register_webhook(crate::ayrshare::CallScope::default(), &body)
+                .await
+            {
+                Ok(answer) if answer.http_status == 200 => {
+                    tracing::info!(%url, action, "sandbox: the simulator delivers signed webhooks to this server");
+                }
+                Ok(answer) => tracing::warn!(
+                    status = answer.http_status,
+                    action,
+                    "sandbox: the simulator refused the webhook; the reconciler and the status route catch up instead"
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, action, "sandbox: the webhook could not be registered; the reconciler and the status route catch up instead")
+                }
             }
         }
     }

@@ -5,6 +5,7 @@
 //! writes its `account.connected` / `account.disconnected` event in the same transaction (the
 //! store's `apply_connection`). `docs/connections.md` is the user's guide.
 
+pub mod demo;
 mod settings;
 mod views;
 
