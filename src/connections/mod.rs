@@ -91,9 +91,10 @@ impl Connections {
             detail: format!(
                 "workspace {} has no Ayrshare profile of its own, so it acts on the Ayrshare \
                  account's primary profile, and {what} would change that profile's accounts for \
-                 everyone using it; give the workspace its own profile first (`mosaic-social \
-                 workspaces create --profile-key ...` with the key of an Ayrshare User Profile, \
-                 or POST /workspaces with create_ayrshare_profile)",
+                 everyone using it; give the workspace its own profile first (a workspace made with \
+                 `mosaic-social workspaces create --ayrshare-profile-key -` and the key of an \
+                 Ayrshare User Profile, or POST /workspaces with create_ayrshare_profile), see \
+                 docs/connections.md",
                 workspace.id
             ),
             record: None,
