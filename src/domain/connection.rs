@@ -433,7 +433,7 @@ pub fn judge_answer(
             let message = object
                 .get("message")
                 .and_then(Value::as_str)
-                .map(|m| quote(m))
+                .map(quote)
                 .unwrap_or_else(|| "no message".into());
             let code = object
                 .get("code")

@@ -42,6 +42,9 @@ pub struct StoredAccountEvent {
 
 /// An event of the feed: a post's or an account's. Both share the feed's order (`seq` comes
 /// from one counter, `change` is the writing transaction's), so a position names one event.
+// A page holds at most 100 of them, each rendered at once: boxing the larger variant would buy
+// nothing but an allocation per post event.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum FeedEvent {
     Post(StoredEvent),
