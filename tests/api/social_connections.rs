@@ -394,3 +394,37 @@ backend_tests! {
         assert_eq!(count(app, "select count(*) from social_connections").await, 0);
     }
 }
+
+backend_tests! {
+    async fn post_and_account_events_share_one_feed_order_and_cursor(app) [shipped_mock()] {
+        let (workspace, _) = customer(app, "customer four").await;
+        let first = response_json(app.post(&json!({"post": "one", "platforms": ["x"]}))
+            .send().await.unwrap()).await;
+        assert_eq!(first["tracked_status"], "posted", "{first}");
+        link_through_the_page(app, workspace, "youtube").await;
+        let status = response_json(app.get(&format!("/social/youtube/status?workspace_id={workspace}"))
+            .send().await.unwrap()).await;
+        assert_eq!(status["connected"], true);
+        let second = response_json(app.post(&json!({"post": "two", "platforms": ["x"]}))
+            .send().await.unwrap()).await;
+        assert_eq!(second["tracked_status"], "posted", "{second}");
+
+        // One event a page, following the cursor: each once, in the order they committed.
+        let mut seen = Vec::new();
+        let mut path = "/events?limit=1".to_owned();
+        for _ in 0..10 {
+            let page = response_json(app.get(&path).send().await.unwrap()).await;
+            let events = page["events"].as_array().unwrap();
+            if events.is_empty() {
+                break;
+            }
+            assert_eq!(events.len(), 1, "{page}");
+            seen.push(events[0]["type"].as_str().unwrap().to_owned());
+            path = format!("/events?limit=1&after={}", page["next_cursor"].as_str().unwrap());
+        }
+        assert_eq!(seen, ["post.posted", "account.connected", "post.posted"]);
+        // Distinct positions across both outboxes.
+        assert_eq!(count(app, "select count(*) from account_events a \
+            join social_post_events p on p.seq = a.seq").await, 0);
+    }
+}
