@@ -120,9 +120,16 @@ impl App {
         } else {
             None
         };
+        let connections = crate::connections::Connections::new(
+            publisher.store.clone(),
+            publisher.ayrshare.clone(),
+            publisher.tasks.clone(),
+            connection_settings(config, mode),
+        );
         Ok(App {
             deliverer,
             state: AppState {
+                connections,
                 events: Events::new(publisher.store.clone(), events),
                 publisher,
                 sandbox: mode == Mode::Sandbox,
@@ -145,6 +152,11 @@ impl App {
     /// The use cases.
     pub fn publisher(&self) -> &Publisher {
         &self.state.publisher
+    }
+
+    /// The connections use cases.
+    pub fn connections(&self) -> &crate::connections::Connections {
+        &self.state.connections
     }
 
     /// The HTTP routes with their middleware.
@@ -283,25 +295,30 @@ impl App {
             ip => ip.to_string(),
         };
         let url = format!("http://{host}:{}/webhooks/ayrshare", addr.port());
-        let body = serde_json::json!({
-            "action": "scheduled",
-            "url": url,
-            "secret": secret.expose_secret(),
-        });
-        match publisher
-            .ayrshare
-            .register_webhook(crate::ayrshare::CallScope::default(), &body)
-            .await
-        {
-            Ok(answer) if answer.http_status == 200 => {
-                tracing::info!(%url, "sandbox: the simulator delivers signed webhooks to this server");
-            }
-            Ok(answer) => tracing::warn!(
-                status = answer.http_status,
-                "sandbox: the simulator refused the webhook; scheduled posts settle through the reconciler only"
-            ),
-            Err(e) => {
-                tracing::warn!(error = %e, "sandbox: the webhook could not be registered; scheduled posts settle through the reconciler only")
+        // `scheduled` settles posts; `social` keeps the connections true as accounts are
+        // linked and unlinked on the simulator's page.
+        for action in ["scheduled", "social"] {
+            let body = serde_json::json!({
+                "action": action,
+                "url": url,
+                "secret": secret.expose_secret(),
+            });
+            match publisher
+                .ayrshare
+                .register_webhook(crate::ayrshare::CallScope::default(), &body)
+                .await
+            {
+                Ok(answer) if answer.http_status == 200 => {
+                    tracing::info!(%url, action, "sandbox: the simulator delivers signed webhooks to this server");
+                }
+                Ok(answer) => tracing::warn!(
+                    status = answer.http_status,
+                    action,
+                    "sandbox: the simulator refused the webhook; the reconciler and the status route catch up instead"
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, action, "sandbox: the webhook could not be registered; the reconciler and the status route catch up instead")
+                }
             }
         }
     }
@@ -316,6 +333,19 @@ fn event_settings(config: &Config, mode: Mode) -> crate::events::EventSettings {
         events.webhooks.allow_private_targets = true;
     }
     events
+}
+
+/// The connections family's settings; the sandbox's simulator takes any domain and private key,
+/// so it gets its own when none is configured and linking works out of the box.
+fn connection_settings(config: &Config, mode: Mode) -> crate::connections::ConnectionSettings {
+    let mut settings = config.connections.clone();
+    if mode == Mode::Sandbox {
+        settings.domain.get_or_insert_with(|| "sandbox".to_owned());
+        settings
+            .private_key
+            .get_or_insert_with(|| SecretString::from("sandbox-private-key"));
+    }
+    settings
 }
 
 /// The webhook secrets: the configured ones; in sandbox mode a fresh random one when none is

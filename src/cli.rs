@@ -511,7 +511,7 @@ async fn serve(config: Config, sandbox: bool) -> Result<(), Failure> {
     };
     let app = App::build(&config, mode).await?;
     if sandbox {
-        announce_sandbox(app.store()).await?;
+        announce_sandbox(&app, config.bind_addr).await?;
     }
     let listener = TcpListener::bind(config.bind_addr).await.map_err(|e| {
         Failure(format!(
@@ -593,7 +593,8 @@ async fn register_webhook(
 
 /// Says loudly that nothing is published, and on an empty database creates a demo organization
 /// and prints its key once, so the documentation's curl works right away.
-async fn announce_sandbox(store: &DynStore) -> Result<(), Failure> {
+async fn announce_sandbox(app: &App, bind_addr: SocketAddr) -> Result<(), Failure> {
+    let store = app.store();
     println!("SANDBOX MODE: Ayrshare is simulated in-process. Nothing is published.");
     tracing::warn!("sandbox mode: ayrshare is simulated in-process; nothing is published");
     if store.count_organizations().await? > 0 {
@@ -604,7 +605,7 @@ async fn announce_sandbox(store: &DynStore) -> Result<(), Failure> {
     }
     let organization = store.ensure_organization("demo").await?;
     let key = ApiKeySecret::generate();
-    store
+    let info = store
         .insert_api_key(
             organization.id,
             &key.hash(),
@@ -614,6 +615,35 @@ async fn announce_sandbox(store: &DynStore) -> Result<(), Failure> {
         .await?;
     println!("sandbox: created the organization 'demo'. Its API key, shown this once:");
     println!("demo API key: {}", key.expose());
+    let caller = crate::store::Caller {
+        organization_id: organization.id,
+        api_key_id: info.id,
+    };
+    match app
+        .connections()
+        .create_demo_workspace(store, caller, &app.ayrshare_base_url)
+        .await
+    {
+        Ok(demo) => {
+            println!(
+                "sandbox: created the workspace '{}' with its own Ayrshare profile and X linked \
+                 (account {})",
+                crate::connections::demo::DEMO_WORKSPACE,
+                demo.linked
+            );
+            println!("demo workspace id: {}", demo.workspace_id);
+            println!(
+                "sandbox: link another account: curl -s -X POST http://{bind_addr}/social/linkedin/connect \
+                 -H \"Authorization: Bearer $KEY\" -H 'content-type: application/json' \
+                 -d '{{\"workspace_id\": \"{}\"}}', then open its connect_url (docs/connections.md)",
+                demo.workspace_id
+            );
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "sandbox: the demo workspace could not be made");
+            println!("sandbox: the demo workspace could not be made: {e}");
+        }
+    }
     Ok(())
 }
 

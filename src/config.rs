@@ -122,6 +122,9 @@ pub struct Config {
     pub sandbox_secrets_key_file: Option<PathBuf>,
     /// The events family's settings (`EVENT_RETENTION_DAYS`).
     pub events: crate::events::EventSettings,
+    /// The connections family's settings (`AYRSHARE_DOMAIN`, `AYRSHARE_PRIVATE_KEY` or
+    /// `AYRSHARE_PRIVATE_KEY_FILE`).
+    pub connections: crate::connections::ConnectionSettings,
 }
 
 /// A setting that is missing or malformed; its `Display` is the one line printed at startup.
@@ -468,6 +471,7 @@ impl Config {
             secrets_key: crate::secrets::read_settings(&vars)?,
             sandbox_secrets_key_file: None,
             events: crate::events::EventSettings::read(&vars)?,
+            connections: crate::connections::ConnectionSettings::read(&vars)?,
         })
     }
 

@@ -333,6 +333,53 @@ impl AyrshareClient {
         .await
     }
 
+    /// `POST /profiles/generateJWT` (`domain`, `privateKey`, `profileKey`, `redirect`?): the
+    /// linking page's URL for one profile. Writes nothing at Ayrshare; sent once like a write
+    /// all the same. The body holds secrets (the private key, the profile key): it is never
+    /// logged.
+    pub async fn generate_jwt(&self, body: &Value) -> Result<ProviderAnswer, AyrshareError> {
+        self.send_json(
+            Method::POST,
+            &["profiles", "generateJWT"],
+            CallScope::default(),
+            body,
+            "generate linking url",
+            "POST /profiles/generateJWT",
+        )
+        .await
+    }
+
+    /// `GET /user`: the profile's linked accounts (`activeSocialAccounts`, `displayNames`) and
+    /// its `refId`.
+    pub async fn get_user(&self, scope: CallScope<'_>) -> Result<ProviderAnswer, AyrshareError> {
+        let request = self.request(Method::GET, &["user"], scope)?;
+        self.send(request, scope, "get user", "GET /user").await
+    }
+
+    /// `DELETE /profiles/social` (`{"platform"}`): unlinks one network from the profile. Without
+    /// a `Profile-Key` Ayrshare unlinks the **primary** profile's account: callers must never
+    /// send it without one, and this refuses to.
+    pub async fn unlink_social(
+        &self,
+        scope: CallScope<'_>,
+        body: &Value,
+    ) -> Result<ProviderAnswer, AyrshareError> {
+        if scope.profile_key.is_none() {
+            return Err(AyrshareError::NotSent(
+                "an unlink without a Profile-Key would unlink the primary profile's account".into(),
+            ));
+        }
+        self.send_json(
+            Method::DELETE,
+            &["profiles", "social"],
+            scope,
+            body,
+            "unlink social account",
+            "DELETE /profiles/social",
+        )
+        .await
+    }
+
     fn request(
         &self,
         method: Method,

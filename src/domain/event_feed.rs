@@ -8,8 +8,8 @@ use super::cursor;
 use super::new_post::{FieldError, Problems, ValidationErrors, quote};
 use super::post_list::{DEFAULT_LIMIT, distinct_names, parse_limit, parse_workspace_id};
 
-/// Every type of post event, in the order of a post's life.
-pub const EVENT_TYPES: [&str; 8] = [
+/// Every type of event: the post events in the order of a post's life, then the account events.
+pub const EVENT_TYPES: [&str; 10] = [
     "post.scheduled",
     "post.posted",
     "post.partial",
@@ -18,6 +18,8 @@ pub const EVENT_TYPES: [&str; 8] = [
     "post.cancelled",
     "post.deleted",
     "post.overdue",
+    super::connection::CONNECTED_EVENT,
+    super::connection::DISCONNECTED_EVENT,
 ];
 
 /// Where a page of the feed ends. An event's `change` is the transaction that wrote it on

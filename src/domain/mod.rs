@@ -8,6 +8,7 @@ pub mod address_rule;
 pub mod analytics;
 pub mod api_key;
 pub mod change;
+pub mod connection;
 pub mod cursor;
 pub mod delivery_policy;
 pub mod dry_run;

@@ -16,8 +16,8 @@ use super::post_list::{DEFAULT_LIMIT, parse_limit};
 /// The type of the event `POST /webhooks/endpoints/{id}/test` sends.
 pub const TEST_EVENT_TYPE: &str = "webhook.test";
 
-/// Every type an endpoint may subscribe to: the post events and `webhook.test`.
-pub const SUBSCRIBABLE_TYPES: [&str; 9] = [
+/// Every type an endpoint may subscribe to: the post and account events and `webhook.test`.
+pub const SUBSCRIBABLE_TYPES: [&str; 11] = [
     EVENT_TYPES[0],
     EVENT_TYPES[1],
     EVENT_TYPES[2],
@@ -26,6 +26,8 @@ pub const SUBSCRIBABLE_TYPES: [&str; 9] = [
     EVENT_TYPES[5],
     EVENT_TYPES[6],
     EVENT_TYPES[7],
+    EVENT_TYPES[8],
+    EVENT_TYPES[9],
     TEST_EVENT_TYPE,
 ];
 

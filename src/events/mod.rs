@@ -21,12 +21,12 @@ pub use endpoint_views::{
 };
 pub use endpoints::{PREVIOUS_SECRET_TTL, REDELIVER_LIMIT};
 pub use settings::{DEFAULT_RETRY_SCHEDULE, EventSettings, MAX_RETENTION_DAYS, WebhookSettings};
-pub use views::{EventData, EventList, EventView};
+pub use views::{AccountEventData, EventData, EventList, EventPayload, EventView};
 
 use crate::domain::event_feed::EventQuery;
 use crate::domain::post_list::{PAGE_BYTES, fitting, json_len};
 use crate::publishing::AppError;
-use crate::store::{Caller, DynStore, StoredEvent};
+use crate::store::{Caller, DynStore, FeedEvent};
 use tokio_util::sync::CancellationToken;
 
 /// The most events one retention sweep deletes, so that a sweep is one short statement.
@@ -74,12 +74,12 @@ impl Events {
             .await?;
         let planned = fitting(sizes.iter().map(|s| s.bytes), PAGE_BYTES);
         let seqs: Vec<i64> = sizes[..planned].iter().map(|s| s.position.seq).collect();
-        let mut found: HashMap<i64, StoredEvent> = self
+        let mut found: HashMap<i64, FeedEvent> = self
             .store
             .find_events(organization_id, &seqs)
             .await?
             .into_iter()
-            .map(|event| (event.position.seq, event))
+            .map(|event| (event.position().seq, event))
             .collect();
         let mut page: Vec<(crate::domain::event_feed::EventPosition, EventView)> = sizes[..planned]
             .iter()

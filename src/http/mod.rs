@@ -2,6 +2,7 @@
 //! document, and serving with a graceful shutdown. One file per resource below it; `openapi`
 //! holds what the document's operations share, `docs_page` serves it.
 
+mod connections;
 mod docs_page;
 mod error;
 mod events;
@@ -52,6 +53,8 @@ pub struct AppState {
     pub publisher: Publisher,
     /// The events family's use cases (`GET /events`).
     pub events: crate::events::Events,
+    /// The connections family's use cases (`/social/{platform}/...`).
+    pub connections: crate::connections::Connections,
     /// Whether Ayrshare is the in-process simulator.
     pub sandbox: bool,
     /// The per-API-key rate limit (per replica), checked by the `Authenticated` extractor.
@@ -78,6 +81,7 @@ pub fn api_routes(metrics_on_main: bool) -> (Router<AppState>, utoipa::openapi::
         .merge(social_post::router())
         .merge(posts::router())
         .merge(events::router())
+        .merge(connections::router())
         .merge(whoami::router())
         .merge(webhooks::router())
         .merge(webhook_endpoints::router())
@@ -186,7 +190,14 @@ mod tests {
             Duration::from_secs(1),
         );
         let store: crate::store::DynStore = Arc::new(store);
+        let ayrshare = Arc::new(AyrshareClient::new(settings).unwrap());
         AppState {
+            connections: crate::connections::Connections::new(
+                store.clone(),
+                ayrshare.clone(),
+                TaskTracker::new(),
+                Default::default(),
+            ),
             events: crate::events::Events::new(
                 store.clone(),
                 crate::events::EventSettings {
@@ -196,7 +207,7 @@ mod tests {
             ),
             publisher: Publisher {
                 store,
-                ayrshare: Arc::new(AyrshareClient::new(settings).unwrap()),
+                ayrshare,
                 tasks: TaskTracker::new(),
                 grace_over: CancellationToken::new(),
                 settings: Arc::new(PublishingSettings {

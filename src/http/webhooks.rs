@@ -12,6 +12,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::Json;
 use super::openapi::schemas::{ErrorBody, WebhookReceiptBody, WebhookRequest};
+use crate::connections::SocialReceipt;
 use crate::domain::webhook::{SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use crate::publishing::{WebhookDelivery, WebhookReceipt};
 
@@ -19,7 +20,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(receive))
 }
 
-/// Ayrshare's webhook: a scheduled post was sent, and more.
+/// Ayrshare's webhook: a scheduled post was sent, a social account linked or unlinked.
 ///
 /// No API key: Ayrshare signs the raw body (hex HMAC-SHA256 keyed by
 /// `AYRSHARE_WEBHOOK_SECRET`), with a timestamp within `WEBHOOK_TOLERANCE_SECS` of now. Answers 200 as soon as the delivery is verified; the record is brought up to
@@ -68,5 +69,11 @@ async fn receive(
     Ok(Json(match receipt {
         WebhookReceipt::Accepted { post_id } => json!({"status": "accepted", "post_id": post_id}),
         WebhookReceipt::Ignored { reason } => json!({"status": "ignored", "detail": reason}),
+        WebhookReceipt::Social { payload } => match state.connections.receive_social(&payload) {
+            SocialReceipt::Accepted { platform } => {
+                json!({"status": "accepted", "platform": platform})
+            }
+            SocialReceipt::Ignored { reason } => json!({"status": "ignored", "detail": reason}),
+        },
     }))
 }

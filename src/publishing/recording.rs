@@ -96,6 +96,15 @@ impl Publisher {
         if outcome.tracked_status == Some(record.tracked_status) && record.tracked_status != from {
             metrics::record_transition(Some(from), record.tracked_status);
         }
+        // A platform Ayrshare says is not linked (code 156) is not connected, whatever the
+        // stored state said: the connections family updates it, off this path.
+        crate::connections::note_refused_post(
+            &self.store,
+            &self.tasks,
+            record.organization_id,
+            record.workspace_id,
+            outcome.error.as_ref(),
+        );
         Ok(record)
     }
 

@@ -1,5 +1,5 @@
-//! Ayrshare's `scheduled` webhook: verify the delivery (signature, timestamp), answer at once,
-//! and apply the payload in the background as an authoritative reading of the post, through the
+//! Ayrshare's webhook: verify the delivery (signature, timestamp), answer at once, hand a
+//! `social` action to the connections family, and apply a `scheduled` payload in the background as an authoritative reading of the post, through the
 //! same use case as a read (`apply_reading`). `docs/webhooks.md` describes it for operators.
 
 use std::time::Duration;
@@ -48,6 +48,11 @@ pub enum WebhookReceipt {
     Accepted { post_id: String },
     /// Nothing to do (another action, no post id); acknowledged so Ayrshare stops retrying.
     Ignored { reason: String },
+    /// A `social` action (an account linked or unlinked): verified, for the connections family
+    /// to apply.
+    Social {
+        payload: serde_json::Map<String, Value>,
+    },
 }
 
 impl Publisher {
@@ -88,9 +93,15 @@ impl Publisher {
             return Err(AppError::field("body", "must be a JSON object"));
         };
         let action = payload.get("action").and_then(Value::as_str).unwrap_or("");
+        if action == "social" {
+            metrics::webhook_received("accepted");
+            return Ok(WebhookReceipt::Social {
+                payload: payload.clone(),
+            });
+        }
         if action != "scheduled" {
             let reason = format!(
-                "the action '{}' is not handled; only 'scheduled' is",
+                "the action '{}' is not handled; only 'scheduled' and 'social' are",
                 quote(action)
             );
             tracing::info!(

@@ -9,6 +9,8 @@
 //! pool to check connections within a bound before taking them back for a while after, so that
 //! such a connection is closed instead of waiting on its socket for ever (see `postgres.rs`).
 
+use crate::domain::Platform;
+use crate::domain::connection::{ConnectionChange, ConnectionPosition};
 use crate::domain::event_feed::{EventFilter, EventPosition};
 use crate::domain::webhook_endpoint::{EndpointChange, EndpointPosition, Redelivery};
 use crate::store::AccountStore;
@@ -20,8 +22,11 @@ use crate::store::WorkspacePosition;
 use crate::store::{
     ClaimQuery, ClaimedDelivery, DeliveryBacklog, DeliveryStore, Finished, FinishedAttempt,
 };
+use crate::store::{
+    ConnectionApplied, ConnectionFilter, ConnectionStore, ProfileOwner, StoredConnection,
+};
 use crate::store::{EndpointStore, NewStoredEndpoint, StoredAttempt, StoredEndpoint};
-use crate::store::{EventSize, StoredEvent};
+use crate::store::{EventSize, FeedEvent};
 use serde_json::Value;
 use std::future::Future;
 use std::pin::Pin;
@@ -398,8 +403,16 @@ mod tests {
 
 bounded!(EventStore {
     async fn list_event_sizes(&self, organization_id: Uuid, filter: &EventFilter, after: Option<EventPosition>, limit: i64) -> Result<Vec<EventSize>, StoreError>;
-    async fn find_events(&self, organization_id: Uuid, seqs: &[i64]) -> Result<Vec<StoredEvent>, StoreError>;
+    async fn find_events(&self, organization_id: Uuid, seqs: &[i64]) -> Result<Vec<FeedEvent>, StoreError>;
     async fn purge_events(&self, before: DateTime<Utc>, limit: i64) -> Result<u64, StoreError>;
+});
+
+bounded!(ConnectionStore {
+    async fn apply_connection(&self, change: &ConnectionChange) -> Result<ConnectionApplied, StoreError>;
+    async fn find_connection(&self, workspace_id: Uuid, platform: Platform) -> Result<Option<StoredConnection>, StoreError>;
+    async fn list_connections(&self, organization_id: Uuid, filter: ConnectionFilter, after: Option<ConnectionPosition>, limit: i64) -> Result<Vec<StoredConnection>, StoreError>;
+    async fn remember_ref_id(&self, organization_id: Uuid, workspace_id: Uuid, ref_id: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
+    async fn find_profile_owners(&self, ref_id: &str) -> Result<Vec<ProfileOwner>, StoreError>;
 });
 
 bounded!(DeliveryStore {

@@ -4,6 +4,7 @@
 mod accounts;
 mod batch;
 mod bounded;
+mod connections;
 mod deliveries;
 mod endpoints;
 mod events;
@@ -21,13 +22,17 @@ use crate::domain::WorkspacePosition;
 
 pub use accounts::{AccountStore, ApiKeyInfo, Caller, Organization, Workspace, WorkspaceInfo};
 pub use bounded::{Bounded, FIRST_BACKOFF, MOST_BACKOFF};
+pub use connections::{
+    ConnectionApplied, ConnectionFilter, ConnectionStore, MAX_PROFILE_OWNERS, ProfileOwner,
+    StoredConnection,
+};
 pub use deliveries::{
     ClaimQuery, ClaimedDelivery, DeliveryBacklog, DeliveryStore, Finished, FinishedAttempt,
 };
 pub use endpoints::{
     DISABLED_BY_CALLER, EndpointStore, NewStoredEndpoint, StoredAttempt, StoredEndpoint, secret_aad,
 };
-pub use events::{EventSize, EventStore, StoredEvent};
+pub use events::{EventSize, EventStore, FeedEvent, StoredAccountEvent, StoredEvent};
 pub use postgres::PostgresStore;
 pub use posts::{
     DueQuery, DueRecord, Inserted, NewTracking, PostStore, RecordSize, StoredAnswerJson,
@@ -60,11 +65,19 @@ pub enum StoreError {
 
 /// The storage the service needs: the records (`PostStore`), the accounts (`AccountStore`), the
 /// post events (`EventStore`), the webhook endpoints (`EndpointStore`) and their deliveries
-/// (`DeliveryStore`), and what concerns the database as a whole. Every method is one short
+/// (`DeliveryStore`), the social account connections (`ConnectionStore`), and what concerns the database as a whole. Every method is one short
 /// transaction at most.
 #[async_trait]
 pub trait Store:
-    PostStore + AccountStore + EventStore + EndpointStore + DeliveryStore + Send + Sync + 'static
+    PostStore
+    + AccountStore
+    + EventStore
+    + EndpointStore
+    + DeliveryStore
+    + ConnectionStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<(), StoreError>;
@@ -232,6 +245,12 @@ pub async fn connect(
 
 /// The name given to an organization's first workspace.
 pub const PRIMARY_WORKSPACE_NAME: &str = "primary";
+
+/// The current time at the precision both databases keep (microseconds), for the use cases that
+/// write times of their own.
+pub fn now_micros() -> DateTime<Utc> {
+    now()
+}
 
 /// The current time at the precision both databases keep (microseconds), so that a record reads
 /// back exactly as it was written on either backend.

@@ -35,6 +35,7 @@ mod reconcile;
 mod reconcile_bounds;
 mod retry_post;
 mod shipped_mock;
+mod social_connections;
 // Shared with tests/secrets.rs, which uses parts this binary does not.
 #[allow(dead_code)]
 mod support;

@@ -419,7 +419,7 @@ backend_tests! {
         let listing = post(app, "/webhooks/endpoints", &app.api_key)
             .json(&json!({"url": "https://hooks.example.com/", "event_types": ["nope"]})).send().await.unwrap();
         let body = expect_error(listing, 400, "validation_error").await;
-        assert!(body["detail"].as_str().unwrap().contains("post.overdue, webhook.test"), "{body}");
+        assert!(body["detail"].as_str().unwrap().contains("account.disconnected, webhook.test"), "{body}");
         // A duplicated key has two meanings: refused before anything is read.
         let duplicated = post(app, "/webhooks/endpoints", &app.api_key)
             .header("content-type", "application/json")

@@ -34,6 +34,7 @@ pub const BEARER: &str = "api_key";
         (name = "posts", description = "Publish, schedule, read, change and delete posts"),
         (name = "events", description = "What happened to your posts, as a feed"),
         (name = "endpoints", description = "Webhook endpoints: where your events are sent, signed"),
+        (name = "connections", description = "Social accounts linked to a workspace"),
         (name = "account", description = "Who is calling"),
         (name = "webhooks", description = "Ayrshare's signed deliveries"),
         (name = "operations", description = "Health, readiness, metrics and this document"),

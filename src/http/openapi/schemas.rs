@@ -176,9 +176,12 @@ pub struct HealthStatus {
 pub struct WebhookReceiptBody {
     /// `accepted` (the record will be brought up to date) or `ignored` (nothing to do).
     pub status: String,
-    /// `accepted`: Ayrshare's post id.
+    /// `accepted` for a `scheduled` action: Ayrshare's post id.
     #[schema(nullable = false)]
     pub post_id: Option<String>,
+    /// `accepted` for a `social` action: the platform linked or unlinked (this API's name).
+    #[schema(nullable = false)]
+    pub platform: Option<String>,
     /// `ignored`: why.
     #[schema(nullable = false)]
     pub detail: Option<String>,

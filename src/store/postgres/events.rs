@@ -1,12 +1,51 @@
-//! Post events on Postgres: the `EventStore` half of [`PostgresStore`]. The trigger of the
-//! migration `post_events` writes them; this reads them in the order their transactions
-//! committed, as the changes feed reads records (see `changes` in `mod.rs`).
+//! Events on Postgres: the `EventStore` half of [`PostgresStore`]. The trigger of the migration
+//! `post_events` writes the post events, `apply_connection` the account events; this reads both
+//! in the order their transactions committed, as the changes feed reads records (see `changes`
+//! in `mod.rs`): the two tables share the `seq` counter and the `(change_xid, seq)` order.
 
 use super::*;
 use crate::domain::event_feed::{EventFilter, EventPosition};
-use crate::store::{EventSize, EventStore, StoredEvent};
+use crate::store::events::{
+    ACCOUNT_EVENT_BYTES, ACCOUNT_EVENT_COLUMNS, AccountEventRow, PURGE_ACCOUNT_EVENTS,
+};
+use crate::store::{EventSize, EventStore, FeedEvent, StoredAccountEvent, StoredEvent};
 
 type EventRow = rows::EventRow<Uuid, Vec<String>>;
+
+/// Adds one table's half of the feed query: its events of the organization matching `filter`,
+/// after `after`, below the oldest transaction still running.
+fn push_half(
+    query: &mut QueryBuilder<'_, Postgres>,
+    table: &str,
+    bytes: &str,
+    organization_id: Uuid,
+    filter: &EventFilter,
+    after: Option<EventPosition>,
+) {
+    query.push(format!(
+        "select change_xid as change, seq, {bytes}::bigint as bytes from {table} \
+         where organization_id = "
+    ));
+    query.push_bind(organization_id);
+    // Every transaction below the oldest one still running has ended: no event can commit
+    // behind a cursor handed out from this page.
+    query.push(" and change_xid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint");
+    if !filter.types.is_empty() {
+        let types: Vec<&str> = filter.types.clone();
+        query.push(" and type = any(").push_bind(types).push(")");
+    }
+    if let Some(workspace_id) = filter.workspace_id {
+        query.push(" and workspace_id = ").push_bind(workspace_id);
+    }
+    if let Some(position) = after {
+        query
+            .push(" and (change_xid, seq) > (")
+            .push_bind(position.change)
+            .push(", ")
+            .push_bind(position.seq)
+            .push(")");
+    }
+}
 
 #[async_trait]
 impl EventStore for PostgresStore {
@@ -17,31 +56,33 @@ impl EventStore for PostgresStore {
         after: Option<EventPosition>,
         limit: i64,
     ) -> Result<Vec<EventSize>, StoreError> {
-        let mut query = QueryBuilder::<Postgres>::new(format!(
-            "select change_xid as change, seq, {RECORD_BYTES} as bytes from social_post_events \
-             where organization_id = "
-        ));
-        query.push_bind(organization_id);
-        // Every transaction below the oldest one still running has ended: no event can commit
-        // behind a cursor handed out from this page.
-        query.push(" and change_xid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint");
-        if !filter.types.is_empty() {
-            let types: Vec<&str> = filter.types.clone();
-            query.push(" and type = any(").push_bind(types).push(")");
-        }
-        if let Some(workspace_id) = filter.workspace_id {
-            query.push(" and workspace_id = ").push_bind(workspace_id);
-        }
-        if let Some(position) = after {
-            query
-                .push(" and (change_xid, seq) > (")
-                .push_bind(position.change)
-                .push(", ")
-                .push_bind(position.seq)
-                .push(")");
-        }
+        // Each half is limited on its own (through its own index), then merged.
+        let mut query = QueryBuilder::<Postgres>::new("select change, seq, bytes from ((");
+        push_half(
+            &mut query,
+            "social_post_events",
+            RECORD_BYTES,
+            organization_id,
+            filter,
+            after,
+        );
         query
             .push(" order by change_xid, seq limit ")
+            .push_bind(limit);
+        query.push(") union all (");
+        push_half(
+            &mut query,
+            "account_events",
+            ACCOUNT_EVENT_BYTES,
+            organization_id,
+            filter,
+            after,
+        );
+        query
+            .push(" order by change_xid, seq limit ")
+            .push_bind(limit);
+        query
+            .push(")) as feed order by change, seq limit ")
             .push_bind(limit);
         let rows: Vec<rows::EventSizeRow> = query.build_query_as().fetch_all(&self.pool).await?;
         Ok(rows.into_iter().map(EventSize::from).collect())
@@ -51,7 +92,7 @@ impl EventStore for PostgresStore {
         &self,
         organization_id: Uuid,
         seqs: &[i64],
-    ) -> Result<Vec<StoredEvent>, StoreError> {
+    ) -> Result<Vec<FeedEvent>, StoreError> {
         let rows: Vec<EventRow> = sqlx::query_as(&format!(
             "select {EVENT_COLUMNS}, change_xid as change, {TRACKING_COLUMNS} \
              from social_post_events where organization_id = $1 and seq = any($2) \
@@ -61,7 +102,28 @@ impl EventStore for PostgresStore {
         .bind(seqs)
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter().map(StoredEvent::try_from).collect()
+        let accounts: Vec<AccountEventRow<Uuid>> = sqlx::query_as(&format!(
+            "select change_xid as change, {ACCOUNT_EVENT_COLUMNS} from account_events \
+             where organization_id = $1 and seq = any($2)"
+        ))
+        .bind(organization_id)
+        .bind(seqs)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut events: Vec<FeedEvent> = rows
+            .into_iter()
+            .map(|row| StoredEvent::try_from(row).map(FeedEvent::Post))
+            .collect::<Result<_, _>>()?;
+        events.extend(
+            accounts
+                .into_iter()
+                .map(|row| FeedEvent::Account(StoredAccountEvent::from(row))),
+        );
+        events.sort_by_key(|event| {
+            let position = event.position();
+            (position.change, position.seq)
+        });
+        Ok(events)
     }
 
     async fn purge_events(&self, before: DateTime<Utc>, limit: i64) -> Result<u64, StoreError> {
@@ -70,6 +132,11 @@ impl EventStore for PostgresStore {
             .bind(limit)
             .execute(&self.pool)
             .await?;
-        Ok(done.rows_affected())
+        let accounts = sqlx::query(PURGE_ACCOUNT_EVENTS)
+            .bind(before)
+            .bind(limit)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected().max(accounts.rows_affected()))
     }
 }
