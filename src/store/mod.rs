@@ -4,6 +4,7 @@
 mod accounts;
 mod batch;
 mod bounded;
+mod comments;
 mod deliveries;
 mod endpoints;
 mod events;
@@ -21,6 +22,7 @@ use crate::domain::WorkspacePosition;
 
 pub use accounts::{AccountStore, ApiKeyInfo, Caller, Organization, Workspace, WorkspaceInfo};
 pub use bounded::{Bounded, FIRST_BACKOFF, MOST_BACKOFF};
+pub use comments::{CommentStore, CommentWrite, NewCommentWrite, WriteInserted, WriteRecording};
 pub use deliveries::{
     ClaimQuery, ClaimedDelivery, DeliveryBacklog, DeliveryStore, Finished, FinishedAttempt,
 };
@@ -60,11 +62,19 @@ pub enum StoreError {
 
 /// The storage the service needs: the records (`PostStore`), the accounts (`AccountStore`), the
 /// post events (`EventStore`), the webhook endpoints (`EndpointStore`) and their deliveries
-/// (`DeliveryStore`), and what concerns the database as a whole. Every method is one short
+/// (`DeliveryStore`), the comment writes (`CommentStore`), and what concerns the database as a whole. Every method is one short
 /// transaction at most.
 #[async_trait]
 pub trait Store:
-    PostStore + AccountStore + EventStore + EndpointStore + DeliveryStore + Send + Sync + 'static
+    PostStore
+    + AccountStore
+    + EventStore
+    + EndpointStore
+    + DeliveryStore
+    + CommentStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<(), StoreError>;
