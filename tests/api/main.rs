@@ -6,6 +6,7 @@ mod answer_forms;
 mod auth;
 mod batching;
 mod changes_feed;
+mod comments;
 mod cli;
 mod concurrency;
 mod connections;
