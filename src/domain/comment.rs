@@ -217,7 +217,9 @@ pub fn page(mut comments: Vec<Comment>, query: &CommentQuery) -> CommentPage {
 
 /// What Ayrshare's answer to `GET /comments/{id}` means: the comments of every platform it
 /// listed (a platform it left out has none to show), or why there are none to show.
-pub fn judge_read(answer: Result<&ProviderAnswer, DeliveryFailure>) -> Result<Vec<Comment>, Verdict> {
+pub fn judge_read(
+    answer: Result<&ProviderAnswer, DeliveryFailure>,
+) -> Result<Vec<Comment>, Verdict> {
     let answer = match answer {
         Ok(answer) => answer,
         Err(DeliveryFailure::NotSent) => {
@@ -243,7 +245,9 @@ pub fn judge_read(answer: Result<&ProviderAnswer, DeliveryFailure>) -> Result<Ve
     }
     let Some(body) = body else {
         return Err(Verdict::ProviderError {
-            detail: format!("ayrshare answered HTTP {status} with a body that is not Ayrshare JSON"),
+            detail: format!(
+                "ayrshare answered HTTP {status} with a body that is not Ayrshare JSON"
+            ),
         });
     };
     Ok(read_comments(body))
@@ -257,9 +261,7 @@ pub(crate) fn refusal(
     what: &str,
 ) -> Option<Verdict> {
     let status = answer.http_status;
-    let message = body
-        .and_then(|b| b.get("message"))
-        .and_then(lenient_string);
+    let message = body.and_then(|b| b.get("message")).and_then(lenient_string);
     let code = body.and_then(|b| b.get("code")).and_then(lenient_string);
     let said = || match (&message, &code) {
         (Some(m), Some(c)) => format!(": {m} (code {c})"),
@@ -372,13 +374,13 @@ fn date_of(value: Option<&Value>) -> Option<DateTime<Utc>> {
 fn read_one(item: &Value, platform: Platform, with_replies: bool) -> Option<Comment> {
     let object = item.as_object()?;
     let comment_id = id_of(object, &["commentId", "id", "platformCommentId"])?;
-    let platform_comment_id =
-        id_of(object, &["platformCommentId", "commentPlatformId"]).or_else(|| {
-            id_of(object, &["commentId", "id"])
-        });
+    let platform_comment_id = id_of(object, &["platformCommentId", "commentPlatformId"])
+        .or_else(|| id_of(object, &["commentId", "id"]));
     let from = object.get("from").and_then(Value::as_object);
     let author = Author {
-        id: from.and_then(|f| id_of(f, &["id"])).or_else(|| id_of(object, &["userId"])),
+        id: from
+            .and_then(|f| id_of(f, &["id"]))
+            .or_else(|| id_of(object, &["userId"])),
         username: from
             .and_then(|f| string_of(f, &["username", "name"]))
             .or_else(|| string_of(object, &["username", "userName", "displayName"])),
@@ -392,9 +394,15 @@ fn read_one(item: &Value, platform: Platform, with_replies: bool) -> Option<Comm
         Value::String(s) => s.parse().ok(),
         _ => None,
     });
-    let created_at = ["created", "createdAt", "created_time", "timestamp", "publishedAt"]
-        .iter()
-        .find_map(|k| date_of(object.get(*k)));
+    let created_at = [
+        "created",
+        "createdAt",
+        "created_time",
+        "timestamp",
+        "publishedAt",
+    ]
+    .iter()
+    .find_map(|k| date_of(object.get(*k)));
     let (replies, replies_omitted) = if with_replies {
         let mut replies: Vec<Comment> = object
             .get("replies")
@@ -459,7 +467,13 @@ mod tests {
         let x = comments.iter().find(|c| c.comment_id == "t1").unwrap();
         assert_eq!(x.platform, "x");
         assert_eq!(x.text.as_deref(), Some("hi"));
-        assert_eq!(x.author, Author { id: Some("u1".into()), username: Some("ann".into()) });
+        assert_eq!(
+            x.author,
+            Author {
+                id: Some("u1".into()),
+                username: Some("ann".into())
+            }
+        );
         assert_eq!((x.like_count, x.hidden), (Some(3), Some(false)));
         assert_eq!(x.platform_comment_id.as_deref(), Some("t1"));
         let fb = comments.iter().find(|c| c.comment_id == "f1").unwrap();
@@ -467,7 +481,10 @@ mod tests {
         assert_eq!(fb.author.username.as_deref(), Some("bob"));
         assert_eq!(fb.like_count, Some(2));
         assert_eq!(fb.hidden, None);
-        assert_eq!(fb.created_at.unwrap().to_rfc3339(), "2026-12-02T11:00:00+00:00");
+        assert_eq!(
+            fb.created_at.unwrap().to_rfc3339(),
+            "2026-12-02T11:00:00+00:00"
+        );
     }
 
     #[test]
@@ -489,19 +506,35 @@ mod tests {
                          {"commentId": "new", "created": "2026-12-02T12:00:00Z"},
                          {"commentId": "undated-1"}],
         });
-        let all = page(read(body), &CommentQuery { platform: None, limit: 100, after: None });
-        assert_eq!(ids(&all.comments), ["new", "z", "a", "b", "undated-1", "undated-2"]);
+        let all = page(
+            read(body),
+            &CommentQuery {
+                platform: None,
+                limit: 100,
+                after: None,
+            },
+        );
+        assert_eq!(
+            ids(&all.comments),
+            ["new", "z", "a", "b", "undated-1", "undated-2"]
+        );
         assert_eq!(all.next_cursor, None);
     }
 
     #[test]
     fn pages_follow_each_other_without_gap_or_repeat() {
         let items: Vec<Value> = (0..7)
-            .map(|i| json!({"commentId": format!("c{i}"),
-                            "created": format!("2026-12-02T10:00:0{}Z", i % 3)}))
+            .map(|i| {
+                json!({"commentId": format!("c{i}"),
+                            "created": format!("2026-12-02T10:00:0{}Z", i % 3)})
+            })
             .collect();
         let all = read(json!({"instagram": items, "youtube": [{"commentId": "y"}]}));
-        let mut query = CommentQuery { platform: None, limit: 3, after: None };
+        let mut query = CommentQuery {
+            platform: None,
+            limit: 3,
+            after: None,
+        };
         let mut seen = Vec::new();
         loop {
             let got = page(all.clone(), &query);
@@ -512,7 +545,14 @@ mod tests {
                 None => break,
             }
         }
-        let whole = page(all, &CommentQuery { platform: None, limit: 100, after: None });
+        let whole = page(
+            all,
+            &CommentQuery {
+                platform: None,
+                limit: 100,
+                after: None,
+            },
+        );
         assert_eq!(seen, ids(&whole.comments));
         assert_eq!(seen.len(), 8);
     }
@@ -520,7 +560,11 @@ mod tests {
     #[test]
     fn a_platform_filter_keeps_that_platform_only() {
         let all = read(json!({"twitter": [{"commentId": "t"}], "tiktok": [{"commentId": "k"}]}));
-        let query = CommentQuery { platform: Some(Platform::X), limit: 10, after: None };
+        let query = CommentQuery {
+            platform: Some(Platform::X),
+            limit: 10,
+            after: None,
+        };
         assert_eq!(ids(&page(all, &query).comments), ["t"]);
     }
 
@@ -537,7 +581,10 @@ mod tests {
         assert_eq!(c.replies[0].comment_id, "r00");
         let d = comments.iter().find(|c| c.comment_id == "d").unwrap();
         assert_eq!(ids(&d.replies), ["r"]);
-        assert!(d.replies[0].replies.is_empty(), "replies of replies are not read");
+        assert!(
+            d.replies[0].replies.is_empty(),
+            "replies of replies are not read"
+        );
     }
 
     #[test]
@@ -546,16 +593,42 @@ mod tests {
             let answer = ProviderAnswer::new(status, &body.to_string(), None);
             judge_read(Ok(&answer)).unwrap_err()
         };
-        assert!(matches!(judge(401, json!({})), Verdict::ProviderError { .. }));
-        assert!(matches!(judge(429, json!({})), Verdict::RateLimited { retry_after } if retry_after == "300"));
-        assert!(matches!(judge(500, json!({})), Verdict::ProviderError { .. }));
-        assert!(matches!(judge(404, json!({"code": 114})), Verdict::NotFound { .. }));
-        assert!(matches!(judge(400, json!({"status": "error", "code": 114})), Verdict::NotFound { .. }));
-        let refused = judge(400, json!({"status": "error", "code": 389, "message": "No"}));
-        assert!(matches!(&refused, Verdict::Rejected { detail } if detail.contains("No (code 389)")), "{refused:?}");
+        assert!(matches!(
+            judge(401, json!({})),
+            Verdict::ProviderError { .. }
+        ));
+        assert!(
+            matches!(judge(429, json!({})), Verdict::RateLimited { retry_after } if retry_after == "300")
+        );
+        assert!(matches!(
+            judge(500, json!({})),
+            Verdict::ProviderError { .. }
+        ));
+        assert!(matches!(
+            judge(404, json!({"code": 114})),
+            Verdict::NotFound { .. }
+        ));
+        assert!(matches!(
+            judge(400, json!({"status": "error", "code": 114})),
+            Verdict::NotFound { .. }
+        ));
+        let refused = judge(
+            400,
+            json!({"status": "error", "code": 389, "message": "No"}),
+        );
+        assert!(
+            matches!(&refused, Verdict::Rejected { detail } if detail.contains("No (code 389)")),
+            "{refused:?}"
+        );
         let answer = ProviderAnswer::new(200, "<html>", None);
-        assert!(matches!(judge_read(Ok(&answer)), Err(Verdict::ProviderError { .. })));
-        assert!(matches!(judge_read(Err(DeliveryFailure::NotSent)), Err(Verdict::Unavailable { .. })));
+        assert!(matches!(
+            judge_read(Ok(&answer)),
+            Err(Verdict::ProviderError { .. })
+        ));
+        assert!(matches!(
+            judge_read(Err(DeliveryFailure::NotSent)),
+            Err(Verdict::Unavailable { .. })
+        ));
     }
 
     #[test]
@@ -563,9 +636,25 @@ mod tests {
         let q = CommentQuery::parse(&pairs(&[("platform", "X"), ("limit", "5")])).unwrap();
         assert_eq!((q.platform, q.limit), (Some(Platform::X), 5));
         assert_eq!(CommentQuery::parse(&[]).unwrap().limit, DEFAULT_LIMIT);
-        for bad in [("limit", "0"), ("limit", "101"), ("platform", "myspace"), ("cursor", "abc"), ("sort", "x")] {
-            assert_eq!(fields(CommentQuery::parse(&pairs(&[bad]))), [bad.0], "{bad:?}");
+        for bad in [
+            ("limit", "0"),
+            ("limit", "101"),
+            ("platform", "myspace"),
+            ("cursor", "abc"),
+            ("sort", "x"),
+        ] {
+            assert_eq!(
+                fields(CommentQuery::parse(&pairs(&[bad]))),
+                [bad.0],
+                "{bad:?}"
+            );
         }
-        assert_eq!(fields(CommentQuery::parse(&pairs(&[("limit", "1"), ("limit", "2")]))), ["limit"]);
+        assert_eq!(
+            fields(CommentQuery::parse(&pairs(&[
+                ("limit", "1"),
+                ("limit", "2")
+            ]))),
+            ["limit"]
+        );
     }
 }

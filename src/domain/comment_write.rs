@@ -118,9 +118,8 @@ pub struct NewReply {
 }
 
 fn fields_of(body: &Value) -> Result<&Map<String, Value>, ValidationErrors> {
-    body.as_object().ok_or_else(|| {
-        ValidationErrors::one(FieldError::new("body", "must be a JSON object"))
-    })
+    body.as_object()
+        .ok_or_else(|| ValidationErrors::one(FieldError::new("body", "must be a JSON object")))
 }
 
 fn comment_of(fields: &Map<String, Value>, errors: &mut Problems) -> String {
@@ -143,9 +142,8 @@ fn comment_of(fields: &Map<String, Value>, errors: &mut Problems) -> String {
 
 fn platform_of(value: &Value) -> Result<Platform, String> {
     let name = value.as_str().ok_or("must be a platform name")?;
-    Platform::parse(name).ok_or_else(|| {
-        format!("'{}' is not one of {}", quote(name), Platform::names())
-    })
+    Platform::parse(name)
+        .ok_or_else(|| format!("'{}' is not one of {}", quote(name), Platform::names()))
 }
 
 fn unknown_keys(fields: &Map<String, Value>, known: &[&str], errors: &mut Problems) {
@@ -166,11 +164,17 @@ impl NewComment {
         let platforms = match fields.get("platforms") {
             None | Some(Value::Null) => None,
             Some(Value::Array(names)) if names.is_empty() => {
-                errors.push(FieldError::new("platforms", "must name at least one platform"));
+                errors.push(FieldError::new(
+                    "platforms",
+                    "must name at least one platform",
+                ));
                 None
             }
             Some(Value::Array(names)) if names.len() > Platform::ALL.len() => {
-                errors.push(FieldError::new("platforms", "names a platform more than once"));
+                errors.push(FieldError::new(
+                    "platforms",
+                    "names a platform more than once",
+                ));
                 None
             }
             Some(Value::Array(names)) => {
@@ -182,20 +186,28 @@ impl NewComment {
                             format!("{p} is named more than once"),
                         )),
                         Ok(p) => platforms.push(p),
-                        Err(message) => errors.push(FieldError::new(format!("platforms[{i}]"), message)),
+                        Err(message) => {
+                            errors.push(FieldError::new(format!("platforms[{i}]"), message))
+                        }
                     }
                 }
                 Some(platforms)
             }
             Some(_) => {
-                errors.push(FieldError::new("platforms", "must be an array of platform names"));
+                errors.push(FieldError::new(
+                    "platforms",
+                    "must be an array of platform names",
+                ));
                 None
             }
         };
         let media_urls = match fields.get("media_urls") {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Array(urls)) if urls.len() > 1 => {
-                errors.push(FieldError::new("media_urls", "takes one URL at most (Ayrshare's limit)"));
+                errors.push(FieldError::new(
+                    "media_urls",
+                    "takes one URL at most (Ayrshare's limit)",
+                ));
                 Vec::new()
             }
             Some(Value::Array(urls)) => urls
@@ -236,7 +248,10 @@ impl NewReply {
                 None
             }
             None => {
-                errors.push(FieldError::new("platform", "is required: the comment's platform"));
+                errors.push(FieldError::new(
+                    "platform",
+                    "is required: the comment's platform",
+                ));
                 None
             }
         };
@@ -268,7 +283,11 @@ pub fn refuse_platforms(
     with_media: bool,
 ) -> Result<(), ValidationErrors> {
     let mut errors = Problems::default();
-    let field = if op == CommentOp::Reply { "platform" } else { "platforms" };
+    let field = if op == CommentOp::Reply {
+        "platform"
+    } else {
+        "platforms"
+    };
     let unsupported: Vec<&str> = asked
         .iter()
         .filter(|p| !op.supports(**p))
@@ -277,7 +296,11 @@ pub fn refuse_platforms(
     if !unsupported.is_empty() {
         errors.push(FieldError::new(
             field,
-            format!("ayrshare cannot {} on {}", op.as_str(), unsupported.join(", ")),
+            format!(
+                "ayrshare cannot {} on {}",
+                op.as_str(),
+                unsupported.join(", ")
+            ),
         ));
     }
     let absent: Vec<&str> = asked
@@ -375,7 +398,10 @@ fn outcome(status: WriteStatus, verdict: Verdict, response: Option<Value>) -> Wr
 /// Judges Ayrshare's answer to a write. Only an answer that shows nothing was done makes the
 /// write `failed`; one that may hide a done write (a timeout, Ayrshare's own failure, an
 /// unreadable body) makes it `unknown`.
-pub fn judge_write(answer: Result<&ProviderAnswer, DeliveryFailure>, op: CommentOp) -> WriteOutcome {
+pub fn judge_write(
+    answer: Result<&ProviderAnswer, DeliveryFailure>,
+    op: CommentOp,
+) -> WriteOutcome {
     let verb = op.as_str();
     let answer = match answer {
         Ok(answer) => answer,
@@ -551,7 +577,10 @@ fn results_of(body: &Map<String, Value>) -> Vec<WriteResult> {
         else {
             continue;
         };
-        if !results.iter().any(|r| r.platform == platform.as_str() && r.status == "error") {
+        if !results
+            .iter()
+            .any(|r| r.platform == platform.as_str() && r.status == "error")
+        {
             results.push(result_of(platform, entry, false));
         }
     }
@@ -571,29 +600,62 @@ mod tests {
     #[test]
     fn a_comment_body_is_checked_whole() {
         let ok = NewComment::parse(&json!({"comment": "hi", "platforms": ["x", "FACEBOOK"],
-            "media_urls": ["https://cdn.example.com/a.png"]})).unwrap();
+            "media_urls": ["https://cdn.example.com/a.png"]}))
+        .unwrap();
         assert_eq!(ok.platforms, Some(vec![Platform::X, Platform::Facebook]));
         assert_eq!(ok.media_urls, ["https://cdn.example.com/a.png"]);
-        assert_eq!(fields(NewComment::parse(&json!({"comment": " "}))), ["comment"]);
+        assert_eq!(
+            fields(NewComment::parse(&json!({"comment": " "}))),
+            ["comment"]
+        );
         assert_eq!(fields(NewComment::parse(&json!({}))), ["comment"]);
         assert_eq!(
-            fields(NewComment::parse(&json!({"comment": "a", "platforms": ["x", "x", "myspace"], "extra": 1}))),
+            fields(NewComment::parse(
+                &json!({"comment": "a", "platforms": ["x", "x", "myspace"], "extra": 1})
+            )),
             ["extra", "platforms[1]", "platforms[2]"]
         );
-        assert_eq!(fields(NewComment::parse(&json!({"comment": "a", "media_urls": ["a", "b"]}))), ["media_urls"]);
-        assert_eq!(fields(NewComment::parse(&json!({"comment": "a", "media_urls": ["ftp://x"]}))), ["media_urls[0]"]);
+        assert_eq!(
+            fields(NewComment::parse(
+                &json!({"comment": "a", "media_urls": ["a", "b"]})
+            )),
+            ["media_urls"]
+        );
+        assert_eq!(
+            fields(NewComment::parse(
+                &json!({"comment": "a", "media_urls": ["ftp://x"]})
+            )),
+            ["media_urls[0]"]
+        );
         assert_eq!(fields(NewComment::parse(&json!([1]))), ["body"]);
         let long = "é".repeat(MAX_COMMENT_CHARS + 1);
-        assert_eq!(fields(NewComment::parse(&json!({"comment": long}))), ["comment"]);
-        assert_eq!(fields(NewReply::parse(&json!({"comment": "a"}))), ["platform"]);
-        assert_eq!(NewReply::parse(&json!({"comment": "a", "platform": "tiktok"})).unwrap().platform, Platform::Tiktok);
+        assert_eq!(
+            fields(NewComment::parse(&json!({"comment": long}))),
+            ["comment"]
+        );
+        assert_eq!(
+            fields(NewReply::parse(&json!({"comment": "a"}))),
+            ["platform"]
+        );
+        assert_eq!(
+            NewReply::parse(&json!({"comment": "a", "platform": "tiktok"}))
+                .unwrap()
+                .platform,
+            Platform::Tiktok
+        );
     }
 
     #[test]
     fn platforms_the_post_is_not_on_or_without_media_are_refused_by_name() {
         let published = [Platform::X, Platform::Instagram];
         assert!(refuse_platforms(CommentOp::Comment, &[Platform::X], &published, true).is_ok());
-        let refused = refuse_platforms(CommentOp::Comment, &[Platform::Instagram, Platform::Youtube], &published, true).unwrap_err();
+        let refused = refuse_platforms(
+            CommentOp::Comment,
+            &[Platform::Instagram, Platform::Youtube],
+            &published,
+            true,
+        )
+        .unwrap_err();
         let detail = refused.detail();
         assert!(detail.contains("not published on youtube"), "{detail}");
         assert!(detail.contains("not on instagram, youtube"), "{detail}");
@@ -601,45 +663,103 @@ mod tests {
 
     #[test]
     fn the_bodies_use_ayrshares_names() {
-        let c = NewComment { comment: "hi".into(), platforms: None, media_urls: vec![] };
-        assert_eq!(comment_body("P", &c, &[Platform::X]), json!({"id": "P", "comment": "hi", "platforms": ["twitter"]}));
-        let r = NewReply { comment: "yo".into(), platform: Platform::Tiktok };
-        assert_eq!(reply_body("C", &r, Some("V")), json!({"commentId": "C", "comment": "yo", "platforms": ["tiktok"], "videoId": "V"}));
+        let c = NewComment {
+            comment: "hi".into(),
+            platforms: None,
+            media_urls: vec![],
+        };
+        assert_eq!(
+            comment_body("P", &c, &[Platform::X]),
+            json!({"id": "P", "comment": "hi", "platforms": ["twitter"]})
+        );
+        let r = NewReply {
+            comment: "yo".into(),
+            platform: Platform::Tiktok,
+        };
+        assert_eq!(
+            reply_body("C", &r, Some("V")),
+            json!({"commentId": "C", "comment": "yo", "platforms": ["tiktok"], "videoId": "V"})
+        );
     }
 
     #[test]
     fn every_platform_done_partial_or_refused() {
-        let done = judge(200, json!({"status": "success", "twitter": {"status": "success", "commentId": "c1", "platform": "twitter"}, "errors": []}), CommentOp::Comment);
+        let done = judge(
+            200,
+            json!({"status": "success", "twitter": {"status": "success", "commentId": "c1", "platform": "twitter"}, "errors": []}),
+            CommentOp::Comment,
+        );
         assert_eq!(done.status, WriteStatus::Done);
         assert_eq!(done.results[0].platform, "x");
         assert_eq!(done.results[0].comment_id.as_deref(), Some("c1"));
-        let partial = judge(200, json!({"status": "error", "facebook": {"status": "success", "commentId": "f"},
-            "errors": [{"action": "comment", "status": "error", "code": 389, "message": "no", "platform": "instagram"}]}), CommentOp::Comment);
+        let partial = judge(
+            200,
+            json!({"status": "error", "facebook": {"status": "success", "commentId": "f"},
+            "errors": [{"action": "comment", "status": "error", "code": 389, "message": "no", "platform": "instagram"}]}),
+            CommentOp::Comment,
+        );
         assert_eq!(partial.status, WriteStatus::Partial);
         assert_eq!(partial.results.len(), 2);
-        let refused = judge(400, json!({"status": "error", "errors": [{"code": 156, "message": "not linked", "platform": "twitter"}]}), CommentOp::Comment);
+        let refused = judge(
+            400,
+            json!({"status": "error", "errors": [{"code": 156, "message": "not linked", "platform": "twitter"}]}),
+            CommentOp::Comment,
+        );
         assert_eq!(refused.status, WriteStatus::Failed);
-        assert!(matches!(&refused.verdict, Verdict::Rejected { detail } if detail.contains("x: not linked (code 156)")), "{refused:?}");
-        let whole = judge(400, json!({"action": "comment", "status": "error", "code": 389, "message": "No network"}), CommentOp::Comment);
+        assert!(
+            matches!(&refused.verdict, Verdict::Rejected { detail } if detail.contains("x: not linked (code 156)")),
+            "{refused:?}"
+        );
+        let whole = judge(
+            400,
+            json!({"action": "comment", "status": "error", "code": 389, "message": "No network"}),
+            CommentOp::Comment,
+        );
         assert_eq!(whole.status, WriteStatus::Failed);
         assert!(matches!(whole.verdict, Verdict::Rejected { .. }));
-        let deleted = judge(200, json!({"status": "success", "twitter": {"action": "delete", "status": "success", "id": "c1"}}), CommentOp::Delete);
-        assert_eq!((deleted.status, deleted.results[0].comment_id.as_deref()), (WriteStatus::Done, Some("c1")));
-        let gone = judge(404, json!({"status": "error", "code": 114, "message": "Comment not found"}), CommentOp::Delete);
+        let deleted = judge(
+            200,
+            json!({"status": "success", "twitter": {"action": "delete", "status": "success", "id": "c1"}}),
+            CommentOp::Delete,
+        );
+        assert_eq!(
+            (deleted.status, deleted.results[0].comment_id.as_deref()),
+            (WriteStatus::Done, Some("c1"))
+        );
+        let gone = judge(
+            404,
+            json!({"status": "error", "code": 114, "message": "Comment not found"}),
+            CommentOp::Delete,
+        );
         assert_eq!(gone.status, WriteStatus::Failed);
         assert!(matches!(gone.verdict, Verdict::NotFound { .. }));
     }
 
     #[test]
     fn an_answer_that_may_hide_a_done_write_is_unknown_never_failed() {
-        assert_eq!(judge_write(Err(DeliveryFailure::OutcomeUnknown), CommentOp::Reply).status, WriteStatus::Unknown);
-        assert_eq!(judge(500, json!({}), CommentOp::Comment).status, WriteStatus::Unknown);
+        assert_eq!(
+            judge_write(Err(DeliveryFailure::OutcomeUnknown), CommentOp::Reply).status,
+            WriteStatus::Unknown
+        );
+        assert_eq!(
+            judge(500, json!({}), CommentOp::Comment).status,
+            WriteStatus::Unknown
+        );
         let html = ProviderAnswer::new(200, "<html>", None);
-        assert_eq!(judge_write(Ok(&html), CommentOp::Comment).status, WriteStatus::Unknown);
-        assert_eq!(judge_write(Err(DeliveryFailure::NotSent), CommentOp::Comment).status, WriteStatus::Failed);
+        assert_eq!(
+            judge_write(Ok(&html), CommentOp::Comment).status,
+            WriteStatus::Unknown
+        );
+        assert_eq!(
+            judge_write(Err(DeliveryFailure::NotSent), CommentOp::Comment).status,
+            WriteStatus::Failed
+        );
         let limited = judge(429, json!({}), CommentOp::Comment);
         assert_eq!(limited.status, WriteStatus::Failed);
         assert!(matches!(limited.verdict, Verdict::RateLimited { .. }));
-        assert_eq!(judge(401, json!({}), CommentOp::Comment).status, WriteStatus::Failed);
+        assert_eq!(
+            judge(401, json!({}), CommentOp::Comment).status,
+            WriteStatus::Failed
+        );
     }
 }

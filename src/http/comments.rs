@@ -77,7 +77,10 @@ async fn list_comments(
     Query(query): Query<Vec<(String, String)>>,
 ) -> Result<Json<CommentList>, ApiError> {
     Ok(Json(
-        state.publisher.list_comments(caller, &post_id, &query).await?,
+        state
+            .publisher
+            .list_comments(caller, &post_id, &query)
+            .await?,
     ))
 }
 

@@ -9,8 +9,8 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::error::{AppError, ClaimHolder, RecordRef};
-use super::write_once::{Holder, KeptAnswer, Progress, Replay, replay_of};
 use super::views::PostView;
+use super::write_once::{Holder, KeptAnswer, Progress, Replay, replay_of};
 use super::{Answer, Publisher};
 use crate::ayrshare::CallScope;
 use crate::domain::idempotency::{self, IdempotencyKey};
@@ -205,7 +205,11 @@ impl Publisher {
             stored_answer: holder.stored_answer.as_ref(),
             created_at: holder.created_at,
         };
-        match replay_of::<StoredAnswer<'static>>(&seen, fingerprint, self.settings.answer_deadline())? {
+        match replay_of::<StoredAnswer<'static>>(
+            &seen,
+            fingerprint,
+            self.settings.answer_deadline(),
+        )? {
             Replay::Kept(kept) => return Ok(Answer::replayed(kept.into_result())),
             Replay::Settled => {
                 let result = settled_answer(&holder);

@@ -93,7 +93,10 @@ pub enum AppError {
     Provider { verdict: Verdict, record: RecordRef },
     /// Ayrshare's answer (or its absence) to a comment write, after its record was written.
     #[error("ayrshare: {verdict:?}")]
-    CommentProvider { verdict: Verdict, write: WriteRef },
+    CommentProvider {
+        verdict: Verdict,
+        write: Box<WriteRef>,
+    },
     /// Ayrshare's failure on a call that wrote nothing here (the dry run): no record to name.
     #[error("ayrshare: {verdict:?}")]
     ProviderUnrecorded { verdict: Verdict },

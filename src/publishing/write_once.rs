@@ -10,8 +10,8 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 
-use super::error::{AppError, ClaimHolder};
 use super::Publisher;
+use super::error::{AppError, ClaimHolder};
 use crate::store::StoredAnswerJson;
 
 /// How far the record holding a claim has come.
@@ -80,7 +80,9 @@ pub(super) fn replay_of<K: KeptAnswer>(
     if let Some(kept) = kept {
         return Ok(Replay::Kept(kept));
     }
-    let age = (Utc::now() - holder.created_at).to_std().unwrap_or_default();
+    let age = (Utc::now() - holder.created_at)
+        .to_std()
+        .unwrap_or_default();
     match holder.progress {
         Progress::Pending => Ok(Replay::InProgress {
             interrupted: age > deadline,

@@ -12,7 +12,6 @@
 use crate::domain::event_feed::{EventFilter, EventPosition};
 use crate::domain::webhook_endpoint::{EndpointChange, EndpointPosition, Redelivery};
 use crate::store::AccountStore;
-use crate::store::{CommentStore, CommentWrite, NewCommentWrite, WriteInserted, WriteRecording};
 use crate::store::EventStore;
 use crate::store::PostStore;
 use crate::store::RecordSize;
@@ -21,6 +20,7 @@ use crate::store::WorkspacePosition;
 use crate::store::{
     ClaimQuery, ClaimedDelivery, DeliveryBacklog, DeliveryStore, Finished, FinishedAttempt,
 };
+use crate::store::{CommentStore, CommentWrite, NewCommentWrite, WriteInserted, WriteRecording};
 use crate::store::{EndpointStore, NewStoredEndpoint, StoredAttempt, StoredEndpoint};
 use crate::store::{EventSize, StoredEvent};
 use serde_json::Value;

@@ -43,7 +43,10 @@ async fn seed(app: &TestApp, post_id: &str, body: Value) -> String {
 async fn comment_calls(app: &TestApp) -> Vec<Value> {
     let response = app
         .client
-        .get(mock_url(app, "/mock/requests?path=/api/comments&limit=1000"))
+        .get(mock_url(
+            app,
+            "/mock/requests?path=/api/comments&limit=1000",
+        ))
         .bearer_auth(AYRSHARE_KEY)
         .send()
         .await
@@ -60,8 +63,17 @@ fn comments_url(app: &TestApp, post_id: &str) -> String {
     app.url(&format!("/social/post/{post_id}/comments"))
 }
 
-async fn comment(app: &TestApp, post_id: &str, body: Value, key: Option<&str>) -> reqwest::Response {
-    let mut request = app.client.post(comments_url(app, post_id)).bearer_auth(&app.api_key).json(&body);
+async fn comment(
+    app: &TestApp,
+    post_id: &str,
+    body: Value,
+    key: Option<&str>,
+) -> reqwest::Response {
+    let mut request = app
+        .client
+        .post(comments_url(app, post_id))
+        .bearer_auth(&app.api_key)
+        .json(&body);
     if let Some(key) = key {
         request = request.header("idempotency-key", key);
     }
@@ -87,7 +99,10 @@ async fn write_rows(app: &TestApp) -> Vec<(String, String)> {
             .await
             .unwrap()
         {
-            rows.push((write.operation.as_str().to_owned(), write.status.as_str().to_owned()));
+            rows.push((
+                write.operation.as_str().to_owned(),
+                write.status.as_str().to_owned(),
+            ));
         }
     }
     rows

@@ -20,9 +20,8 @@ impl Publisher {
         let scope = post.scope(post.record.platforms.iter().any(|p| p == "x"));
         self.refuse_if_held_off(scope)?;
         let answer = self.ayrshare.get_comments(scope, &post.post_id).await;
-        let comments = judge_read(answer.as_ref().map_err(|e| e.failure())).map_err(|verdict| {
-            AppError::ProviderUnrecorded { verdict }
-        })?;
+        let comments = judge_read(answer.as_ref().map_err(|e| e.failure()))
+            .map_err(|verdict| AppError::ProviderUnrecorded { verdict })?;
         let page = page(comments, &query);
         Ok(CommentList::new(
             post.post_id,

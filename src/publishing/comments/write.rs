@@ -34,8 +34,13 @@ const DELETE_LOOKBACK: i64 = 500;
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 enum StoredAnswer<'a> {
-    Written { response: Cow<'a, CommentWriteView> },
-    Refused { verdict: Cow<'a, Verdict>, write: Cow<'a, WriteRef> },
+    Written {
+        response: Cow<'a, CommentWriteView>,
+    },
+    Refused {
+        verdict: Cow<'a, Verdict>,
+        write: Cow<'a, WriteRef>,
+    },
 }
 
 impl KeptAnswer for StoredAnswer<'_> {
@@ -55,7 +60,7 @@ impl StoredAnswer<'_> {
             },
             Err(AppError::CommentProvider { verdict, write }) => StoredAnswer::Refused {
                 verdict: Cow::Borrowed(verdict),
-                write: Cow::Borrowed(write),
+                write: Cow::Borrowed(&**write),
             },
             Err(_) => return None,
         };
@@ -67,7 +72,7 @@ impl StoredAnswer<'_> {
             StoredAnswer::Written { response } => Ok(response.into_owned()),
             StoredAnswer::Refused { verdict, write } => Err(AppError::CommentProvider {
                 verdict: verdict.into_owned(),
-                write: write.into_owned(),
+                write: Box::new(write.into_owned()),
             }),
         }
     }
@@ -167,8 +172,13 @@ impl Publisher {
         check_comment_id(comment_id).map_err(AppError::Validation)?;
         let reply = NewReply::parse(&body).map_err(AppError::Validation)?;
         let post = self.own_commented_post(caller, post_id).await?;
-        refuse_platforms(CommentOp::Reply, &[reply.platform], &post.published(), false)
-            .map_err(AppError::Validation)?;
+        refuse_platforms(
+            CommentOp::Reply,
+            &[reply.platform],
+            &post.published(),
+            false,
+        )
+        .map_err(AppError::Validation)?;
         let body = reply_body(comment_id, &reply, post.native_id(reply.platform));
         let prepared = Prepared {
             op: CommentOp::Reply,
@@ -198,9 +208,9 @@ impl Publisher {
         let written = writes.iter().find_map(|w| {
             (w.operation != CommentOp::Delete)
                 .then(|| {
-                    w.results
-                        .iter()
-                        .find(|r| r.status == "success" && r.comment_id.as_deref() == Some(comment_id))
+                    w.results.iter().find(|r| {
+                        r.status == "success" && r.comment_id.as_deref() == Some(comment_id)
+                    })
                 })
                 .flatten()
         });
@@ -260,7 +270,11 @@ impl Publisher {
             provider_post_id: post.post_id.clone(),
             operation: prepared.op,
             target_comment_id: prepared.target.clone(),
-            platforms: prepared.platforms.iter().map(|p| p.as_str().to_owned()).collect(),
+            platforms: prepared
+                .platforms
+                .iter()
+                .map(|p| p.as_str().to_owned())
+                .collect(),
             request: prepared.body.clone(),
             idempotency_key: key.as_ref().map(|k| k.as_str().to_owned()),
             request_fingerprint: fingerprint.clone(),
@@ -279,7 +293,7 @@ impl Publisher {
                     detail: "the outcome could not be recorded in time; it is never sent again"
                         .into(),
                 },
-                write: late_ref,
+                write: Box::new(late_ref),
             }))
         };
         match self.within_answer_deadline(work, late).await? {
@@ -361,11 +375,17 @@ impl Publisher {
             stored_answer: holder.stored_answer.as_ref(),
             created_at: holder.created_at,
         };
-        let replayed = |result| Ok(Answer {
-            result,
-            replayed: true,
-        });
-        match replay_of::<StoredAnswer<'static>>(&seen, fingerprint, self.settings.answer_deadline())? {
+        let replayed = |result| {
+            Ok(Answer {
+                result,
+                replayed: true,
+            })
+        };
+        match replay_of::<StoredAnswer<'static>>(
+            &seen,
+            fingerprint,
+            self.settings.answer_deadline(),
+        )? {
             Replay::Kept(kept) => replayed(kept.into_result()),
             Replay::Settled => replayed(settled_result(&holder)),
             Replay::InProgress { interrupted: false } => Err(AppError::IdempotencyInProgress {
@@ -394,7 +414,7 @@ impl Publisher {
                                  again: read the post's comments to find out"
                             .into(),
                     },
-                    write: write_ref(&now, now.status, None),
+                    write: Box::new(write_ref(&now, now.status, None)),
                 }))
             }
         }
@@ -421,14 +441,18 @@ fn write_ref(
 /// The answer to a write judged as `outcome`.
 fn result_of(write: &CommentWrite, outcome: &WriteOutcome) -> Result<CommentWriteView, AppError> {
     match &outcome.verdict {
-        Verdict::Accepted => Ok(CommentWriteView::of(write, outcome.status, &outcome.results)),
+        Verdict::Accepted => Ok(CommentWriteView::of(
+            write,
+            outcome.status,
+            &outcome.results,
+        )),
         verdict => Err(AppError::CommentProvider {
             verdict: verdict.clone(),
-            write: write_ref(
+            write: Box::new(write_ref(
                 write,
                 outcome.status,
                 outcome.response.is_some().then_some(&outcome.results[..]),
-            ),
+            )),
         }),
     }
 }
@@ -443,7 +467,7 @@ fn settled_result(write: &CommentWrite) -> Result<CommentWriteView, AppError> {
             verdict: Verdict::Rejected {
                 detail: "ayrshare did not make this write; its results say why".into(),
             },
-            write: write_ref(write, status, Some(&write.results)),
+            write: Box::new(write_ref(write, status, Some(&write.results))),
         }),
     }
 }
