@@ -315,6 +315,64 @@ impl AyrshareClient {
         .await
     }
 
+    /// `GET /comments/{id}`: a post's comments, by platform. A read.
+    pub async fn get_comments(
+        &self,
+        scope: CallScope<'_>,
+        post_id: &str,
+    ) -> Result<ProviderAnswer, AyrshareError> {
+        let request = self.request(Method::GET, &["comments", post_id], scope)?;
+        self.send(request, scope, "get comments", "GET /comments/{id}")
+            .await
+    }
+
+    /// `POST /comments`: a comment on a post. A write on a social network: sent once, retried
+    /// only when it provably never left.
+    pub async fn add_comment(
+        &self,
+        scope: CallScope<'_>,
+        body: &Value,
+    ) -> Result<ProviderAnswer, AyrshareError> {
+        self.send_json(
+            Method::POST,
+            &["comments"],
+            scope,
+            body,
+            "add comment",
+            "POST /comments",
+        )
+        .await
+    }
+
+    /// `POST /comments/reply` (`commentId` in the body): a reply to a comment. Sent once.
+    pub async fn reply_comment(
+        &self,
+        scope: CallScope<'_>,
+        body: &Value,
+    ) -> Result<ProviderAnswer, AyrshareError> {
+        self.send_json(
+            Method::POST,
+            &["comments", "reply"],
+            scope,
+            body,
+            "reply to comment",
+            "POST /comments/reply",
+        )
+        .await
+    }
+
+    /// `DELETE /comments/{id}` with one comment's id (never a post's: that deletes every comment
+    /// sent under the post). Sent once.
+    pub async fn delete_comment(
+        &self,
+        scope: CallScope<'_>,
+        comment_id: &str,
+    ) -> Result<ProviderAnswer, AyrshareError> {
+        let request = self.request(Method::DELETE, &["comments", comment_id], scope)?;
+        self.send(request, scope, "delete comment", "DELETE /comments/{id}")
+            .await
+    }
+
     /// `POST /analytics/post` (`id`, optional `platforms`): a post's numbers per platform. A read
     /// despite its method.
     pub async fn post_analytics(

@@ -23,7 +23,13 @@ pub fn seal(context: &[u8], payload: &str) -> String {
 
 /// The payload of a cursor sealed under `context`, or `None` for anything else.
 pub fn open(context: &[u8], cursor: &str) -> Option<String> {
-    if cursor.len() > MAX_CURSOR_LEN {
+    open_within(context, cursor, MAX_CURSOR_LEN)
+}
+
+/// `open` for a list whose cursors carry longer payloads (a comment's ids): at most `max_len`
+/// characters are read.
+pub fn open_within(context: &[u8], cursor: &str, max_len: usize) -> Option<String> {
+    if cursor.len() > max_len {
         return None;
     }
     let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;

@@ -1,13 +1,15 @@
 //! The rules of the service, free of I/O: validated requests, platform names, API keys, what
 //! Ayrshare's answers mean for `tracked_status`, finding a post in Ayrshare's history, Ayrshare's
 //! webhook signature and the Standard Webhooks signature of our own events, which addresses an
-//! endpoint may reach, what a webhook delivery attempt's result means, local times in IANA zones, the reading of a dry run, and the cursors of paged answers. Depends on
+//! endpoint may reach, what a webhook delivery attempt's result means, local times in IANA zones, the reading of a dry run, a post's comments and what a comment write's answer means, and the cursors of paged answers. Depends on
 //! nothing else in this crate.
 
 pub mod address_rule;
 pub mod analytics;
 pub mod api_key;
 pub mod change;
+pub mod comment;
+pub mod comment_write;
 pub mod connection;
 pub mod cursor;
 pub mod delivery_policy;

@@ -60,9 +60,9 @@ impl ApiError {
                 AppError::InvalidSignature(_) => ErrorCode::InvalidSignature,
                 AppError::NotFound(_) => ErrorCode::NotFound,
                 AppError::Conflict { .. } => ErrorCode::Conflict,
-                AppError::Provider { verdict, .. } | AppError::ProviderUnrecorded { verdict } => {
-                    provider_code(verdict)
-                }
+                AppError::Provider { verdict, .. }
+                | AppError::ProviderUnrecorded { verdict }
+                | AppError::CommentProvider { verdict, .. } => provider_code(verdict),
                 AppError::RateLimited { .. } => ErrorCode::RateLimit,
                 AppError::IdempotencyKeyMismatch { .. } => ErrorCode::IdempotencyKeyMismatch,
                 AppError::IdempotencyInProgress { .. } => ErrorCode::IdempotencyInProgress,
@@ -315,6 +315,23 @@ impl IntoResponse for ApiError {
                     _ => response,
                 }
             }
+            AppError::CommentProvider { verdict, write } => {
+                let mut extra = Map::new();
+                extra.insert("write_id".into(), json!(write.write_id));
+                extra.insert("write_status".into(), json!(write.write_status));
+                extra.insert("tracking_id".into(), json!(write.tracking_id));
+                extra.insert("post_id".into(), json!(write.post_id));
+                if let Some(results) = &write.results {
+                    extra.insert("results".into(), json!(results));
+                }
+                let response = error_body(status, code, &provider_detail(&verdict), extra);
+                match &verdict {
+                    Verdict::RateLimited { retry_after } => {
+                        with_header(response, header::RETRY_AFTER, retry_after)
+                    }
+                    _ => response,
+                }
+            }
             AppError::ProviderUnrecorded { verdict } => {
                 let response = error_body(status, code, &provider_detail(&verdict), Map::new());
                 match &verdict {
@@ -332,22 +349,31 @@ impl IntoResponse for ApiError {
                 header::RETRY_AFTER,
                 &retry_after_secs.to_string(),
             ),
-            ref mismatch @ AppError::IdempotencyKeyMismatch { tracking_id } => {
+            ref mismatch @ AppError::IdempotencyKeyMismatch { holder } => {
                 let mut extra = Map::new();
-                extra.insert("tracking_id".into(), json!(tracking_id));
-                let detail = format!(
-                    "{mismatch}: a retry must send the same body to the same workspace; use a \
-                     new key for a new post"
-                );
+                let (field, id) = holder.field();
+                extra.insert(field.into(), json!(id));
+                let detail = match holder {
+                    crate::publishing::ClaimHolder::Tracking(_) => format!(
+                        "{mismatch}: a retry must send the same body to the same workspace; use \
+                         a new key for a new post"
+                    ),
+                    crate::publishing::ClaimHolder::CommentWrite(_) => format!(
+                        "{mismatch}: a retry must send the same body about the same post; use a \
+                         new key for a new {}",
+                        holder.what()
+                    ),
+                };
                 error_body(status, code, &detail, extra)
             }
             ref busy @ AppError::IdempotencyInProgress {
-                tracking_id,
+                holder,
                 retry_after_secs,
                 ..
             } => {
                 let mut extra = Map::new();
-                extra.insert("tracking_id".into(), json!(tracking_id));
+                let (field, id) = holder.field();
+                extra.insert(field.into(), json!(id));
                 let detail = match retry_after_secs {
                     1 => format!("{busy}; retry in a second to get its answer"),
                     n => format!("{busy}; retry in {n} seconds to get its answer"),

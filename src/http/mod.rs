@@ -2,6 +2,7 @@
 //! document, and serving with a graceful shutdown. One file per resource below it; `openapi`
 //! holds what the document's operations share, `docs_page` serves it.
 
+mod comments;
 mod connections;
 mod docs_page;
 mod error;
@@ -80,6 +81,7 @@ pub fn api_routes(metrics_on_main: bool) -> (Router<AppState>, utoipa::openapi::
         .merge(health::router())
         .merge(social_post::router())
         .merge(posts::router())
+        .merge(comments::router())
         .merge(events::router())
         .merge(connections::router())
         .merge(whoami::router())

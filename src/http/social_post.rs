@@ -154,7 +154,7 @@ async fn validate_post(
 }
 
 /// The `Idempotency-Key` header, checked; two of them are refused (one meaning per request).
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiError> {
+pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiError> {
     let mut values = headers.get_all(IDEMPOTENCY_KEY).iter();
     let Some(first) = values.next() else {
         return Ok(None);

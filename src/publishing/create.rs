@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::error::{AppError, RecordRef};
+use super::error::{AppError, ClaimHolder, RecordRef};
 use super::views::PostView;
+use super::write_once::{Holder, KeptAnswer, Progress, Replay, replay_of};
 use super::{Answer, Publisher};
 use crate::ayrshare::CallScope;
 use crate::domain::idempotency::{self, IdempotencyKey};
@@ -33,6 +34,18 @@ enum StoredAnswer<'a> {
     },
 }
 
+impl KeptAnswer for StoredAnswer<'_> {
+    /// Whether the answer tells how the create ended: one given while the record was still
+    /// `pending` or `unknown` does not (the post may or may not have gone out).
+    fn is_final(&self) -> bool {
+        let tracked_status = match self {
+            StoredAnswer::Created { response } => response.tracked_status,
+            StoredAnswer::Refused { record, .. } => record.tracked_status,
+        };
+        settled(tracked_status)
+    }
+}
+
 impl StoredAnswer<'_> {
     /// The answer to keep for `result`, as the store keeps it (`None`: nothing to replay).
     fn of(result: &Result<PostView, AppError>) -> Option<StoredAnswerJson> {
@@ -47,16 +60,6 @@ impl StoredAnswer<'_> {
             Err(_) => return None,
         };
         StoredAnswerJson::of(&answer).ok()
-    }
-
-    /// Whether the answer tells how the create ended: one given while the record was still
-    /// `pending` or `unknown` does not (the post may or may not have gone out).
-    fn is_final(&self) -> bool {
-        let tracked_status = match self {
-            StoredAnswer::Created { response } => response.tracked_status,
-            StoredAnswer::Refused { record, .. } => record.tracked_status,
-        };
-        settled(tracked_status)
     }
 
     fn into_result(self) -> Result<PostView, AppError> {
@@ -152,31 +155,28 @@ impl Publisher {
         // Writing the record, calling Ayrshare and recording its answer run as a task of their
         // own (`to_the_end`): a client hanging up drops this future, and that must never happen
         // between the commit and the call, or between the call and the recording. Nor does the
-        // deadline below: it stops only the waiting.
+        // deadline: it stops only the waiting.
         let work = self
             .clone()
             .publish(record, ayrshare_body, new_post, workspace);
-        let deadline = self.settings.answer_deadline();
-        let published = match tokio::time::timeout(deadline, self.to_the_end(work)).await {
-            Ok(published) => published?,
-            // The database is slow: answer now, with what the record says at this moment; the
-            // task goes on and records the outcome (and the replayable answer) when it can.
-            Err(_) => {
-                return Ok(Answer::fresh(Err(AppError::Provider {
-                    verdict: Verdict::TimedOut {
-                        detail: "the outcome could not be recorded in time; read the tracking \
-                                 record later to learn it"
-                            .into(),
-                    },
-                    record: RecordRef {
-                        tracking_id: id,
-                        tracked_status: TrackedStatus::Pending,
-                        post_id: None,
-                        results: None,
-                    },
-                })));
-            }
+        // The database is slow: answer now, with what the record says at this moment; the
+        // task goes on and records the outcome (and the replayable answer) when it can.
+        let late = move || {
+            Published::Done(Err(AppError::Provider {
+                verdict: Verdict::TimedOut {
+                    detail: "the outcome could not be recorded in time; read the tracking \
+                             record later to learn it"
+                        .into(),
+                },
+                record: RecordRef {
+                    tracking_id: id,
+                    tracked_status: TrackedStatus::Pending,
+                    post_id: None,
+                    results: None,
+                },
+            }))
         };
+        let published = self.within_answer_deadline(work, late).await?;
         match published {
             Published::Done(result) => Ok(Answer::fresh(result)),
             Published::Claimed(holder) => self.replay(*holder, fingerprint.as_deref()).await,
@@ -193,53 +193,50 @@ impl Publisher {
         holder: TrackingRecord,
         fingerprint: Option<&str>,
     ) -> Result<Answer<PostView>, AppError> {
-        if holder.request_fingerprint.as_deref() != fingerprint {
-            return Err(AppError::IdempotencyKeyMismatch {
-                tracking_id: holder.id,
-            });
-        }
-        let kept: Option<StoredAnswer> = holder
-            .stored_answer
-            .as_ref()
-            .map(|stored| serde_json::from_str(stored.get()))
-            .transpose()
-            .map_err(|e| AppError::Internal(format!("stored answer unreadable: {e}")))?;
-        let kept = match kept {
-            Some(kept) if kept.is_final() => return Ok(Answer::replayed(kept.into_result())),
-            kept => kept,
+        let progress = match holder.tracked_status {
+            TrackedStatus::Pending => Progress::Pending,
+            TrackedStatus::Unknown => Progress::Unknown,
+            _ => Progress::Settled,
         };
-        if settled(holder.tracked_status) {
-            let result = settled_answer(&holder);
-            // Kept, so that every later retry gets this very answer; a failure to keep it only
-            // means the next retry works it out again from the record.
-            if let Some(answer) = StoredAnswer::of(&result) {
-                if let Err(e) = self.store.settle_answer(holder.id, &answer).await {
-                    tracing::warn!(tracking_id = %holder.id, error = %e, "could not keep the settled answer");
+        let seen = Holder {
+            who: ClaimHolder::Tracking(holder.id),
+            progress,
+            fingerprint: holder.request_fingerprint.as_deref(),
+            stored_answer: holder.stored_answer.as_ref(),
+            created_at: holder.created_at,
+        };
+        match replay_of::<StoredAnswer<'static>>(
+            &seen,
+            fingerprint,
+            self.settings.answer_deadline(),
+        )? {
+            Replay::Kept(kept) => return Ok(Answer::replayed(kept.into_result())),
+            Replay::Settled => {
+                let result = settled_answer(&holder);
+                // Kept, so that every later retry gets this very answer; a failure to keep it
+                // only means the next retry works it out again from the record.
+                if let Some(answer) = StoredAnswer::of(&result) {
+                    if let Err(e) = self.store.settle_answer(holder.id, &answer).await {
+                        tracing::warn!(tracking_id = %holder.id, error = %e, "could not keep the settled answer");
+                    }
                 }
+                return Ok(Answer::replayed(result));
             }
-            return Ok(Answer::replayed(result));
-        }
-        // The answer given while the outcome was unknown stands until the record settles.
-        if let Some(kept) = kept {
-            return Ok(Answer::replayed(kept.into_result()));
-        }
-        let age = (Utc::now() - holder.created_at)
-            .to_std()
-            .unwrap_or_default();
-        let interrupted = age > self.settings.answer_deadline();
-        if holder.tracked_status == TrackedStatus::Pending {
-            // Past its deadline, the first request is over: the reconciler makes the record
-            // `unknown` at its next pass, then looks the post up.
-            let retry_after_secs = match (interrupted, self.settings.reconcile.interval) {
-                (false, _) => 1,
-                (true, Some(interval)) => interval.as_secs().max(1),
-                (true, None) => INTERRUPTED_RETRY_AFTER_SECS,
-            };
-            return Err(AppError::IdempotencyInProgress {
-                tracking_id: holder.id,
-                retry_after_secs,
-                interrupted,
-            });
+            Replay::InProgress { interrupted } => {
+                // Past its deadline, the first request is over: the reconciler makes the record
+                // `unknown` at its next pass, then looks the post up.
+                let retry_after_secs = match (interrupted, self.settings.reconcile.interval) {
+                    (false, _) => 1,
+                    (true, Some(interval)) => interval.as_secs().max(1),
+                    (true, None) => INTERRUPTED_RETRY_AFTER_SECS,
+                };
+                return Err(AppError::IdempotencyInProgress {
+                    holder: ClaimHolder::Tracking(holder.id),
+                    retry_after_secs,
+                    interrupted,
+                });
+            }
+            Replay::Unknown => {}
         }
         // `unknown`, with no answer recorded: the post may have gone out, and nobody knows yet.
         Ok(Answer::replayed(Err(AppError::Provider {

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::comment_write::{WriteResult, WriteStatus};
 use crate::domain::{FieldError, PlatformResult, TrackedStatus, ValidationErrors, Verdict};
 use crate::store::{StoreError, TrackingRecord};
 
@@ -24,6 +25,44 @@ impl RecordRef {
             tracked_status: record.tracked_status,
             post_id: record.provider_post_id.clone(),
             results: answered.then(|| results.to_vec()),
+        }
+    }
+}
+
+/// Where a comment write's failure left its record (`comment_writes`), so that the caller can
+/// tell a write that surely did nothing (`failed`) from one that may have been done (`unknown`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteRef {
+    pub write_id: uuid::Uuid,
+    pub write_status: WriteStatus,
+    /// The post's tracking record and Ayrshare post id.
+    pub tracking_id: uuid::Uuid,
+    pub post_id: String,
+    /// Present when Ayrshare answered with per-platform parts.
+    pub results: Option<Vec<WriteResult>>,
+}
+
+/// The record holding an idempotency claim: a post's tracking record, or a comment write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClaimHolder {
+    Tracking(uuid::Uuid),
+    CommentWrite(uuid::Uuid),
+}
+
+impl ClaimHolder {
+    /// The answer's field that names the holder, and its id.
+    pub fn field(self) -> (&'static str, uuid::Uuid) {
+        match self {
+            ClaimHolder::Tracking(id) => ("tracking_id", id),
+            ClaimHolder::CommentWrite(id) => ("write_id", id),
+        }
+    }
+
+    /// What a new request should be, in the mismatch's advice.
+    pub fn what(self) -> &'static str {
+        match self {
+            ClaimHolder::Tracking(_) => "post",
+            ClaimHolder::CommentWrite(_) => "comment write",
         }
     }
 }
@@ -52,6 +91,12 @@ pub enum AppError {
     /// Ayrshare's answer (or its absence) after the record was written.
     #[error("ayrshare: {verdict:?}")]
     Provider { verdict: Verdict, record: RecordRef },
+    /// Ayrshare's answer (or its absence) to a comment write, after its record was written.
+    #[error("ayrshare: {verdict:?}")]
+    CommentProvider {
+        verdict: Verdict,
+        write: Box<WriteRef>,
+    },
     /// Ayrshare's failure on a call that wrote nothing here (the dry run): no record to name.
     #[error("ayrshare: {verdict:?}")]
     ProviderUnrecorded { verdict: Verdict },
@@ -63,7 +108,7 @@ pub enum AppError {
     },
     /// The same idempotency key came with another request.
     #[error("this Idempotency-Key was used with a different request")]
-    IdempotencyKeyMismatch { tracking_id: uuid::Uuid },
+    IdempotencyKeyMismatch { holder: ClaimHolder },
     /// The first request with this idempotency key has not finished yet, or stopped before it
     /// recorded Ayrshare's answer (`interrupted`: its record is still `pending` past its
     /// deadline, and the reconciler will settle it).
@@ -74,7 +119,7 @@ pub enum AppError {
         "a request with this Idempotency-Key is still in progress"
     })]
     IdempotencyInProgress {
-        tracking_id: uuid::Uuid,
+        holder: ClaimHolder,
         retry_after_secs: u64,
         interrupted: bool,
     },

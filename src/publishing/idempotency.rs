@@ -26,8 +26,13 @@ impl Publisher {
                 .store
                 .release_idempotency_claims(cutoff, PURGE_BATCH)
                 .await?;
-            released += done;
-            if done < PURGE_BATCH as u64 {
+            // Comment writes hold their keys the same way, for the same retention.
+            let comments = self
+                .store
+                .release_comment_claims(cutoff, PURGE_BATCH)
+                .await?;
+            released += done + comments;
+            if done < PURGE_BATCH as u64 && comments < PURGE_BATCH as u64 {
                 return Ok(released);
             }
             // Let the requests in: a backlog is worked through without starving them.

@@ -1,11 +1,12 @@
 //! The use cases of a post's life, free of HTTP: create (the write-ahead record, the one Ayrshare
-//! call, the recording), its dry run, refresh a record from Ayrshare, read, list, update, delete, analytics,
+//! call, the recording), its dry run, its comments (read, and written never twice through the same write-ahead machinery), refresh a record from Ayrshare, read, list, update, delete, analytics,
 //! the caller's account, receive Ayrshare's webhook, reconcile open records. The HTTP handlers,
 //! and the background work (reconciler, webhooks, idempotency purge), all go through here.
 
 pub mod account;
 mod analytics;
 mod change;
+mod comments;
 mod create;
 mod delete;
 mod error;
@@ -21,6 +22,7 @@ mod update;
 mod validate;
 mod views;
 pub mod webhook;
+mod write_once;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -32,7 +34,8 @@ use tracing::{Instrument, Span};
 use uuid::Uuid;
 
 pub use account::KeyUsage;
-pub use error::{AppError, RecordRef};
+pub use comments::{CommentList, CommentWriteView};
+pub use error::{AppError, ClaimHolder, RecordRef, WriteRef};
 pub use lookups::{LOOKUP_TTL, Lookups};
 pub use reconcile::{PassReport, ReconcileSettings};
 pub use views::{

@@ -1,9 +1,12 @@
-//! Recording what Ayrshare did on a tracking record (an outcome through the state machine, or a
-//! change of schedule), with retries once Ayrshare has acted: a few quick ones while the caller
-//! waits, then, while the database is unreachable, in the background until the write lands.
+//! Recording what Ayrshare did, with retries once Ayrshare has acted: a few quick ones while the
+//! caller waits, then, while the database is unreachable, in the background until the write
+//! lands. Shared by every write-ahead record (`Recording`): a tracking record's outcome through
+//! the state machine or its change of schedule (`PostRecording`), a comment write's outcome.
 
+use std::fmt;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tracing::{Instrument, Span};
 use uuid::Uuid;
@@ -20,11 +23,23 @@ const FIRST_WAIT: Duration = Duration::from_millis(100);
 /// The longest wait between two attempts in the background.
 const LONGEST_WAIT: Duration = Duration::from_secs(30);
 
-/// One write that says what Ayrshare did, owned so that it can be retried in the background.
-/// Each is conditional on the record's state, so repeating one is safe, and a record that has
-/// moved on (the reconciler settled it meanwhile) is left as it is.
+/// One write that says what Ayrshare did on the record `id`, owned so that it can be retried in
+/// the background. Each must be conditional on the record's state, so that repeating one is
+/// safe, and a record that has moved on (settled meanwhile) is left as it is.
+#[async_trait]
+pub(super) trait Recording: fmt::Debug + Send + Sync + 'static {
+    /// What the write answers: the record as it is afterwards.
+    type Recorded: Send;
+    /// What kind of record it writes (logged).
+    const KIND: &'static str;
+    async fn write(&self, publisher: &Publisher, id: Uuid) -> Result<Self::Recorded, StoreError>;
+    /// Where the record stands once written (logged).
+    fn state(recorded: &Self::Recorded) -> String;
+}
+
+/// What Ayrshare did to a post, on its tracking record.
 #[derive(Clone, Debug)]
-enum Recording {
+enum PostRecording {
     Outcome {
         from: TrackedStatus,
         transition: Transition,
@@ -50,7 +65,7 @@ impl Publisher {
         outcome: &Outcome,
         answer: Option<&StoredAnswerJson>,
     ) -> Result<TrackingRecord, String> {
-        let recording = Recording::Outcome {
+        let recording = PostRecording::Outcome {
             from,
             transition,
             outcome: Box::new(outcome.clone()),
@@ -68,7 +83,7 @@ impl Publisher {
         paused: Option<bool>,
         timezone: Option<String>,
     ) -> Result<TrackingRecord, String> {
-        let recording = Recording::ScheduleChange {
+        let recording = PostRecording::ScheduleChange {
             schedule_date,
             paused,
             timezone,
@@ -108,36 +123,17 @@ impl Publisher {
         Ok(record)
     }
 
-    async fn write(&self, id: Uuid, recording: &Recording) -> Result<TrackingRecord, StoreError> {
-        match recording {
-            Recording::Outcome {
-                from,
-                transition,
-                outcome,
-                answer,
-            } => {
-                self.record_outcome(id, *from, *transition, outcome, answer.as_ref())
-                    .await
-            }
-            Recording::ScheduleChange {
-                schedule_date,
-                paused,
-                timezone,
-            } => {
-                self.store
-                    .record_schedule_change(id, *schedule_date, *paused, timezone.as_deref())
-                    .await
-            }
-        }
-    }
-
     /// Tries `recording` `ATTEMPTS` times, backing off between attempts; when the database is
     /// still unreachable after them, hands it to `keep_recording`.
-    async fn record(&self, id: Uuid, recording: Recording) -> Result<TrackingRecord, String> {
+    pub(super) async fn record<R: Recording>(
+        &self,
+        id: Uuid,
+        recording: R,
+    ) -> Result<R::Recorded, String> {
         let mut wait = FIRST_WAIT;
         let mut attempt = 1;
         loop {
-            match self.write(id, &recording).await {
+            match recording.write(self, id).await {
                 Ok(record) => return Ok(record),
                 Err(e) if attempt >= ATTEMPTS && e.is_unavailable() => {
                     self.keep_recording(id, recording, wait);
@@ -145,7 +141,7 @@ impl Publisher {
                 }
                 Err(e) if attempt >= ATTEMPTS => return Err(e.to_string()),
                 Err(e) => {
-                    tracing::warn!(tracking_id = %id, attempt, error = %e, "recording the outcome failed; retrying");
+                    tracing::warn!(record = R::KIND, id = %id, attempt, error = %e, "recording the outcome failed; retrying");
                     tokio::time::sleep(wait).await;
                     wait *= 2;
                     attempt += 1;
@@ -159,7 +155,7 @@ impl Publisher {
     /// by the store's call deadline. Gives up, and says so, when the database answers with an
     /// error of its own, or at shutdown once its grace has passed: the reconciler then settles
     /// the record (its create's answer deadline has passed, so it is due).
-    fn keep_recording(&self, id: Uuid, recording: Recording, mut wait: Duration) {
+    fn keep_recording<R: Recording>(&self, id: Uuid, recording: R, mut wait: Duration) {
         let publisher = self.clone();
         let work = async move {
             let grace_over = publisher.grace_over.clone();
@@ -169,42 +165,45 @@ impl Publisher {
                     () = grace_over.cancelled() => None,
                     written = async {
                         tokio::time::sleep(wait).await;
-                        publisher.write(id, &recording).await
+                        recording.write(&publisher, id).await
                     } => Some(written),
                 };
                 attempts += 1;
                 match written {
                     Some(Ok(record)) => {
                         tracing::info!(
-                            tracking_id = %id,
+                            record = R::KIND,
+                            id = %id,
                             attempts,
-                            tracked_status = %record.tracked_status,
+                            state = %R::state(&record),
                             "recorded what ayrshare did, after the database was back"
                         );
                         return;
                     }
                     Some(Err(e)) if e.is_unavailable() => {
-                        tracing::debug!(tracking_id = %id, attempts, error = %e, "recording still failing; retrying");
+                        tracing::debug!(record = R::KIND, id = %id, attempts, error = %e, "recording still failing; retrying");
                         wait = (wait * 2).min(LONGEST_WAIT);
                     }
                     Some(Err(e)) => {
                         tracing::error!(
-                            tracking_id = %id,
+                            record = R::KIND,
+                            id = %id,
                             error = %e,
                             recording = ?recording,
                             "the database refused to record what ayrshare did; repair the \
-                             tracking record by hand from these fields"
+                             record by hand from these fields"
                         );
                         return;
                     }
                     None => {
                         tracing::error!(
-                            tracking_id = %id,
+                            record = R::KIND,
+                            id = %id,
                             attempts,
                             recording = ?recording,
-                            "shutting down before what ayrshare did could be recorded; the \
-                             reconciler settles the record after a restart (these fields \
-                             repair it by hand)"
+                            "shutting down before what ayrshare did could be recorded; a \
+                             tracking record is settled by the reconciler after a restart, a \
+                             comment write stays pending (these fields repair either by hand)"
                         );
                         return;
                     }
@@ -212,5 +211,40 @@ impl Publisher {
             }
         };
         self.tasks.spawn(work.instrument(Span::current()));
+    }
+}
+
+#[async_trait]
+impl Recording for PostRecording {
+    type Recorded = TrackingRecord;
+    const KIND: &'static str = "tracking";
+
+    async fn write(&self, publisher: &Publisher, id: Uuid) -> Result<TrackingRecord, StoreError> {
+        match self {
+            PostRecording::Outcome {
+                from,
+                transition,
+                outcome,
+                answer,
+            } => {
+                publisher
+                    .record_outcome(id, *from, *transition, outcome, answer.as_ref())
+                    .await
+            }
+            PostRecording::ScheduleChange {
+                schedule_date,
+                paused,
+                timezone,
+            } => {
+                publisher
+                    .store
+                    .record_schedule_change(id, *schedule_date, *paused, timezone.as_deref())
+                    .await
+            }
+        }
+    }
+
+    fn state(recorded: &TrackingRecord) -> String {
+        recorded.tracked_status.to_string()
     }
 }

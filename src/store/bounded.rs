@@ -22,6 +22,7 @@ use crate::store::WorkspacePosition;
 use crate::store::{
     ClaimQuery, ClaimedDelivery, DeliveryBacklog, DeliveryStore, Finished, FinishedAttempt,
 };
+use crate::store::{CommentStore, CommentWrite, NewCommentWrite, WriteInserted, WriteRecording};
 use crate::store::{
     ConnectionApplied, ConnectionFilter, ConnectionStore, ProfileOwner, StoredConnection,
 };
@@ -432,4 +433,13 @@ bounded!(EndpointStore {
     async fn queue_test_delivery(&self, organization_id: Uuid, id: Uuid, event_id: &str, payload: &Value, now: DateTime<Utc>) -> Result<bool, StoreError>;
     async fn redeliver(&self, organization_id: Uuid, id: Uuid, what: &Redelivery, limit: i64, now: DateTime<Utc>) -> Result<u64, StoreError>;
     async fn list_attempts(&self, endpoint_id: Uuid, before: Option<i64>, limit: i64) -> Result<Vec<StoredAttempt>, StoreError>;
+});
+
+bounded!(CommentStore {
+    async fn insert_comment_write(&self, write: &NewCommentWrite) -> Result<WriteInserted, StoreError>;
+    async fn record_comment_outcome(&self, id: Uuid, recording: &WriteRecording, answer: Option<&StoredAnswerJson>) -> Result<Option<CommentWrite>, StoreError>;
+    async fn expire_comment_write(&self, id: Uuid) -> Result<Option<CommentWrite>, StoreError>;
+    async fn find_comment_claim(&self, organization_id: Uuid, key: &str) -> Result<Option<CommentWrite>, StoreError>;
+    async fn list_comment_writes(&self, organization_id: Uuid, tracking_id: Uuid, limit: i64) -> Result<Vec<CommentWrite>, StoreError>;
+    async fn release_comment_claims(&self, cutoff: DateTime<Utc>, batch: i64) -> Result<u64, StoreError>;
 });

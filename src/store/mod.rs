@@ -4,6 +4,7 @@
 mod accounts;
 mod batch;
 mod bounded;
+mod comments;
 mod connections;
 mod deliveries;
 mod endpoints;
@@ -22,6 +23,7 @@ use crate::domain::WorkspacePosition;
 
 pub use accounts::{AccountStore, ApiKeyInfo, Caller, Organization, Workspace, WorkspaceInfo};
 pub use bounded::{Bounded, FIRST_BACKOFF, MOST_BACKOFF};
+pub use comments::{CommentStore, CommentWrite, NewCommentWrite, WriteInserted, WriteRecording};
 pub use connections::{
     ConnectionApplied, ConnectionFilter, ConnectionStore, MAX_PROFILE_OWNERS, ProfileOwner,
     StoredConnection,
@@ -65,7 +67,8 @@ pub enum StoreError {
 
 /// The storage the service needs: the records (`PostStore`), the accounts (`AccountStore`), the
 /// post events (`EventStore`), the webhook endpoints (`EndpointStore`) and their deliveries
-/// (`DeliveryStore`), the social account connections (`ConnectionStore`), and what concerns the database as a whole. Every method is one short
+/// (`DeliveryStore`), the social account connections (`ConnectionStore`), the comment writes
+/// (`CommentStore`), and what concerns the database as a whole. Every method is one short
 /// transaction at most.
 #[async_trait]
 pub trait Store:
@@ -75,6 +78,7 @@ pub trait Store:
     + EndpointStore
     + DeliveryStore
     + ConnectionStore
+    + CommentStore
     + Send
     + Sync
     + 'static

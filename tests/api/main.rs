@@ -7,6 +7,7 @@ mod auth;
 mod batching;
 mod changes_feed;
 mod cli;
+mod comments;
 mod concurrency;
 mod connections;
 mod create_post;

@@ -9,7 +9,7 @@ use crate::backend_tests;
 use crate::support::{AYRSHARE_KEY, Options, expect_error, response_json};
 
 /// Starts the shipped simulator (accepting only the app's key) and points the app at it.
-fn shipped_mock() -> Options {
+pub(crate) fn shipped_mock() -> Options {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let addr = listener.local_addr().unwrap();

@@ -324,7 +324,7 @@ impl Deliverer {
             };
             let mut rendered: HashMap<i64, Vec<u8>> = HashMap::with_capacity(events.len());
             for event in events {
-                let seq = event.position.seq;
+                let seq = event.position().seq;
                 match serde_json::to_vec(&EventView::from(event)) {
                     Ok(json) => {
                         rendered.insert(seq, json);

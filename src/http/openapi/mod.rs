@@ -32,6 +32,7 @@ pub const BEARER: &str = "api_key";
     security(("api_key" = [])),
     tags(
         (name = "posts", description = "Publish, schedule, read, change and delete posts"),
+        (name = "comments", description = "Read and answer the comments on your posts"),
         (name = "events", description = "What happened to your posts, as a feed"),
         (name = "endpoints", description = "Webhook endpoints: where your events are sent, signed"),
         (name = "connections", description = "Social accounts linked to a workspace"),

@@ -1,6 +1,7 @@
 //! The Postgres store: the production choice.
 
 mod accounts;
+mod comments;
 mod connections;
 mod deliveries;
 mod endpoints;

@@ -4,6 +4,7 @@
 //! as JSON text, so the file stays readable with the `sqlite3` shell.
 
 mod accounts;
+mod comments;
 mod connections;
 mod deliveries;
 mod endpoints;

@@ -1,0 +1,131 @@
+//! Comment writes on SQLite: the `CommentStore` half of [`SqliteStore`].
+
+use super::*;
+use crate::store::comments::{
+    CommentWriteRow, RELEASE_SQL, by_id_sql, claim_sql, expire_sql, insert_sql, list_sql,
+    outcome_sql, results_json,
+};
+use crate::store::{CommentStore, CommentWrite, NewCommentWrite, WriteInserted, WriteRecording};
+
+type WriteRow = CommentWriteRow<Hyphenated, Json<Vec<String>>>;
+
+#[async_trait]
+impl CommentStore for SqliteStore {
+    async fn insert_comment_write(
+        &self,
+        write: &NewCommentWrite,
+    ) -> Result<WriteInserted, StoreError> {
+        // SQLite has one writer at a time, so the unique index decides between two requests
+        // with the same claim just as Postgres does.
+        let row: Option<WriteRow> = sqlx::query_as(&insert_sql())
+            .bind(write.id.hyphenated())
+            .bind(write.organization_id.hyphenated())
+            .bind(write.workspace_id.hyphenated())
+            .bind(write.api_key_id.hyphenated())
+            .bind(write.tracking_id.hyphenated())
+            .bind(&write.provider_post_id)
+            .bind(write.operation.as_str())
+            .bind(&write.target_comment_id)
+            .bind(Json(&write.platforms))
+            .bind(Json(&write.request))
+            .bind(&write.idempotency_key)
+            .bind(&write.request_fingerprint)
+            .bind(crate::store::now())
+            .fetch_optional(&self.pool)
+            .await?;
+        if let Some(row) = row {
+            return Ok(WriteInserted::New(row.try_into()?));
+        }
+        let key = write.idempotency_key.as_deref().unwrap_or_default();
+        match self.find_comment_claim(write.organization_id, key).await? {
+            Some(holder) => Ok(WriteInserted::Claimed(holder)),
+            // Released between the two statements: the key is free again.
+            None => Box::pin(self.insert_comment_write(write)).await,
+        }
+    }
+
+    async fn record_comment_outcome(
+        &self,
+        id: Uuid,
+        recording: &WriteRecording,
+        answer: Option<&StoredAnswerJson>,
+    ) -> Result<Option<CommentWrite>, StoreError> {
+        let row: Option<WriteRow> = sqlx::query_as(&outcome_sql())
+            .bind(id.hyphenated())
+            .bind(recording.status.as_str())
+            .bind(Json(results_json(&recording.results)))
+            .bind(recording.error.as_ref().map(Json))
+            .bind(recording.provider_response.as_ref().map(Json))
+            .bind(answer.map(|a| Json(a.raw())))
+            .bind(crate::store::now())
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(row) => Ok(Some(row.try_into()?)),
+            None => self.comment_write_by_id(id).await,
+        }
+    }
+
+    async fn expire_comment_write(&self, id: Uuid) -> Result<Option<CommentWrite>, StoreError> {
+        let row: Option<WriteRow> = sqlx::query_as(&expire_sql())
+            .bind(id.hyphenated())
+            .bind(crate::store::now())
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(row) => Ok(Some(row.try_into()?)),
+            None => self.comment_write_by_id(id).await,
+        }
+    }
+
+    async fn find_comment_claim(
+        &self,
+        organization_id: Uuid,
+        key: &str,
+    ) -> Result<Option<CommentWrite>, StoreError> {
+        let row: Option<WriteRow> = sqlx::query_as(&claim_sql())
+            .bind(organization_id.hyphenated())
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(CommentWrite::try_from).transpose()
+    }
+
+    async fn list_comment_writes(
+        &self,
+        organization_id: Uuid,
+        tracking_id: Uuid,
+        limit: i64,
+    ) -> Result<Vec<CommentWrite>, StoreError> {
+        let rows: Vec<WriteRow> = sqlx::query_as(&list_sql())
+            .bind(organization_id.hyphenated())
+            .bind(tracking_id.hyphenated())
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(CommentWrite::try_from).collect()
+    }
+
+    async fn release_comment_claims(
+        &self,
+        cutoff: DateTime<Utc>,
+        batch: i64,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query(RELEASE_SQL)
+            .bind(cutoff)
+            .bind(batch)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}
+
+impl SqliteStore {
+    async fn comment_write_by_id(&self, id: Uuid) -> Result<Option<CommentWrite>, StoreError> {
+        let row: Option<WriteRow> = sqlx::query_as(&by_id_sql())
+            .bind(id.hyphenated())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(CommentWrite::try_from).transpose()
+    }
+}
