@@ -96,20 +96,23 @@ expect("list: tracking ids", page.posts.map((p) => p.tracking_id), [
   later.tracking_id,
   now.tracking_id,
 ]);
+// Two statuses, one parameter: openapi-fetch sends an array as a repeated parameter (a 400).
 const r5 = await client.GET("/social/posts", {
-  params: { query: { tracked_status: ["scheduled"], limit: 100 } },
+  params: { query: { tracked_status: "scheduled,posted", limit: 100 } },
 });
-const scheduled = answer("list (scheduled)", r5.response, 200, r5.data);
-expect("list (scheduled): statuses", [...new Set(scheduled.posts.map((p) => p.tracked_status))], [
-  "scheduled",
-]);
-if (!scheduled.posts.some((p) => p.tracking_id === later.tracking_id)) {
-  fail("list (scheduled): the scheduled post is not listed");
+const scheduled = answer("list (scheduled,posted)", r5.response, 200, r5.data);
+expect(
+  "list (scheduled,posted): statuses",
+  [...new Set(scheduled.posts.map((p) => p.tracked_status))].sort(),
+  ["posted", "scheduled"],
+);
+for (const id of [later.tracking_id, now.tracking_id]) {
+  if (!scheduled.posts.some((p) => p.tracking_id === id)) fail(`list: ${id} is not listed`);
 }
 const r6 = await client.GET("/social/posts", { params: { query: { limit: 0 } } });
 expect("list (limit=0): status", r6.response.status, 400);
 expect("list (limit=0): error", r6.error?.error, "validation_error");
-console.log(`list: ${scheduled.posts.length} scheduled`);
+console.log(`list: ${scheduled.posts.length} scheduled or posted`);
 
 // 5. Comment on the published post.
 // GUARD (issue 19 item 6): the comments routes are built on another branch. Once they are merged,
