@@ -78,9 +78,12 @@ pub struct PlatformResult {
     /// Ayrshare's status for this platform (`success`, `error`, ...).
     pub status: String,
     /// The platform's native post id, always a string.
+    #[schema(required = true)]
     pub post_id: Option<String>,
+    #[schema(required = true)]
     pub post_url: Option<String>,
     /// The error message with its Ayrshare code, or null.
+    #[schema(required = true)]
     pub message: Option<String>,
 }
 

@@ -27,9 +27,12 @@ pub fn router() -> OpenApiRouter<AppState> {
     params(
         ("after" = Option<String>, Query,
          description = "The `next_cursor` of the previous page, unchanged."),
-        ("type" = Option<Vec<String>>, Query, style = Form, explode = false,
-         description = "Only these types: one, or several separated by commas \
-                        (`post.posted,post.failed`)."),
+        // A string, not an array with `explode = false`: generated clients ignore `explode`
+        // and repeat the parameter, which is a 400 here (see `GET /social/posts`).
+        ("type" = Option<String>, Query,
+         pattern = "^post\\.(scheduled|posted|partial|failed|unknown|cancelled|deleted|overdue)(,post\\.(scheduled|posted|partial|failed|unknown|cancelled|deleted|overdue))*$",
+         description = "Only these types: one, or several separated by commas, each at most \
+                        once (`post.posted,post.failed`)."),
         ("workspace_id" = Option<uuid::Uuid>, Query,
          description = "Only this workspace of your organization."),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 100,

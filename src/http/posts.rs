@@ -8,7 +8,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{Authenticated, Json, Query};
 use super::openapi::schemas::ErrorBody;
-use crate::domain::{Platform, TrackedStatus};
+use crate::domain::Platform;
 use crate::publishing::PostList;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -31,9 +31,13 @@ pub fn router() -> OpenApiRouter<AppState> {
          description = "Records per page, 1 to 100 (default 20)."),
         ("cursor" = Option<String>, Query,
          description = "The `next_cursor` of the previous page, unchanged."),
-        ("tracked_status" = Option<Vec<TrackedStatus>>, Query, style = Form, explode = false,
-         description = "Only these statuses: one, or several separated by commas \
-                        (`posted,partial`)."),
+        // A string, not an array with `explode = false`: generated clients (openapi-python-client,
+        // openapi-fetch) ignore `explode` and repeat the parameter, which is a 400 here.
+        ("tracked_status" = Option<String>, Query,
+         pattern = "^(pending|scheduled|posted|partial|failed|unknown|cancelled|deleted)(,(pending|scheduled|posted|partial|failed|unknown|cancelled|deleted))*$",
+         description = "Only these statuses: one, or several separated by commas, each at most \
+                        once (`posted,partial`), of `pending`, `scheduled`, `posted`, \
+                        `partial`, `failed`, `unknown`, `cancelled`, `deleted`."),
         ("platform" = Option<Platform>, Query, description = "Only posts that name it."),
         ("workspace_id" = Option<uuid::Uuid>, Query,
          description = "Only this workspace of your organization."),

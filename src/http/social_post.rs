@@ -40,7 +40,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Validates the whole body, writes the tracking record (`pending`) before calling Ayrshare,
 /// calls Ayrshare's `POST /post` at most once, records the outcome, and answers Ayrshare's post
 /// id and per-platform results with the record's `tracking_id` and `tracked_status`. Any key
-/// besides the five documented ones is forwarded to Ayrshare as written. With an
+/// besides the six documented ones is forwarded to Ayrshare as written. With an
 /// `Idempotency-Key`, a retry replays the first answer and never publishes twice.
 #[utoipa::path(
     post,

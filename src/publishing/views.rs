@@ -16,10 +16,12 @@ use crate::store::{ApiKeyInfo, Organization, TrackingRecord, WorkspaceInfo};
 /// The merged answer of a create, and of a read by post id.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct PostView {
+    #[schema(required = true)]
     pub post_id: Option<String>,
     pub status: String,
     pub links: Vec<Link>,
     pub results: Vec<PlatformResult>,
+    #[schema(required = true)]
     pub error: Option<Value>,
     pub tracking_id: Uuid,
     pub tracked_status: TrackedStatus,
@@ -71,25 +73,31 @@ impl PostView {
 pub struct TrackingView {
     pub tracking_id: Uuid,
     pub workspace_id: Uuid,
+    #[schema(required = true)]
     pub post_id: Option<String>,
     pub tracked_status: TrackedStatus,
     pub post: String,
     pub platforms: Vec<String>,
     pub media_urls: Vec<String>,
+    #[schema(required = true)]
     pub schedule_date: Option<DateTime<Utc>>,
     pub links: Vec<Link>,
     pub results: Vec<PlatformResult>,
+    #[schema(required = true)]
     pub error: Option<Value>,
     /// The `Idempotency-Key` the record was created with, if any.
+    #[schema(required = true)]
     pub idempotency_key: Option<String>,
     /// Whether the scheduled post is paused (through `PATCH`).
     pub paused: bool,
     /// When the reconciler first found the scheduled post still unpublished well after its
     /// `schedule_date` (`docs/reconciler.md`); `null` otherwise.
+    #[schema(required = true)]
     pub overdue_at: Option<DateTime<Utc>>,
     /// The IANA time zone `schedule_date` was given in (`Europe/Berlin`), by the create or the
     /// latest reschedule; `null` when it was given without one. `schedule_date` itself is
     /// always UTC, as Ayrshare received it.
+    #[schema(required = true)]
     pub timezone: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -126,6 +134,7 @@ pub struct PostList {
     /// shorter than `limit` while `next_cursor` is set.
     pub posts: Vec<TrackingView>,
     /// Where the next page starts; null on the last page.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 
@@ -137,8 +146,10 @@ pub struct UpdateView {
     pub status: String,
     pub tracking_id: Uuid,
     pub tracked_status: TrackedStatus,
+    #[schema(required = true)]
     pub schedule_date: Option<DateTime<Utc>>,
     /// The IANA time zone the record keeps with `schedule_date` (see the track answer).
+    #[schema(required = true)]
     pub timezone: Option<String>,
 }
 
@@ -199,6 +210,7 @@ pub struct WhoamiView {
     /// One page of the workspaces (at most 100), primary first, then oldest first.
     pub workspaces: Vec<WorkspaceView>,
     /// Pass it back as `?workspaces_cursor=` for the next page of workspaces; null on the last.
+    #[schema(required = true)]
     pub workspaces_next_cursor: Option<String>,
 }
 
@@ -222,8 +234,10 @@ impl From<Organization> for OrganizationView {
 pub struct ApiKeyView {
     pub id: Uuid,
     pub prefix: String,
+    #[schema(required = true)]
     pub label: Option<String>,
     pub created_at: DateTime<Utc>,
+    #[schema(required = true)]
     pub last_used_at: Option<DateTime<Utc>>,
 }
 
