@@ -30,10 +30,10 @@ pub struct WebhookSettings {
     /// Whether this process delivers (`WEBHOOK_DELIVERY`, default true): a replica may leave
     /// delivery to the others.
     pub deliver: bool,
-    /// The most deliveries in flight in this process (`WEBHOOK_CONCURRENCY`, default 32).
+    /// The most deliveries in flight in this process (`WEBHOOK_CONCURRENCY`, default 64).
     pub concurrency: u32,
     /// The most deliveries in flight to one endpoint from this process
-    /// (`WEBHOOK_CONCURRENCY_PER_ENDPOINT`, default 4).
+    /// (`WEBHOOK_CONCURRENCY_PER_ENDPOINT`, default 16).
     pub concurrency_per_endpoint: u32,
     /// The wait after each failed attempt, before the next (`WEBHOOK_RETRY_SCHEDULE`, seconds
     /// separated by commas; default 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h): once they are
@@ -62,8 +62,8 @@ impl Default for WebhookSettings {
             allow_private_targets: false,
             allow_http: false,
             deliver: true,
-            concurrency: 32,
-            concurrency_per_endpoint: 4,
+            concurrency: 64,
+            concurrency_per_endpoint: 16,
             retry_schedule: DEFAULT_RETRY_SCHEDULE
                 .iter()
                 .map(|s| Duration::from_secs(*s))
@@ -97,8 +97,8 @@ impl WebhookSettings {
             allow_private_targets: vars.flag("WEBHOOK_ALLOW_PRIVATE_TARGETS", false)?,
             allow_http: vars.flag("WEBHOOK_ALLOW_HTTP", false)?,
             deliver: vars.flag("WEBHOOK_DELIVERY", true)?,
-            concurrency: vars.number("WEBHOOK_CONCURRENCY", 32, 1..=1024)? as u32,
-            concurrency_per_endpoint: vars.number("WEBHOOK_CONCURRENCY_PER_ENDPOINT", 4, 1..=64)?
+            concurrency: vars.number("WEBHOOK_CONCURRENCY", 64, 1..=1024)? as u32,
+            concurrency_per_endpoint: vars.number("WEBHOOK_CONCURRENCY_PER_ENDPOINT", 16, 1..=256)?
                 as u32,
             retry_schedule: match vars.get("WEBHOOK_RETRY_SCHEDULE") {
                 None => defaults.retry_schedule,
@@ -215,7 +215,7 @@ mod tests {
             ("WEBHOOK_RETRY_SCHEDULE", "5,x"),
             ("WEBHOOK_RETRY_SCHEDULE", "86401"),
             ("WEBHOOK_LEASE_SECONDS", "15"),
-            ("WEBHOOK_CONCURRENCY_PER_ENDPOINT", "65"),
+            ("WEBHOOK_CONCURRENCY_PER_ENDPOINT", "257"),
         ] {
             let error = read(&[(name, value)]).unwrap_err();
             assert!(error.to_string().contains(name), "{name}={value}: {error}");
