@@ -16,6 +16,7 @@ pub mod http;
 pub mod net;
 pub mod publishing;
 pub mod secrets;
+pub mod secrets_upkeep;
 pub mod store;
 pub mod telemetry;
 

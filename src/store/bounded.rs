@@ -22,6 +22,7 @@ use crate::store::{
 };
 use crate::store::{EndpointStore, NewStoredEndpoint, StoredAttempt, StoredEndpoint};
 use crate::store::{EventSize, StoredEvent};
+use crate::store::{SecretColumn, StoredSecretStore};
 use serde_json::Value;
 use std::future::Future;
 use std::pin::Pin;
@@ -419,4 +420,10 @@ bounded!(EndpointStore {
     async fn queue_test_delivery(&self, organization_id: Uuid, id: Uuid, event_id: &str, payload: &Value, now: DateTime<Utc>) -> Result<bool, StoreError>;
     async fn redeliver(&self, organization_id: Uuid, id: Uuid, what: &Redelivery, limit: i64, now: DateTime<Utc>) -> Result<u64, StoreError>;
     async fn list_attempts(&self, endpoint_id: Uuid, before: Option<i64>, limit: i64) -> Result<Vec<StoredAttempt>, StoreError>;
+});
+
+bounded!(StoredSecretStore {
+    async fn stored_secrets(&self, column: SecretColumn, after: Option<Uuid>, limit: i64) -> Result<Vec<(Uuid, String)>, StoreError>;
+    async fn replace_stored_secret(&self, column: SecretColumn, id: Uuid, old: &str, new: &str) -> Result<bool, StoreError>;
+    async fn any_sealed_secret(&self, column: SecretColumn) -> Result<bool, StoreError>;
 });

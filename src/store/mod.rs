@@ -11,6 +11,7 @@ mod postgres;
 mod posts;
 mod rows;
 mod sqlite;
+mod stored_secrets;
 
 use std::sync::Arc;
 
@@ -33,7 +34,9 @@ pub use posts::{
     DueQuery, DueRecord, Inserted, NewTracking, PostStore, RecordSize, StoredAnswerJson,
     TrackingRecord,
 };
+pub use rows::profile_key_aad;
 pub use sqlite::SqliteStore;
+pub use stored_secrets::{SecretColumn, StoredSecretStore};
 
 pub use crate::secrets::Secrets;
 
@@ -50,6 +53,10 @@ pub enum StoreError {
     Conflict(String),
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// A stored secret could not be sealed or opened (no `SECRETS_KEY`, another key, a damaged
+    /// envelope); the message names the row, never the secret.
+    #[error("{0}")]
+    Secret(String),
     #[error("unsupported DATABASE_URL: expected postgres://, postgresql:// or sqlite://")]
     UnsupportedUrl,
     /// The database could not be reached for a write that shared its batch with others: each
@@ -64,7 +71,15 @@ pub enum StoreError {
 /// transaction at most.
 #[async_trait]
 pub trait Store:
-    PostStore + AccountStore + EventStore + EndpointStore + DeliveryStore + Send + Sync + 'static
+    PostStore
+    + AccountStore
+    + EventStore
+    + EndpointStore
+    + DeliveryStore
+    + StoredSecretStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<(), StoreError>;
