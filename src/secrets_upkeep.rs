@@ -67,6 +67,7 @@ pub async fn at_startup(
     })
     .await?;
     if report.sealed > 0 {
+        store.scrub_replaced_secrets().await?;
         tracing::info!(sealed = report.sealed, "plain-text profile keys encrypted");
     }
     Ok(report)
@@ -81,6 +82,9 @@ pub async fn rotate(store: &DynStore, keyring: &Keyring) -> Result<UpkeepReport,
         total.sealed += report.sealed;
         total.unchanged += report.unchanged;
         total.failed.extend(report.failed);
+    }
+    if total.sealed > 0 {
+        store.scrub_replaced_secrets().await?;
     }
     Ok(total)
 }

@@ -426,4 +426,5 @@ bounded!(StoredSecretStore {
     async fn stored_secrets(&self, column: SecretColumn, after: Option<Uuid>, limit: i64) -> Result<Vec<(Uuid, String)>, StoreError>;
     async fn replace_stored_secret(&self, column: SecretColumn, id: Uuid, old: &str, new: &str) -> Result<bool, StoreError>;
     async fn any_sealed_secret(&self, column: SecretColumn) -> Result<bool, StoreError>;
+    async fn scrub_replaced_secrets(&self) -> Result<(), StoreError>;
 });

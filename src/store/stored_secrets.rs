@@ -114,4 +114,9 @@ pub trait StoredSecretStore: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// Whether any value of `column` is sealed.
     async fn any_sealed_secret(&self, column: SecretColumn) -> Result<bool, StoreError>;
+    /// After values were replaced: drops what the database still keeps of the old ones where
+    /// it can. SQLite copies the write-ahead log into the file (whose overwritten cells
+    /// `secure_delete` zeroes) and empties it; Postgres keeps old row versions until `VACUUM`
+    /// reuses their space (see docs/secrets.md), so nothing is done there.
+    async fn scrub_replaced_secrets(&self) -> Result<(), StoreError>;
 }

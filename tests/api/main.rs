@@ -34,6 +34,7 @@ mod read_post;
 mod reconcile;
 mod reconcile_bounds;
 mod retry_post;
+mod secrets_at_rest;
 mod shipped_mock;
 // Shared with tests/secrets.rs, which uses parts this binary does not.
 #[allow(dead_code)]

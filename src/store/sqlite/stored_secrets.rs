@@ -40,4 +40,11 @@ impl StoredSecretStore for SqliteStore {
             .fetch_one(&self.pool)
             .await?)
     }
+
+    async fn scrub_replaced_secrets(&self) -> Result<(), StoreError> {
+        sqlx::query("pragma wal_checkpoint(truncate)")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
 }
