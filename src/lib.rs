@@ -19,5 +19,6 @@ pub mod secrets;
 pub mod secrets_upkeep;
 pub mod store;
 pub mod telemetry;
+pub mod workspaces;
 
 pub use mock_ayrshare;

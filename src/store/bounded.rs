@@ -326,6 +326,7 @@ bounded!(AccountStore {
     async fn count_organizations(&self) -> Result<i64, StoreError>;
     async fn list_workspaces(&self, organization_id: Uuid) -> Result<Vec<WorkspaceInfo>, StoreError>;
     async fn list_workspace_page(&self, organization_id: Uuid, after: Option<WorkspacePosition>, limit: i64) -> Result<Vec<WorkspaceInfo>, StoreError>;
+    async fn find_workspace_info(&self, organization_id: Uuid, id: Uuid) -> Result<Option<WorkspaceInfo>, StoreError>;
     async fn create_workspace(&self, organization_id: Uuid, name: &str, ayrshare_profile_key: Option<&str>) -> Result<Workspace, StoreError>;
     async fn insert_api_key(&self, organization_id: Uuid, hash: &KeyHash, prefix: &str, label: Option<&str>) -> Result<ApiKeyInfo, StoreError>;
     async fn list_api_keys(&self, organization_id: Uuid) -> Result<Vec<ApiKeyInfo>, StoreError>;

@@ -46,3 +46,4 @@ mod webhook_delivery;
 mod webhook_endpoints;
 mod webhooks;
 mod whoami;
+mod workspaces;

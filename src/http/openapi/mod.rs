@@ -35,6 +35,7 @@ pub const BEARER: &str = "api_key";
         (name = "events", description = "What happened to your posts, as a feed"),
         (name = "endpoints", description = "Webhook endpoints: where your events are sent, signed"),
         (name = "account", description = "Who is calling"),
+        (name = "workspaces", description = "Your organization's workspaces"),
         (name = "webhooks", description = "Ayrshare's signed deliveries"),
         (name = "operations", description = "Health, readiness, metrics and this document"),
     ),

@@ -134,6 +134,21 @@ impl AccountStore for SqliteStore {
             .await?)
     }
 
+    async fn find_workspace_info(
+        &self,
+        organization_id: Uuid,
+        id: Uuid,
+    ) -> Result<Option<WorkspaceInfo>, StoreError> {
+        let row: Option<WorkspaceInfoRow> = sqlx::query_as(&format!(
+            "select {WORKSPACE_INFO_COLUMNS} from workspaces where organization_id = $1 and id = $2"
+        ))
+        .bind(organization_id.hyphenated())
+        .bind(id.hyphenated())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(WorkspaceInfo::from))
+    }
+
     async fn create_workspace(
         &self,
         organization_id: Uuid,
