@@ -78,7 +78,10 @@ pub async fn at_startup(
 pub async fn rotate(store: &DynStore, keyring: &Keyring) -> Result<UpkeepReport, UpkeepError> {
     let mut total = UpkeepReport::default();
     for column in SecretColumn::ALL {
-        let report = walk(store, keyring, column, |stored| keyring.needs_rotation(stored)).await?;
+        let report = walk(store, keyring, column, |stored| {
+            keyring.needs_rotation(stored)
+        })
+        .await?;
         total.sealed += report.sealed;
         total.unchanged += report.unchanged;
         total.failed.extend(report.failed);
@@ -115,7 +118,9 @@ async fn walk(
                 match keyring.decrypt(&stored, &aad) {
                     Ok(plain) => plain,
                     Err(e) => {
-                        report.failed.push(format!("{} row {id}: {e}", column.name()));
+                        report
+                            .failed
+                            .push(format!("{} row {id}: {e}", column.name()));
                         continue;
                     }
                 }

@@ -260,17 +260,16 @@ impl<Id: Column<Uuid>> WorkspaceRow<Id> {
     /// sealed by the startup step, see `crate::secrets_upkeep`) is read as it is.
     pub fn open(self, secrets: &crate::secrets::Secrets) -> Result<Workspace, StoreError> {
         let id = self.id.into_domain();
-        let ayrshare_profile_key = match self.ayrshare_profile_key {
-            None => None,
-            Some(stored) if !crate::secrets::is_envelope(&stored) => {
-                Some(SecretString::from(stored))
-            }
-            Some(sealed) => Some(
-                secrets
-                    .open(&sealed, &profile_key_aad(id))
-                    .map_err(|e| StoreError::Secret(format!("workspace {id}'s profile key: {e}")))?,
-            ),
-        };
+        let ayrshare_profile_key =
+            match self.ayrshare_profile_key {
+                None => None,
+                Some(stored) if !crate::secrets::is_envelope(&stored) => {
+                    Some(SecretString::from(stored))
+                }
+                Some(sealed) => Some(secrets.open(&sealed, &profile_key_aad(id)).map_err(|e| {
+                    StoreError::Secret(format!("workspace {id}'s profile key: {e}"))
+                })?),
+            };
         Ok(Workspace {
             id,
             organization_id: self.organization_id.into_domain(),

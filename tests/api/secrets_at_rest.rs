@@ -26,11 +26,19 @@ async fn execute(app: &TestApp, sql: &str) -> u64 {
     match &app.database {
         Database::Sqlite { url, .. } => {
             let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
-            sqlx::query(sql).execute(&mut conn).await.unwrap().rows_affected()
+            sqlx::query(sql)
+                .execute(&mut conn)
+                .await
+                .unwrap()
+                .rows_affected()
         }
         Database::Postgres { url, .. } => {
             let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
-            sqlx::query(sql).execute(&mut conn).await.unwrap().rows_affected()
+            sqlx::query(sql)
+                .execute(&mut conn)
+                .await
+                .unwrap()
+                .rows_affected()
         }
     }
 }

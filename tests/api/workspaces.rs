@@ -16,7 +16,11 @@ async fn create(app: &TestApp, key: &str, body: Value) -> reqwest::Response {
 }
 
 async fn workspace_count(app: &TestApp) -> usize {
-    app.store.list_workspaces(app.organization_id).await.unwrap().len()
+    app.store
+        .list_workspaces(app.organization_id)
+        .await
+        .unwrap()
+        .len()
 }
 
 backend_tests! {

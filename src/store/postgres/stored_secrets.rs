@@ -11,12 +11,11 @@ impl StoredSecretStore for PostgresStore {
         after: Option<Uuid>,
         limit: i64,
     ) -> Result<Vec<(Uuid, String)>, StoreError> {
-        let rows: Vec<(Uuid, String)> = sqlx::query_as(&column.page_sql("::uuid"))
+        Ok(sqlx::query_as(&column.page_sql("::uuid"))
             .bind(after)
             .bind(limit)
             .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.into_iter().map(|(id, value)| (id, value)).collect())
+            .await?)
     }
 
     async fn replace_stored_secret(

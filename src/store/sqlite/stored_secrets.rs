@@ -16,7 +16,10 @@ impl StoredSecretStore for SqliteStore {
             .bind(limit)
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows.into_iter().map(|(id, value)| (id.into_uuid(), value)).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(id, value)| (id.into_uuid(), value))
+            .collect())
     }
 
     async fn replace_stored_secret(
