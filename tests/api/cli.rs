@@ -28,6 +28,8 @@ fn command_at(cwd: &Path, home: &Path, database_url: Option<&str>) -> Command {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HOME", home)
         .env("XDG_DATA_HOME", home.join("data"))
+        // Profile keys are stored encrypted: the commands that store one need the key.
+        .env("SECRETS_KEY", crate::support::TEST_SECRETS_KEY)
         .current_dir(cwd)
         .kill_on_drop(true);
     if let Some(url) = database_url {
@@ -276,7 +278,11 @@ async fn a_profile_key_is_read_from_standard_input_or_a_file(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let url = database.url();
     last_line_of_success(&run(dir.path(), Some(url), "keys create --organization acme").await);
-    let store = mosaic_social::store::connect(url, Default::default(), Default::default())
+    let secrets = mosaic_social::secrets::Secrets::new(Some(
+        mosaic_social::secrets::Keyring::from_base64(crate::support::TEST_SECRETS_KEY, None)
+            .unwrap(),
+    ));
+    let store = mosaic_social::store::connect(url, Default::default(), secrets)
         .await
         .unwrap();
     let organization = store.find_organization("acme").await.unwrap().unwrap().id;
