@@ -926,3 +926,59 @@ async fn migrate_creates_a_missing_postgres_database_and_serve_says_to_run_it() 
     .await;
     assert!(last_line_of_success(&key).starts_with("mk_"));
 }
+
+/// `secrets rotate`: re-seals under the new key (the old one as previous), a second run finds
+/// nothing to do, and without SECRETS_KEY it says what to set.
+async fn secrets_rotate_reseals_under_the_new_key(backend: Backend) {
+    let Some(database) = Database::create(backend).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let url = database.url();
+    last_line_of_success(&run(dir.path(), Some(url), "keys create --organization acme").await);
+    last_line_of_success(
+        &run(
+            dir.path(),
+            Some(url),
+            "workspaces create --organization acme --name b --ayrshare-profile-key PK-CLI-ROT",
+        )
+        .await,
+    );
+    const NEW: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+    let rotate = async || {
+        command(dir.path(), Some(url))
+            .args(["secrets", "rotate"])
+            .env("SECRETS_KEY", NEW)
+            .env("SECRETS_KEY_PREVIOUS", crate::support::TEST_SECRETS_KEY)
+            .output()
+            .await
+            .unwrap()
+    };
+    let first = last_line_of_success(&rotate().await);
+    assert!(
+        first.starts_with("re-encrypted 1 stored secrets under key "),
+        "{first}"
+    );
+    let second = last_line_of_success(&rotate().await);
+    assert!(
+        second.starts_with("re-encrypted 0 stored secrets"),
+        "{second}"
+    );
+    let keyless = command(dir.path(), Some(url))
+        .args(["secrets", "rotate"])
+        .env("SECRETS_KEY", "")
+        .output()
+        .await
+        .unwrap();
+    assert_fails_with_one_line(&keyless, &["SECRETS_KEY is not set"]);
+}
+
+#[tokio::test]
+async fn secrets_rotate_reseals_under_the_new_key_on_sqlite() {
+    secrets_rotate_reseals_under_the_new_key(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn secrets_rotate_reseals_under_the_new_key_on_postgres() {
+    secrets_rotate_reseals_under_the_new_key(Backend::Postgres).await;
+}
