@@ -422,6 +422,11 @@ pub async fn open_store(config: &Config) -> Result<DynStore, BuildError> {
         .migrate()
         .await
         .map_err(|e| BuildError(format!("DATABASE_URL: {e}")))?;
+    // After the SQL migrations: sealing the plain profile keys needs the key, which SQL has not.
+    let keyring = store.secrets().keyring().cloned();
+    crate::secrets_upkeep::at_startup(&store, keyring.as_ref())
+        .await
+        .map_err(|e| BuildError(e.to_string()))?;
     Ok(store)
 }
 

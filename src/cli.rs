@@ -57,6 +57,9 @@ enum Command {
     /// Create, list and delete an organization's webhook endpoints (where its events are sent).
     #[command(subcommand)]
     Endpoints(EndpointsCommand),
+    /// Keep the stored secrets (profile keys, endpoint secrets) encrypted under SECRETS_KEY.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
     /// Register this service's webhook at Ayrshare, or receive this service's own webhooks
     /// locally.
     #[command(subcommand)]
@@ -208,6 +211,14 @@ enum EndpointsCommand {
         #[arg(value_name = "ENDPOINT_ID")]
         id: String,
     },
+}
+
+#[derive(Subcommand)]
+enum SecretsCommand {
+    /// Re-encrypt every stored secret (Ayrshare profile keys, webhook endpoint secrets) under
+    /// SECRETS_KEY, reading the old ones with SECRETS_KEY_PREVIOUS; prints what it did. Safe to
+    /// run while servers are up and to run again; see docs/secrets.md.
+    Rotate,
 }
 
 #[derive(Subcommand)]
@@ -464,6 +475,11 @@ async fn execute(command: Command, options: Options) -> Result<(), Failure> {
             let store = open_store(&config).await?;
             run_endpoints(store, config.events.clone(), command).await
         }
+        Command::Secrets(SecretsCommand::Rotate) => {
+            telemetry::init(COMMAND_LOG_FILTER).map_err(Failure)?;
+            say_database(false);
+            rotate_secrets(&config).await
+        }
         Command::Webhooks(WebhooksCommand::Register {
             organization,
             workspace,
@@ -479,6 +495,39 @@ async fn execute(command: Command, options: Options) -> Result<(), Failure> {
             unreachable!("handled above")
         }
     }
+}
+
+/// `secrets rotate`: needs `SECRETS_KEY` (the new key) and, for the values still under the old
+/// one, `SECRETS_KEY_PREVIOUS`. Fails (non-zero) when a value could not be opened.
+async fn rotate_secrets(config: &Config) -> Result<(), Failure> {
+    let Some(keyring) = config.secrets_key.clone() else {
+        return Err(Failure(
+            "SECRETS_KEY is not set: set it to the new key, and SECRETS_KEY_PREVIOUS to the old \
+             one (see docs/secrets.md)"
+                .into(),
+        ));
+    };
+    let store = open_store(config).await?;
+    let report = crate::secrets_upkeep::rotate(&store, &keyring).await?;
+    for failure in &report.failed {
+        eprintln!("not re-encrypted: {failure}");
+    }
+    if !report.failed.is_empty() {
+        return Err(Failure(format!(
+            "{} stored secrets could not be opened with SECRETS_KEY or SECRETS_KEY_PREVIOUS; \
+             the other {} are under key {}",
+            report.failed.len(),
+            report.sealed + report.unchanged,
+            keyring.current.id()
+        )));
+    }
+    println!(
+        "re-encrypted {} stored secrets under key {} ({} already were)",
+        report.sealed,
+        keyring.current.id(),
+        report.unchanged
+    );
+    Ok(())
 }
 
 /// `webhooks listen`: needs no database; prints where it listens, then a line per delivery.

@@ -17,7 +17,9 @@ pub mod http;
 pub mod net;
 pub mod publishing;
 pub mod secrets;
+pub mod secrets_upkeep;
 pub mod store;
 pub mod telemetry;
+pub mod workspaces;
 
 pub use mock_ayrshare;

@@ -97,6 +97,57 @@ impl WhoamiRequest {
     }
 }
 
+/// The default and the most workspaces one page of `GET /workspaces` lists.
+pub const WORKSPACES_DEFAULT_LIMIT: u32 = 20;
+
+/// A checked `GET /workspaces` query: `after` (the previous page's `next_cursor`) and `limit`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorkspacePageQuery {
+    pub after: Option<WorkspacePosition>,
+    pub limit: u32,
+}
+
+impl WorkspacePageQuery {
+    /// Parses the query's pairs; an unknown or repeated name, a bad cursor or a limit outside
+    /// 1 to [`WORKSPACES_PER_PAGE`] is a problem.
+    pub fn parse(pairs: &[(String, String)]) -> Result<WorkspacePageQuery, ValidationErrors> {
+        let mut errors = Problems::default();
+        let mut seen = HashSet::new();
+        let mut query = WorkspacePageQuery {
+            after: None,
+            limit: WORKSPACES_DEFAULT_LIMIT,
+        };
+        for (name, value) in pairs {
+            if !seen.insert(name.as_str()) {
+                errors.push(FieldError::new(name.clone(), "is given more than once"));
+                continue;
+            }
+            match name.as_str() {
+                "after" => match WorkspacePosition::decode(value) {
+                    Some(position) => query.after = Some(position),
+                    None => errors.push(FieldError::new(
+                        "after",
+                        "is not a cursor this service issued: pass next_cursor back unchanged",
+                    )),
+                },
+                "limit" => match value.parse::<u32>() {
+                    Ok(limit) if (1..=WORKSPACES_PER_PAGE).contains(&limit) => query.limit = limit,
+                    _ => errors.push(FieldError::new(
+                        "limit",
+                        format!("must be a whole number from 1 to {WORKSPACES_PER_PAGE}"),
+                    )),
+                },
+                _ => errors.push(FieldError::new(
+                    name.clone(),
+                    "is not a parameter of this list (known: after, limit)",
+                )),
+            }
+        }
+        errors.finish()?;
+        Ok(query)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

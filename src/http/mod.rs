@@ -19,6 +19,7 @@ mod social_post;
 mod webhook_endpoints;
 mod webhooks;
 mod whoami;
+mod workspaces;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -87,6 +88,7 @@ pub fn api_routes(metrics_on_main: bool) -> (Router<AppState>, utoipa::openapi::
         .merge(whoami::router())
         .merge(webhooks::router())
         .merge(webhook_endpoints::router())
+        .merge(workspaces::router())
         .merge(docs_page::router());
     if metrics_on_main {
         routes = routes.merge(metrics::router());

@@ -104,6 +104,12 @@ pub trait AccountStore: Send + Sync {
         after: Option<WorkspacePosition>,
         limit: i64,
     ) -> Result<Vec<WorkspaceInfo>, StoreError>;
+    /// The organization's workspace with this id, as listed; another organization's is `None`.
+    async fn find_workspace_info(
+        &self,
+        organization_id: Uuid,
+        id: Uuid,
+    ) -> Result<Option<WorkspaceInfo>, StoreError>;
     async fn create_workspace(
         &self,
         organization_id: Uuid,

@@ -28,6 +28,7 @@ use crate::store::{
 };
 use crate::store::{EndpointStore, NewStoredEndpoint, StoredAttempt, StoredEndpoint};
 use crate::store::{EventSize, FeedEvent};
+use crate::store::{SecretColumn, StoredSecretStore};
 use serde_json::Value;
 use std::future::Future;
 use std::pin::Pin;
@@ -331,6 +332,7 @@ bounded!(AccountStore {
     async fn count_organizations(&self) -> Result<i64, StoreError>;
     async fn list_workspaces(&self, organization_id: Uuid) -> Result<Vec<WorkspaceInfo>, StoreError>;
     async fn list_workspace_page(&self, organization_id: Uuid, after: Option<WorkspacePosition>, limit: i64) -> Result<Vec<WorkspaceInfo>, StoreError>;
+    async fn find_workspace_info(&self, organization_id: Uuid, id: Uuid) -> Result<Option<WorkspaceInfo>, StoreError>;
     async fn create_workspace(&self, organization_id: Uuid, name: &str, ayrshare_profile_key: Option<&str>) -> Result<Workspace, StoreError>;
     async fn insert_api_key(&self, organization_id: Uuid, hash: &KeyHash, prefix: &str, label: Option<&str>) -> Result<ApiKeyInfo, StoreError>;
     async fn list_api_keys(&self, organization_id: Uuid) -> Result<Vec<ApiKeyInfo>, StoreError>;
@@ -442,4 +444,11 @@ bounded!(CommentStore {
     async fn find_comment_claim(&self, organization_id: Uuid, key: &str) -> Result<Option<CommentWrite>, StoreError>;
     async fn list_comment_writes(&self, organization_id: Uuid, tracking_id: Uuid, limit: i64) -> Result<Vec<CommentWrite>, StoreError>;
     async fn release_comment_claims(&self, cutoff: DateTime<Utc>, batch: i64) -> Result<u64, StoreError>;
+});
+
+bounded!(StoredSecretStore {
+    async fn stored_secrets(&self, column: SecretColumn, after: Option<Uuid>, limit: i64) -> Result<Vec<(Uuid, String)>, StoreError>;
+    async fn replace_stored_secret(&self, column: SecretColumn, id: Uuid, old: &str, new: &str) -> Result<bool, StoreError>;
+    async fn any_sealed_secret(&self, column: SecretColumn) -> Result<bool, StoreError>;
+    async fn scrub_replaced_secrets(&self) -> Result<(), StoreError>;
 });

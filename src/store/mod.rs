@@ -13,6 +13,7 @@ mod postgres;
 mod posts;
 mod rows;
 mod sqlite;
+mod stored_secrets;
 
 use std::sync::Arc;
 
@@ -40,7 +41,9 @@ pub use posts::{
     DueQuery, DueRecord, Inserted, NewTracking, PostStore, RecordSize, StoredAnswerJson,
     TrackingRecord,
 };
+pub use rows::profile_key_aad;
 pub use sqlite::SqliteStore;
+pub use stored_secrets::{SecretColumn, StoredSecretStore};
 
 pub use crate::secrets::Secrets;
 
@@ -57,6 +60,10 @@ pub enum StoreError {
     Conflict(String),
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// A stored secret could not be sealed or opened (no `SECRETS_KEY`, another key, a damaged
+    /// envelope); the message names the row, never the secret.
+    #[error("{0}")]
+    Secret(String),
     #[error("unsupported DATABASE_URL: expected postgres://, postgresql:// or sqlite://")]
     UnsupportedUrl,
     /// The database could not be reached for a write that shared its batch with others: each
@@ -79,6 +86,7 @@ pub trait Store:
     + DeliveryStore
     + ConnectionStore
     + CommentStore
+    + StoredSecretStore
     + Send
     + Sync
     + 'static

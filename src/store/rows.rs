@@ -254,16 +254,36 @@ pub struct WorkspaceRow<Id> {
     ayrshare_profile_key: Option<String>,
 }
 
-impl<Id: Column<Uuid>> From<WorkspaceRow<Id>> for Workspace {
-    fn from(row: WorkspaceRow<Id>) -> Self {
-        Workspace {
-            id: row.id.into_domain(),
-            organization_id: row.organization_id.into_domain(),
-            name: row.name,
-            is_primary: row.is_primary,
-            ayrshare_profile_key: row.ayrshare_profile_key.map(SecretString::from),
-        }
+impl<Id: Column<Uuid>> WorkspaceRow<Id> {
+    /// The workspace, its profile key opened with `secrets` (associated data
+    /// [`profile_key_aad`]). A key still in plain text (written before encryption, and not yet
+    /// sealed by the startup step, see `crate::secrets_upkeep`) is read as it is.
+    pub fn open(self, secrets: &crate::secrets::Secrets) -> Result<Workspace, StoreError> {
+        let id = self.id.into_domain();
+        let ayrshare_profile_key =
+            match self.ayrshare_profile_key {
+                None => None,
+                Some(stored) if !crate::secrets::is_envelope(&stored) => {
+                    Some(SecretString::from(stored))
+                }
+                Some(sealed) => Some(secrets.open(&sealed, &profile_key_aad(id)).map_err(|e| {
+                    StoreError::Secret(format!("workspace {id}'s profile key: {e}"))
+                })?),
+            };
+        Ok(Workspace {
+            id,
+            organization_id: self.organization_id.into_domain(),
+            name: self.name,
+            is_primary: self.is_primary,
+            ayrshare_profile_key,
+        })
     }
+}
+
+/// The associated data a workspace's profile key is sealed with: bound to its row, so that an
+/// envelope copied to another workspace does not open.
+pub fn profile_key_aad(workspace_id: Uuid) -> Vec<u8> {
+    format!("workspaces.profile_key:{}", workspace_id.hyphenated()).into_bytes()
 }
 
 #[derive(sqlx::FromRow)]

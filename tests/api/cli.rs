@@ -28,6 +28,8 @@ fn command_at(cwd: &Path, home: &Path, database_url: Option<&str>) -> Command {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HOME", home)
         .env("XDG_DATA_HOME", home.join("data"))
+        // Profile keys are stored encrypted: the commands that store one need the key.
+        .env("SECRETS_KEY", crate::support::TEST_SECRETS_KEY)
         .current_dir(cwd)
         .kill_on_drop(true);
     if let Some(url) = database_url {
@@ -276,7 +278,11 @@ async fn a_profile_key_is_read_from_standard_input_or_a_file(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let url = database.url();
     last_line_of_success(&run(dir.path(), Some(url), "keys create --organization acme").await);
-    let store = mosaic_social::store::connect(url, Default::default(), Default::default())
+    let secrets = mosaic_social::secrets::Secrets::new(Some(
+        mosaic_social::secrets::Keyring::from_base64(crate::support::TEST_SECRETS_KEY, None)
+            .unwrap(),
+    ));
+    let store = mosaic_social::store::connect(url, Default::default(), secrets)
         .await
         .unwrap();
     let organization = store.find_organization("acme").await.unwrap().unwrap().id;
@@ -919,4 +925,60 @@ async fn migrate_creates_a_missing_postgres_database_and_serve_says_to_run_it() 
     )
     .await;
     assert!(last_line_of_success(&key).starts_with("mk_"));
+}
+
+/// `secrets rotate`: re-seals under the new key (the old one as previous), a second run finds
+/// nothing to do, and without SECRETS_KEY it says what to set.
+async fn secrets_rotate_reseals_under_the_new_key(backend: Backend) {
+    let Some(database) = Database::create(backend).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let url = database.url();
+    last_line_of_success(&run(dir.path(), Some(url), "keys create --organization acme").await);
+    last_line_of_success(
+        &run(
+            dir.path(),
+            Some(url),
+            "workspaces create --organization acme --name b --ayrshare-profile-key PK-CLI-ROT",
+        )
+        .await,
+    );
+    const NEW: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+    let rotate = async || {
+        command(dir.path(), Some(url))
+            .args(["secrets", "rotate"])
+            .env("SECRETS_KEY", NEW)
+            .env("SECRETS_KEY_PREVIOUS", crate::support::TEST_SECRETS_KEY)
+            .output()
+            .await
+            .unwrap()
+    };
+    let first = last_line_of_success(&rotate().await);
+    assert!(
+        first.starts_with("re-encrypted 1 stored secrets under key "),
+        "{first}"
+    );
+    let second = last_line_of_success(&rotate().await);
+    assert!(
+        second.starts_with("re-encrypted 0 stored secrets"),
+        "{second}"
+    );
+    let keyless = command(dir.path(), Some(url))
+        .args(["secrets", "rotate"])
+        .env("SECRETS_KEY", "")
+        .output()
+        .await
+        .unwrap();
+    assert_fails_with_one_line(&keyless, &["SECRETS_KEY is not set"]);
+}
+
+#[tokio::test]
+async fn secrets_rotate_reseals_under_the_new_key_on_sqlite() {
+    secrets_rotate_reseals_under_the_new_key(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn secrets_rotate_reseals_under_the_new_key_on_postgres() {
+    secrets_rotate_reseals_under_the_new_key(Backend::Postgres).await;
 }

@@ -35,6 +35,7 @@ mod read_post;
 mod reconcile;
 mod reconcile_bounds;
 mod retry_post;
+mod secrets_at_rest;
 mod shipped_mock;
 mod social_connections;
 // Shared with tests/secrets.rs, which uses parts this binary does not.
@@ -47,3 +48,4 @@ mod webhook_delivery;
 mod webhook_endpoints;
 mod webhooks;
 mod whoami;
+mod workspaces;

@@ -452,7 +452,7 @@ backend_tests! {
         assert_eq!(read["event_types"], Value::Null);
     }
 
-    async fn without_a_secrets_key_an_endpoint_cannot_be_stored(app) {
+    async fn without_a_secrets_key_an_endpoint_cannot_be_stored(app) [with(&[("SECRETS_KEY", "")])] {
         let response = post(app, "/webhooks/endpoints", &app.api_key)
             .json(&json!({"url": "https://hooks.example.com/"})).send().await.unwrap();
         let body = expect_error(response, 503, "not_configured").await;

@@ -37,6 +37,7 @@ pub const BEARER: &str = "api_key";
         (name = "endpoints", description = "Webhook endpoints: where your events are sent, signed"),
         (name = "connections", description = "Social accounts linked to a workspace"),
         (name = "account", description = "Who is calling"),
+        (name = "workspaces", description = "Your organization's workspaces"),
         (name = "webhooks", description = "Ayrshare's signed deliveries"),
         (name = "operations", description = "Health, readiness, metrics and this document"),
     ),

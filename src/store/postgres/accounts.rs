@@ -30,7 +30,7 @@ impl AccountStore for PostgresStore {
         .bind(workspace_id)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(Workspace::from))
+        row.map(|row| row.open(&self.secrets)).transpose()
     }
 
     async fn ensure_organization(&self, name: &str) -> Result<Organization, StoreError> {
@@ -134,26 +134,47 @@ impl AccountStore for PostgresStore {
             .await?)
     }
 
+    async fn find_workspace_info(
+        &self,
+        organization_id: Uuid,
+        id: Uuid,
+    ) -> Result<Option<WorkspaceInfo>, StoreError> {
+        let row: Option<WorkspaceInfoRow> = sqlx::query_as(&format!(
+            "select {WORKSPACE_INFO_COLUMNS} from workspaces where organization_id = $1 and id = $2"
+        ))
+        .bind(organization_id)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(WorkspaceInfo::from))
+    }
+
     async fn create_workspace(
         &self,
         organization_id: Uuid,
         name: &str,
         ayrshare_profile_key: Option<&str>,
     ) -> Result<Workspace, StoreError> {
+        let id = Uuid::new_v4();
+        // Sealed here, bound to the row: the key never reaches the table in clear.
+        let sealed = ayrshare_profile_key
+            .map(|key| self.secrets.seal(key, &crate::store::profile_key_aad(id)))
+            .transpose()
+            .map_err(|e| StoreError::Secret(format!("the workspace's profile key: {e}")))?;
         let row: Option<WorkspaceRow> = sqlx::query_as(&format!(
             "insert into workspaces (id, organization_id, name, is_primary, ayrshare_profile_key, created_at) \
              values ($1, $2, $3, false, $4, $5) \
              on conflict (organization_id, name) do nothing returning {WORKSPACE_COLUMNS}"
         ))
-        .bind(Uuid::new_v4())
+        .bind(id)
         .bind(organization_id)
         .bind(name)
-        .bind(ayrshare_profile_key)
+        .bind(sealed)
         .bind(crate::store::now())
         .fetch_optional(&self.pool)
         .await?;
-        row.map(Workspace::from)
-            .ok_or_else(|| StoreError::Conflict(format!("a workspace named {name} already exists")))
+        row.ok_or_else(|| StoreError::Conflict(format!("a workspace named {name} already exists")))?
+            .open(&self.secrets)
     }
 
     async fn insert_api_key(

@@ -7,6 +7,7 @@ mod deliveries;
 mod endpoints;
 mod events;
 mod posts;
+mod stored_secrets;
 
 use crate::store::AccountStore;
 use crate::store::PostStore;

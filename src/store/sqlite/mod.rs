@@ -10,6 +10,7 @@ mod deliveries;
 mod endpoints;
 mod events;
 mod posts;
+mod stored_secrets;
 
 use crate::store::AccountStore;
 use crate::store::PostStore;
@@ -175,7 +176,10 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             // A file locked by another writer is SQLite's frozen database: a statement waits
             // for it at most this long, then fails as unavailable.
-            .busy_timeout(settings.statement_timeout);
+            .busy_timeout(settings.statement_timeout)
+            // A value overwritten (a plain profile key sealed, a secret re-sealed by a
+            // rotation) is zeroed in the file rather than left in a free page.
+            .pragma("secure_delete", "on");
         let pool = SqlitePoolOptions::new()
             .max_connections(settings.max_connections)
             .acquire_timeout(settings.acquire_timeout)

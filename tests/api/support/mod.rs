@@ -22,6 +22,9 @@ use wiremock::MockServer;
 /// The Ayrshare key the app is configured with.
 pub const AYRSHARE_KEY: &str = "ayr-test-key-5f3a9c";
 
+/// The `SECRETS_KEY` every app under test has unless the test says otherwise.
+pub const TEST_SECRETS_KEY: &str = "EBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkqKywtLi8=";
+
 /// Which database a test runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -241,6 +244,9 @@ impl TestApp {
         // Webhook delivery too (tests/api/webhook_delivery.rs turns it on): its claims would
         // otherwise count in the tests about a dead or frozen database.
         vars.insert("WEBHOOK_DELIVERY", "false".into());
+        // Profile keys are stored encrypted, so the app under test has a key (a test about
+        // running without one sets SECRETS_KEY to "").
+        vars.insert("SECRETS_KEY", TEST_SECRETS_KEY.into());
         for (name, value) in &options.env {
             vars.insert(name, value.clone());
         }
@@ -498,6 +504,7 @@ impl TestApp {
                     "workspaces",
                     "api_keys",
                     "scheduled_social_posts_v2",
+                    "webhook_endpoints",
                 ] {
                     let rows: Vec<String> =
                         sqlx::query_scalar(&format!("select t::text from {table} t"))
