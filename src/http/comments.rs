@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{Authenticated, Json, Path, Query};
-use super::openapi::schemas::ErrorBody;
+use super::openapi::schemas::{CommentRequest, ErrorBody, ReplyRequest};
 use super::social_post::{IDEMPOTENT_REPLAYED, idempotency_key};
 use crate::publishing::{Answer, CommentList, CommentWriteView};
 
@@ -95,7 +95,7 @@ async fn list_comments(
     post,
     path = "/social/post/{post_id}/comments",
     tag = "comments",
-    request_body = Object,
+    request_body = CommentRequest,
     params(
         ("post_id" = String, Path, description = "Ayrshare's post id, as a create answered it."),
         ("Idempotency-Key" = Option<String>, Header,
@@ -146,7 +146,7 @@ async fn add_comment(
     post,
     path = "/social/post/{post_id}/comments/{comment_id}/replies",
     tag = "comments",
-    request_body = Object,
+    request_body = ReplyRequest,
     params(
         ("post_id" = String, Path, description = "Ayrshare's post id."),
         ("comment_id" = String, Path, description = "The comment's `comment_id`."),

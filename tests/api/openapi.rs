@@ -274,6 +274,81 @@ async fn the_create_is_described_with_its_body_header_and_examples() {
     app.finish().await;
 }
 
+/// The comment routes' bodies and answers are typed schemas (the generated clients build and
+/// read them), and the write bodies forbid other keys, as the handlers refuse them.
+#[tokio::test]
+async fn the_comment_routes_are_described_with_typed_bodies_and_answers() {
+    let app = app().await;
+    let document = document(&app).await;
+    let paths = &document["paths"];
+    let schemas = &document["components"]["schemas"];
+    let comments = "/social/post/{post_id}/comments";
+    let replies = "/social/post/{post_id}/comments/{comment_id}/replies";
+    let one = "/social/post/{post_id}/comments/{comment_id}";
+    for (path, method, body, answer) in [
+        (comments, "get", None, "CommentList"),
+        (comments, "post", Some("CommentRequest"), "CommentWriteView"),
+        (replies, "post", Some("ReplyRequest"), "CommentWriteView"),
+        (one, "delete", None, "CommentWriteView"),
+    ] {
+        let operation = &paths[path][method];
+        let request = &operation["requestBody"]["content"]["application/json"]["schema"]["$ref"];
+        match body {
+            Some(name) => assert_eq!(*request, format!("#/components/schemas/{name}")),
+            None => assert!(operation["requestBody"].is_null(), "{method} {path}"),
+        }
+        assert_eq!(
+            operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+            format!("#/components/schemas/{answer}"),
+            "{method} {path}"
+        );
+        assert_eq!(schemas[answer]["type"], "object", "{answer}");
+        assert!(schemas[answer]["properties"].is_object(), "{answer}");
+    }
+    let comment = &schemas["CommentRequest"];
+    assert_eq!(comment["required"], serde_json::json!(["comment"]));
+    assert_eq!(comment["additionalProperties"], Value::Bool(false));
+    assert_eq!(
+        comment["properties"]["platforms"]["items"]["$ref"],
+        "#/components/schemas/Platform"
+    );
+    assert_eq!(comment["properties"]["media_urls"]["maxItems"], 1);
+    assert_eq!(comment["properties"]["comment"]["maxLength"], 10_000);
+    let reply = &schemas["ReplyRequest"];
+    assert_eq!(
+        reply["required"],
+        serde_json::json!(["comment", "platform"])
+    );
+    assert_eq!(reply["additionalProperties"], Value::Bool(false));
+    assert_eq!(
+        reply["properties"]["platform"]["$ref"],
+        "#/components/schemas/Platform"
+    );
+    for (name, fields) in [
+        (
+            "CommentList",
+            &["post_id", "tracking_id", "comments", "replies_limit"][..],
+        ),
+        (
+            "CommentWriteView",
+            &[
+                "write_id",
+                "write_status",
+                "operation",
+                "post_id",
+                "tracking_id",
+                "results",
+            ],
+        ),
+    ] {
+        let required = schemas[name]["required"].as_array().unwrap();
+        for field in fields {
+            assert!(required.contains(&Value::from(*field)), "{name} {field}");
+        }
+    }
+    app.finish().await;
+}
+
 /// The dry run takes a create's body and answers the verdict; the create and PATCH take a
 /// `timezone`, and `schedule_date` is a string (a local time is not an RFC 3339 date-time).
 #[tokio::test]

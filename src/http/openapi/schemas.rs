@@ -99,6 +99,38 @@ pub struct DeletePostRequest {
     pub mark_manual_deleted: Option<bool>,
 }
 
+/// The body of `POST /social/post/{post_id}/comments`: these fields only (any other key is a
+/// 400).
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"comment": "Thanks for reading!", "platforms": ["x", "linkedin"]}))]
+pub struct CommentRequest {
+    /// The comment's text, forwarded as written: not blank, at most 10000 characters.
+    #[schema(min_length = 1, max_length = 10000)]
+    pub comment: String,
+    /// Where to comment: platforms the post was published on, each at most once. Absent or
+    /// null: every platform the post was published on (with `media_urls`, those of them that
+    /// take media).
+    #[schema(min_items = 1, max_items = 6)]
+    pub platforms: Option<Vec<Platform>>,
+    /// At most one absolute `http`/`https` URL, taken on facebook, linkedin and x only.
+    #[schema(max_items = 1)]
+    pub media_urls: Option<Vec<String>>,
+}
+
+/// The body of `POST /social/post/{post_id}/comments/{comment_id}/replies`: these fields only
+/// (any other key is a 400).
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"comment": "Glad you liked it.", "platform": "x"}))]
+pub struct ReplyRequest {
+    /// The reply's text, forwarded as written: not blank, at most 10000 characters.
+    #[schema(min_length = 1, max_length = 10000)]
+    pub comment: String,
+    /// The platform of the comment replied to (one the post was published on).
+    pub platform: Platform,
+}
+
 /// Every error answer: `detail` for people, `error` for programs, and extra fields for some
 /// codes.
 #[derive(Serialize, ToSchema)]

@@ -1,23 +1,24 @@
 """The Python client generated from /openapi.json (openapi-python-client) against the sandbox.
 
 Run by .ci/generated-clients with the generated package `mosaic_client` on PYTHONPATH:
-    python smoke.py SANDBOX_URL API_KEY OPENAPI_JSON
+    python smoke.py SANDBOX_URL API_KEY
 It creates an immediate and a scheduled post, tracks the scheduled one, lists both, comments on
-the published one (when the document has the comments route), and retries a failed post until
+the published one and reads its comments back, and retries a failed post until
 the record settles. Every answer is checked (status, type, fields); any mismatch exits non-zero.
 """
 
 import datetime
-import importlib
-import json
-import pkgutil
 import sys
 import time
 
-import mosaic_client.api
-from mosaic_client import AuthenticatedClient, models
+from mosaic_client import AuthenticatedClient
+from mosaic_client.api.comments import add_comment, list_comments
 from mosaic_client.api.posts import create_post, get_tracking, list_posts, retry_post
 from mosaic_client.models import (
+    CommentList,
+    CommentOp,
+    CommentRequest,
+    CommentWriteView,
     CreatePostRequest,
     ErrorBody,
     ErrorCode,
@@ -27,11 +28,11 @@ from mosaic_client.models import (
     RetryView,
     TrackedStatus,
     TrackingView,
+    WriteStatus,
 )
 from mosaic_client.types import UNSET
 
-base_url, api_key, document_path = sys.argv[1:4]
-document = json.load(open(document_path))
+base_url, api_key = sys.argv[1:3]
 # raise_on_unexpected_status: a status the document does not describe is a failure too.
 client = AuthenticatedClient(base_url=base_url, token=api_key, raise_on_unexpected_status=True)
 
@@ -107,30 +108,30 @@ expect("list (limit=0): error", error.error, ErrorCode.VALIDATION_ERROR)
 print(f"list: {len(page.posts)} scheduled or posted")
 
 
-# 5. Comment on the published post.
-# GUARD (issue 19 item 6): the comments routes are built on another branch. Once they are merged,
-# import the operation's module and body model directly and drop this lookup and the skip.
-def operation_module(operation_id):
-    for info in pkgutil.walk_packages(mosaic_client.api.__path__, "mosaic_client.api."):
-        if info.name.rsplit(".", 1)[1] == operation_id:
-            return importlib.import_module(info.name)
-    sys.exit(f"python client: no generated module for operation {operation_id}")
-
-
-operation = document["paths"].get("/social/post/{post_id}/comments", {}).get("post")
-if operation is None:
-    print("comments: not in the document, skipped")
-else:
-    module = operation_module(operation["operationId"])
-    ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
-    body_model = getattr(models, ref.rsplit("/", 1)[1])
-    r = module.sync_detailed(client=client, post_id=now.post_id, body=body_model.from_dict(
-        {"comment": "generated python client: a comment", "platforms": ["x"]}))
-    if not 200 <= r.status_code < 300 or r.parsed is None or isinstance(r.parsed, ErrorBody):
-        sys.exit(f"python client: comment: {r.status_code} {r.content!r}")
-    if getattr(r.parsed, "post_id", now.post_id) != now.post_id:
-        sys.exit(f"python client: comment: post_id {r.parsed.post_id!r}, wanted {now.post_id!r}")
-    print(f"comments: {r.status_code} {type(r.parsed).__name__}")
+# 5. Comment on the published post (on x only), then read its comments back.
+r = add_comment.sync_detailed(client=client, post_id=now.post_id, body=CommentRequest(
+    comment="generated python client: a comment", platforms=[Platform.X]))
+written = answer("comment", r, 200, CommentWriteView)
+expect("comment: write_status", written.write_status, WriteStatus.DONE)
+expect("comment: operation", written.operation, CommentOp.COMMENT)
+expect("comment: post_id", written.post_id, now.post_id)
+expect("comment: tracking_id", written.tracking_id, now.tracking_id)
+expect("comment: comment_id", written.comment_id, None)
+expect("comment: results", [(w.platform, w.status) for w in written.results], [("x", "success")])
+comment_id = written.results[0].comment_id
+if not isinstance(comment_id, str) or not comment_id:
+    sys.exit(f"python client: comment: no comment_id in {written.results!r}")
+r = list_comments.sync_detailed(client=client, post_id=now.post_id)
+listed = answer("comments", r, 200, CommentList)
+expect("comments: post_id", listed.post_id, now.post_id)
+expect("comments: tracking_id", listed.tracking_id, now.tracking_id)
+# The simulator lists a comment written through it at once (Ayrshare itself may take minutes).
+expect("comments: ids", [(c.comment_id, c.platform) for c in listed.comments], [(comment_id, "x")])
+expect("comments: text", listed.comments[0].text, "generated python client: a comment")
+expect("comments: replies", (listed.comments[0].replies, listed.comments[0].replies_omitted),
+       ([], 0))
+expect("comments: next_cursor", listed.next_cursor, None)
+print(f"comments: wrote {comment_id} on x, listed it")
 
 # 6. Retry a failed post: Ayrshare refuses it (the simulator's `duplicate`), every platform failed.
 r = create_post.sync_detailed(client=client, body=CreatePostRequest(

@@ -1,22 +1,20 @@
 // The TypeScript client generated from /openapi.json (openapi-typescript types + openapi-fetch)
 // against the sandbox. Run by .ci/generated-clients, which generates `schema.d.ts` beside this
 // file, type-checks both with `tsc` (strict) and runs the result:
-//     node smoke.js SANDBOX_URL API_KEY OPENAPI_JSON
+//     node smoke.js SANDBOX_URL API_KEY
 // The same steps as tests/clients/python/smoke.py: an immediate and a scheduled post, the
-// track, the list, a comment (when the document has the route), a retry of a failed post. Every
+// track, the list, a comment and the post's comments, a retry of a failed post. Every
 // answer is checked (status, fields); any mismatch exits non-zero.
-import { readFileSync } from "node:fs";
 import createClient from "openapi-fetch";
 import type { components, paths } from "./schema.js";
 
 type TrackedStatus = components["schemas"]["TrackedStatus"];
 
-const [baseUrl, apiKey, documentPath] = process.argv.slice(2);
-if (baseUrl === undefined || apiKey === undefined || documentPath === undefined) {
-  console.error("usage: node smoke.js SANDBOX_URL API_KEY OPENAPI_JSON");
+const [baseUrl, apiKey] = process.argv.slice(2);
+if (baseUrl === undefined || apiKey === undefined) {
+  console.error("usage: node smoke.js SANDBOX_URL API_KEY");
   process.exit(2);
 }
-const document = JSON.parse(readFileSync(documentPath, "utf8"));
 const client = createClient<paths>({
   baseUrl,
   headers: { Authorization: `Bearer ${apiKey}` },
@@ -114,25 +112,44 @@ expect("list (limit=0): status", r6.response.status, 400);
 expect("list (limit=0): error", r6.error?.error, "validation_error");
 console.log(`list: ${scheduled.posts.length} scheduled or posted`);
 
-// 5. Comment on the published post.
-// GUARD (issue 19 item 6): the comments routes are built on another branch. Once they are merged,
-// call `client.POST("/social/post/{post_id}/comments", ...)` typed (no cast) and drop the skip.
-const commentsPath = "/social/post/{post_id}/comments";
-if (document.paths[commentsPath]?.post === undefined) {
-  console.log("comments: not in the document, skipped");
-} else {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const untyped = client as any;
-  const rc = await untyped.POST(commentsPath, {
-    params: { path: { post_id: postId } },
-    body: { comment: "generated typescript client: a comment", platforms: ["x"] },
-  });
-  if (rc.response.status < 200 || rc.response.status >= 300 || rc.data === undefined) {
-    fail(`comment: ${rc.response.status} ${JSON.stringify(rc.error)}`);
-  }
-  if (rc.data.post_id !== undefined) expect("comment: post_id", rc.data.post_id, postId);
-  console.log(`comments: ${rc.response.status}`);
+// 5. Comment on the published post (on x only), then read its comments back.
+const commentOn = { params: { path: { post_id: postId } } };
+const rc = await client.POST("/social/post/{post_id}/comments", {
+  ...commentOn,
+  body: { comment: "generated typescript client: a comment", platforms: ["x"] },
+});
+const written = answer("comment", rc.response, 200, rc.data);
+expect("comment: write_status", written.write_status, "done");
+expect("comment: operation", written.operation, "comment");
+expect("comment: post_id", written.post_id, postId);
+expect("comment: tracking_id", written.tracking_id, now.tracking_id);
+expect("comment: comment_id", written.comment_id, null);
+expect(
+  "comment: results",
+  written.results.map((w) => [w.platform, w.status]),
+  [["x", "success"]],
+);
+const commentId = written.results[0]?.comment_id;
+if (typeof commentId !== "string" || commentId === "") {
+  fail(`comment: no comment_id in ${JSON.stringify(written.results)}`);
 }
+const rl = await client.GET("/social/post/{post_id}/comments", commentOn);
+const listed = answer("comments", rl.response, 200, rl.data);
+expect("comments: post_id", listed.post_id, postId);
+expect("comments: tracking_id", listed.tracking_id, now.tracking_id);
+// The simulator lists a comment written through it at once (Ayrshare itself may take minutes).
+expect(
+  "comments: ids",
+  listed.comments.map((c) => [c.comment_id, c.platform]),
+  [[commentId, "x"]],
+);
+expect("comments: text", listed.comments[0]?.text, "generated typescript client: a comment");
+expect("comments: replies", [listed.comments[0]?.replies, listed.comments[0]?.replies_omitted], [
+  [],
+  0,
+]);
+expect("comments: next_cursor", listed.next_cursor, null);
+console.log(`comments: wrote ${commentId} on x, listed it`);
 
 // 6. Retry a failed post: Ayrshare refuses it (the simulator's `duplicate`), every platform failed.
 r1 = await client.POST("/social/post", {
