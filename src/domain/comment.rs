@@ -52,10 +52,10 @@ pub struct Comment {
     pub author: Author,
     pub like_count: Option<u64>,
     pub hidden: Option<bool>,
-    /// Newest first, at most `MAX_REPLIES`.
+    /// Newest first, at most 20 (`replies_limit` in the list says so).
     #[schema(no_recursion)]
     pub replies: Vec<Comment>,
-    /// Replies Ayrshare returned that are not shown (past `MAX_REPLIES`).
+    /// Replies Ayrshare returned that are not shown (past the first 20).
     pub replies_omitted: u64,
 }
 
