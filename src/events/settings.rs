@@ -98,8 +98,11 @@ impl WebhookSettings {
             allow_http: vars.flag("WEBHOOK_ALLOW_HTTP", false)?,
             deliver: vars.flag("WEBHOOK_DELIVERY", true)?,
             concurrency: vars.number("WEBHOOK_CONCURRENCY", 64, 1..=1024)? as u32,
-            concurrency_per_endpoint: vars.number("WEBHOOK_CONCURRENCY_PER_ENDPOINT", 16, 1..=256)?
-                as u32,
+            concurrency_per_endpoint: vars.number(
+                "WEBHOOK_CONCURRENCY_PER_ENDPOINT",
+                16,
+                1..=256,
+            )? as u32,
             retry_schedule: match vars.get("WEBHOOK_RETRY_SCHEDULE") {
                 None => defaults.retry_schedule,
                 Some(text) => parse_schedule(&text)?,
