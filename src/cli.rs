@@ -676,7 +676,7 @@ async fn create_workspace_with_profile(
             None,
         )
         .await
-        .map_err(|e| Failure(e.to_string()))?;
+        .map_err(|e| Failure(crate::workspaces::profile_create::describe(&e)))?;
     println!(
         "created workspace {name} of {} with its own Ayrshare profile",
         org.name

@@ -202,6 +202,12 @@ fn unanswered(verdict: Verdict, workspace_id: Uuid, title: &str) -> Verdict {
          Idempotency-Key, or the same name): it first looks for a profile titled '{title}' in \
          Ayrshare, so no second profile is made"
     );
+    let verdict = match verdict {
+        Verdict::TimedOut { detail } => Verdict::TimedOut {
+            detail: detail.trim_end_matches("; try again").to_owned(),
+        },
+        other => other,
+    };
     match verdict {
         Verdict::TimedOut { detail } => Verdict::TimedOut {
             detail: format!("{detail}; {retry}"),
@@ -228,5 +234,19 @@ pub fn orphaned(workspace_id: Uuid, title: &str, ref_id: Option<&str>) -> AppErr
              to a workspace with `mosaic-social workspaces create --ayrshare-profile-key -`"
         ),
         record: None,
+    }
+}
+
+/// One line for the command line: a provider's verdict by its detail.
+pub fn describe(error: &AppError) -> String {
+    match error {
+        AppError::ProviderUnrecorded {
+            verdict:
+                Verdict::TimedOut { detail }
+                | Verdict::Unavailable { detail }
+                | Verdict::ProviderError { detail }
+                | Verdict::Rejected { detail },
+        } => format!("ayrshare: {detail}"),
+        other => other.to_string(),
     }
 }
