@@ -242,4 +242,35 @@ backend_tests! {
             .bearer_auth(&their_key).send().await.unwrap();
         assert_eq!(response_json(listed).await["workspaces"].as_array().unwrap().len(), 1);
     }
+
+    async fn a_create_that_stopped_before_ayrshare_is_sent_again_once_its_claim_has_passed(app) [shipped_mock()] {
+        // A replica wrote the row and stopped before Ayrshare made anything: still claimed.
+        let id = uuid::Uuid::new_v4();
+        let title = format!("mosaic-social workspace {id}: crashed");
+        let soon = chrono::Utc::now() + chrono::Duration::seconds(60);
+        assert!(app.store.insert_workspace(app.organization_id, id, "crashed", Some(&title),
+            Some("ws-crash"), soon).await.unwrap());
+        let body = json!({"name": "crashed", "create_ayrshare_profile": true});
+        let busy = create_keyed(app, "ws-crash", body.clone()).await;
+        let error = expect_error(busy, 409, "conflict").await;
+        assert!(error["detail"].as_str().unwrap().contains("earlier request"), "{error}");
+        assert!(profile_creates(app).await.is_empty(), "nothing sent while claimed");
+        // While held, no one else takes it; a minute on (the replica is gone) it is free: taken
+        // here with an end already past, so the retry may take it in turn.
+        let past = chrono::Utc::now() - chrono::Duration::seconds(1);
+        assert!(!app.store.claim_profile_create(app.organization_id, id, chrono::Utc::now(), past)
+            .await.unwrap());
+        let later = soon + chrono::Duration::seconds(1);
+        assert!(app.store.claim_profile_create(app.organization_id, id, later, past)
+            .await.unwrap());
+        // The retry finds no profile under the title and makes one.
+        let retry = create_keyed(app, "ws-crash", body).await;
+        assert_eq!(retry.status(), 201);
+        let read = response_json(retry).await;
+        assert_eq!(read["id"], id.to_string());
+        assert_eq!(read["has_profile_key"], true, "{read}");
+        assert!(read.get("profile_state").is_none(), "{read}");
+        assert_eq!(profile_creates(app).await.len(), 1);
+        assert_eq!(mock_profiles(app, &title).await.len(), 1);
+    }
 }
