@@ -28,6 +28,17 @@ pub struct Workspace {
     pub is_primary: bool,
     /// Sent as `Profile-Key`; a secret, so `Debug` hides it.
     pub ayrshare_profile_key: Option<SecretString>,
+    /// `creating`/`orphaned`: the workspace's own profile is not made (or its key was lost), so
+    /// it must not post (it would go out on the primary profile); `created` or none otherwise.
+    pub profile_state: Option<String>,
+}
+
+impl Workspace {
+    /// Whether the workspace waits for a profile of its own that it does not have yet.
+    pub fn profile_pending(&self) -> bool {
+        self.ayrshare_profile_key.is_none()
+            && matches!(self.profile_state.as_deref(), Some("creating" | "orphaned"))
+    }
 }
 
 impl fmt::Debug for Workspace {
@@ -41,6 +52,7 @@ impl fmt::Debug for Workspace {
                 "has_ayrshare_profile_key",
                 &self.ayrshare_profile_key.is_some(),
             )
+            .field("profile_state", &self.profile_state)
             .finish()
     }
 }

@@ -24,7 +24,8 @@ pub const TRACKING_COLUMNS: &str = "id, organization_id, workspace_id, api_key_i
      ayrshare_idempotency_key, paused, overdue_at, timezone, created_at, updated_at";
 
 /// The columns of `workspaces` that `WorkspaceRow` reads.
-pub const WORKSPACE_COLUMNS: &str = "id, organization_id, name, is_primary, ayrshare_profile_key";
+pub const WORKSPACE_COLUMNS: &str =
+    "id, organization_id, name, is_primary, ayrshare_profile_key, profile_state";
 
 /// The columns of `api_keys` that `ApiKeyRow` reads (never the hash).
 pub const API_KEY_COLUMNS: &str =
@@ -256,6 +257,7 @@ pub struct WorkspaceRow<Id> {
     name: String,
     is_primary: bool,
     ayrshare_profile_key: Option<String>,
+    profile_state: Option<String>,
 }
 
 impl<Id: Column<Uuid>> WorkspaceRow<Id> {
@@ -280,6 +282,7 @@ impl<Id: Column<Uuid>> WorkspaceRow<Id> {
             name: self.name,
             is_primary: self.is_primary,
             ayrshare_profile_key,
+            profile_state: self.profile_state,
         })
     }
 }

@@ -228,6 +228,15 @@ backend_tests! {
         let read = response_json(app.get(&format!("/workspaces/{id}")).send().await.unwrap()).await;
         assert_eq!(read["profile_state"], "orphaned", "{read}");
         assert_eq!(read["has_profile_key"], false);
+        // A post for it is refused before anything is written or sent: without the key it
+        // would go out on the primary profile.
+        let post = app.post(&json!({"post": "hi", "platforms": ["x"], "workspace_id": id}))
+            .send().await.unwrap();
+        let error = expect_error(post, 409, "conflict").await;
+        assert!(error["detail"].as_str().unwrap().contains("orphaned"), "{error}");
+        let response = app.client.get(mock(app, "/mock/requests?path=/api/post&limit=100"))
+            .bearer_auth(AYRSHARE_KEY).send().await.unwrap();
+        assert!(response_json(response).await["requests"].as_array().unwrap().is_empty());
         // Without the key, the same name resumes too, and still makes nothing new.
         let plain = create(app, &app.api_key, body).await;
         expect_error(plain, 409, "conflict").await;
