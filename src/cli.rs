@@ -122,6 +122,11 @@ enum WorkspacesCommand {
         /// part of the key), so that it never appears on a command line.
         #[arg(long, value_name = "PATH")]
         ayrshare_profile_key_file: Option<PathBuf>,
+        /// Create the workspace's own Ayrshare User Profile (needs AYRSHARE_API_KEY) and keep
+        /// its key, sealed, as `POST /workspaces` with `create_ayrshare_profile` does. Run
+        /// again with the same name after a lost answer: it never makes a second profile.
+        #[arg(long, conflicts_with_all = ["ayrshare_profile_key", "ayrshare_profile_key_file"])]
+        create_ayrshare_profile: bool,
     },
     /// List an organization's workspaces: id, name, created_at, primary or secondary, and
     /// profile-key or no-profile-key (never the key).
@@ -426,9 +431,13 @@ async fn execute(command: Command, options: Options) -> Result<(), Failure> {
             name,
             ayrshare_profile_key,
             ayrshare_profile_key_file,
+            create_ayrshare_profile,
         }) => {
             telemetry::init(COMMAND_LOG_FILTER).map_err(Failure)?;
             say_database(false);
+            if create_ayrshare_profile {
+                return create_workspace_with_profile(&config, &organization, &name).await;
+            }
             let ayrshare_profile_key = match (ayrshare_profile_key, ayrshare_profile_key_file) {
                 (Some(key), _) if key == "-" => Some(read_profile_key(
                     std::io::stdin().lock(),
@@ -637,6 +646,42 @@ async fn register_webhook(
         registered.answer
     );
     println!("{}", registered.url);
+    Ok(())
+}
+
+/// `workspaces create --create-ayrshare-profile`: the API's use case, so the write-ahead and
+/// the orphan check are the same.
+async fn create_workspace_with_profile(
+    config: &Config,
+    organization: &str,
+    name: &str,
+) -> Result<(), Failure> {
+    let app = App::build(config, Mode::Ayrshare).await?;
+    let org = app
+        .store()
+        .find_organization(organization)
+        .await?
+        .ok_or_else(|| Failure(format!("no organization named {organization}")))?;
+    let publisher = app.publisher();
+    let workspaces = crate::workspaces::Workspaces::new(
+        publisher.store.clone(),
+        publisher.ayrshare.clone(),
+        publisher.settings.answer_deadline(),
+        publisher.tasks.clone(),
+    );
+    let created = workspaces
+        .create(
+            org.id,
+            serde_json::json!({"name": name, "create_ayrshare_profile": true}),
+            None,
+        )
+        .await
+        .map_err(|e| Failure(crate::workspaces::profile_create::describe(&e)))?;
+    println!(
+        "created workspace {name} of {} with its own Ayrshare profile",
+        org.name
+    );
+    println!("{}", created.workspace.id);
     Ok(())
 }
 

@@ -407,6 +407,34 @@ impl AyrshareClient {
         .await
     }
 
+    /// `POST /profiles` (`{"title"}`): creates a User Profile. Its answer carries the
+    /// profile's key, this once: the caller writes the title down before and the key after.
+    pub async fn create_profile(&self, title: &str) -> Result<ProviderAnswer, AyrshareError> {
+        self.send_json(
+            Method::POST,
+            &["profiles"],
+            CallScope::default(),
+            &serde_json::json!({"title": title}),
+            "create profile",
+            "POST /profiles",
+        )
+        .await
+    }
+
+    /// `GET /profiles?title=`: the profiles with this title (never their keys).
+    pub async fn find_profiles(&self, title: &str) -> Result<ProviderAnswer, AyrshareError> {
+        let request = self
+            .request(Method::GET, &["profiles"], CallScope::default())?
+            .query(&[("title", title)]);
+        self.send(
+            request,
+            CallScope::default(),
+            "find profiles",
+            "GET /profiles",
+        )
+        .await
+    }
+
     /// `GET /user`: the profile's linked accounts (`activeSocialAccounts`, `displayNames`) and
     /// its `refId`.
     pub async fn get_user(&self, scope: CallScope<'_>) -> Result<ProviderAnswer, AyrshareError> {

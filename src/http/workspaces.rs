@@ -2,7 +2,8 @@
 //! use cases are `crate::workspaces`); another organization's workspace is a 404.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -13,6 +14,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{Authenticated, Json, Path, Query};
 use super::openapi::schemas::ErrorBody;
+use super::social_post::{IDEMPOTENT_REPLAYED, idempotency_key};
 use crate::workspaces::{WorkspaceDetail, WorkspaceList, Workspaces};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -22,44 +24,85 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 fn workspaces(state: &AppState) -> Workspaces {
-    Workspaces::new(state.publisher.store.clone())
+    let publisher = &state.publisher;
+    Workspaces::new(
+        publisher.store.clone(),
+        publisher.ayrshare.clone(),
+        publisher.settings.answer_deadline(),
+        publisher.tasks.clone(),
+    )
 }
 
 /// The body of `POST /workspaces` (for the document; the use case parses the JSON).
 #[derive(Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"name": "acme-brand"}))]
+#[schema(example = json!({"name": "acme-brand", "create_ayrshare_profile": true}))]
 pub struct CreateWorkspaceRequest {
     /// Unique in your organization; not blank, no control characters, at most 200 characters.
     pub name: String,
-    /// Creating the workspace's own Ayrshare profile is not supported by this version yet:
-    /// `true` is a 400 and nothing is written.
+    /// `true`: the service creates the workspace's own Ayrshare User Profile (titled
+    /// `mosaic-social workspace {id}: {name}`) and keeps its key, sealed; default false (the
+    /// workspace posts on Ayrshare's primary profile).
     pub create_ayrshare_profile: Option<bool>,
 }
 
 /// Create a workspace.
 ///
-/// A new, non-primary workspace of your organization, posting on Ayrshare's primary profile.
+/// A new, non-primary workspace of your organization, posting on Ayrshare's primary profile,
+/// or, with `create_ayrshare_profile`, on a profile of its own that the service creates. The
+/// row is written before Ayrshare is called: if Ayrshare's answer is lost, send the request
+/// again (same `Idempotency-Key`, or the same name): it looks the profile up by its title and
+/// never creates a second one; a profile found without its key is reported (409, `orphaned`).
 #[utoipa::path(
     post,
     path = "/workspaces",
     tag = "workspaces",
     request_body = CreateWorkspaceRequest,
+    params(
+        ("Idempotency-Key" = Option<String>, Header,
+         description = "A retry with the same key replays the workspace (header \
+                        `Idempotent-Replayed: true`) or resumes its profile create."),
+    ),
     responses(
-        (status = 201, description = "Created.", body = WorkspaceDetail),
-        (status = 409, description = "`conflict`: a workspace of that name exists.",
+        (status = 201, description = "Created (or replayed).", body = WorkspaceDetail),
+        (status = 409, description = "`conflict`: a workspace of that name exists, the \
+                                      Idempotency-Key was used by another request, a create of \
+                                      this workspace's profile is in flight, or its profile \
+                                      is `orphaned` (the detail names its title and refId and \
+                                      what to do).", body = ErrorBody),
+        (status = 400, description = "`validation_error` (a bad body or Idempotency-Key; \
+                                      nothing written) or `provider_rejected` (Ayrshare \
+                                      refused the profile; nothing kept).", body = ErrorBody),
+        (status = 502, description = "`provider_error`: Ayrshare failed; the workspace stays \
+                                      `creating`, send the request again.", body = ErrorBody),
+        (status = 503, description = "`provider_unavailable`: Ayrshare could not be reached.",
+         body = ErrorBody),
+        (status = 504, description = "`provider_timeout`: Ayrshare's answer was lost; the \
+                                      workspace stays `creating`, send the request again.",
          body = ErrorBody),
     ),
 )]
 async fn create_workspace(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
+    headers: HeaderMap,
     Json(body): Json<Value>,
-) -> Result<(StatusCode, Json<WorkspaceDetail>), ApiError> {
+) -> Result<Response, ApiError> {
+    let key = idempotency_key(&headers)?;
     let created = workspaces(&state)
-        .create(caller.organization_id, body)
+        .create(
+            caller.organization_id,
+            body,
+            key.as_ref().map(|k| k.as_str()),
+        )
         .await?;
-    Ok((StatusCode::CREATED, Json(created)))
+    let mut response = (StatusCode::CREATED, Json(created.workspace)).into_response();
+    if created.replayed {
+        response
+            .headers_mut()
+            .insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
+    }
+    Ok(response)
 }
 
 /// The organization's workspaces, the primary one first, then oldest first.

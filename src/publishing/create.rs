@@ -92,7 +92,7 @@ impl Publisher {
     ) -> Result<Answer<PostView>, AppError> {
         let new_post = NewPost::parse(body, Utc::now()).map_err(AppError::Validation)?;
         let workspace = self
-            .workspace(caller.organization_id, new_post.workspace_id)
+            .sending_workspace(caller.organization_id, new_post.workspace_id)
             .await?;
         // A profile Ayrshare is rate limiting is answered here, before a record is written: a
         // call now would only collect another 429 (and too many suspend the profile).

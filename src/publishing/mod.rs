@@ -144,6 +144,30 @@ impl Publisher {
             })
     }
 
+    /// The workspace a new post is sent for: refused while its own profile is not made, since
+    /// without its key the post would go out on Ayrshare's primary profile.
+    async fn sending_workspace(
+        &self,
+        organization_id: Uuid,
+        workspace_id: Option<Uuid>,
+    ) -> Result<Workspace, AppError> {
+        let workspace = self.workspace(organization_id, workspace_id).await?;
+        if workspace.profile_pending() {
+            return Err(AppError::Conflict {
+                detail: format!(
+                    "workspace {}'s own Ayrshare profile is {} (its key is not stored), so \
+                     nothing is sent for it; finish the create with POST /workspaces (see \
+                     GET /workspaces/{})",
+                    workspace.id,
+                    workspace.profile_state.as_deref().unwrap_or("creating"),
+                    workspace.id
+                ),
+                record: None,
+            });
+        }
+        Ok(workspace)
+    }
+
     /// The workspace a record was created in.
     async fn workspace_of(&self, record: &TrackingRecord) -> Result<Workspace, AppError> {
         self.workspace(record.organization_id, Some(record.workspace_id))

@@ -23,7 +23,7 @@ impl Publisher {
             Err(errors) => return Ok(DryRun::refused(&errors)),
         };
         let workspace = match self
-            .workspace(caller.organization_id, new_post.workspace_id)
+            .sending_workspace(caller.organization_id, new_post.workspace_id)
             .await
         {
             Ok(workspace) => workspace,

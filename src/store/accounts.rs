@@ -28,6 +28,17 @@ pub struct Workspace {
     pub is_primary: bool,
     /// Sent as `Profile-Key`; a secret, so `Debug` hides it.
     pub ayrshare_profile_key: Option<SecretString>,
+    /// `creating`/`orphaned`: the workspace's own profile is not made (or its key was lost), so
+    /// it must not post (it would go out on the primary profile); `created` or none otherwise.
+    pub profile_state: Option<String>,
+}
+
+impl Workspace {
+    /// Whether the workspace waits for a profile of its own that it does not have yet.
+    pub fn profile_pending(&self) -> bool {
+        self.ayrshare_profile_key.is_none()
+            && matches!(self.profile_state.as_deref(), Some("creating" | "orphaned"))
+    }
 }
 
 impl fmt::Debug for Workspace {
@@ -41,6 +52,7 @@ impl fmt::Debug for Workspace {
                 "has_ayrshare_profile_key",
                 &self.ayrshare_profile_key.is_some(),
             )
+            .field("profile_state", &self.profile_state)
             .finish()
     }
 }
@@ -72,7 +84,36 @@ pub struct WorkspaceInfo {
     pub name: String,
     pub is_primary: bool,
     pub has_profile_key: bool,
+    /// `creating` or `orphaned` while an Ayrshare profile this service creates has no stored
+    /// key; `created` once it has; `None` when no profile was created here.
+    pub profile_state: Option<String>,
     pub created_at: DateTime<Utc>,
+}
+
+/// Where the Ayrshare profile create of a workspace stands, as its row keeps it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProfileCreate {
+    pub workspace_id: Uuid,
+    pub name: String,
+    pub idempotency_key: Option<String>,
+    pub profile_state: Option<String>,
+    pub profile_title: Option<String>,
+    pub profile_ref_id: Option<String>,
+}
+
+/// How a profile create ended, for [`AccountStore::settle_profile_create`].
+pub enum ProfileSettle {
+    /// Ayrshare answered with the key: sealed and stored, the row `created`.
+    Created {
+        profile_key: SecretString,
+        ref_id: Option<String>,
+    },
+    /// A profile with the row's title exists and its key is lost: the row `orphaned`.
+    Orphaned { ref_id: Option<String> },
+    /// The answer did not come: the row stays `creating`, its claim let go for a retry.
+    Released,
+    /// Ayrshare refused the create (nothing made there): the `creating` row is removed.
+    Refused,
 }
 
 /// The storage of organizations, keys and workspaces.
@@ -116,6 +157,40 @@ pub trait AccountStore: Send + Sync {
         name: &str,
         ayrshare_profile_key: Option<&str>,
     ) -> Result<Workspace, StoreError>;
+    /// Writes a workspace row with no key: `profile_title` set means `creating` (claimed until
+    /// `claim_until`). False when the name or the idempotency key is taken in the organization.
+    #[allow(clippy::too_many_arguments)]
+    async fn insert_workspace(
+        &self,
+        organization_id: Uuid,
+        id: Uuid,
+        name: &str,
+        profile_title: Option<&str>,
+        idempotency_key: Option<&str>,
+        claim_until: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// The organization's workspace holding this idempotency key, else the one of this name.
+    async fn find_profile_create(
+        &self,
+        organization_id: Uuid,
+        idempotency_key: Option<&str>,
+        name: &str,
+    ) -> Result<Option<ProfileCreate>, StoreError>;
+    /// Takes the right to call Ayrshare for a `creating` row until `until`, if no one holds it
+    /// at `now` (replicas race here, and one wins).
+    async fn claim_profile_create(
+        &self,
+        organization_id: Uuid,
+        id: Uuid,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    async fn settle_profile_create(
+        &self,
+        organization_id: Uuid,
+        id: Uuid,
+        settle: ProfileSettle,
+    ) -> Result<(), StoreError>;
     async fn insert_api_key(
         &self,
         organization_id: Uuid,

@@ -28,6 +28,7 @@ use crate::store::{
 };
 use crate::store::{EndpointStore, NewStoredEndpoint, StoredAttempt, StoredEndpoint};
 use crate::store::{EventSize, FeedEvent};
+use crate::store::{ProfileCreate, ProfileSettle};
 use crate::store::{SecretColumn, StoredSecretStore};
 use serde_json::Value;
 use std::future::Future;
@@ -334,6 +335,10 @@ bounded!(AccountStore {
     async fn list_workspace_page(&self, organization_id: Uuid, after: Option<WorkspacePosition>, limit: i64) -> Result<Vec<WorkspaceInfo>, StoreError>;
     async fn find_workspace_info(&self, organization_id: Uuid, id: Uuid) -> Result<Option<WorkspaceInfo>, StoreError>;
     async fn create_workspace(&self, organization_id: Uuid, name: &str, ayrshare_profile_key: Option<&str>) -> Result<Workspace, StoreError>;
+    async fn insert_workspace(&self, organization_id: Uuid, id: Uuid, name: &str, profile_title: Option<&str>, idempotency_key: Option<&str>, claim_until: DateTime<Utc>) -> Result<bool, StoreError>;
+    async fn find_profile_create(&self, organization_id: Uuid, idempotency_key: Option<&str>, name: &str) -> Result<Option<ProfileCreate>, StoreError>;
+    async fn claim_profile_create(&self, organization_id: Uuid, id: Uuid, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<bool, StoreError>;
+    async fn settle_profile_create(&self, organization_id: Uuid, id: Uuid, settle: ProfileSettle) -> Result<(), StoreError>;
     async fn insert_api_key(&self, organization_id: Uuid, hash: &KeyHash, prefix: &str, label: Option<&str>) -> Result<ApiKeyInfo, StoreError>;
     async fn list_api_keys(&self, organization_id: Uuid) -> Result<Vec<ApiKeyInfo>, StoreError>;
     async fn find_api_key(&self, id: Uuid) -> Result<Option<ApiKeyInfo>, StoreError>;

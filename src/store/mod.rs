@@ -22,7 +22,10 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::WorkspacePosition;
 
-pub use accounts::{AccountStore, ApiKeyInfo, Caller, Organization, Workspace, WorkspaceInfo};
+pub use accounts::{
+    AccountStore, ApiKeyInfo, Caller, Organization, ProfileCreate, ProfileSettle, Workspace,
+    WorkspaceInfo,
+};
 pub use bounded::{Bounded, FIRST_BACKOFF, MOST_BACKOFF};
 pub use comments::{CommentStore, CommentWrite, NewCommentWrite, WriteInserted, WriteRecording};
 pub use connections::{

@@ -11,8 +11,8 @@ use uuid::fmt::Hyphenated;
 
 use super::posts::{results_of, tracked_status_of};
 use super::{
-    ApiKeyInfo, DueRecord, EventSize, Organization, RecordSize, StoreError, StoredEvent,
-    TrackingRecord, Workspace, WorkspaceInfo,
+    ApiKeyInfo, DueRecord, EventSize, Organization, ProfileCreate, RecordSize, StoreError,
+    StoredEvent, TrackingRecord, Workspace, WorkspaceInfo,
 };
 use crate::domain::event_feed::EventPosition;
 use crate::domain::{ChangePosition, Position};
@@ -24,7 +24,8 @@ pub const TRACKING_COLUMNS: &str = "id, organization_id, workspace_id, api_key_i
      ayrshare_idempotency_key, paused, overdue_at, timezone, created_at, updated_at";
 
 /// The columns of `workspaces` that `WorkspaceRow` reads.
-pub const WORKSPACE_COLUMNS: &str = "id, organization_id, name, is_primary, ayrshare_profile_key";
+pub const WORKSPACE_COLUMNS: &str =
+    "id, organization_id, name, is_primary, ayrshare_profile_key, profile_state";
 
 /// The columns of `api_keys` that `ApiKeyRow` reads (never the hash).
 pub const API_KEY_COLUMNS: &str =
@@ -33,7 +34,11 @@ pub const API_KEY_COLUMNS: &str =
 /// The columns of `workspaces` that `WorkspaceInfoRow` reads (whether a profile key is set,
 /// never the key).
 pub const WORKSPACE_INFO_COLUMNS: &str = "id, name, is_primary, \
-     ayrshare_profile_key is not null as has_profile_key, created_at";
+     ayrshare_profile_key is not null as has_profile_key, profile_state, created_at";
+
+/// The columns of `workspaces` that `ProfileCreateRow` reads.
+pub const PROFILE_CREATE_COLUMNS: &str =
+    "id, name, idempotency_key, profile_state, profile_title, profile_ref_id";
 
 /// A stored value that becomes a domain value: Postgres has native uuids and arrays, SQLite
 /// keeps them as text and JSON.
@@ -252,6 +257,7 @@ pub struct WorkspaceRow<Id> {
     name: String,
     is_primary: bool,
     ayrshare_profile_key: Option<String>,
+    profile_state: Option<String>,
 }
 
 impl<Id: Column<Uuid>> WorkspaceRow<Id> {
@@ -276,6 +282,7 @@ impl<Id: Column<Uuid>> WorkspaceRow<Id> {
             name: self.name,
             is_primary: self.is_primary,
             ayrshare_profile_key,
+            profile_state: self.profile_state,
         })
     }
 }
@@ -292,6 +299,7 @@ pub struct WorkspaceInfoRow<Id> {
     name: String,
     is_primary: bool,
     has_profile_key: bool,
+    profile_state: Option<String>,
     created_at: DateTime<Utc>,
 }
 
@@ -302,7 +310,31 @@ impl<Id: Column<Uuid>> From<WorkspaceInfoRow<Id>> for WorkspaceInfo {
             name: row.name,
             is_primary: row.is_primary,
             has_profile_key: row.has_profile_key,
+            profile_state: row.profile_state,
             created_at: row.created_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct ProfileCreateRow<Id> {
+    id: Id,
+    name: String,
+    idempotency_key: Option<String>,
+    profile_state: Option<String>,
+    profile_title: Option<String>,
+    profile_ref_id: Option<String>,
+}
+
+impl<Id: Column<Uuid>> From<ProfileCreateRow<Id>> for ProfileCreate {
+    fn from(row: ProfileCreateRow<Id>) -> Self {
+        ProfileCreate {
+            workspace_id: row.id.into_domain(),
+            name: row.name,
+            idempotency_key: row.idempotency_key,
+            profile_state: row.profile_state,
+            profile_title: row.profile_title,
+            profile_ref_id: row.profile_ref_id,
         }
     }
 }

@@ -3,16 +3,24 @@
 //! another organization's workspace is not found. The profile key is never shown: only whether
 //! there is one.
 
+pub mod profile_create;
+
+use std::sync::Arc;
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
+use tokio_util::task::TaskTracker;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::ayrshare::AyrshareClient;
 use crate::domain::workspace_list::WorkspacePageQuery;
 use crate::domain::{FieldError, ValidationErrors, WorkspacePosition};
 use crate::publishing::AppError;
-use crate::store::{DynStore, StoreError, WorkspaceInfo};
+use crate::store::{DynStore, WorkspaceInfo};
+use profile_create::ProfileCreator;
 
 /// The longest workspace name accepted, in characters.
 pub const MAX_NAME_CHARS: usize = 200;
@@ -29,6 +37,12 @@ pub struct WorkspaceDetail {
     /// Whether the workspace posts with an Ayrshare profile key of its own (never the key);
     /// false: Ayrshare's primary profile.
     pub has_profile_key: bool,
+    /// While the workspace's own Ayrshare profile is not made: `creating` (an answer from
+    /// Ayrshare is awaited or was lost; send the create again to settle it) or `orphaned` (the
+    /// profile exists at Ayrshare, its key was lost). Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = json!(null))]
+    pub profile_state: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -39,6 +53,7 @@ impl From<WorkspaceInfo> for WorkspaceDetail {
             name: w.name,
             is_primary: w.is_primary,
             has_profile_key: w.has_profile_key,
+            profile_state: w.profile_state.filter(|s| s != "created"),
             created_at: w.created_at,
         }
     }
@@ -56,42 +71,127 @@ pub struct WorkspaceList {
 #[derive(Clone)]
 pub struct Workspaces {
     store: DynStore,
+    profiles: ProfileCreator,
+    tasks: TaskTracker,
+}
+
+/// A created workspace, and whether it is the replay of an earlier request's.
+pub struct Created {
+    pub workspace: WorkspaceDetail,
+    pub replayed: bool,
 }
 
 impl Workspaces {
-    pub fn new(store: DynStore) -> Workspaces {
-        Workspaces { store }
+    /// `claim_for` bounds one profile create (the Ayrshare timeout and room to record it);
+    /// `tasks` carries creates to their end when the caller goes away.
+    pub fn new(
+        store: DynStore,
+        ayrshare: Arc<AyrshareClient>,
+        claim_for: Duration,
+        tasks: TaskTracker,
+    ) -> Workspaces {
+        Workspaces {
+            profiles: ProfileCreator {
+                store: store.clone(),
+                ayrshare,
+                claim_for,
+            },
+            store,
+            tasks,
+        }
     }
 
     /// `POST /workspaces` `{name, create_ayrshare_profile?}`. A name already used in the
-    /// organization is a 409, so a retry never makes a second workspace.
+    /// organization is a 409, so a retry never makes a second workspace; with an
+    /// `Idempotency-Key` (kept on the row, unique in the organization) a retry replays the
+    /// workspace, or resumes its profile create (see [`profile_create`]).
     pub async fn create(
         &self,
         organization_id: Uuid,
         body: Value,
-    ) -> Result<WorkspaceDetail, AppError> {
+        idempotency_key: Option<&str>,
+    ) -> Result<Created, AppError> {
         let request = CreateRequest::parse(body).map_err(AppError::Validation)?;
-        if request.create_ayrshare_profile {
-            // Not refused silently: creating the Ayrshare profile (write-ahead, orphan
-            // detection) is not in this build yet; nothing is written.
-            return Err(AppError::field(
-                "create_ayrshare_profile",
-                "creating an Ayrshare profile is not supported by this version yet; create the \
-                 workspace without it",
-            ));
-        }
-        let created = self
+        let id = Uuid::new_v4();
+        let title = request
+            .create_ayrshare_profile
+            .then(|| profile_create::profile_title(id, &request.name));
+        let inserted = self
             .store
-            .create_workspace(organization_id, &request.name, None)
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict(detail) => AppError::Conflict {
-                    detail,
-                    record: None,
-                },
-                other => other.into(),
-            })?;
-        self.read(organization_id, created.id).await
+            .insert_workspace(
+                organization_id,
+                id,
+                &request.name,
+                title.as_deref(),
+                idempotency_key,
+                self.profiles.claim_until(),
+            )
+            .await?;
+        if inserted {
+            if let Some(title) = title {
+                let profiles = self.profiles.clone();
+                self.tasks
+                    .spawn(async move { profiles.create(organization_id, id, &title).await })
+                    .await
+                    .map_err(|e| {
+                        AppError::Unavailable(format!("the profile create stopped: {e}"))
+                    })??;
+            }
+            return Ok(Created {
+                workspace: self.read(organization_id, id).await?,
+                replayed: false,
+            });
+        }
+        let taken = || AppError::Conflict {
+            detail: format!("a workspace named {} already exists", request.name),
+            record: None,
+        };
+        let Some(existing) = self
+            .store
+            .find_profile_create(organization_id, idempotency_key, &request.name)
+            .await?
+        else {
+            return Err(taken());
+        };
+        let same_key =
+            idempotency_key.is_some() && existing.idempotency_key.as_deref() == idempotency_key;
+        let wants_profile = request.create_ayrshare_profile;
+        if same_key
+            && (existing.name != request.name || existing.profile_title.is_some() != wants_profile)
+        {
+            return Err(AppError::Conflict {
+                detail: format!(
+                    "this Idempotency-Key was used by another request (it created workspace {});                      send a new key for a new request",
+                    existing.workspace_id
+                ),
+                record: None,
+            });
+        }
+        // The same name without a key resumes only an unfinished profile create without one:
+        // the name is unique in the organization, so it names that create.
+        let resumable = same_key
+            || (idempotency_key.is_none() && existing.idempotency_key.is_none() && wants_profile);
+        if !resumable {
+            return Err(taken());
+        }
+        match existing.profile_state.as_deref() {
+            Some("creating") | Some("orphaned") if wants_profile => {
+                let profiles = self.profiles.clone();
+                let row = existing.clone();
+                self.tasks
+                    .spawn(async move { profiles.resume(organization_id, &row).await })
+                    .await
+                    .map_err(|e| {
+                        AppError::Unavailable(format!("the profile create stopped: {e}"))
+                    })??;
+            }
+            _ if !same_key => return Err(taken()),
+            _ => {}
+        }
+        Ok(Created {
+            workspace: self.read(organization_id, existing.workspace_id).await?,
+            replayed: true,
+        })
     }
 
     /// `GET /workspaces`.

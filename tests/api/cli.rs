@@ -982,3 +982,118 @@ async fn secrets_rotate_reseals_under_the_new_key_on_sqlite() {
 async fn secrets_rotate_reseals_under_the_new_key_on_postgres() {
     secrets_rotate_reseals_under_the_new_key(Backend::Postgres).await;
 }
+
+/// `workspaces create --create-ayrshare-profile` against the shipped mock: the profile is made
+/// and its key kept; a lost answer fails in one line, and the rerun reports the orphan without
+/// a second `POST /profiles`.
+async fn workspaces_create_makes_the_ayrshare_profile(backend: Backend) {
+    let Some(database) = Database::create(backend).await else {
+        return;
+    };
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let mock = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+        let config = mosaic_social::mock_ayrshare::MockConfig {
+            api_key: Some(crate::support::AYRSHARE_KEY.to_owned()),
+            ..Default::default()
+        };
+        mosaic_social::mock_ayrshare::serve(listener, config, std::future::pending())
+            .await
+            .unwrap();
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let url = Some(database.url());
+    let workspaces = |name: &str| {
+        let mut command = command(dir.path(), url);
+        command
+            .env("AYRSHARE_API_KEY", crate::support::AYRSHARE_KEY)
+            .env("AYRSHARE_BASE_URL", format!("{mock}/api"))
+            .args([
+                "workspaces",
+                "create",
+                "--organization",
+                "acme",
+                "--name",
+                name,
+                "--create-ayrshare-profile",
+            ]);
+        command
+    };
+    let creates = || async {
+        let journal: serde_json::Value = reqwest::Client::new()
+            .get(format!("{mock}/mock/requests?path=/api/profiles&limit=100"))
+            .bearer_auth(crate::support::AYRSHARE_KEY)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        journal["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["method"] == "POST")
+            .count()
+    };
+    assert!(
+        run(dir.path(), url, "keys create --organization acme")
+            .await
+            .status
+            .success()
+    );
+
+    let made = workspaces("brand").output().await.unwrap();
+    let id: uuid::Uuid = last_line_of_success(&made).parse().unwrap();
+    let store =
+        mosaic_social::store::connect(database.url(), Default::default(), Default::default())
+            .await
+            .unwrap();
+    let org = store.find_organization("acme").await.unwrap().unwrap();
+    // Sealed under SECRETS_KEY (this store has none to open it): only whether it is there.
+    let workspace = store
+        .find_workspace_info(org.id, id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(workspace.has_profile_key);
+    assert_eq!(workspace.profile_state.as_deref(), Some("created"));
+    assert_eq!(creates().await, 1);
+
+    // The client's own warning may come first; the error is the last line.
+    let last_error_line = |output: &Output| {
+        assert!(!output.status.success(), "{output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        stderr
+            .lines()
+            .rfind(|l| !l.trim().is_empty())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let lost = workspaces("gone [mock:lost:50]").output().await.unwrap();
+    let line = last_error_line(&lost);
+    assert!(
+        line.starts_with("error: ") && line.contains("send the same request again"),
+        "{line}"
+    );
+    assert_eq!(creates().await, 2);
+    let rerun = workspaces("gone [mock:lost:50]").output().await.unwrap();
+    let line = last_error_line(&rerun);
+    assert!(
+        line.contains("orphaned") && line.contains("dashboard"),
+        "{line}"
+    );
+    assert_eq!(creates().await, 2, "the rerun made no second profile");
+}
+
+#[tokio::test]
+async fn workspaces_create_makes_the_ayrshare_profile_on_sqlite() {
+    workspaces_create_makes_the_ayrshare_profile(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn workspaces_create_makes_the_ayrshare_profile_on_postgres() {
+    workspaces_create_makes_the_ayrshare_profile(Backend::Postgres).await;
+}

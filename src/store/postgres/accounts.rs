@@ -177,6 +177,135 @@ impl AccountStore for PostgresStore {
             .open(&self.secrets)
     }
 
+    async fn insert_workspace(
+        &self,
+        organization_id: Uuid,
+        id: Uuid,
+        name: &str,
+        profile_title: Option<&str>,
+        idempotency_key: Option<&str>,
+        claim_until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        // Either unique index (name, idempotency key) stops the insert; the caller reads which.
+        let done = sqlx::query(
+            "insert into workspaces (id, organization_id, name, is_primary, created_at, \
+             profile_state, profile_title, profile_claimed_until, idempotency_key) \
+             values ($1, $2, $3, false, $4, \
+             case when $5::text is null then null else 'creating' end, $5, \
+             case when $5::text is null then null else $6 end, $7) \
+             on conflict do nothing",
+        )
+        .bind(id)
+        .bind(organization_id)
+        .bind(name)
+        .bind(crate::store::now())
+        .bind(profile_title)
+        .bind(claim_until)
+        .bind(idempotency_key)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn find_profile_create(
+        &self,
+        organization_id: Uuid,
+        idempotency_key: Option<&str>,
+        name: &str,
+    ) -> Result<Option<crate::store::ProfileCreate>, StoreError> {
+        let row: Option<rows::ProfileCreateRow<Uuid>> = sqlx::query_as(&format!(
+            "select {} from workspaces where organization_id = $1 \
+             and (idempotency_key = $2 or name = $3) \
+             order by case when idempotency_key = $2 then 0 else 1 end limit 1",
+            rows::PROFILE_CREATE_COLUMNS
+        ))
+        .bind(organization_id)
+        .bind(idempotency_key)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(crate::store::ProfileCreate::from))
+    }
+
+    async fn claim_profile_create(
+        &self,
+        organization_id: Uuid,
+        id: Uuid,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "update workspaces set profile_claimed_until = $3, profile_state = 'creating' \
+             where organization_id = $1 and id = $2 \
+             and profile_state in ('creating', 'orphaned') \
+             and (profile_claimed_until is null or profile_claimed_until < $4)",
+        )
+        .bind(organization_id)
+        .bind(id)
+        .bind(until)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn settle_profile_create(
+        &self,
+        organization_id: Uuid,
+        id: Uuid,
+        settle: crate::store::ProfileSettle,
+    ) -> Result<(), StoreError> {
+        use crate::store::ProfileSettle;
+        use secrecy::ExposeSecret;
+        let query = match settle {
+            ProfileSettle::Created {
+                profile_key,
+                ref_id,
+            } => {
+                // Sealed here, bound to the row: the key never reaches the table in clear.
+                let sealed = self
+                    .secrets
+                    .seal(
+                        profile_key.expose_secret(),
+                        &crate::store::profile_key_aad(id),
+                    )
+                    .map_err(|e| StoreError::Secret(format!("the workspace's profile key: {e}")))?;
+                sqlx::query(
+                    "update workspaces set ayrshare_profile_key = $3, profile_state = 'created', \
+                     profile_ref_id = $4, profile_claimed_until = null \
+                     where organization_id = $1 and id = $2 and profile_state = 'creating'",
+                )
+                .bind(organization_id)
+                .bind(id)
+                .bind(sealed)
+                .bind(ref_id)
+            }
+            ProfileSettle::Orphaned { ref_id } => sqlx::query(
+                "update workspaces set profile_state = 'orphaned', \
+                 profile_ref_id = coalesce($3, profile_ref_id), profile_claimed_until = null \
+                 where organization_id = $1 and id = $2 \
+                 and profile_state in ('creating', 'orphaned')",
+            )
+            .bind(organization_id)
+            .bind(id)
+            .bind(ref_id),
+            ProfileSettle::Released => sqlx::query(
+                "update workspaces set profile_claimed_until = null \
+                 where organization_id = $1 and id = $2 and profile_state = 'creating'",
+            )
+            .bind(organization_id)
+            .bind(id),
+            ProfileSettle::Refused => sqlx::query(
+                "delete from workspaces \
+                 where organization_id = $1 and id = $2 and profile_state = 'creating'",
+            )
+            .bind(organization_id)
+            .bind(id),
+        };
+        query.execute(&self.pool).await?;
+        Ok(())
+    }
+
     async fn insert_api_key(
         &self,
         organization_id: Uuid,
