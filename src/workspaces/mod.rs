@@ -16,10 +16,11 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::ayrshare::AyrshareClient;
+use crate::domain::Platform;
 use crate::domain::workspace_list::WorkspacePageQuery;
 use crate::domain::{FieldError, ValidationErrors, WorkspacePosition};
 use crate::publishing::AppError;
-use crate::store::{DynStore, WorkspaceInfo};
+use crate::store::{ConnectionFilter, DynStore, WorkspaceInfo};
 use profile_create::ProfileCreator;
 
 /// The longest workspace name accepted, in characters.
@@ -44,6 +45,11 @@ pub struct WorkspaceDetail {
     #[schema(value_type = Option<String>, example = json!(null))]
     pub profile_state: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// `GET /workspaces/{id}` only: the platforms linked to the workspace's profile, from the
+    /// stored connection state (`GET /social/connections`; no Ayrshare call), in our names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = json!(["x", "linkedin"]))]
+    pub platforms: Option<Vec<String>>,
 }
 
 impl From<WorkspaceInfo> for WorkspaceDetail {
@@ -55,6 +61,7 @@ impl From<WorkspaceInfo> for WorkspaceDetail {
             has_profile_key: w.has_profile_key,
             profile_state: w.profile_state.filter(|s| s != "created"),
             created_at: w.created_at,
+            platforms: None,
         }
     }
 }
@@ -234,11 +241,32 @@ impl Workspaces {
     }
 
     async fn read(&self, organization_id: Uuid, id: Uuid) -> Result<WorkspaceDetail, AppError> {
-        self.store
+        let mut workspace = self
+            .store
             .find_workspace_info(organization_id, id)
             .await?
             .map(WorkspaceDetail::from)
-            .ok_or_else(|| not_found(&id.to_string()))
+            .ok_or_else(|| not_found(&id.to_string()))?;
+        // One row per platform at most: the page below holds them all.
+        let linked = self
+            .store
+            .list_connections(
+                organization_id,
+                ConnectionFilter {
+                    workspace_id: Some(id),
+                    platform: None,
+                },
+                None,
+                Platform::ALL.len() as i64,
+            )
+            .await?;
+        workspace.platforms = Some(
+            linked
+                .into_iter()
+                .map(|c| c.platform.as_str().to_owned())
+                .collect(),
+        );
+        Ok(workspace)
     }
 }
 

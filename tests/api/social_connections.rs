@@ -220,6 +220,9 @@ backend_tests! {
         let filtered = response_json(app.get("/social/connections?platform=linkedin")
             .send().await.unwrap()).await;
         assert_eq!(filtered["connected_accounts"], json!([]));
+        // The workspace's own read lists what is linked, from the same stored state.
+        let read = response_json(app.get(&format!("/workspaces/{workspace}")).send().await.unwrap()).await;
+        assert_eq!(read["platforms"], json!(["x"]), "{read}");
 
         let removed = app.client.delete(app.url(&format!("/social/x/remove?workspace_id={workspace}")))
             .bearer_auth(&app.api_key).send().await.unwrap();
@@ -230,6 +233,8 @@ backend_tests! {
         // The mock no longer has it linked, and the table says so without a status read.
         let list = response_json(app.get("/social/connections").send().await.unwrap()).await;
         assert_eq!(list["connected_accounts"], json!([]));
+        let read = response_json(app.get(&format!("/workspaces/{workspace}")).send().await.unwrap()).await;
+        assert_eq!(read["platforms"], json!([]), "{read}");
         let status = response_json(app.get(&format!("/social/x/status?workspace_id={workspace}"))
             .send().await.unwrap()).await;
         assert_eq!(status["connected"], false);
