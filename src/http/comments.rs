@@ -2,8 +2,8 @@
 //! Translation only: the work is done by `publishing` (its comments use cases).
 
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -12,28 +12,14 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{Authenticated, Json, Path, Query};
 use super::openapi::schemas::{CommentRequest, ErrorBody, ReplyRequest};
-use super::social_post::{IDEMPOTENT_REPLAYED, idempotency_key};
-use crate::publishing::{Answer, CommentList, CommentWriteView};
+use super::social_post::{answer_response, idempotency_key};
+use crate::publishing::{CommentList, CommentWriteView};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_comments, add_comment))
         .routes(routes!(reply_comment))
         .routes(routes!(delete_comment))
-}
-
-/// A write's answer, marked when it is a replay.
-fn write_response(answer: Answer<CommentWriteView>) -> Response {
-    let mut response = match answer.result {
-        Ok(view) => Json(view).into_response(),
-        Err(error) => ApiError::from(error).into_response(),
-    };
-    if answer.replayed {
-        response
-            .headers_mut()
-            .insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
-    }
-    response
 }
 
 /// A post's comments, every platform in one shape.
@@ -135,7 +121,7 @@ async fn add_comment(
         .publisher
         .add_comment(caller, &post_id, body, key)
         .await?;
-    Ok(write_response(answer))
+    Ok(answer_response(answer))
 }
 
 /// Reply to one comment of a post.
@@ -180,7 +166,7 @@ async fn reply_comment(
         .publisher
         .reply_comment(caller, &post_id, &comment_id, body, key)
         .await?;
-    Ok(write_response(answer))
+    Ok(answer_response(answer))
 }
 
 /// Delete a comment this service wrote on the post.
@@ -224,5 +210,5 @@ async fn delete_comment(
         .publisher
         .delete_comment(caller, &post_id, &comment_id, key)
         .await?;
-    Ok(write_response(answer))
+    Ok(answer_response(answer))
 }

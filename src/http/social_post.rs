@@ -104,16 +104,29 @@ async fn create_post(
 ) -> Result<Response, ApiError> {
     let key = idempotency_key(&headers)?;
     let answer = state.publisher.create(caller, body, key).await?;
+    Ok(answer_response(answer))
+}
+
+/// A keyed write's answer (its view, or its error), marked when it is a replay: the create's,
+/// and a comment write's.
+pub(super) fn answer_response<T: serde::Serialize>(
+    answer: crate::publishing::Answer<T>,
+) -> Response {
     let mut response = match answer.result {
         Ok(view) => Json(view).into_response(),
         Err(error) => ApiError::from(error).into_response(),
     };
-    if answer.replayed {
+    mark_replayed(&mut response, answer.replayed);
+    response
+}
+
+/// Adds `Idempotent-Replayed: true` to the answer of a write that was a replay.
+pub(super) fn mark_replayed(response: &mut Response, replayed: bool) {
+    if replayed {
         response
             .headers_mut()
             .insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
     }
-    Ok(response)
 }
 
 /// Check a post without sending it: the create's checks, then Ayrshare's.

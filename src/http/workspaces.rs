@@ -2,7 +2,7 @@
 //! use cases are `crate::workspaces`); another organization's workspace is a 404.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::Value;
@@ -14,7 +14,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{Authenticated, Json, Path, Query};
 use super::openapi::schemas::ErrorBody;
-use super::social_post::{IDEMPOTENT_REPLAYED, idempotency_key};
+use super::social_post::{idempotency_key, mark_replayed};
 use crate::workspaces::{WorkspaceDetail, WorkspaceList, Workspaces};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -97,11 +97,7 @@ async fn create_workspace(
         )
         .await?;
     let mut response = (StatusCode::CREATED, Json(created.workspace)).into_response();
-    if created.replayed {
-        response
-            .headers_mut()
-            .insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
-    }
+    mark_replayed(&mut response, created.replayed);
     Ok(response)
 }
 
