@@ -285,3 +285,148 @@ async fn outcomes_recorded_together_each_land_on_their_own_record() {
         assert_eq!(record.provider_post_id, Some(expected));
     }
 }
+
+/// Every column a lone insert writes, a set-based batch writes the same, from the same record.
+#[tokio::test]
+async fn a_batch_writes_every_column_as_a_lone_write_does() {
+    let Some(setup) = setup().await else {
+        return;
+    };
+    let full = |n: usize| NewTracking {
+        platforms: vec!["x".into(), "linkedin".into()],
+        media_urls: vec![
+            format!("https://example.com/a,{n}.png"),
+            "https://e.com/b".into(),
+        ],
+        schedule_date: Some("2027-01-02T03:04:05Z".parse().unwrap()),
+        extra: json!({"shortenLinks": true, "nested": {"n": n, "big": 12345678901234567890u64}}),
+        ayrshare_idempotency_key: Some(format!("ayr-{n}")),
+        timezone: Some("Europe/Paris".into()),
+        ..setup.record(
+            &format!("text \"{n}\" ünï \\ \n"),
+            Some(&format!("key-{n}")),
+        )
+    };
+    let lone = match setup.store.insert_tracking(&full(0)).await.unwrap() {
+        Inserted::New(record) => record,
+        other => panic!("{other:?}"),
+    };
+
+    let mut holder = setup.connection().await;
+    hold_claim(&setup, &mut holder, "busy").await;
+    let first = setup.insert(setup.record("first", Some("busy")));
+    setup.until_blocked().await;
+    let batch: Vec<_> = (1..4).map(|n| setup.insert(full(n))).collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    sqlx::query("rollback").execute(&mut holder).await.unwrap();
+    assert!(matches!(first.await.unwrap().1, Ok(Inserted::New(_))));
+
+    for (n, task) in (1..4).zip(batch) {
+        let (id, answer) = task.await.unwrap();
+        let Ok(Inserted::New(record)) = answer else {
+            panic!("{answer:?}");
+        };
+        assert_eq!(record.id, id);
+        let stored = setup
+            .store
+            .find_tracking(setup.organization_id, id)
+            .await
+            .unwrap();
+        assert_eq!(stored.as_ref(), Some(&record));
+        let expected = full(n);
+        assert_eq!(record.post, expected.post);
+        assert_eq!(record.media_urls, expected.media_urls);
+        assert_eq!(record.extra, expected.extra);
+        assert_eq!(record.idempotency_key, expected.idempotency_key);
+        assert_eq!(
+            record.ayrshare_idempotency_key,
+            expected.ayrshare_idempotency_key
+        );
+        // Apart from what differs by design, the same as the lone write of the same record.
+        let same = |r: &mosaic_social::store::TrackingRecord| {
+            (
+                r.platforms.clone(),
+                r.schedule_date,
+                r.tracked_status,
+                r.timezone.clone(),
+                r.request_fingerprint.clone(),
+                r.workspace_id,
+                r.api_key_id,
+            )
+        };
+        assert_eq!(same(&record), same(&lone));
+    }
+}
+
+/// Two outcomes for one record in one batch apply in the order they came, the second seeing
+/// the first (here refused by the state machine, as it would be a moment later).
+#[tokio::test]
+async fn two_outcomes_for_one_record_in_one_batch_apply_in_order() {
+    let Some(setup) = setup().await else {
+        return;
+    };
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        match setup
+            .store
+            .insert_tracking(&setup.record(&format!("r{n}"), None))
+            .await
+            .unwrap()
+        {
+            Inserted::New(record) => ids.push(record.id),
+            other => panic!("{other:?}"),
+        }
+    }
+    let mut locker = setup.connection().await;
+    sqlx::query("begin").execute(&mut locker).await.unwrap();
+    sqlx::query("select 1 from scheduled_social_posts_v2 where id = $1 for update")
+        .bind(ids[0])
+        .execute(&mut locker)
+        .await
+        .unwrap();
+    let update = |id: Uuid, n: usize, answer: Option<serde_json::Value>| {
+        let store = setup.store.clone();
+        tokio::spawn(async move {
+            let answer = answer.map(|a| mosaic_social::store::StoredAnswerJson::of(&a).unwrap());
+            store
+                .record_outcome(id, Transition::CreateOutcome, &posted(n), answer.as_ref())
+                .await
+        })
+    };
+    let blocked = update(ids[0], 0, None);
+    setup.until_blocked().await;
+    let first = update(ids[1], 1, Some(json!({"kept": 1})));
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let other = update(ids[2], 2, None);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let second = update(ids[1], 11, Some(json!({"kept": 2})));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    sqlx::query("commit").execute(&mut locker).await.unwrap();
+
+    assert_eq!(
+        blocked.await.unwrap().unwrap().provider_post_id.as_deref(),
+        Some("P-0")
+    );
+    assert_eq!(
+        other.await.unwrap().unwrap().provider_post_id.as_deref(),
+        Some("P-2")
+    );
+    let first = first.await.unwrap().unwrap();
+    assert_eq!(first.provider_post_id.as_deref(), Some("P-1"));
+    // The second found the record posted already: refused, it answers the record as it is.
+    let second = second.await.unwrap().unwrap();
+    assert_eq!(second.provider_post_id.as_deref(), Some("P-1"));
+    assert_eq!(second, first);
+    let kept = second
+        .stored_answer
+        .expect("the first outcome's answer is kept");
+    assert_eq!(kept.get(), r#"{"kept": 1}"#);
+    let events: i64 = sqlx::query_scalar(
+        "select count(*) from social_post_events where id = $1 and type = 'post.posted'",
+    )
+    .bind(ids[1])
+    .fetch_one(&mut setup.connection().await)
+    .await
+    .unwrap();
+    assert_eq!(events, 1, "one transition, one event");
+}

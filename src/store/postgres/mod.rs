@@ -6,6 +6,7 @@ mod connections;
 mod deliveries;
 mod endpoints;
 mod events;
+mod group_writes;
 mod posts;
 mod stored_secrets;
 
@@ -13,12 +14,11 @@ use crate::store::AccountStore;
 use crate::store::PostStore;
 use crate::store::Secrets;
 use std::fmt;
-use std::future::Future;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgConnectOptions, PgExecutor, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::types::Json;
 use sqlx::{Connection, Executor};
 use sqlx::{Postgres, QueryBuilder};
@@ -27,7 +27,7 @@ use uuid::Uuid;
 use super::accounts::pick_key;
 use super::batch::Batcher;
 use super::bounded::{Suspicion, within};
-use super::posts::{due_record, possible_owners_sql, results_json, source_names};
+use super::posts::{due_record, possible_owners_sql};
 use super::rows::{
     self, API_KEY_COLUMNS, EVENT_COLUMNS, TRACKING_COLUMNS, WORKSPACE_COLUMNS,
     WORKSPACE_INFO_COLUMNS,
@@ -38,9 +38,9 @@ use super::{
     StoredAnswerJson, TrackingRecord, Workspace, WorkspaceInfo, readiness_of,
 };
 use crate::domain::{
-    ChangePosition, KeyHash, Outcome, Position, PostFilter, TrackedStatus, Transition,
-    WorkspacePosition,
+    ChangePosition, KeyHash, Outcome, Position, PostFilter, Transition, WorkspacePosition,
 };
+use group_writes::{OutcomeWrite, insert_batch, timed_out, update_batch};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -66,194 +66,6 @@ impl fmt::Debug for PostgresStore {
             .field("pool", &self.pool)
             .finish_non_exhaustive()
     }
-}
-
-/// An outcome to record, owned so that it can wait for its batch.
-struct OutcomeWrite {
-    id: Uuid,
-    status: TrackedStatus,
-    transition: Transition,
-    outcome: Outcome,
-    answer: Option<StoredAnswerJson>,
-}
-
-static INSERT_TRACKING: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "insert into scheduled_social_posts_v2 \
-             (id, organization_id, workspace_id, api_key_id, post, platforms, media_urls, \
-              schedule_date, extra, tracked_status, idempotency_key, idempotency_claim, \
-              request_fingerprint, ayrshare_idempotency_key, created_at, updated_at, \
-              timezone) \
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $11, $11, $12, $13, $10, $10, \
-                 $14) \
-         on conflict (organization_id, idempotency_claim) where idempotency_claim is not null \
-         do nothing \
-         returning {TRACKING_COLUMNS}"
-    )
-});
-
-static RECORD_OUTCOME: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "update scheduled_social_posts_v2 set \
-             tracked_status = $2, \
-             provider_post_id = coalesce($3, provider_post_id), \
-             provider_status = coalesce($4, provider_status), \
-             results = $5, error = $6, \
-             provider_response = coalesce($7, provider_response), \
-             stored_answer = coalesce($10, stored_answer), \
-             updated_at = $8 \
-         where id = $1 and tracked_status = any($9) \
-         returning {TRACKING_COLUMNS}"
-    )
-});
-
-/// Writes the record unless its claim is taken (then `None`).
-async fn insert_row<'e>(
-    executor: impl PgExecutor<'e>,
-    record: &NewTracking,
-) -> Result<Option<TrackingRecord>, StoreError> {
-    let row: Option<TrackingRow> = sqlx::query_as(&INSERT_TRACKING)
-        .bind(record.id)
-        .bind(record.organization_id)
-        .bind(record.workspace_id)
-        .bind(record.api_key_id)
-        .bind(&record.post)
-        .bind(&record.platforms)
-        .bind(&record.media_urls)
-        .bind(record.schedule_date)
-        .bind(Json(&record.extra))
-        .bind(crate::store::now())
-        .bind(&record.idempotency_key)
-        .bind(&record.request_fingerprint)
-        .bind(&record.ayrshare_idempotency_key)
-        .bind(&record.timezone)
-        .fetch_optional(executor)
-        .await?;
-    row.map(TrackingRecord::try_from).transpose()
-}
-
-/// Applies the outcome if the state machine allows it (else `None`).
-async fn update_row<'e>(
-    executor: impl PgExecutor<'e>,
-    write: &OutcomeWrite,
-) -> Result<Option<TrackingRecord>, StoreError> {
-    let outcome = &write.outcome;
-    let row: Option<TrackingRow> = sqlx::query_as(&RECORD_OUTCOME)
-        .bind(write.id)
-        .bind(write.status.as_str())
-        .bind(&outcome.provider_post_id)
-        .bind(&outcome.provider_status)
-        .bind(Json(results_json(&outcome.results)))
-        .bind(outcome.error.as_ref().map(Json))
-        .bind(outcome.provider_response.as_ref().map(Json))
-        .bind(crate::store::now())
-        .bind(source_names(&write.status, write.transition))
-        .bind(write.answer.as_ref().map(|a| Json(a.raw())))
-        .fetch_optional(executor)
-        .await?;
-    row.map(TrackingRecord::try_from).transpose()
-}
-
-/// One batch of inserts: alone as one statement; together in one transaction, in the order of
-/// their claims so that two batches never wait on each other in a cycle.
-async fn insert_batch(
-    pool: PgPool,
-    records: Vec<NewTracking>,
-) -> Vec<Result<Option<TrackingRecord>, StoreError>> {
-    if let [record] = records.as_slice() {
-        return vec![insert_row(&pool, record).await];
-    }
-    let mut order: Vec<usize> = (0..records.len()).collect();
-    order.sort_by(|&a, &b| {
-        let key = |i: usize| (records[i].organization_id, &records[i].idempotency_key);
-        key(a).cmp(&key(b))
-    });
-    let together = async {
-        let mut tx = pool.begin().await?;
-        let mut rows = vec![None; records.len()];
-        for &i in &order {
-            rows[i] = insert_row(&mut *tx, &records[i]).await?;
-        }
-        tx.commit().await?;
-        Ok::<_, StoreError>(rows)
-    };
-    match together.await {
-        Ok(rows) => rows.into_iter().map(Ok).collect(),
-        Err(error) => {
-            tracing::warn!(%error, writes = records.len(), "a batch of inserts failed");
-            each_alone(&pool, &records, error, insert_row).await
-        }
-    }
-}
-
-/// One batch of outcome updates, like `insert_batch`, in the order of the records' ids.
-async fn update_batch(
-    pool: PgPool,
-    writes: Vec<OutcomeWrite>,
-) -> Vec<Result<Option<TrackingRecord>, StoreError>> {
-    if let [write] = writes.as_slice() {
-        return vec![update_row(&pool, write).await];
-    }
-    let mut order: Vec<usize> = (0..writes.len()).collect();
-    order.sort_by_key(|&i| writes[i].id);
-    let together = async {
-        let mut tx = pool.begin().await?;
-        let mut rows = vec![None; writes.len()];
-        for &i in &order {
-            rows[i] = update_row(&mut *tx, &writes[i]).await?;
-        }
-        tx.commit().await?;
-        Ok::<_, StoreError>(rows)
-    };
-    match together.await {
-        Ok(rows) => rows.into_iter().map(Ok).collect(),
-        Err(error) => {
-            tracing::warn!(%error, writes = writes.len(), "a batch of outcome updates failed");
-            each_alone(&pool, &writes, error, update_row).await
-        }
-    }
-}
-
-/// After a failed batch (rolled back as a whole): when the database is unreachable each write
-/// fails with that; otherwise one write may have spoilt the batch (a constraint, say), so each
-/// is tried alone and gets its own answer, as it would have without batching.
-async fn each_alone<'p, W, F, Fut>(
-    pool: &'p PgPool,
-    writes: &'p [W],
-    error: StoreError,
-    one: F,
-) -> Vec<Result<Option<TrackingRecord>, StoreError>>
-where
-    F: Fn(&'p PgPool, &'p W) -> Fut,
-    Fut: Future<Output = Result<Option<TrackingRecord>, StoreError>>,
-{
-    if error.is_unavailable() {
-        let text = error.to_string();
-        return writes
-            .iter()
-            .map(|_| Err(StoreError::Unavailable(text.clone())))
-            .collect();
-    }
-    let mut answers = Vec::with_capacity(writes.len());
-    for write in writes {
-        answers.push(one(pool, write).await);
-    }
-    answers
-}
-
-/// The answer to each write of a batch that did not commit within `deadline`.
-fn timed_out(
-    deadline: std::time::Duration,
-    writes: usize,
-) -> Vec<Result<Option<TrackingRecord>, StoreError>> {
-    (0..writes)
-        .map(|_| {
-            Err(StoreError::Unavailable(format!(
-                "the database did not commit the batch within {} s",
-                deadline.as_secs_f64()
-            )))
-        })
-        .collect()
 }
 
 type TrackingRow = rows::TrackingRow<Uuid, Vec<String>>;
