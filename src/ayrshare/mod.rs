@@ -614,12 +614,14 @@ impl AyrshareClient {
                 text
             }
         };
-        tracing::info!(
-            call = what,
-            status = http_status,
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "ayrshare answered"
-        );
+        // A success is at debug (the caller's own line says what came of it); anything else
+        // at info, where an operator looks first.
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        if (200..300).contains(&http_status) {
+            tracing::debug!(call = what, status = http_status, elapsed_ms, "ayrshare answered");
+        } else {
+            tracing::info!(call = what, status = http_status, elapsed_ms, "ayrshare answered");
+        }
         Ok(ProviderAnswer::new(http_status, &text, retry_after))
     }
 }

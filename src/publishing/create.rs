@@ -265,7 +265,9 @@ impl Publisher {
             Inserted::Claimed(holder) => return Ok(Published::Claimed(Box::new(holder))),
         };
         metrics::record_transition(None, record.tracked_status);
-        tracing::info!(tracking_id = %record.id, "tracking record written");
+        // At debug: the outcome line below names the record too, and at info one line per step
+        // cost each create a formatted line and a write (issue 21's CPU budget).
+        tracing::debug!(tracking_id = %record.id, "tracking record written");
         let scope = CallScope {
             profile_key: workspace.ayrshare_profile_key.as_ref(),
             involves_x: new_post.involves_x(),
