@@ -618,9 +618,19 @@ impl AyrshareClient {
         // at info, where an operator looks first.
         let elapsed_ms = started.elapsed().as_millis() as u64;
         if (200..300).contains(&http_status) {
-            tracing::debug!(call = what, status = http_status, elapsed_ms, "ayrshare answered");
+            tracing::debug!(
+                call = what,
+                status = http_status,
+                elapsed_ms,
+                "ayrshare answered"
+            );
         } else {
-            tracing::info!(call = what, status = http_status, elapsed_ms, "ayrshare answered");
+            tracing::info!(
+                call = what,
+                status = http_status,
+                elapsed_ms,
+                "ayrshare answered"
+            );
         }
         Ok(ProviderAnswer::new(http_status, &text, retry_after))
     }

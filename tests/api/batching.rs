@@ -384,22 +384,33 @@ async fn two_outcomes_for_one_record_in_one_batch_apply_in_order() {
         .execute(&mut locker)
         .await
         .unwrap();
-    let update = |id: Uuid, n: usize, answer: Option<serde_json::Value>| {
+    let update = |id: Uuid, transition: Transition, outcome: Outcome, answer: Option<&str>| {
         let store = setup.store.clone();
+        let answer = answer.map(|a| {
+            let value: serde_json::Value = serde_json::from_str(a).unwrap();
+            mosaic_social::store::StoredAnswerJson::of(&value).unwrap()
+        });
         tokio::spawn(async move {
-            let answer = answer.map(|a| mosaic_social::store::StoredAnswerJson::of(&a).unwrap());
             store
-                .record_outcome(id, Transition::CreateOutcome, &posted(n), answer.as_ref())
+                .record_outcome(id, transition, &outcome, answer.as_ref())
                 .await
         })
     };
-    let blocked = update(ids[0], 0, None);
+    let create = Transition::CreateOutcome;
+    let blocked = update(ids[0], create, posted(0), None);
     setup.until_blocked().await;
-    let first = update(ids[1], 1, Some(json!({"kept": 1})));
+    // Queued behind it, in this order, as one batch: three writes for ids[1] among others.
+    let first = update(ids[1], create, posted(1), Some(r#"{"kept": 1}"#));
     tokio::time::sleep(Duration::from_millis(20)).await;
-    let other = update(ids[2], 2, None);
+    let other = update(ids[2], create, posted(2), None);
     tokio::time::sleep(Duration::from_millis(20)).await;
-    let second = update(ids[1], 11, Some(json!({"kept": 2})));
+    let second = update(ids[1], create, posted(11), Some(r#"{"kept": 2}"#));
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let deleted = Outcome {
+        tracked_status: Some(TrackedStatus::Deleted),
+        ..posted(1)
+    };
+    let third = update(ids[1], Transition::Refresh, deleted, None);
     tokio::time::sleep(Duration::from_millis(200)).await;
     sqlx::query("commit").execute(&mut locker).await.unwrap();
 
@@ -412,21 +423,29 @@ async fn two_outcomes_for_one_record_in_one_batch_apply_in_order() {
         Some("P-2")
     );
     let first = first.await.unwrap().unwrap();
+    assert_eq!(first.tracked_status, TrackedStatus::Posted);
     assert_eq!(first.provider_post_id.as_deref(), Some("P-1"));
-    // The second found the record posted already: refused, it answers the record as it is.
+    // The second found the record posted already: refused, it answers the record as it is
+    // (which by then may be the third's: read after the whole batch).
     let second = second.await.unwrap().unwrap();
-    assert_eq!(second.provider_post_id.as_deref(), Some("P-1"));
-    assert_eq!(second, first);
+    assert_ne!(second.provider_post_id.as_deref(), Some("P-11"));
     let kept = second
         .stored_answer
         .expect("the first outcome's answer is kept");
     assert_eq!(kept.get(), r#"{"kept": 1}"#);
-    let events: i64 = sqlx::query_scalar(
-        "select count(*) from social_post_events where id = $1 and type = 'post.posted'",
-    )
-    .bind(ids[1])
-    .fetch_one(&mut setup.connection().await)
-    .await
-    .unwrap();
-    assert_eq!(events, 1, "one transition, one event");
+    // The third saw the first's `posted`, from which a reading may move to `deleted`.
+    let third = third.await.unwrap().unwrap();
+    assert_eq!(third.tracked_status, TrackedStatus::Deleted);
+    assert_eq!(third.provider_post_id.as_deref(), Some("P-1"));
+    let types: Vec<String> =
+        sqlx::query_scalar("select type from social_post_events where id = $1 order by seq")
+            .bind(ids[1])
+            .fetch_all(&mut setup.connection().await)
+            .await
+            .unwrap();
+    assert_eq!(
+        types,
+        ["post.posted", "post.deleted"],
+        "one event per transition"
+    );
 }
