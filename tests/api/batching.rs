@@ -85,6 +85,19 @@ impl Setup {
         })
     }
 
+    /// Writes `n` pending records, one at a time; their ids.
+    async fn pending_records(&self, n: usize) -> Vec<Uuid> {
+        let mut ids = Vec::new();
+        for i in 0..n {
+            let record = self.record(&format!("r{i}"), None);
+            match self.store.insert_tracking(&record).await.unwrap() {
+                Inserted::New(record) => ids.push(record.id),
+                other => panic!("{other:?}"),
+            }
+        }
+        ids
+    }
+
     async fn connection(&self) -> PgConnection {
         PgConnection::connect(self.database.url()).await.unwrap()
     }
@@ -229,18 +242,7 @@ async fn outcomes_recorded_together_each_land_on_their_own_record() {
     let Some(setup) = setup().await else {
         return;
     };
-    let mut ids = Vec::new();
-    for n in 0..6 {
-        match setup
-            .store
-            .insert_tracking(&setup.record(&format!("r{n}"), None))
-            .await
-            .unwrap()
-        {
-            Inserted::New(record) => ids.push(record.id),
-            other => panic!("{other:?}"),
-        }
-    }
+    let ids = setup.pending_records(6).await;
     // The last one is already posted: its outcome's move is not allowed, and it says so.
     setup
         .store
@@ -358,25 +360,14 @@ async fn a_batch_writes_every_column_as_a_lone_write_does() {
     }
 }
 
-/// Two outcomes for one record in one batch apply in the order they came, the second seeing
-/// the first (here refused by the state machine, as it would be a moment later).
+/// Outcomes for one record in one batch apply in the order they came, each seeing the one
+/// before (the second here refused by the state machine, the third allowed after the first).
 #[tokio::test]
 async fn two_outcomes_for_one_record_in_one_batch_apply_in_order() {
     let Some(setup) = setup().await else {
         return;
     };
-    let mut ids = Vec::new();
-    for n in 0..3 {
-        match setup
-            .store
-            .insert_tracking(&setup.record(&format!("r{n}"), None))
-            .await
-            .unwrap()
-        {
-            Inserted::New(record) => ids.push(record.id),
-            other => panic!("{other:?}"),
-        }
-    }
+    let ids = setup.pending_records(3).await;
     let mut locker = setup.connection().await;
     sqlx::query("begin").execute(&mut locker).await.unwrap();
     sqlx::query("select 1 from scheduled_social_posts_v2 where id = $1 for update")

@@ -249,14 +249,32 @@ pub(super) async fn insert_batch(
     pool: PgPool,
     records: Vec<NewTracking>,
 ) -> Vec<Result<Option<TrackingRecord>, StoreError>> {
-    if let [record] = records.as_slice() {
-        return vec![insert_row(&pool, record).await];
+    write_batch(&pool, &records, "inserts", insert_row, insert_together).await
+}
+
+/// A batch of one by `one`; a larger one by `together`, and if that fails, each write by
+/// `one` (see `each_alone`).
+async fn write_batch<'p, W, One, OneFut, All, AllFut>(
+    pool: &'p PgPool,
+    writes: &'p [W],
+    what: &str,
+    one: One,
+    together: All,
+) -> Vec<Result<Option<TrackingRecord>, StoreError>>
+where
+    One: Fn(&'p PgPool, &'p W) -> OneFut,
+    OneFut: Future<Output = Result<Option<TrackingRecord>, StoreError>>,
+    All: FnOnce(&'p PgPool, &'p [W]) -> AllFut,
+    AllFut: Future<Output = Result<Vec<Option<TrackingRecord>>, StoreError>>,
+{
+    if let [write] = writes {
+        return vec![one(pool, write).await];
     }
-    match insert_together(&pool, &records).await {
+    match together(pool, writes).await {
         Ok(rows) => rows.into_iter().map(Ok).collect(),
         Err(error) => {
-            tracing::warn!(%error, writes = records.len(), "a batch of inserts failed");
-            each_alone(&pool, &records, error, insert_row).await
+            tracing::warn!(%error, writes = writes.len(), "a batch of {what} failed");
+            each_alone(pool, writes, error, one).await
         }
     }
 }
@@ -283,16 +301,14 @@ pub(super) async fn update_batch(
     pool: PgPool,
     writes: Vec<OutcomeWrite>,
 ) -> Vec<Result<Option<TrackingRecord>, StoreError>> {
-    if let [write] = writes.as_slice() {
-        return vec![update_row(&pool, write).await];
-    }
-    match update_together(&pool, &writes).await {
-        Ok(rows) => rows.into_iter().map(Ok).collect(),
-        Err(error) => {
-            tracing::warn!(%error, writes = writes.len(), "a batch of outcome updates failed");
-            each_alone(&pool, &writes, error, update_row).await
-        }
-    }
+    write_batch(
+        &pool,
+        &writes,
+        "outcome updates",
+        update_row,
+        update_together,
+    )
+    .await
 }
 
 async fn update_together(
