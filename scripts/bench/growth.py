@@ -21,7 +21,9 @@ scripts/bench/growth.sh builds the databases first. See the "Growth" section of 
 
 Settings (environment): BENCH_PG_URL, GROWTH_BIN (default target/release), GROWTH_OUT (default
 target/bench/growth), GROWTH_DURATION (seconds per call and round, default 5), GROWTH_ROUNDS
-(default 3), GROWTH_CONCURRENCY (the read calls' connections, default "1 16").
+(default 3), GROWTH_CONCURRENCY (the read calls' connections, default "1 16"), GROWTH_CALLS
+(measure only the calls whose label contains one of these comma-separated words), GROWTH_DB and
+GROWTH_SMALL_DB (default mosaic_growth and mosaic_growth_small).
 """
 
 import base64
@@ -206,8 +208,11 @@ def calls_of(name):
 def measure():
     results = {}
     calls = {}
+    # GROWTH_CALLS: only the calls whose label contains one of these words (all by default).
+    only = os.environ.get("GROWTH_CALLS", "").split(",")
     for name in (SMALL, BIG):
-        calls[name] = calls_of(name)
+        calls[name] = [(label, paths) for label, paths in calls_of(name)
+                       if any(word in label for word in only)]
         records = psql(name, "select count(*) from scheduled_social_posts_v2")[0][0]
         log(f"{name}: {records} records")
         with Services(name) as services:
