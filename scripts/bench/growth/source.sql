@@ -29,7 +29,7 @@ rows as (
                when i % 50 = 11 then 'partial'
                when i % 50 = 21 then 'deleted'
                when i % 1000 = 41 then 'cancelled'
-               when i % 10000 = 61 then 'unknown'
+               when i % 10000 = 67 then 'unknown'
                else 'posted'
            end as status,
            (i / 10) % 100 = 0 as due,
