@@ -301,15 +301,11 @@ def explain():
             out.write(f"\n######## {label}\n")
             # One entry per statement: "duration: ... plan:" up to the next log line prefix.
             entries = re.split(r"\n(?=\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+ UTC \[\d+\] )", chunk)
-            seen = set()
             for entry in entries:
                 if f"@{name} " not in entry.split("\n", 1)[0] or "plan:" not in entry:
                     continue
                 query = re.search(r"Query Text: (.*)", entry)
                 query = query.group(1).strip() if query else "?"
-                if query in seen:  # the last of the seven executions is kept below
-                    pass
-                seen.add(query)
                 out.write(entry + "\n")
                 scans = re.findall(r"((?:Parallel )?(?:Seq Scan|Index Scan|Index Only Scan|Bitmap Heap Scan|Bitmap Index Scan)(?: Backward)?(?: using \S+)? on \S+)", entry)
                 duration = re.search(r"duration: ([0-9.]+) ms", entry)
