@@ -281,8 +281,9 @@ def explain():
     try:
         with Services(name, tag="explain") as services:
             for label, paths in calls:
-                # Seven times: past the five executions after which Postgres may switch a
-                # prepared statement to its generic plan, so that the plan kept is the one seen.
+                # Seven times. The pool spreads them over its connections, so these are mostly
+                # custom plans: a generic plan (after five executions on one connection) needs
+                # checking apart, e.g. with plan_cache_mode = force_generic_plan.
                 for n in range(7):
                     services.get(paths[n % len(paths)], org_key(0))
                 time.sleep(0.3)
