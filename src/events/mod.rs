@@ -32,6 +32,12 @@ use tokio_util::sync::CancellationToken;
 /// The most events one retention sweep deletes, so that a sweep is one short statement.
 const PURGE_BATCH: i64 = 1000;
 
+/// The pause after each full batch of a sweep. A year's backlog is then deleted at a few
+/// thousand events a second rather than as fast as the database can, so that the requests
+/// beside it keep their share of the database (docs/benchmark.md, "Growth": creates at c=64 while
+/// the backlog of a year goes); a day's events, the usual sweep, still take seconds.
+pub const PURGE_PAUSE: Duration = Duration::from_millis(200);
+
 /// The events use cases.
 #[derive(Clone)]
 pub struct Events {
@@ -115,12 +121,14 @@ impl Events {
             if done < PURGE_BATCH as u64 {
                 break;
             }
+            tokio::time::sleep(PURGE_PAUSE).await;
         }
         loop {
             let done = self.store.purge_deliveries(before, PURGE_BATCH).await?;
             if done < PURGE_BATCH as u64 {
                 return Ok(total);
             }
+            tokio::time::sleep(PURGE_PAUSE).await;
         }
     }
 }

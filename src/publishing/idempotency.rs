@@ -11,6 +11,11 @@ use super::{AppError, Publisher};
 /// The most claims released by one statement.
 pub const PURGE_BATCH: i64 = 500;
 
+/// The pause after each full batch: a backlog is released at a few thousand claims a second
+/// rather than as fast as the database can, so that the requests beside it keep their share of
+/// the database (as the event retention sweep's `PURGE_PAUSE`).
+pub const PURGE_PAUSE: Duration = Duration::from_millis(200);
+
 /// How often the purge looks for expired claims.
 pub const PURGE_EVERY: Duration = Duration::from_secs(600);
 
@@ -36,7 +41,7 @@ impl Publisher {
                 return Ok(released);
             }
             // Let the requests in: a backlog is worked through without starving them.
-            tokio::task::yield_now().await;
+            tokio::time::sleep(PURGE_PAUSE).await;
         }
     }
 }

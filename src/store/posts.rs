@@ -359,15 +359,47 @@ pub(super) fn source_names(outcome: &TrackedStatus, transition: Transition) -> V
 /// (a `pending` one past its create's answer deadline, or with a post id: a retry),
 /// (`$1` now, `$2` the pending cutoff, `$4` the most history lookups for a record without a post
 /// id, `$5` the most checks of any record). Shared by both backends, which lock it their own way.
+///
+/// Oldest due first: a `scheduled` record by when it fell due (its next check, else its
+/// schedule date), the others by their next check, else their creation. Each state is looked up
+/// in its own partial index, in that order, from its oldest entry up to `$1` (the migration
+/// `claim_indexes`): with a year of scheduled posts in the table, a claim reads the few due ones
+/// at the front of the index, not every open record. The outer select repeats the whole
+/// condition, so that a row changed by another transaction meanwhile is checked again as it is
+/// when it is locked; the 16 candidates per state leave room for rows that
+/// other reconcilers hold locked.
 pub(super) const DUE_RECORD: &str = "select id from scheduled_social_posts_v2 \
-     where tracked_status in ('pending', 'unknown', 'scheduled') \
+     where id in ( \
+         select id from (select id from scheduled_social_posts_v2 \
+             where tracked_status = 'pending' \
+               and (next_check_at is null or next_check_at <= $1) \
+               and (created_at <= $2 or provider_post_id is not null) \
+             order by coalesce(next_check_at, created_at), id limit 16) as pending \
+         union all \
+         select id from (select id from scheduled_social_posts_v2 \
+             where tracked_status = 'scheduled' \
+               and coalesce(next_check_at, schedule_date, created_at) <= $1 \
+               and (next_check_at is null or next_check_at <= $1) \
+               and (schedule_date is null or schedule_date <= $1) \
+               and check_attempts < $5 and (provider_post_id is not null or check_attempts < $4) \
+             order by coalesce(next_check_at, schedule_date, created_at), id limit 16) as scheduled \
+         union all \
+         select id from (select id from scheduled_social_posts_v2 \
+             where tracked_status = 'unknown' \
+               and coalesce(next_check_at, created_at) <= $1 \
+               and (next_check_at is null or next_check_at <= $1) \
+               and check_attempts < $5 and (provider_post_id is not null or check_attempts < $4) \
+             order by coalesce(next_check_at, created_at), id limit 16) as unknown) \
+       and tracked_status in ('pending', 'unknown', 'scheduled') \
        and (next_check_at is null or next_check_at <= $1) \
        and ((tracked_status = 'pending' and (created_at <= $2 or provider_post_id is not null)) \
             or (tracked_status = 'scheduled' and (schedule_date is null or schedule_date <= $1)) \
             or tracked_status = 'unknown') \
        and (tracked_status = 'pending' or (check_attempts < $5 \
             and (provider_post_id is not null or check_attempts < $4))) \
-     order by coalesce(next_check_at, created_at), id \
+     order by case when tracked_status = 'scheduled' \
+                   then coalesce(next_check_at, schedule_date, created_at) \
+                   else coalesce(next_check_at, created_at) end, id \
      limit 1";
 
 /// The same for `DueQuery::pending_only` (`$1` now, `$2` the pending cutoff): the oldest
