@@ -105,7 +105,7 @@ threads_for() { local c=$1; if [ "$c" -lt "$CORES" ]; then echo "$c"; else echo 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # Every Postgres process's CPU ticks (the server's backends live as long as the pool's
 # connections, so a difference is the server's work in between).
-pg_ticks() { for pid in $(pgrep -x postgres); do awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null; done | awk '{s += $1} END {print s + 0}'; }
+pg_ticks() { for pid in $(pgrep -x postgres); do awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || true; done | awk '{s += $1} END {print s + 0}'; }
 mock_posts() {
   curl -fsS -H "Authorization: Bearer $MOCK_KEY" "http://127.0.0.1:$MOCK_PORT/mock/stats" \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["posts_received"])'
