@@ -232,17 +232,25 @@ impl Deliverer {
             let flights = lock(flights);
             for (endpoint, flight) in flights.iter() {
                 let held = flight.in_flight as usize + lanes.get(endpoint).map_or(0, VecDeque::len);
-                let allowed = allowance(settings, flight.pace, batch);
+                // At most the batch: a per-endpoint cap above it (a small WEBHOOK_CONCURRENCY)
+                // is bounded by the batch here, as by the global permits when attempts start.
+                let allowed = allowance(settings, flight.pace, batch).min(batch);
                 let room = allowed.saturating_sub(held);
                 rooms.insert(*endpoint, room);
-                busy.push((*endpoint, u32::try_from(batch - room).unwrap_or(u32::MAX)));
+                busy.push((
+                    *endpoint,
+                    u32::try_from(batch.saturating_sub(room)).unwrap_or(u32::MAX),
+                ));
             }
         }
         for (endpoint, lane) in lanes {
             if !rooms.contains_key(endpoint) {
                 let room = batch.saturating_sub(lane.len());
                 rooms.insert(*endpoint, room);
-                busy.push((*endpoint, u32::try_from(batch - room).unwrap_or(u32::MAX)));
+                busy.push((
+                    *endpoint,
+                    u32::try_from(batch.saturating_sub(room)).unwrap_or(u32::MAX),
+                ));
             }
         }
         let now = now();
@@ -732,4 +740,59 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_endpoint_gets_no_more_queued_than_it_gets_through_in_half_its_spare_lease() {
+        // Defaults: 16 in flight per endpoint, lease 60 s, timeout 15 s: 22.5 s to spare.
+        let settings = WebhookSettings::default();
+        let batch = 256;
+        // Unknown: the batch; fast: the batch; a 15 s endpoint: its cap and 1.5 times as many more.
+        assert_eq!(allowance(&settings, None, batch), batch);
+        assert_eq!(
+            allowance(&settings, Some(Duration::from_millis(1)), batch),
+            batch
+        );
+        assert_eq!(
+            allowance(&settings, Some(Duration::from_secs(15)), batch),
+            16 + 24
+        );
+        assert_eq!(
+            allowance(&settings, Some(Duration::from_secs(45)), batch),
+            16 + 8
+        );
+    }
+
+    #[test]
+    fn a_queued_delivery_starts_only_while_its_lease_leaves_an_attempts_time() {
+        let settings = WebhookSettings::default();
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let fresh = now + chrono_duration(settings.lease);
+        assert!(lease_allows(&settings, fresh, now));
+        // 15 s timeout and a 1 s margin.
+        assert!(lease_allows(
+            &settings,
+            now + chrono::Duration::seconds(16),
+            now
+        ));
+        assert!(!lease_allows(
+            &settings,
+            now + chrono::Duration::milliseconds(15_999),
+            now
+        ));
+        // The shortest lease allowed (the timeout and a second) still lets a fresh claim start.
+        let short = WebhookSettings {
+            lease: settings.timeout + Duration::from_secs(1),
+            ..settings.clone()
+        };
+        assert!(lease_allows(
+            &short,
+            now + chrono_duration(short.lease),
+            now
+        ));
+    }
 }
