@@ -23,7 +23,8 @@
 #   BENCH_CASES="immediate idempotent scheduled replay track"   the service's cases; add
 #                               `webhook` (Postgres) for immediate creates with one endpoint
 #                               subscribed to every event, delivered to a local receiver
-#                               (scripts/bench/receiver.py), and the backlog's drain (events/s)
+#                               (bench-receiver of crates/mock-ayrshare, which counts every POST
+#                               and every distinct webhook-id), and the backlog's drain (events/s)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -102,6 +103,9 @@ wait_for() { # URL
 }
 threads_for() { local c=$1; if [ "$c" -lt "$CORES" ]; then echo "$c"; else echo "$CORES"; fi; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# Every Postgres process's CPU ticks (the server's backends live as long as the pool's
+# connections, so a difference is the server's work in between).
+pg_ticks() { for pid in $(pgrep -x postgres); do awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || true; done | awk '{s += $1} END {print s + 0}'; }
 mock_posts() {
   curl -fsS -H "Authorization: Bearer $MOCK_KEY" "http://127.0.0.1:$MOCK_PORT/mock/stats" \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["posts_received"])'
@@ -160,8 +164,11 @@ for backend in $BACKENDS; do
   if [[ " $CASES " == *" webhook "* ]] && [ "$backend" = postgres ]; then
     WEBHOOKS=1
     RECEIVER_PORT=$(free_port)
-    python3 "$LUA/receiver.py" "$RECEIVER_PORT" > "$OUT/logs/receiver.log" 2>&1 &
-    pids+=("$!")
+    [ -x "$BIN/bench-receiver" ] || die "no bench-receiver in $BIN (cargo build --release -p mock-ayrshare)"
+    "$BIN/bench-receiver" "$RECEIVER_PORT" > "$OUT/logs/receiver.log" 2>&1 &
+    RECEIVER_PID=$!
+    pids+=("$RECEIVER_PID")
+    receiver_stats() { curl -fsS "http://127.0.0.1:$RECEIVER_PORT/stats" | python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["received"], s["distinct"])'; }
     # The delivery worker runs in every case; only the `webhook` case has an enabled endpoint.
     export SECRETS_KEY=${SECRETS_KEY:-$(python3 -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())')}
     export WEBHOOK_ALLOW_HTTP=true WEBHOOK_ALLOW_PRIVATE_TARGETS=true WEBHOOK_DELIVERY=true
@@ -204,6 +211,7 @@ for backend in $BACKENDS; do
       [ "$what" = webhook ] && { endpoint_disabled false; read -r delivered_before _ < <(deliveries); }
       started=$(date +%s.%N)
       cpu_before=$(cpu_ticks "$SERVICE_PID")
+      [ -n "$WEBHOOKS" ] && receiver_cpu_before=$(cpu_ticks "$RECEIVER_PID")
       case $what in
         webhook) run_wrk "$name" "$c" post.lua "$SERVICE" BENCH_KEY="$KEY" BENCH_PATH=/social/post BENCH_BODY="$BODY" ;;
         immediate) run_wrk "$name" "$c" post.lua "$SERVICE" BENCH_KEY="$KEY" BENCH_PATH=/social/post BENCH_BODY="$BODY" ;;
@@ -214,20 +222,21 @@ for backend in $BACKENDS; do
       esac
       cpu_after=$(cpu_ticks "$SERVICE_PID")
       if [ "$what" = webhook ]; then
-        # The backlog's drain: deliveries made, sampled every 0.5 s, from the end of the creates
+        # The backlog's drain: deliveries made, sampled every 0.1 s, from the end of the creates
         # until none is pending (at most 300 s), into NAME.drain.json.
         ended=$(date +%s.%N)
         samples=$RAW/$name.drain.samples
         : > "$samples"
-        for _ in $(seq 1 600); do
+        for _ in $(seq 1 3000); do
           read -r delivered pending_deliveries failed_deliveries < <(deliveries)
           echo "$(date +%s.%N) $delivered $pending_deliveries $failed_deliveries" >> "$samples"
           [ "$pending_deliveries" = 0 ] && break
-          sleep 0.5
+          sleep 0.1
         done
         endpoint_disabled true
+        read -r received distinct < <(receiver_stats)
         $HELPER drain "$RAW/$name.drain.json" "$samples" "$started" "$ended" "$delivered_before" \
-          "$(curl -fsS "http://127.0.0.1:$RECEIVER_PORT/count")"
+          "$received" "$distinct" "$receiver_cpu_before" "$(cpu_ticks "$RECEIVER_PID")"
       fi
       # Requests cut off by wrk's deadline finish in the service, some not yet written when wrk
       # stops (queued for a connection): wait until nothing moves, no record pending and the
@@ -247,6 +256,37 @@ for backend in $BACKENDS; do
     done
    done
   done
+  if [ -n "$WEBHOOKS" ]; then
+    # Delivery's own rate, with nothing else running: BENCH_BACKLOG events (the latest post
+    # events, delivered already in the `webhook` case) queued again for the endpoint at once,
+    # as the fan-out trigger queues them, and drained; the receiver's counts start again, so
+    # that each is received once more. The service's, the receiver's and Postgres's CPU per
+    # event delivered, into backlog-postgres-rN.json.
+    for round in $(seq 1 "$ROUNDS"); do
+      log "$backend: webhook backlog of ${BENCH_BACKLOG:-20000}, round $round"
+      checkpoint
+      curl -fsS -o /dev/null -X DELETE "http://127.0.0.1:$RECEIVER_PORT/stats"
+      psql "$DB_URL" -qc "insert into webhook_deliveries (endpoint_id, event_id, event_type, event_seq, next_attempt_at, created_at) select '$ENDPOINT_ID', event_id, type, seq, now(), now() from (select * from social_post_events order by seq desc limit ${BENCH_BACKLOG:-20000}) e"
+      read -r delivered_before _ < <(deliveries)
+      cpu_before="$(cpu_ticks "$SERVICE_PID") $(cpu_ticks "$RECEIVER_PID") $(pg_ticks)"
+      started=$(date +%s.%N)
+      endpoint_disabled false
+      samples=$RAW/backlog-$backend-r$round.samples
+      : > "$samples"
+      for _ in $(seq 1 3000); do
+        read -r delivered pending_deliveries failed_deliveries < <(deliveries)
+        echo "$(date +%s.%N) $delivered $pending_deliveries $failed_deliveries" >> "$samples"
+        [ "$pending_deliveries" = 0 ] && break
+        sleep 0.1
+      done
+      cpu_after="$(cpu_ticks "$SERVICE_PID") $(cpu_ticks "$RECEIVER_PID") $(pg_ticks)"
+      endpoint_disabled true
+      read -r received distinct < <(receiver_stats)
+      # shellcheck disable=SC2086 # the CPU ticks are three numbers each
+      $HELPER backlog "$RAW/backlog-$backend-r$round.json" "$samples" "$started" \
+        "$delivered_before" "$received" "$distinct" $cpu_before $cpu_after
+    done
+  fi
   PEAK_RSS[$backend]=$(awk '/^VmHWM:/ {print $2}' "/proc/$SERVICE_PID/status")
   kill "$SERVICE_PID"
   wait "$SERVICE_PID" 2>/dev/null || true

@@ -26,11 +26,19 @@
       Prints, on one line, the JSON a create records (NAME: results, provider_response) or
       stores for replays (stored_answer, from scripts/bench/stored_answer.json): the values
       pgbench binds, as the service binds its own.
-  drain OUT SAMPLES STARTED ENDED DELIVERED_BEFORE RECEIVER_COUNT
+  drain OUT SAMPLES STARTED ENDED DELIVERED_BEFORE RECEIVED DISTINCT RECEIVER_CPU_BEFORE
+        RECEIVER_CPU_AFTER
       The `webhook` case's deliveries: SAMPLES has lines "unix_time delivered pending failed"
       (webhook_deliveries) from the end of the creates (ENDED) until none was pending; writes
       the events delivered per second over the drain (after the creates) and over the whole
-      case (from STARTED, the creates included), and the receiver's own count.
+      case (from STARTED, the creates included), the receiver's own counts (POSTs and distinct
+      webhook-ids, since it started: every round's so far) and its CPU per event.
+  backlog OUT SAMPLES STARTED DELIVERED_BEFORE RECEIVED DISTINCT SERVICE_CPU RECEIVER_CPU
+          POSTGRES_CPU SERVICE_CPU_AFTER RECEIVER_CPU_AFTER POSTGRES_CPU_AFTER
+      The webhook backlog's drain with nothing else running (SAMPLES as for `drain`, from
+      STARTED, when the endpoint was enabled): events delivered per second, the receiver's
+      counts (reset before: each must be received once), and the CPU per event delivered of
+      the service, the receiver and every Postgres process (ticks).
   report RAW_DIR OUT_JSON
       Prints the table and writes the results as JSON; exits 1 if anything was lost. Each case
       was run in rounds (raw files NAME.rN.json): a row shows the median of its rounds, a ratio
@@ -253,7 +261,8 @@ def check(out, wrk_json, kind, concurrency, records_before, records_after, pendi
         json.dump(result, file)
 
 
-def drain(out, samples, started, ended, delivered_before, receiver_count):
+def drain(out, samples, started, ended, delivered_before, received, distinct, cpu_before,
+          cpu_after):
     rows = [line.split() for line in open(samples) if line.strip()]
     rows = [(float(t), int(d), int(p), int(f)) for t, d, p, f in rows]
     first, last = rows[0], rows[-1]
@@ -267,7 +276,38 @@ def drain(out, samples, started, ended, delivered_before, receiver_count):
         "drain_s": round(during, 3),
         "drain_events_per_s": round((last[1] - first[1]) / during, 1) if during > 0 else None,
         "overall_events_per_s": round((last[1] - delivered_before) / total, 1),
-        "receiver_count": receiver_count,
+        # Since the receiver started, as the table's delivered rows are counted since the
+        # database was made: the two must be equal, and no webhook-id received twice.
+        "delivered_in_all": last[1],
+        "receiver_count": received,
+        "receiver_distinct": distinct,
+        "receiver_cpu_us_per_event": round(
+            (cpu_after - cpu_before) / os.sysconf("SC_CLK_TCK") * 1e6
+            / (last[1] - delivered_before), 1) if last[1] > delivered_before else None,
+    }
+    with open(out, "w") as file:
+        json.dump(result, file)
+
+
+def backlog(out, samples, started, delivered_before, received, distinct, *ticks):
+    rows = [line.split() for line in open(samples) if line.strip()]
+    rows = [(float(t), int(d), int(p), int(f)) for t, d, p, f in rows]
+    last = rows[-1]
+    delivered = last[1] - delivered_before
+    took = last[0] - started
+    per_tick = 1e6 / os.sysconf("SC_CLK_TCK")
+    before, after = ticks[:3], ticks[3:]
+
+    def per_event(i):
+        return round((after[i] - before[i]) * per_tick / delivered, 1) if delivered else None
+
+    result = {
+        "drained": last[2] == 0, "failed": last[3], "delivered": delivered,
+        "seconds": round(took, 3),
+        "events_per_s": round(delivered / took, 1) if took > 0 else None,
+        "receiver_count": received, "receiver_distinct": distinct,
+        "service_cpu_us_per_event": per_event(0), "receiver_cpu_us_per_event": per_event(1),
+        "postgres_cpu_us_per_event": per_event(2),
     }
     with open(out, "w") as file:
         json.dump(result, file)
@@ -362,6 +402,12 @@ def report(raw_dir, out_json):
         for entry in drains:
             if not entry["drained"] or entry["failed"]:
                 lost.append(f"{row['backend']} webhook c={row['concurrency']}: deliveries {entry}")
+            if "receiver_distinct" in entry and not (
+                    entry["receiver_count"] == entry["receiver_distinct"]
+                    == entry["delivered_in_all"]):
+                lost.append(f"{row['backend']} webhook c={row['concurrency']}: received "
+                            f"{entry['receiver_count']} ({entry['receiver_distinct']} distinct) "
+                            f"for {entry['delivered_in_all']} delivered")
         webhooks[f"{row['backend']}.c{row['concurrency']}"] = {
             "webhook_requests_per_s": row["requests_per_s"],
             "plain_requests_per_s": plain["requests_per_s"] if plain else None,
@@ -406,6 +452,18 @@ def report(raw_dir, out_json):
         summary["peak_rss_mib"] = meta.get(f"{backend}_peak_rss_kib", 0) / 1024
         summaries[backend] = summary
 
+    backlogs = [json.load(open(path))
+                for path in sorted(glob.glob(os.path.join(raw_dir, "backlog-*.json")))]
+    for entry in backlogs:
+        if not entry["drained"] or entry["failed"] or not (
+                entry["receiver_count"] == entry["receiver_distinct"] == entry["delivered"]):
+            lost.append(f"webhook backlog: {entry}")
+    if backlogs:
+        webhooks["backlog"] = {
+            "events_per_s": median([b["events_per_s"] for b in backlogs
+                                    if b["events_per_s"] is not None]),
+            "rounds": backlogs,
+        }
     result = {"meta": meta, "cases": rows, "summary": summaries, "webhooks": webhooks,
               "lost": lost}
     with open(out_json, "w") as file:
@@ -452,6 +510,16 @@ def report(raw_dir, out_json):
             print(line)
     for key, entry in webhooks.items():
         print()
+        if key == "backlog":
+            print(f"webhook backlog, nothing else running: {entry['events_per_s']} events "
+                  f"delivered/s (median)")
+            for b in entry["rounds"]:
+                print(f"    {b['delivered']} in {b['seconds']} s: {b['events_per_s']}/s, receiver "
+                      f"{b['receiver_count']} ({b['receiver_distinct']} distinct); CPU us/event: "
+                      f"service {b['service_cpu_us_per_event']}, postgres "
+                      f"{b['postgres_cpu_us_per_event']}, receiver "
+                      f"{b['receiver_cpu_us_per_event']}")
+            continue
         ratio = entry["webhook_vs_plain"]
         print(f"{key}: with one endpoint {entry['webhook_requests_per_s']:.0f} creates/s, without "
               f"{entry['plain_requests_per_s'] or 0:.0f}: with/without "
@@ -461,7 +529,8 @@ def report(raw_dir, out_json):
         for d in entry["drains"]:
             print(f"    delivered {d['delivered']} ({d['delivered_during_creates']} during the "
                   f"creates, backlog {d['backlog_at_end_of_creates']}, drained in {d['drain_s']} s, "
-                  f"receiver {d['receiver_count']})")
+                  f"receiver {d['receiver_count']}, {d.get('receiver_distinct', '?')} distinct, "
+                  f"its CPU {d.get('receiver_cpu_us_per_event', '?')} us/event)")
     print()
     if lost:
         print("CHECK FAILED:")
@@ -513,7 +582,9 @@ def main():
         else:
             print(values[args[0]])
     elif command == "drain":
-        drain(args[0], args[1], float(args[2]), float(args[3]), int(args[4]), int(args[5]))
+        drain(args[0], args[1], float(args[2]), float(args[3]), *[int(a) for a in args[4:9]])
+    elif command == "backlog":
+        backlog(args[0], args[1], float(args[2]), *[int(a) for a in args[3:]])
     elif command == "report":
         report(args[0], args[1])
     else:

@@ -174,8 +174,8 @@ pub(super) fn endpoint_updates(attempts: &[FinishedAttempt]) -> Vec<&FinishedAtt
     updates
 }
 
-/// Deletes at most `$2` deliveries finished before `$1`, oldest first: the same statement on
-/// both backends (attempts go with them, by their foreign key).
+/// Deletes at most `$2` deliveries finished before `$1`, oldest first (SQLite: attempts go with
+/// them, by their foreign key; Postgres has none and deletes them in its own statement).
 pub(super) const PURGE_DELIVERIES: &str = "delete from webhook_deliveries where id in \
      (select id from webhook_deliveries where state <> 'pending' and finished_at < $1 \
       order by finished_at limit $2)";

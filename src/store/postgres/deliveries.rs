@@ -5,8 +5,7 @@
 use super::*;
 use crate::domain::delivery_policy::EndpointChange;
 use crate::store::deliveries::{
-    BACKLOG, CLEAR_FAILING, DISABLE_ENDPOINT, MARK_FAILING, PURGE_DELIVERIES, endpoint_updates,
-    next_columns,
+    BACKLOG, CLEAR_FAILING, DISABLE_ENDPOINT, MARK_FAILING, endpoint_updates, next_columns,
 };
 use crate::store::{
     ClaimQuery, ClaimedDelivery, DeliveryBacklog, DeliveryStore, Finished, FinishedAttempt,
@@ -39,12 +38,38 @@ const CLAIM: &str = "with busy (endpoint_id, n) as ( \
          d.payload::text as payload, d.attempts, d.lease_token, e.url, e.secret, \
          e.previous_secret, e.previous_secret_until, e.failing_since";
 
-/// Logs a batch of attempts, one array per column, in one statement.
+/// Logs a batch of attempts, one array per column, in one statement: those whose delivery is
+/// still there (the log has no foreign key on Postgres, see the migration
+/// `webhook_deliveries_lean`; a delivery deleted with its endpoint meanwhile keeps no log).
 const INSERT_ATTEMPTS: &str = "insert into webhook_attempts \
      (delivery_id, endpoint_id, event_id, event_type, attempt, started_at, duration_ms, \
       http_status, error, response_excerpt) \
-     select * from unnest($1::int8[], $2::uuid[], $3::text[], $4::text[], $5::int4[], \
-         $6::timestamptz[], $7::int4[], $8::int4[], $9::text[], $10::text[])";
+     select u.* from unnest($1::int8[], $2::uuid[], $3::text[], $4::text[], $5::int4[], \
+         $6::timestamptz[], $7::int4[], $8::int4[], $9::text[], $10::text[]) \
+         as u(delivery_id, endpoint_id, event_id, event_type, attempt, started_at, duration_ms, \
+              http_status, error, response_excerpt) \
+     where exists (select 1 from webhook_deliveries d where d.id = u.delivery_id)";
+
+/// The purge on Postgres: `PURGE_DELIVERIES` with the attempts of what it deletes (no cascade
+/// here, see `INSERT_ATTEMPTS`), and at most `$2` pending deliveries queued before `$1` whose
+/// endpoint is gone (a create committing beside the endpoint's deletion may have queued one:
+/// no claim ever reaches it). How many deliveries it deleted.
+const PURGE: &str = "with finished as ( \
+         delete from webhook_deliveries where id in \
+             (select id from webhook_deliveries where state <> 'pending' and finished_at < $1 \
+              order by finished_at limit $2) \
+         returning id), \
+     orphans as ( \
+         delete from webhook_deliveries where id in \
+             (select d.id from webhook_deliveries d where d.state = 'pending' \
+                and d.created_at < $1 \
+                and not exists (select 1 from webhook_endpoints e where e.id = d.endpoint_id) \
+              limit $2) \
+         returning id), \
+     attempts as ( \
+         delete from webhook_attempts a where a.delivery_id in \
+             (select id from finished union all select id from orphans)) \
+     select (select count(*) from finished) + (select count(*) from orphans)";
 
 /// Applies a batch of attempts' decisions to their deliveries, each only while its attempt's
 /// lease holds (as `FINISH_DELIVERY` does for one row on SQLite): the `(id, lease token)` of those
@@ -224,11 +249,11 @@ impl DeliveryStore for PostgresStore {
     }
 
     async fn purge_deliveries(&self, before: DateTime<Utc>, limit: i64) -> Result<u64, StoreError> {
-        let done = sqlx::query(PURGE_DELIVERIES)
+        let deleted: i64 = sqlx::query_scalar(PURGE)
             .bind(before)
             .bind(limit)
-            .execute(&self.pool)
+            .fetch_one(&self.pool)
             .await?;
-        Ok(done.rows_affected())
+        Ok(u64::try_from(deleted).unwrap_or(0))
     }
 }

@@ -135,13 +135,30 @@ impl EndpointStore for PostgresStore {
     }
 
     async fn delete_endpoint(&self, organization_id: Uuid, id: Uuid) -> Result<bool, StoreError> {
+        // The queue and the log have no foreign keys on Postgres (they cost every queued event
+        // a lock of the endpoint's row: the migration `webhook_deliveries_lean`), so what the
+        // cascades did is done here, in the same transaction. The endpoint goes first: a
+        // fan-out that starts after this commits no longer sees it.
+        let mut tx = self.pool.begin().await?;
         let done =
             sqlx::query("delete from webhook_endpoints where id = $1 and organization_id = $2")
                 .bind(id)
                 .bind(organization_id)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
-        Ok(done.rows_affected() > 0)
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query("delete from webhook_attempts where endpoint_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("delete from webhook_deliveries where endpoint_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn rotate_endpoint_secret(
