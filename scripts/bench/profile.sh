@@ -24,6 +24,8 @@ trap cleanup EXIT
 psql "$PG" -qc "drop database if exists $DB" -c "create database $DB" >/dev/null
 export DATABASE_URL=${PG%/*}/$DB
 "$BIN/mosaic-social" migrate >/dev/null
+# PROFILE_SQL: statements run after the migration (to try a schema change, say).
+[ -z "${PROFILE_SQL:-}" ] || psql "$DATABASE_URL" -qc "$PROFILE_SQL" >/dev/null
 KEY=$("$BIN/mosaic-social" keys create --organization profile --label profile | tail -n 1)
 "$BIN/mock-ayrshare" --bind "127.0.0.1:$MOCK_PORT" --api-key bench --forget --rate-limit-max 0 \
   > "$OUT/mock.log" 2>&1 &
