@@ -195,6 +195,17 @@ for backend in $BACKENDS; do
       -H 'Content-Type: application/json' -d "{\"disabled\": $1}"; }
     endpoint_disabled true
     deliveries() { psql "$DB_URL" -Atc "select count(*) filter (where state = 'delivered'), count(*) filter (where state = 'pending'), count(*) filter (where state = 'failed') from webhook_deliveries" -F' '; }
+    # sample_until_delivered FILE: "time delivered pending failed" every 0.1 s into FILE until
+    # no delivery is pending (at most 300 s).
+    sample_until_delivered() {
+      local delivered pending_deliveries failed_deliveries
+      for _ in $(seq 1 3000); do
+        read -r delivered pending_deliveries failed_deliveries < <(deliveries)
+        echo "$(date +%s.%N) $delivered $pending_deliveries $failed_deliveries" >> "$1"
+        [ "$pending_deliveries" = 0 ] && break
+        sleep 0.1
+      done
+    }
   fi
 
   # Rounds inside each concurrency, and `idempotent` right after `immediate`: the cases a ratio
@@ -227,12 +238,7 @@ for backend in $BACKENDS; do
         ended=$(date +%s.%N)
         samples=$RAW/$name.drain.samples
         : > "$samples"
-        for _ in $(seq 1 3000); do
-          read -r delivered pending_deliveries failed_deliveries < <(deliveries)
-          echo "$(date +%s.%N) $delivered $pending_deliveries $failed_deliveries" >> "$samples"
-          [ "$pending_deliveries" = 0 ] && break
-          sleep 0.1
-        done
+        sample_until_delivered "$samples"
         endpoint_disabled true
         read -r received distinct < <(receiver_stats)
         $HELPER drain "$RAW/$name.drain.json" "$samples" "$started" "$ended" "$delivered_before" \
@@ -273,12 +279,7 @@ for backend in $BACKENDS; do
       endpoint_disabled false
       samples=$RAW/backlog-$backend-r$round.samples
       : > "$samples"
-      for _ in $(seq 1 3000); do
-        read -r delivered pending_deliveries failed_deliveries < <(deliveries)
-        echo "$(date +%s.%N) $delivered $pending_deliveries $failed_deliveries" >> "$samples"
-        [ "$pending_deliveries" = 0 ] && break
-        sleep 0.1
-      done
+      sample_until_delivered "$samples"
       cpu_after="$(cpu_ticks "$SERVICE_PID") $(cpu_ticks "$RECEIVER_PID") $(pg_ticks)"
       endpoint_disabled true
       read -r received distinct < <(receiver_stats)

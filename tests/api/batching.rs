@@ -98,6 +98,18 @@ impl Setup {
         ids
     }
 
+    /// Locks the record in a transaction the test holds open: its next update waits for it.
+    async fn lock_record(&self, id: Uuid) -> PgConnection {
+        let mut locker = self.connection().await;
+        sqlx::query("begin").execute(&mut locker).await.unwrap();
+        sqlx::query("select 1 from scheduled_social_posts_v2 where id = $1 for update")
+            .bind(id)
+            .execute(&mut locker)
+            .await
+            .unwrap();
+        locker
+    }
+
     async fn connection(&self) -> PgConnection {
         PgConnection::connect(self.database.url()).await.unwrap()
     }
@@ -251,13 +263,7 @@ async fn outcomes_recorded_together_each_land_on_their_own_record() {
         .unwrap();
 
     // Lock the first record, so that its update holds the one batch slot.
-    let mut locker = setup.connection().await;
-    sqlx::query("begin").execute(&mut locker).await.unwrap();
-    sqlx::query("select 1 from scheduled_social_posts_v2 where id = $1 for update")
-        .bind(ids[0])
-        .execute(&mut locker)
-        .await
-        .unwrap();
+    let mut locker = setup.lock_record(ids[0]).await;
     let update = |n: usize| {
         let store = setup.store.clone();
         let id = ids[n];
@@ -368,13 +374,7 @@ async fn two_outcomes_for_one_record_in_one_batch_apply_in_order() {
         return;
     };
     let ids = setup.pending_records(3).await;
-    let mut locker = setup.connection().await;
-    sqlx::query("begin").execute(&mut locker).await.unwrap();
-    sqlx::query("select 1 from scheduled_social_posts_v2 where id = $1 for update")
-        .bind(ids[0])
-        .execute(&mut locker)
-        .await
-        .unwrap();
+    let mut locker = setup.lock_record(ids[0]).await;
     let update = |id: Uuid, transition: Transition, outcome: Outcome, answer: Option<&str>| {
         let store = setup.store.clone();
         let answer = answer.map(|a| {

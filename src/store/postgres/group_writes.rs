@@ -43,13 +43,15 @@ pub(super) struct OutcomeWrite {
     pub(super) answer: Option<StoredAnswerJson>,
 }
 
+/// The columns a write-ahead record is written with, by either form of the insert.
+const INSERT_INTO: &str = "insert into scheduled_social_posts_v2 \
+     (id, organization_id, workspace_id, api_key_id, post, platforms, media_urls, schedule_date, \
+      extra, tracked_status, idempotency_key, idempotency_claim, request_fingerprint, \
+      ayrshare_idempotency_key, created_at, updated_at, timezone)";
+
 static INSERT_TRACKING: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "insert into scheduled_social_posts_v2 \
-             (id, organization_id, workspace_id, api_key_id, post, platforms, media_urls, \
-              schedule_date, extra, tracked_status, idempotency_key, idempotency_claim, \
-              request_fingerprint, ayrshare_idempotency_key, created_at, updated_at, \
-              timezone) \
+        "{INSERT_INTO} \
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $11, $11, $12, $13, $10, $10, \
                  $14) \
          on conflict (organization_id, idempotency_claim) where idempotency_claim is not null \
@@ -123,11 +125,7 @@ async fn update_row<'e>(
 /// The set-based insert of a batch: `$1` the batch as a JSON array of `InsertRow`, `$2` now.
 static INSERT_TRACKINGS: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "insert into scheduled_social_posts_v2 \
-             (id, organization_id, workspace_id, api_key_id, post, platforms, media_urls, \
-              schedule_date, extra, tracked_status, idempotency_key, idempotency_claim, \
-              request_fingerprint, ayrshare_idempotency_key, created_at, updated_at, \
-              timezone) \
+        "{INSERT_INTO} \
          select r.id, r.organization_id, r.workspace_id, r.api_key_id, r.post, r.platforms, \
                 r.media_urls, r.schedule_date, r.extra, 'pending', r.idempotency_key, \
                 r.idempotency_key, r.request_fingerprint, r.ayrshare_idempotency_key, $2, $2, \
