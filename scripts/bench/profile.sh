@@ -39,6 +39,10 @@ BODY='{"post": "bench: an immediate post to two platforms", "platforms": ["x", "
 export BENCH_LUA_DIR=$PWD/scripts/bench BENCH_KEY=$KEY BENCH_PATH=/social/post BENCH_BODY=$BODY BENCH_OUT=$OUT/wrk.json
 # Warm up (connections, caches), then measure.
 wrk -t1 -c "$C" -d 2s -s scripts/bench/post.lua "http://127.0.0.1:$PORT" >/dev/null
+# Statistics for what the warm-up wrote: sqlx keeps each statement prepared, and a plan made
+# while the table was empty stays a sequential scan until the next ANALYZE (autovacuum's, a
+# minute or more later) invalidates it.
+[ -n "${PROFILE_NO_ANALYZE:-}" ] || psql "$DATABASE_URL" -qc analyze
 ticks() { awk '{print $14 + $15}' "/proc/$SERVICE/stat"; }
 before=$(ticks)
 perf stat -e task-clock,context-switches,cpu-migrations,raw_syscalls:sys_enter -p "$SERVICE" \
