@@ -2,6 +2,8 @@
 //! each still gets its own answer, and one bad write fails alone. Postgres only (SQLite writes
 //! one at a time). A transaction the test holds open keeps the one batch slot busy (a pool of 4
 //! allows one batch of each kind at a time), so that what follows queues up as one batch.
+//! The pools of the last tests are larger: a pool of at least 8 keeps the connections of lone
+//! writes between them (`store/postgres/held.rs`).
 
 use std::time::Duration;
 
@@ -22,9 +24,14 @@ struct Setup {
 }
 
 async fn setup() -> Option<Setup> {
+    setup_with_pool(4).await
+}
+
+/// A store of its own on a fresh database, with a pool of `max_connections`.
+async fn setup_with_pool(max_connections: u32) -> Option<Setup> {
     let database = Database::create(Backend::Postgres).await?;
     let pool = PoolSettings {
-        max_connections: 4,
+        max_connections,
         acquire_timeout: Duration::from_secs(10),
         ..PoolSettings::default()
     };
@@ -439,4 +446,80 @@ async fn two_outcomes_for_one_record_in_one_batch_apply_in_order() {
         ["post.posted", "post.deleted"],
         "one event per transition"
     );
+}
+
+/// Connections in use (taken from the pool, kept or not), once they stop changing: the pool
+/// takes each one back in a task of its own, after a round trip.
+async fn in_use(setup: &Setup) -> u32 {
+    let mut last = u32::MAX;
+    for _ in 0..50 {
+        let stats = setup.store.pool_stats();
+        let now = stats.size - stats.idle;
+        if now == last {
+            return now;
+        }
+        last = now;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    last
+}
+
+#[tokio::test]
+async fn a_lone_write_keeps_its_connection_until_it_has_been_idle_for_a_while() {
+    let Some(setup) = setup_with_pool(10).await else {
+        return;
+    };
+    assert_eq!(in_use(&setup).await, 0);
+    let [id] = setup.pending_records(1).await[..] else {
+        unreachable!()
+    };
+    // The insert's connection is kept for the next insert.
+    assert_eq!(in_use(&setup).await, 1);
+    let recorded = setup
+        .store
+        .record_outcome(id, Transition::CreateOutcome, &posted(1), None)
+        .await
+        .unwrap();
+    assert_eq!(recorded.tracked_status, TrackedStatus::Posted);
+    // And the update's for the next update.
+    assert_eq!(in_use(&setup).await, 2);
+    // Idle past the ping threshold, both go back to the pool, with no write to take them.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(in_use(&setup).await, 0);
+}
+
+#[tokio::test]
+async fn a_lone_write_that_failed_gives_its_connection_back() {
+    let Some(setup) = setup_with_pool(10).await else {
+        return;
+    };
+    let mut orphan = setup.record("orphan", None);
+    orphan.organization_id = Uuid::new_v4();
+    let refused = setup.store.insert_tracking(&orphan).await;
+    assert!(refused.is_err(), "{refused:?}");
+    assert_eq!(in_use(&setup).await, 0);
+    assert_eq!(setup.count().await, 0);
+}
+
+#[tokio::test]
+async fn a_kept_connection_the_database_closed_is_not_used_once_idle() {
+    let Some(setup) = setup_with_pool(10).await else {
+        return;
+    };
+    setup.pending_records(1).await;
+    assert_eq!(in_use(&setup).await, 1);
+    // The server ends every session of the store (as a restart would).
+    let ended: i64 = sqlx::query_scalar(
+        "select count(*) from (select pg_terminate_backend(pid) from pg_stat_activity \
+         where datname = current_database() and pid <> pg_backend_pid()) t",
+    )
+    .fetch_one(&mut setup.connection().await)
+    .await
+    .unwrap();
+    assert!(ended >= 1, "{ended}");
+    // Idle past the threshold: the next write takes a checked connection, not the dead one.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let ids = setup.pending_records(2).await;
+    assert_eq!(ids.len(), 2);
+    assert_eq!(setup.count().await, 3);
 }

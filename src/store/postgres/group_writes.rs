@@ -18,17 +18,19 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
-use sqlx::postgres::{PgExecutor, PgPool};
+use sqlx::postgres::{PgConnection, PgExecutor, PgPool};
 use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::TrackingRow;
+use super::held::Held;
 use crate::domain::{Outcome, TrackedStatus, Transition};
 use crate::store::posts::{results_json, source_names};
 use crate::store::rows::TRACKING_COLUMNS;
@@ -245,36 +247,74 @@ impl<'a> From<&'a OutcomeWrite> for UpdateRow<'a> {
 /// (atomic by itself: no transaction around it).
 pub(super) async fn insert_batch(
     pool: PgPool,
+    held: &Held,
     records: Vec<NewTracking>,
 ) -> Vec<Result<Option<TrackingRecord>, StoreError>> {
-    write_batch(&pool, &records, "inserts", insert_row, insert_together).await
+    write_batch(
+        &pool,
+        held,
+        &records,
+        "inserts",
+        insert_one,
+        insert_together,
+    )
+    .await
 }
 
+/// `insert_row` on one connection, as `write_batch` takes it.
+fn insert_one<'c>(connection: &'c mut PgConnection, record: &'c NewTracking) -> WriteOne<'c> {
+    Box::pin(insert_row(connection, record))
+}
+
+/// `update_row` on one connection, as `write_batch` takes it.
+fn update_one<'c>(connection: &'c mut PgConnection, write: &'c OutcomeWrite) -> WriteOne<'c> {
+    Box::pin(update_row(connection, write))
+}
+
+/// One write's statement on one connection.
+type WriteOne<'c> =
+    Pin<Box<dyn Future<Output = Result<Option<TrackingRecord>, StoreError>> + Send + 'c>>;
+
 /// A batch of one by `one`; a larger one by `together`, and if that fails, each write by
-/// `one` (see `each_alone`).
-async fn write_batch<'p, W, One, OneFut, All, AllFut>(
+/// `one` (see `each_alone`). `one` runs on a connection of `held`.
+async fn write_batch<'p, W, One, All, AllFut>(
     pool: &'p PgPool,
+    held: &Held,
     writes: &'p [W],
     what: &str,
     one: One,
     together: All,
 ) -> Vec<Result<Option<TrackingRecord>, StoreError>>
 where
-    One: Fn(&'p PgPool, &'p W) -> OneFut,
-    OneFut: Future<Output = Result<Option<TrackingRecord>, StoreError>>,
+    One: for<'c> Fn(&'c mut PgConnection, &'c W) -> WriteOne<'c>,
     All: FnOnce(&'p PgPool, &'p [W]) -> AllFut,
     AllFut: Future<Output = Result<Vec<Option<TrackingRecord>>, StoreError>>,
 {
     if let [write] = writes {
-        return vec![one(pool, write).await];
+        return vec![on_held(held, write, &one).await];
     }
     match together(pool, writes).await {
         Ok(rows) => rows.into_iter().map(Ok).collect(),
         Err(error) => {
             tracing::warn!(%error, writes = writes.len(), "a batch of {what} failed");
-            each_alone(pool, writes, error, one).await
+            each_alone(held, writes, error, one).await
         }
     }
+}
+
+/// `write` by `one` on a connection lent by `held`, kept there afterwards if it succeeded.
+async fn on_held<W, One>(
+    held: &Held,
+    write: &W,
+    one: &One,
+) -> Result<Option<TrackingRecord>, StoreError>
+where
+    One: for<'c> Fn(&'c mut PgConnection, &'c W) -> WriteOne<'c>,
+{
+    let mut lent = held.lend().await?;
+    let answer = one(&mut lent.connection, write).await;
+    held.finished(lent, answer.is_ok());
+    answer
 }
 
 /// The batch's records in one statement; each write's row, or `None` where its claim was taken.
@@ -297,13 +337,15 @@ async fn insert_together(
 /// rounds, in the order they came, the second seeing the first), all in one transaction.
 pub(super) async fn update_batch(
     pool: PgPool,
+    held: &Held,
     writes: Vec<OutcomeWrite>,
 ) -> Vec<Result<Option<TrackingRecord>, StoreError>> {
     write_batch(
         &pool,
+        held,
         &writes,
         "outcome updates",
-        update_row,
+        update_one,
         update_together,
     )
     .await
@@ -362,15 +404,14 @@ fn by_id(ids: &[Uuid], rows: Vec<TrackingRow>) -> Result<Vec<Option<TrackingReco
 /// After a failed batch (rolled back as a whole): when the database is unreachable each write
 /// fails with that; otherwise one write may have spoilt the batch (a constraint, say), so each
 /// is tried alone and gets its own answer, as it would have without batching.
-async fn each_alone<'p, W, F, Fut>(
-    pool: &'p PgPool,
-    writes: &'p [W],
+async fn each_alone<W, One>(
+    held: &Held,
+    writes: &[W],
     error: StoreError,
-    one: F,
+    one: One,
 ) -> Vec<Result<Option<TrackingRecord>, StoreError>>
 where
-    F: Fn(&'p PgPool, &'p W) -> Fut,
-    Fut: Future<Output = Result<Option<TrackingRecord>, StoreError>>,
+    One: for<'c> Fn(&'c mut PgConnection, &'c W) -> WriteOne<'c>,
 {
     if error.is_unavailable() {
         let text = error.to_string();
@@ -381,7 +422,7 @@ where
     }
     let mut answers = Vec::with_capacity(writes.len());
     for write in writes {
-        answers.push(one(pool, write).await);
+        answers.push(on_held(held, write, &one).await);
     }
     answers
 }

@@ -7,6 +7,7 @@ mod deliveries;
 mod endpoints;
 mod events;
 mod group_writes;
+mod held;
 mod posts;
 mod stored_secrets;
 
@@ -41,6 +42,7 @@ use crate::domain::{
     ChangePosition, KeyHash, Outcome, Position, PostFilter, Transition, WorkspacePosition,
 };
 use group_writes::{OutcomeWrite, insert_batch, timed_out, update_batch};
+use held::Held;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -265,24 +267,28 @@ impl PostgresStore {
         // A batch gets a call's deadline too: one written by the batch task has no caller
         // whose deadline would end it.
         let deadline = settings.call_deadline();
+        // A lone write runs on a connection kept from the write before (see `held`): one per
+        // batch allowed in flight.
         let inserts = Batcher::start(MAX_BATCH, in_flight, {
             let (pool, suspicion) = (pool.clone(), suspicion.clone());
+            let held = Held::new(pool.clone(), in_flight);
             move |records| {
-                let (pool, suspicion) = (pool.clone(), suspicion.clone());
+                let (pool, suspicion, held) = (pool.clone(), suspicion.clone(), held.clone());
                 async move {
                     let writes = records.len();
-                    let batch = within(deadline, &suspicion, insert_batch(pool, records));
+                    let batch = within(deadline, &suspicion, insert_batch(pool, &held, records));
                     batch.await.unwrap_or_else(|| timed_out(deadline, writes))
                 }
             }
         });
         let outcomes = Batcher::start(MAX_BATCH, in_flight, {
             let (pool, suspicion) = (pool.clone(), suspicion.clone());
+            let held = Held::new(pool.clone(), in_flight);
             move |writes| {
-                let (pool, suspicion) = (pool.clone(), suspicion.clone());
+                let (pool, suspicion, held) = (pool.clone(), suspicion.clone(), held.clone());
                 async move {
                     let count = writes.len();
-                    let batch = within(deadline, &suspicion, update_batch(pool, writes));
+                    let batch = within(deadline, &suspicion, update_batch(pool, &held, writes));
                     batch.await.unwrap_or_else(|| timed_out(deadline, count))
                 }
             }
