@@ -523,3 +523,14 @@ async fn a_kept_connection_the_database_closed_is_not_used_once_idle() {
     assert_eq!(ids.len(), 2);
     assert_eq!(setup.count().await, 3);
 }
+
+#[tokio::test]
+async fn only_a_pool_of_eight_or_more_keeps_connections() {
+    for (size, kept) in [(7, 0), (8, 1)] {
+        let Some(setup) = setup_with_pool(size).await else {
+            return;
+        };
+        setup.pending_records(1).await;
+        assert_eq!(in_use(&setup).await, kept, "a pool of {size}");
+    }
+}
