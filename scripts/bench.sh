@@ -212,8 +212,9 @@ for backend in $BACKENDS; do
   # Warm-up, then statistics: sqlx keeps every statement prepared on each connection, and a plan
   # made while the table was empty stays a sequential scan (the outcome update found its row by
   # reading the whole table: 0.35-0.40 ms per update instead of 0.22 at c=1) until an ANALYZE
-  # invalidates it, which autovacuum does only a minute or more later; pgbench, measured last,
-  # always ran on the analyzed table. BENCH_WARMUP=0 skips this.
+  # invalidates it: autovacuum's comes a minute or more into a run, and never on a server with
+  # autovacuum off (this machine's: conf.d/90-ci.conf); pgbench, measured last, always ran on
+  # the analyzed table. BENCH_WARMUP=0 skips this.
   if [ "${BENCH_WARMUP:-2}" != 0 ]; then
     log "$backend: warm-up, ${BENCH_WARMUP:-2} s of creates, then analyze"
     env BENCH_LUA_DIR="$LUA" BENCH_OUT="$OUT/logs/warmup-$backend.json" BENCH_RUN="$RUN-warmup" \

@@ -40,8 +40,8 @@ export BENCH_LUA_DIR=$PWD/scripts/bench BENCH_KEY=$KEY BENCH_PATH=/social/post B
 # Warm up (connections, caches), then measure.
 wrk -t1 -c "$C" -d 2s -s scripts/bench/post.lua "http://127.0.0.1:$PORT" >/dev/null
 # Statistics for what the warm-up wrote: sqlx keeps each statement prepared, and a plan made
-# while the table was empty stays a sequential scan until the next ANALYZE (autovacuum's, a
-# minute or more later) invalidates it.
+# while the table was empty stays a sequential scan until the next ANALYZE invalidates it
+# (autovacuum's, a minute or more later, or never where autovacuum is off).
 [ -n "${PROFILE_NO_ANALYZE:-}" ] || psql "$DATABASE_URL" -qc analyze
 ticks() { awk '{print $14 + $15}' "/proc/$SERVICE/stat"; }
 before=$(ticks)
