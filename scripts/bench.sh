@@ -30,6 +30,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DURATION=${BENCH_DURATION:-5}
+WARMUP=${BENCH_WARMUP:-2}
 ROUNDS=${BENCH_ROUNDS:-3}
 CONCURRENCY=${BENCH_CONCURRENCY:-"1 64"}
 BACKENDS=${BENCH_BACKENDS:-"postgres sqlite"}
@@ -215,11 +216,11 @@ for backend in $BACKENDS; do
   # invalidates it: autovacuum's comes a minute or more into a run, and never on a server with
   # autovacuum off (this machine's: conf.d/90-ci.conf); pgbench, measured last, always ran on
   # the analyzed table. BENCH_WARMUP=0 skips this.
-  if [ "${BENCH_WARMUP:-2}" != 0 ]; then
-    log "$backend: warm-up, ${BENCH_WARMUP:-2} s of creates, then analyze"
+  if [ "$WARMUP" != 0 ]; then
+    log "$backend: warm-up, $WARMUP s of creates, then analyze"
     env BENCH_LUA_DIR="$LUA" BENCH_OUT="$OUT/logs/warmup-$backend.json" BENCH_RUN="$RUN-warmup" \
       BENCH_KEY="$KEY" BENCH_PATH=/social/post BENCH_BODY="$BODY" \
-      wrk -t 2 -c 8 -d "${BENCH_WARMUP:-2}s" -s "$LUA/post.lua" "$SERVICE" > "$OUT/logs/warmup-$backend.wrk.txt"
+      wrk -t 2 -c 8 -d "${WARMUP}s" -s "$LUA/post.lua" "$SERVICE" > "$OUT/logs/warmup-$backend.wrk.txt"
     sleep 0.5 # the requests wrk cut off finish
     if [ "$backend" = postgres ]; then psql "$DB_URL" -qc analyze; fi
   fi

@@ -7,6 +7,7 @@
 #
 #   scripts/bench/profile.sh                 # c=1, 10 s, binaries in target/release
 #   PROFILE_C=64 PROFILE_BIN=/path scripts/bench/profile.sh
+#   PROFILE_NO_ANALYZE=1 ...                  # measure the plans made on the empty table
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 C=${PROFILE_C:-1}

@@ -31,7 +31,7 @@ use super::PING_IF_IDLE_FOR;
 const KEEP_AT_MOST: Duration = Duration::from_secs(60);
 
 /// The smallest pool whose writers keep connections (the default is 10).
-pub(super) const KEEP_FROM_POOL_SIZE: u32 = 8;
+const KEEP_FROM_POOL_SIZE: u32 = 8;
 
 /// One kept connection: when it was taken from the pool and when its last write finished.
 struct Kept {
@@ -97,18 +97,16 @@ impl Held {
     /// After the write on `lent`: kept when it `succeeded` and there is room, else given back to
     /// the pool (which checks it).
     pub(super) fn finished(&self, lent: Lent, succeeded: bool) {
-        if !succeeded {
+        let now = Instant::now();
+        // Just used, so only its age can rule it out.
+        if !succeeded || !usable(lent.taken, now, now) {
             return;
         }
-        let now = Instant::now();
         let kept = Kept {
             connection: lent.connection,
             taken: lent.taken,
             idle_since: now,
         };
-        if !usable(kept.taken, now, now) {
-            return;
-        }
         let mut all = self.kept.lock().unwrap_or_else(|e| e.into_inner());
         if all.len() < self.capacity {
             all.push(kept);
