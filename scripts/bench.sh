@@ -25,7 +25,11 @@
 #                               `webhook` (Postgres) for immediate creates with one endpoint
 #                               subscribed to every event, delivered to a local receiver
 #                               (bench-receiver of crates/mock-ayrshare, which counts every POST
-#                               and every distinct webhook-id), and the backlog's drain (events/s)
+#                               and every distinct webhook-id), and the backlog's drain (events/s);
+#                               `outbox` for the same creates with the delivering process paused
+#                               (what the outbox alone costs the write path), then their drain
+#   BENCH_DELIVERY_IN_SERVICE=1 deliveries made by the service process itself, as before
+#                               2026-12-04 (not with `outbox`, which pauses the delivering process)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -96,7 +100,8 @@ OUT_ABS=$(cd "$OUT" && pwd)  # BENCH_OUT may be relative or absolute
 RAW=$OUT_ABS/raw
 
 pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
+# (A process the `outbox` case paused is woken, or it would not act on the TERM.)
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; kill -CONT "$pid" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
 wait_for() { # URL
@@ -163,7 +168,8 @@ for backend in $BACKENDS; do
   "$BIN/mosaic-social" migrate >/dev/null
   KEY=$("$BIN/mosaic-social" keys create --organization bench --label bench | tail -n 1)
   WEBHOOKS=
-  if [[ " $CASES " == *" webhook "* ]] && [ "$backend" = postgres ]; then
+  DELIVERY=true
+  if [[ " $CASES " == *" webhook "* || " $CASES " == *" outbox "* ]] && [ "$backend" = postgres ]; then
     WEBHOOKS=1
     RECEIVER_PORT=$(free_port)
     [ -x "$BIN/bench-receiver" ] || die "no bench-receiver in $BIN (cargo build --release -p mock-ayrshare)"
@@ -171,17 +177,40 @@ for backend in $BACKENDS; do
     RECEIVER_PID=$!
     pids+=("$RECEIVER_PID")
     receiver_stats() { curl -fsS "http://127.0.0.1:$RECEIVER_PORT/stats" | python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["received"], s["distinct"])'; }
-    # The delivery worker runs in every case; only the `webhook` case has an enabled endpoint.
+    # Deliveries are made by a second `serve` on the same database (a delivery replica, as
+    # docs/operations.md describes), running in every case; only the `webhook` and `outbox`
+    # cases have an enabled endpoint. The `outbox` case pauses it (SIGSTOP) while the creates
+    # run, so that their figure is the write path's alone: the event and its queued delivery
+    # written in each create's transaction.
     export SECRETS_KEY=${SECRETS_KEY:-$(python3 -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())')}
-    export WEBHOOK_ALLOW_HTTP=true WEBHOOK_ALLOW_PRIVATE_TARGETS=true WEBHOOK_DELIVERY=true
+    export WEBHOOK_ALLOW_HTTP=true WEBHOOK_ALLOW_PRIVATE_TARGETS=true
+    if [ -n "${BENCH_DELIVERY_IN_SERVICE:-}" ]; then
+      [[ " $CASES " == *" outbox "* ]] && die "the outbox case pauses the delivering process: not with BENCH_DELIVERY_IN_SERVICE"
+    else
+      DELIVERY=false
+    fi
   fi
-  RATE_LIMIT_PER_MINUTE=0 AYRSHARE_API_KEY=$MOCK_KEY \
-    AYRSHARE_BASE_URL="http://127.0.0.1:$MOCK_PORT/api" BIND_ADDR="127.0.0.1:$PORT" \
-    "$BIN/mosaic-social" serve > "$OUT/logs/service-$backend.out" 2> "$OUT/logs/service-$backend.log" &
-  SERVICE_PID=$!
-  pids+=("$SERVICE_PID")
-  wait_for "http://127.0.0.1:$PORT/healthz"
-  kill -0 "$SERVICE_PID" 2>/dev/null || die "the service did not start: $(tail -n 3 "$OUT/logs/service-$backend.log")"
+  # serve NAME PORT DELIVERY: a service process on the mock, its pid in SERVED_PID.
+  serve() {
+    RATE_LIMIT_PER_MINUTE=0 AYRSHARE_API_KEY=$MOCK_KEY WEBHOOK_DELIVERY=$3 \
+      AYRSHARE_BASE_URL="http://127.0.0.1:$MOCK_PORT/api" BIND_ADDR="127.0.0.1:$2" \
+      "$BIN/mosaic-social" serve > "$OUT/logs/$1-$backend.out" 2> "$OUT/logs/$1-$backend.log" &
+    SERVED_PID=$!
+    pids+=("$SERVED_PID")
+    wait_for "http://127.0.0.1:$2/healthz"
+    kill -0 "$SERVED_PID" 2>/dev/null || die "the $1 did not start: $(tail -n 3 "$OUT/logs/$1-$backend.log")"
+  }
+  serve service "$PORT" "$DELIVERY"
+  SERVICE_PID=$SERVED_PID
+  if [ -n "$WEBHOOKS" ] && [ "$DELIVERY" = false ]; then
+    serve deliverer "$(free_port)" true
+    DELIVERER_PID=$SERVED_PID
+  elif [ -n "$WEBHOOKS" ]; then
+    DELIVERER_PID=$SERVICE_PID
+  fi
+  # The delivering process's CPU ticks, for the drains; `-1` when it is the service, whose CPU
+  # counts the creates as well.
+  deliverer_ticks() { if [ "$DELIVERER_PID" = "$SERVICE_PID" ]; then echo -1; else cpu_ticks "$DELIVERER_PID"; fi; }
   SERVICE=http://127.0.0.1:$PORT
   AUTH="Authorization: Bearer $KEY"
 
@@ -230,36 +259,42 @@ for backend in $BACKENDS; do
   for c in $CONCURRENCY; do
    for round in $(seq 1 "$ROUNDS"); do
     for what in $CASES; do
-      [ "$what" = webhook ] && [ -z "$WEBHOOKS" ] && continue
+      endpoint_case=
+      case $what in webhook|outbox) endpoint_case=1 ;; esac
+      [ -n "$endpoint_case" ] && [ -z "$WEBHOOKS" ] && continue
       name=$backend.$what.c$c.r$round
       log "$backend: $what, c=$c, round $round"
       checkpoint
       read -r records_before _ < <(count_records)
       mock_before=$(mock_posts)
-      [ "$what" = webhook ] && { endpoint_disabled false; read -r delivered_before _ < <(deliveries); }
+      [ -n "$endpoint_case" ] && { endpoint_disabled false; read -r delivered_before _ < <(deliveries); }
+      [ "$what" = outbox ] && kill -STOP "$DELIVERER_PID"
       started=$(date +%s.%N)
       cpu_before=$(cpu_ticks "$SERVICE_PID")
-      [ -n "$WEBHOOKS" ] && receiver_cpu_before=$(cpu_ticks "$RECEIVER_PID")
+      [ -n "$WEBHOOKS" ] && receiver_cpu_before="$(cpu_ticks "$RECEIVER_PID") $(deliverer_ticks)"
       case $what in
-        webhook) run_wrk "$name" "$c" post.lua "$SERVICE" BENCH_KEY="$KEY" BENCH_PATH=/social/post BENCH_BODY="$BODY" ;;
-        immediate) run_wrk "$name" "$c" post.lua "$SERVICE" BENCH_KEY="$KEY" BENCH_PATH=/social/post BENCH_BODY="$BODY" ;;
+        webhook|outbox|immediate) run_wrk "$name" "$c" post.lua "$SERVICE" BENCH_KEY="$KEY" BENCH_PATH=/social/post BENCH_BODY="$BODY" ;;
         scheduled) run_wrk "$name" "$c" post.lua "$SERVICE" BENCH_KEY="$KEY" BENCH_PATH=/social/post BENCH_BODY="$SCHEDULED_BODY" ;;
         idempotent) run_wrk "$name" "$c" idempotent.lua "$SERVICE" BENCH_KEY="$KEY" BENCH_BODY="$BODY" ;;
         replay) run_wrk "$name" "$c" replay.lua "$SERVICE" BENCH_KEY="$KEY" BENCH_BODY="$BODY" BENCH_IDEMPOTENCY_KEY="$REPLAY_KEY" ;;
         track) run_wrk "$name" "$c" get.lua "$SERVICE" BENCH_KEY="$KEY" BENCH_PATH="/social/post/track/$TRACKING_ID" ;;
       esac
       cpu_after=$(cpu_ticks "$SERVICE_PID")
-      if [ "$what" = webhook ]; then
+      [ "$what" = outbox ] && kill -CONT "$DELIVERER_PID"
+      if [ -n "$endpoint_case" ]; then
         # The backlog's drain: deliveries made, sampled every 0.1 s, from the end of the creates
-        # until none is pending (at most 300 s), into NAME.drain.json.
+        # until none is pending (at most 300 s), into NAME.drain.json. After `outbox` that is
+        # every event of the case, delivered with nothing else running.
         ended=$(date +%s.%N)
         samples=$RAW/$name.drain.samples
         : > "$samples"
         sample_until_delivered "$samples"
         endpoint_disabled true
         read -r received distinct < <(receiver_stats)
+        # shellcheck disable=SC2086 # the CPU ticks before are two numbers
         $HELPER drain "$RAW/$name.drain.json" "$samples" "$started" "$ended" "$delivered_before" \
-          "$received" "$distinct" "$receiver_cpu_before" "$(cpu_ticks "$RECEIVER_PID")"
+          "$received" "$distinct" $receiver_cpu_before "$(cpu_ticks "$RECEIVER_PID")" \
+          "$(deliverer_ticks)"
       fi
       # Requests cut off by wrk's deadline finish in the service, some not yet written when wrk
       # stops (queued for a connection): wait until nothing moves, no record pending and the
@@ -283,21 +318,21 @@ for backend in $BACKENDS; do
     # Delivery's own rate, with nothing else running: BENCH_BACKLOG events (the latest post
     # events, delivered already in the `webhook` case) queued again for the endpoint at once,
     # as the fan-out trigger queues them, and drained; the receiver's counts start again, so
-    # that each is received once more. The service's, the receiver's and Postgres's CPU per
-    # event delivered, into backlog-postgres-rN.json.
+    # that each is received once more. The delivering process's, the receiver's and Postgres's
+    # CPU per event delivered, into backlog-postgres-rN.json.
     for round in $(seq 1 "$ROUNDS"); do
       log "$backend: webhook backlog of ${BENCH_BACKLOG:-20000}, round $round"
       checkpoint
       curl -fsS -o /dev/null -X DELETE "http://127.0.0.1:$RECEIVER_PORT/stats"
       psql "$DB_URL" -qc "insert into webhook_deliveries (endpoint_id, event_id, event_type, event_seq, next_attempt_at, created_at) select '$ENDPOINT_ID', event_id, type, seq, now(), now() from (select * from social_post_events order by seq desc limit ${BENCH_BACKLOG:-20000}) e"
       read -r delivered_before _ < <(deliveries)
-      cpu_before="$(cpu_ticks "$SERVICE_PID") $(cpu_ticks "$RECEIVER_PID") $(pg_ticks)"
+      cpu_before="$(cpu_ticks "$DELIVERER_PID") $(cpu_ticks "$RECEIVER_PID") $(pg_ticks)"
       started=$(date +%s.%N)
       endpoint_disabled false
       samples=$RAW/backlog-$backend-r$round.samples
       : > "$samples"
       sample_until_delivered "$samples"
-      cpu_after="$(cpu_ticks "$SERVICE_PID") $(cpu_ticks "$RECEIVER_PID") $(pg_ticks)"
+      cpu_after="$(cpu_ticks "$DELIVERER_PID") $(cpu_ticks "$RECEIVER_PID") $(pg_ticks)"
       endpoint_disabled true
       read -r received distinct < <(receiver_stats)
       # shellcheck disable=SC2086 # the CPU ticks are three numbers each
@@ -308,6 +343,11 @@ for backend in $BACKENDS; do
   PEAK_RSS[$backend]=$(awk '/^VmHWM:/ {print $2}' "/proc/$SERVICE_PID/status")
   kill "$SERVICE_PID"
   wait "$SERVICE_PID" 2>/dev/null || true
+  if [ -n "$WEBHOOKS" ] && [ "$DELIVERER_PID" != "$SERVICE_PID" ]; then
+    PEAK_RSS[deliverer]=$(awk '/^VmHWM:/ {print $2}' "/proc/$DELIVERER_PID/status")
+    kill "$DELIVERER_PID"
+    wait "$DELIVERER_PID" 2>/dev/null || true
+  fi
 
   # --- The database alone, on the same database, with the service stopped ----------------------
   if [ "$backend" = postgres ]; then
@@ -358,6 +398,7 @@ json.dump({
     "commit": "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)",
     "when": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
     "postgres_peak_rss_kib": ${PEAK_RSS[postgres]:-0}, "sqlite_peak_rss_kib": ${PEAK_RSS[sqlite]:-0},
+    "deliverer_peak_rss_kib": ${PEAK_RSS[deliverer]:-0},
 }, open(sys.argv[1], "w"))
 EOF
 $HELPER report "$RAW" "$OUT/results.json"

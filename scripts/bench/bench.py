@@ -27,18 +27,19 @@
       stores for replays (stored_answer, from scripts/bench/stored_answer.json): the values
       pgbench binds, as the service binds its own.
   drain OUT SAMPLES STARTED ENDED DELIVERED_BEFORE RECEIVED DISTINCT RECEIVER_CPU_BEFORE
-        RECEIVER_CPU_AFTER
-      The `webhook` case's deliveries: SAMPLES has lines "unix_time delivered pending failed"
-      (webhook_deliveries) from the end of the creates (ENDED) until none was pending; writes
-      the events delivered per second over the drain (after the creates) and over the whole
-      case (from STARTED, the creates included), the receiver's own counts (POSTs and distinct
-      webhook-ids, since it started: every round's so far) and its CPU per event.
-  backlog OUT SAMPLES STARTED DELIVERED_BEFORE RECEIVED DISTINCT SERVICE_CPU RECEIVER_CPU
-          POSTGRES_CPU SERVICE_CPU_AFTER RECEIVER_CPU_AFTER POSTGRES_CPU_AFTER
+        DELIVERER_CPU_BEFORE RECEIVER_CPU_AFTER DELIVERER_CPU_AFTER
+      The `webhook` or `outbox` case's deliveries: SAMPLES has lines "unix_time delivered
+      pending failed" (webhook_deliveries) from the end of the creates (ENDED) until none was
+      pending; writes the events delivered per second over the drain (after the creates) and
+      over the whole case (from STARTED, the creates included), the receiver's own counts
+      (POSTs and distinct webhook-ids, since it started: every round's so far), and its CPU and
+      the delivering process's per event.
+  backlog OUT SAMPLES STARTED DELIVERED_BEFORE RECEIVED DISTINCT DELIVERER_CPU RECEIVER_CPU
+          POSTGRES_CPU DELIVERER_CPU_AFTER RECEIVER_CPU_AFTER POSTGRES_CPU_AFTER
       The webhook backlog's drain with nothing else running (SAMPLES as for `drain`, from
       STARTED, when the endpoint was enabled): events delivered per second, the receiver's
       counts (reset before: each must be received once), and the CPU per event delivered of
-      the service, the receiver and every Postgres process (ticks).
+      the delivering process, the receiver and every Postgres process (ticks).
   report RAW_DIR OUT_JSON
       Prints the table and writes the results as JSON; exits 1 if anything was lost. Each case
       was run in rounds (raw files NAME.rN.json): a row shows the median of its rounds, a ratio
@@ -262,15 +263,22 @@ def check(out, wrk_json, kind, concurrency, records_before, records_after, pendi
 
 
 def drain(out, samples, started, ended, delivered_before, received, distinct, cpu_before,
-          cpu_after):
+          deliverer_before, cpu_after, deliverer_after):
     rows = [line.split() for line in open(samples) if line.strip()]
     rows = [(float(t), int(d), int(p), int(f)) for t, d, p, f in rows]
     first, last = rows[0], rows[-1]
     drained = last[2] == 0
     during = last[0] - first[0]
     total = last[0] - started
+    delivered = last[1] - delivered_before
+
+    def per_event(before, after):
+        # A negative count: not measured (deliveries made by the service itself).
+        return round((after - before) / os.sysconf("SC_CLK_TCK") * 1e6 / delivered, 1) \
+            if delivered > 0 and before >= 0 else None
+
     result = {
-        "drained": drained, "delivered": last[1] - delivered_before,
+        "drained": drained, "delivered": delivered,
         "delivered_during_creates": first[1] - delivered_before,
         "backlog_at_end_of_creates": first[2], "failed": last[3],
         "drain_s": round(during, 3),
@@ -281,9 +289,8 @@ def drain(out, samples, started, ended, delivered_before, received, distinct, cp
         "delivered_in_all": last[1],
         "receiver_count": received,
         "receiver_distinct": distinct,
-        "receiver_cpu_us_per_event": round(
-            (cpu_after - cpu_before) / os.sysconf("SC_CLK_TCK") * 1e6
-            / (last[1] - delivered_before), 1) if last[1] > delivered_before else None,
+        "receiver_cpu_us_per_event": per_event(cpu_before, cpu_after),
+        "deliverer_cpu_us_per_event": per_event(deliverer_before, deliverer_after),
     }
     with open(out, "w") as file:
         json.dump(result, file)
@@ -306,7 +313,7 @@ def backlog(out, samples, started, delivered_before, received, distinct, *ticks)
         "seconds": round(took, 3),
         "events_per_s": round(delivered / took, 1) if took > 0 else None,
         "receiver_count": received, "receiver_distinct": distinct,
-        "service_cpu_us_per_event": per_event(0), "receiver_cpu_us_per_event": per_event(1),
+        "deliverer_cpu_us_per_event": per_event(0), "receiver_cpu_us_per_event": per_event(1),
         "postgres_cpu_us_per_event": per_event(2),
     }
     with open(out, "w") as file:
@@ -368,7 +375,7 @@ def report(raw_dir, out_json):
             "drains": [case["drain"] for case, _ in runs if "drain" in case],
         })
 
-    order = ["immediate", "webhook", "scheduled", "idempotent", "replay", "track", "alone", "ceiling",
+    order = ["immediate", "outbox", "webhook", "scheduled", "idempotent", "replay", "track", "alone", "ceiling",
              "ceiling_with_lookups", "ceiling_idempotent"]
     rows.sort(key=lambda r: (["postgres", "sqlite", "mock"].index(r["backend"]),
                              r["concurrency"], order.index(r["case"])))
@@ -395,20 +402,25 @@ def report(raw_dir, out_json):
                 lost.append(f"{row['backend']} {row['case']} c={row['concurrency']}: {check}")
     webhooks = {}
     for row in rows:
-        if row["case"] != "webhook":
+        if row["case"] not in ("webhook", "outbox"):
             continue
         plain = find(row["backend"], "immediate", row["concurrency"])
         drains = row["drains"]
+        label = f"{row['backend']} {row['case']} c={row['concurrency']}"
         for entry in drains:
             if not entry["drained"] or entry["failed"]:
-                lost.append(f"{row['backend']} webhook c={row['concurrency']}: deliveries {entry}")
+                lost.append(f"{label}: deliveries {entry}")
             if "receiver_distinct" in entry and not (
                     entry["receiver_count"] == entry["receiver_distinct"]
                     == entry["delivered_in_all"]):
-                lost.append(f"{row['backend']} webhook c={row['concurrency']}: received "
+                lost.append(f"{label}: received "
                             f"{entry['receiver_count']} ({entry['receiver_distinct']} distinct) "
                             f"for {entry['delivered_in_all']} delivered")
-        webhooks[f"{row['backend']}.c{row['concurrency']}"] = {
+        # `webhook` keeps its key of earlier runs (BACKEND.cN); `outbox` is BACKEND.outbox.cN.
+        key = f"{row['backend']}.c{row['concurrency']}" if row["case"] == "webhook" \
+            else f"{row['backend']}.outbox.c{row['concurrency']}"
+        webhooks[key] = {
+            "case": row["case"],
             "webhook_requests_per_s": row["requests_per_s"],
             "plain_requests_per_s": plain["requests_per_s"] if plain else None,
             "webhook_vs_plain": paired(row, plain) if plain else None,
@@ -516,12 +528,14 @@ def report(raw_dir, out_json):
             for b in entry["rounds"]:
                 print(f"    {b['delivered']} in {b['seconds']} s: {b['events_per_s']}/s, receiver "
                       f"{b['receiver_count']} ({b['receiver_distinct']} distinct); CPU us/event: "
-                      f"service {b['service_cpu_us_per_event']}, postgres "
+                      f"delivering process {b['deliverer_cpu_us_per_event']}, postgres "
                       f"{b['postgres_cpu_us_per_event']}, receiver "
                       f"{b['receiver_cpu_us_per_event']}")
             continue
         ratio = entry["webhook_vs_plain"]
-        print(f"{key}: with one endpoint {entry['webhook_requests_per_s']:.0f} creates/s, without "
+        how = "with one endpoint" if entry["case"] == "webhook" else \
+            "with one endpoint, its delivery paused (the outbox alone)"
+        print(f"{key}: {how} {entry['webhook_requests_per_s']:.0f} creates/s, without "
               f"{entry['plain_requests_per_s'] or 0:.0f}: with/without "
               f"{ratio if ratio is not None else '?'}; events delivered/s: "
               f"{entry['drain_events_per_s']} draining the backlog, "
@@ -530,7 +544,8 @@ def report(raw_dir, out_json):
             print(f"    delivered {d['delivered']} ({d['delivered_during_creates']} during the "
                   f"creates, backlog {d['backlog_at_end_of_creates']}, drained in {d['drain_s']} s, "
                   f"receiver {d['receiver_count']}, {d.get('receiver_distinct', '?')} distinct, "
-                  f"its CPU {d.get('receiver_cpu_us_per_event', '?')} us/event)")
+                  f"its CPU {d.get('receiver_cpu_us_per_event', '?')} us/event, the delivering "
+                  f"process's {d.get('deliverer_cpu_us_per_event', '?')})")
     print()
     if lost:
         print("CHECK FAILED:")
@@ -582,7 +597,7 @@ def main():
         else:
             print(values[args[0]])
     elif command == "drain":
-        drain(args[0], args[1], float(args[2]), float(args[3]), *[int(a) for a in args[4:9]])
+        drain(args[0], args[1], float(args[2]), float(args[3]), *[int(a) for a in args[4:11]])
     elif command == "backlog":
         backlog(args[0], args[1], float(args[2]), *[int(a) for a in args[3:]])
     elif command == "report":
