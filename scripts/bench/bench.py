@@ -262,21 +262,28 @@ def check(out, wrk_json, kind, concurrency, records_before, records_after, pendi
         json.dump(result, file)
 
 
+def delivery_samples(path):
+    """The lines "unix_time delivered pending failed" the script sampled into `path`."""
+    rows = [line.split() for line in open(path) if line.strip()]
+    return [(float(t), int(d), int(p), int(f)) for t, d, p, f in rows]
+
+
+def cpu_us_per_event(before, after, events):
+    """A process's CPU (ticks before and after) per event, in us; None without events, or when
+    `before` is negative (not measured: deliveries made by the service itself)."""
+    if events <= 0 or before < 0:
+        return None
+    return round((after - before) / os.sysconf("SC_CLK_TCK") * 1e6 / events, 1)
+
+
 def drain(out, samples, started, ended, delivered_before, received, distinct, cpu_before,
           deliverer_before, cpu_after, deliverer_after):
-    rows = [line.split() for line in open(samples) if line.strip()]
-    rows = [(float(t), int(d), int(p), int(f)) for t, d, p, f in rows]
+    rows = delivery_samples(samples)
     first, last = rows[0], rows[-1]
     drained = last[2] == 0
     during = last[0] - first[0]
     total = last[0] - started
     delivered = last[1] - delivered_before
-
-    def per_event(before, after):
-        # A negative count: not measured (deliveries made by the service itself).
-        return round((after - before) / os.sysconf("SC_CLK_TCK") * 1e6 / delivered, 1) \
-            if delivered > 0 and before >= 0 else None
-
     result = {
         "drained": drained, "delivered": delivered,
         "delivered_during_creates": first[1] - delivered_before,
@@ -289,24 +296,22 @@ def drain(out, samples, started, ended, delivered_before, received, distinct, cp
         "delivered_in_all": last[1],
         "receiver_count": received,
         "receiver_distinct": distinct,
-        "receiver_cpu_us_per_event": per_event(cpu_before, cpu_after),
-        "deliverer_cpu_us_per_event": per_event(deliverer_before, deliverer_after),
+        "receiver_cpu_us_per_event": cpu_us_per_event(cpu_before, cpu_after, delivered),
+        "deliverer_cpu_us_per_event": cpu_us_per_event(deliverer_before, deliverer_after,
+                                                       delivered),
     }
     with open(out, "w") as file:
         json.dump(result, file)
 
 
 def backlog(out, samples, started, delivered_before, received, distinct, *ticks):
-    rows = [line.split() for line in open(samples) if line.strip()]
-    rows = [(float(t), int(d), int(p), int(f)) for t, d, p, f in rows]
-    last = rows[-1]
+    last = delivery_samples(samples)[-1]
     delivered = last[1] - delivered_before
     took = last[0] - started
-    per_tick = 1e6 / os.sysconf("SC_CLK_TCK")
     before, after = ticks[:3], ticks[3:]
 
     def per_event(i):
-        return round((after[i] - before[i]) * per_tick / delivered, 1) if delivered else None
+        return cpu_us_per_event(before[i], after[i], delivered)
 
     result = {
         "drained": last[2] == 0, "failed": last[3], "delivered": delivered,
