@@ -19,6 +19,7 @@ pub mod publishing;
 pub mod secrets;
 pub mod secrets_upkeep;
 pub mod store;
+pub mod sweeps;
 pub mod telemetry;
 pub mod workspaces;
 

@@ -27,16 +27,11 @@ use crate::domain::event_feed::EventQuery;
 use crate::domain::post_list::{PAGE_BYTES, fitting, json_len};
 use crate::publishing::AppError;
 use crate::store::{Caller, DynStore, FeedEvent};
+use crate::sweeps;
 use tokio_util::sync::CancellationToken;
 
 /// The most events one retention sweep deletes, so that a sweep is one short statement.
 const PURGE_BATCH: i64 = 1000;
-
-/// The pause after each full batch of a sweep. A year's backlog is then deleted at a few
-/// thousand events a second rather than as fast as the database can, so that the requests
-/// beside it keep their share of the database (docs/benchmark.md, "Growth": creates at c=64 while
-/// the backlog of a year goes); a day's events, the usual sweep, still take seconds.
-pub const PURGE_PAUSE: Duration = Duration::from_millis(200);
 
 /// The events use cases.
 #[derive(Clone)]
@@ -114,22 +109,11 @@ impl Events {
     pub async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64, AppError> {
         let before = now
             - chrono::Duration::from_std(self.settings.retention).unwrap_or(chrono::Duration::MAX);
-        let mut total = 0;
-        loop {
-            let done = self.store.purge_events(before, PURGE_BATCH).await?;
-            total += done;
-            if done < PURGE_BATCH as u64 {
-                break;
-            }
-            tokio::time::sleep(PURGE_PAUSE).await;
-        }
-        loop {
-            let done = self.store.purge_deliveries(before, PURGE_BATCH).await?;
-            if done < PURGE_BATCH as u64 {
-                return Ok(total);
-            }
-            tokio::time::sleep(PURGE_PAUSE).await;
-        }
+        let store = &self.store;
+        let events =
+            sweeps::in_batches(PURGE_BATCH, |limit| store.purge_events(before, limit)).await?;
+        sweeps::in_batches(PURGE_BATCH, |limit| store.purge_deliveries(before, limit)).await?;
+        Ok(events)
     }
 }
 
@@ -138,16 +122,12 @@ pub const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 
 /// Runs the retention sweep every `every` until `stop` is cancelled.
 pub async fn run_retention(events: Events, every: Duration, stop: CancellationToken) {
-    let mut ticks = tokio::time::interval(every);
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = ticks.tick() => {}
-        }
-        match events.purge_expired(Utc::now()).await {
-            Ok(0) => {}
-            Ok(deleted) => tracing::info!(deleted, "events past their retention deleted"),
-            Err(e) => tracing::warn!(error = %e, "deleting events past their retention failed"),
-        }
-    }
+    sweeps::every(
+        every,
+        stop,
+        "events past their retention deleted",
+        "deleting events past their retention failed",
+        || events.purge_expired(Utc::now()),
+    )
+    .await;
 }
