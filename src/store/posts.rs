@@ -81,7 +81,11 @@ impl PartialEq for StoredAnswerJson {
     }
 }
 
-/// One row of `scheduled_social_posts_v2`.
+/// One row of `scheduled_social_posts_v2`, but for `provider_response`: Ayrshare's raw answer
+/// is written for the operator who repairs a record by hand and is never read back by the
+/// service (no answer, view or event shows it), so no statement returns it. It is the row's
+/// largest document, and reading it back with every outcome update cost a create 4.6 % of its
+/// instructions (callgrind, `scripts/bench/profile.sh`; issue 21).
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrackingRecord {
     pub id: Uuid,
@@ -98,7 +102,6 @@ pub struct TrackingRecord {
     pub tracked_status: TrackedStatus,
     pub results: Vec<PlatformResult>,
     pub error: Option<Value>,
-    pub provider_response: Option<Value>,
     pub idempotency_key: Option<String>,
     pub request_fingerprint: Option<String>,
     /// The answer replayed to a retry with the same idempotency key (while the claim lives).

@@ -17,10 +17,11 @@ use super::{
 use crate::domain::event_feed::EventPosition;
 use crate::domain::{ChangePosition, Position};
 
-/// The columns of `scheduled_social_posts_v2`, in `TrackingRow`'s order.
+/// The columns of `scheduled_social_posts_v2`, in `TrackingRow`'s order (all but
+/// `provider_response`, which the service writes and never reads: see `TrackingRecord`).
 pub const TRACKING_COLUMNS: &str = "id, organization_id, workspace_id, api_key_id, post, platforms, \
      media_urls, schedule_date, extra, provider_post_id, provider_status, tracked_status, \
-     results, error, provider_response, idempotency_key, request_fingerprint, stored_answer, \
+     results, error, idempotency_key, request_fingerprint, stored_answer, \
      ayrshare_idempotency_key, paused, overdue_at, timezone, created_at, updated_at";
 
 /// The columns of `workspaces` that `WorkspaceRow` reads.
@@ -86,7 +87,6 @@ pub struct TrackingRow<Id, List> {
     tracked_status: String,
     results: Json<Value>,
     error: Option<Json<Value>>,
-    provider_response: Option<Json<Value>>,
     idempotency_key: Option<String>,
     request_fingerprint: Option<String>,
     stored_answer: Option<Json<Box<RawValue>>>,
@@ -119,7 +119,6 @@ impl<Id: Column<Uuid>, List: Column<Vec<String>>> TryFrom<TrackingRow<Id, List>>
             tracked_status: tracked_status_of(&row.tracked_status)?,
             results: results_of(row.results.0)?,
             error: row.error.map(|j| j.0),
-            provider_response: row.provider_response.map(|j| j.0),
             idempotency_key: row.idempotency_key,
             request_fingerprint: row.request_fingerprint,
             stored_answer: row.stored_answer.map(|j| j.0.into()),

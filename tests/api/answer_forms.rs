@@ -80,7 +80,7 @@ backend_tests! {
         assert_eq!(record.results.len(), 2);
         assert_eq!(record.results[0].platform, "x");
         // The raw answer is kept as Ayrshare sent it.
-        assert_eq!(record.provider_response, Some(wrapped(success_body())));
+        assert_eq!(app.raw_answer(record.id).await, Some(wrapped(success_body())));
     }
 
     async fn a_wrapped_partial_at_http_400_is_partial(app) {

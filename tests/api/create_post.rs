@@ -91,7 +91,7 @@ backend_tests! {
         assert_eq!(record.workspace_id, app.primary_workspace_id);
         assert_eq!(record.organization_id, app.organization_id);
         assert_eq!(record.results.len(), 2);
-        assert_eq!(record.provider_response, Some(success_body()));
+        assert_eq!(app.raw_answer(record.id).await, Some(success_body()));
         assert_eq!(record.error, None);
         assert!(record.updated_at >= record.created_at);
     }
@@ -232,7 +232,7 @@ backend_tests! {
         assert_eq!(body["tracked_status"], "unknown");
         let record = app.only_record().await;
         assert_eq!(record.tracked_status, TrackedStatus::Unknown);
-        assert_eq!(record.provider_response, Some(json!("<html><body>Bad Gateway</body></html>")));
+        assert_eq!(app.raw_answer(record.id).await, Some(json!("<html><body>Bad Gateway</body></html>")));
     }
 
     async fn an_answer_larger_than_the_limit_is_not_read_and_leaves_the_outcome_unknown(app) {
@@ -246,7 +246,7 @@ backend_tests! {
         assert_eq!(body["tracked_status"], "unknown");
         let record = app.only_record().await;
         assert_eq!(record.tracked_status, TrackedStatus::Unknown);
-        let kept = record.provider_response.expect("the start of the answer is kept");
+        let kept = app.raw_answer(record.id).await.expect("the start of the answer is kept");
         let kept = kept.as_str().expect("as text");
         assert!(kept.starts_with('{'), "{kept}");
         assert!(kept.len() < 2048, "{} bytes kept", kept.len());
@@ -272,7 +272,7 @@ backend_tests! {
         assert_eq!(body["tracked_status"], "unknown");
         let record = app.only_record().await;
         assert_eq!(record.tracked_status, TrackedStatus::Unknown);
-        assert_eq!(record.provider_response, Some(json!("broken\u{fffd}gateway")));
+        assert_eq!(app.raw_answer(record.id).await, Some(json!("broken\u{fffd}gateway")));
     }
 
     async fn a_success_answer_without_a_status_is_judged_from_post_ids(app) {

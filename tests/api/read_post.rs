@@ -64,7 +64,7 @@ backend_tests! {
         assert_eq!(record.tracked_status, TrackedStatus::Posted);
         assert_eq!(record.results.len(), 2);
         // The record keeps the raw answer to the create call.
-        assert_eq!(record.provider_response.unwrap()["status"], "scheduled");
+        assert_eq!(app.raw_answer(record.id).await.unwrap()["status"], "scheduled");
     }
 
     async fn reading_a_post_still_pending_answers_200_and_keeps_the_record(app) {

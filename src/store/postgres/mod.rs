@@ -81,12 +81,12 @@ type ChangeSizeRow = rows::ChangeSizeRow<Uuid>;
 
 /// What a record costs to load: the bytes of its text, lists and JSON documents, as the server
 /// holds them (`octet_length` of text reads only its header, even when it is stored apart).
+/// `provider_response` is not loaded (`TRACKING_COLUMNS`), so it does not count.
 const RECORD_BYTES: &str = "(octet_length(post)::bigint \
      + octet_length(array_to_string(platforms, ',')) \
      + octet_length(array_to_string(media_urls, ',')) \
      + octet_length(extra::text) + octet_length(results::text) \
      + coalesce(octet_length(error::text), 0) \
-     + coalesce(octet_length(provider_response::text), 0) \
      + coalesce(octet_length(stored_answer::text), 0))";
 
 /// The list's query with `select` up to its filters: the organization's records matching

@@ -60,11 +60,11 @@ type DueRow = rows::DueRow<Hyphenated, Json<Vec<String>>>;
 type RecordSizeRow = rows::RecordSizeRow<Hyphenated>;
 type ChangeSizeRow = rows::ChangeSizeRow<Hyphenated>;
 
-/// What a record costs to load: the bytes of its text and JSON documents.
+/// What a record costs to load: the bytes of its text and JSON documents (`provider_response`
+/// is not loaded, so it does not count).
 const RECORD_BYTES: &str = "(length(cast(post as blob)) + length(cast(platforms as blob)) \
      + length(cast(media_urls as blob)) + length(cast(extra as blob)) \
      + length(cast(results as blob)) + coalesce(length(cast(error as blob)), 0) \
-     + coalesce(length(cast(provider_response as blob)), 0) \
      + coalesce(length(cast(stored_answer as blob)), 0))";
 
 /// The list's query with `select` up to its filters: the organization's records matching

@@ -478,6 +478,34 @@ impl TestApp {
         records
     }
 
+    /// Ayrshare's raw answer as the record `id` keeps it (`provider_response`, which the
+    /// service writes for operators and never reads back), straight from the database.
+    pub async fn raw_answer(&self, id: Uuid) -> Option<Value> {
+        let text: Option<String> = match &self.database {
+            Database::Sqlite { url, .. } => {
+                let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+                sqlx::query_scalar(
+                    "select provider_response from scheduled_social_posts_v2 where id = $1",
+                )
+                .bind(id.hyphenated().to_string())
+                .fetch_one(&mut conn)
+                .await
+                .unwrap()
+            }
+            Database::Postgres { url, .. } => {
+                let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+                sqlx::query_scalar(
+                    "select provider_response::text from scheduled_social_posts_v2 where id = $1",
+                )
+                .bind(id)
+                .fetch_one(&mut conn)
+                .await
+                .unwrap()
+            }
+        };
+        text.map(|text| serde_json::from_str(&text).unwrap())
+    }
+
     /// The one tracking record there must be.
     pub async fn only_record(&self) -> TrackingRecord {
         let mut records = self.records().await;
