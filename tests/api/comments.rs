@@ -263,6 +263,29 @@ backend_tests! {
         assert_eq!(write_rows(app).await.len(), 1);
     }
 
+    async fn the_purge_releases_expired_post_and_comment_keys_and_a_released_key_is_a_new_request(app) [shipped_mock()] {
+        let post_id = published(app, &["x"]).await;
+        let keyed = app.post(&json!({"post": "keyed", "platforms": ["x"]}))
+            .header("idempotency-key", "p-1").send().await.unwrap();
+        assert_eq!(keyed.status(), 200);
+        for key in ["k-1", "k-2"] {
+            assert_eq!(comment(app, &post_id, json!({"comment": key}), Some(key)).await.status(), 200);
+        }
+        // Nothing is past the retention (24 hours) yet.
+        assert_eq!(app.publisher.purge_expired_claims().await.unwrap(), 0);
+        app.backdate("scheduled_social_posts_v2", chrono::Duration::hours(25)).await;
+        app.backdate("comment_writes", chrono::Duration::hours(25)).await;
+        // The post's key and both comments' keys; then nothing is left to release.
+        assert_eq!(app.publisher.purge_expired_claims().await.unwrap(), 3);
+        assert_eq!(app.publisher.purge_expired_claims().await.unwrap(), 0);
+        // A released key no longer replays: the same request is written and sent again.
+        let again = comment(app, &post_id, json!({"comment": "k-1"}), Some("k-1")).await;
+        assert_eq!(again.status(), 200);
+        assert!(again.headers().get("idempotent-replayed").is_none());
+        assert_eq!(writes(&comment_calls(app).await).len(), 3);
+        assert_eq!(write_rows(app).await.len(), 3);
+    }
+
     async fn another_organizations_post_is_not_found_on_every_route(app) [shipped_mock()] {
         let post_id = published(app, &["x"]).await;
         let (other_key, _) = app.other_organization("other").await;

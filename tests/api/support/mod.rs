@@ -478,6 +478,31 @@ impl TestApp {
         records
     }
 
+    /// Moves every row of `table` back to `by` before now (its `created_at`), straight in the
+    /// database: as if it had been written then.
+    pub async fn backdate(&self, table: &str, by: chrono::Duration) {
+        let sql = format!("update {table} set created_at = $1");
+        let then = Utc::now() - by;
+        match &self.database {
+            Database::Sqlite { url, .. } => {
+                let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+                sqlx::query(&sql)
+                    .bind(then)
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+            }
+            Database::Postgres { url, .. } => {
+                let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+                sqlx::query(&sql)
+                    .bind(then)
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+
     /// Ayrshare's raw answer as the record `id` keeps it (`provider_response`, which the
     /// service writes for operators and never reads back), straight from the database.
     pub async fn raw_answer(&self, id: Uuid) -> Option<Value> {
