@@ -1,6 +1,7 @@
 //! The built binary around the reconciler and the webhook: a server killed while Ayrshare holds
-//! its request leaves a record that settles after a restart, with nothing sent twice; and
-//! `webhooks register` registers the workspace's webhook at Ayrshare.
+//! its request leaves a record that settles after a restart, with nothing sent twice;
+//! `webhooks register` registers the workspace's webhook at Ayrshare; and a starting server runs
+//! its background sweeps.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -542,4 +543,76 @@ async fn two_servers_on_one_postgres_deliver_every_event_once() {
     for child in [&mut first, &mut second] {
         child.kill().await.unwrap();
     }
+}
+
+/// One number from the test database.
+async fn count(database_url: &str, sql: &str) -> i64 {
+    let mut conn = sqlx::SqliteConnection::connect(database_url).await.unwrap();
+    sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_starting_server_sweeps_expired_idempotency_keys_and_events_at_once() {
+    let database = Database::create(Backend::Sqlite).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = database.url().to_owned();
+    let mock = counting_mock().await;
+    let key =
+        last_line_of_success(&run(dir.path(), Some(&url), "keys create --organization acme").await);
+    let retention = [
+        ("EVENT_RETENTION_DAYS", "1"),
+        ("RECONCILE_INTERVAL_SECS", "0"),
+    ];
+    let (mut first, address, _lines) =
+        start_serve(dir.path(), &url, &mock.base_url, &retention).await;
+    let posted = reqwest::Client::new()
+        .post(format!("{address}/social/post"))
+        .bearer_auth(&key)
+        .header("idempotency-key", "sweep-me")
+        .json(&json!({"post": "swept", "platforms": ["x"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 200);
+    first.kill().await.unwrap();
+    let claims =
+        "select count(*) from scheduled_social_posts_v2 where idempotency_claim is not null";
+    let events = "select count(*) from social_post_events";
+    assert_eq!(
+        (count(&url, claims).await, count(&url, events).await),
+        (1, 1)
+    );
+
+    // Two days later, as far as the rows can tell: past both retentions (24 hours; 1 day).
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let then = chrono::Utc::now() - chrono::Duration::days(2);
+    for sql in [
+        "update scheduled_social_posts_v2 set created_at = $1",
+        "update social_post_events set updated_at = $1",
+    ] {
+        sqlx::query(sql)
+            .bind(then)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    // Both sweeps run as the server starts, then every 10 minutes and every hour.
+    let (mut second, _, _lines) = start_serve(dir.path(), &url, &mock.base_url, &retention).await;
+    let swept = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let left = (count(&url, claims).await, count(&url, events).await);
+            if left == (0, 0) {
+                return left;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    second.kill().await.unwrap();
+    assert_eq!(swept, Ok((0, 0)), "the key and the event were swept");
+    assert_eq!(
+        count(&url, "select count(*) from scheduled_social_posts_v2").await,
+        1,
+        "the record stays"
+    );
 }
