@@ -438,31 +438,38 @@ impl TestApp {
         create_key(&self.store, name).await
     }
 
-    /// Every tracking record, oldest first, straight from the database.
-    pub async fn records(&self) -> Vec<TrackingRecord> {
-        let ids: Vec<String> = match &self.database {
+    /// The first column of every row `sql` selects (as text: `sqlite`'s form on SQLite,
+    /// `postgres`'s on Postgres), straight from the test database.
+    async fn texts(&self, sqlite: &str, postgres: &str) -> Vec<Option<String>> {
+        match &self.database {
             Database::Sqlite { url, .. } => {
                 let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
-                sqlx::query_scalar(
-                    "select id from scheduled_social_posts_v2 order by created_at, id",
-                )
-                .fetch_all(&mut conn)
-                .await
-                .unwrap()
+                sqlx::query_scalar(sqlite)
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap()
             }
             Database::Postgres { url, .. } => {
                 let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
-                sqlx::query_scalar(
-                    "select id::text from scheduled_social_posts_v2 order by created_at, id",
-                )
-                .fetch_all(&mut conn)
-                .await
-                .unwrap()
+                sqlx::query_scalar(postgres)
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap()
             }
-        };
+        }
+    }
+
+    /// Every tracking record, oldest first, straight from the database.
+    pub async fn records(&self) -> Vec<TrackingRecord> {
+        let ids = self
+            .texts(
+                "select id from scheduled_social_posts_v2 order by created_at, id",
+                "select id::text from scheduled_social_posts_v2 order by created_at, id",
+            )
+            .await;
         let mut records = Vec::new();
         for id in ids {
-            let id = Uuid::parse_str(&id).unwrap();
+            let id = Uuid::parse_str(&id.expect("an id")).unwrap();
             // Records of other organizations are found through their own organization.
             let record = match self
                 .store
@@ -506,28 +513,15 @@ impl TestApp {
     /// Ayrshare's raw answer as the record `id` keeps it (`provider_response`, which the
     /// service writes for operators and never reads back), straight from the database.
     pub async fn raw_answer(&self, id: Uuid) -> Option<Value> {
-        let text: Option<String> = match &self.database {
-            Database::Sqlite { url, .. } => {
-                let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
-                sqlx::query_scalar(
-                    "select provider_response from scheduled_social_posts_v2 where id = $1",
-                )
-                .bind(id.hyphenated().to_string())
-                .fetch_one(&mut conn)
-                .await
-                .unwrap()
-            }
-            Database::Postgres { url, .. } => {
-                let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
-                sqlx::query_scalar(
-                    "select provider_response::text from scheduled_social_posts_v2 where id = $1",
-                )
-                .bind(id)
-                .fetch_one(&mut conn)
-                .await
-                .unwrap()
-            }
-        };
+        let column = "from scheduled_social_posts_v2 where id";
+        let text = self
+            .texts(
+                &format!("select provider_response {column} = '{id}'"),
+                &format!("select provider_response::text {column} = '{id}'"),
+            )
+            .await
+            .pop()
+            .expect("the record");
         text.map(|text| serde_json::from_str(&text).unwrap())
     }
 
