@@ -584,18 +584,13 @@ async fn a_starting_server_sweeps_expired_idempotency_keys_and_events_at_once() 
     );
 
     // Two days later, as far as the rows can tell: past both retentions (24 hours; 1 day).
-    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    let then = chrono::Utc::now() - chrono::Duration::days(2);
-    for sql in [
-        "update scheduled_social_posts_v2 set created_at = $1",
-        "update social_post_events set updated_at = $1",
-    ] {
-        sqlx::query(sql)
-            .bind(then)
-            .execute(&mut conn)
-            .await
-            .unwrap();
-    }
+    let two_days = chrono::Duration::days(2);
+    database
+        .backdate("scheduled_social_posts_v2", "created_at", two_days)
+        .await;
+    database
+        .backdate("social_post_events", "updated_at", two_days)
+        .await;
     // Both sweeps run as the server starts, then every 10 minutes and every hour.
     let (mut second, _, _lines) = start_serve(dir.path(), &url, &mock.base_url, &retention).await;
     let swept = tokio::time::timeout(Duration::from_secs(20), async {

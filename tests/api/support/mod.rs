@@ -173,6 +173,31 @@ impl Database {
             Database::Sqlite { url, .. } | Database::Postgres { url, .. } => url,
         }
     }
+
+    /// Moves `column` of every row of `table` back to `by` before now, straight in the
+    /// database: as if each row had been written (or changed) then.
+    pub async fn backdate(&self, table: &str, column: &str, by: chrono::Duration) {
+        let sql = format!("update {table} set {column} = $1");
+        let then = Utc::now() - by;
+        match self {
+            Database::Sqlite { url, .. } => {
+                let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+                sqlx::query(&sql)
+                    .bind(then)
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+            }
+            Database::Postgres { url, .. } => {
+                let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+                sqlx::query(&sql)
+                    .bind(then)
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+            }
+        }
+    }
 }
 
 /// A Postgres test database is dropped when its handle is, also when the test failed: from a
@@ -485,29 +510,10 @@ impl TestApp {
         records
     }
 
-    /// Moves every row of `table` back to `by` before now (its `created_at`), straight in the
-    /// database: as if it had been written then.
+    /// Moves every row of `table` back to `by` before now (its `created_at`): as if it had been
+    /// written then.
     pub async fn backdate(&self, table: &str, by: chrono::Duration) {
-        let sql = format!("update {table} set created_at = $1");
-        let then = Utc::now() - by;
-        match &self.database {
-            Database::Sqlite { url, .. } => {
-                let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
-                sqlx::query(&sql)
-                    .bind(then)
-                    .execute(&mut conn)
-                    .await
-                    .unwrap();
-            }
-            Database::Postgres { url, .. } => {
-                let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
-                sqlx::query(&sql)
-                    .bind(then)
-                    .execute(&mut conn)
-                    .await
-                    .unwrap();
-            }
-        }
+        self.database.backdate(table, "created_at", by).await;
     }
 
     /// Ayrshare's raw answer as the record `id` keeps it (`provider_response`, which the
