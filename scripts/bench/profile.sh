@@ -53,11 +53,15 @@ wrk -t1 -c "$C" -d 2s -s scripts/bench/post.lua "http://127.0.0.1:$PORT" >/dev/n
 # while the table was empty stays a sequential scan until the next ANALYZE invalidates it
 # (autovacuum's, a minute or more later, or never where autovacuum is off).
 [ -n "${PROFILE_NO_ANALYZE:-}" ] || psql "$DATABASE_URL" -qc analyze
+# The measured creates, into wrk.txt.
+measure() {
+  wrk -t "$(( C < 2 ? 1 : 2 ))" -c "$C" -d "${SECONDS_RUN}s" -s scripts/bench/post.lua \
+    "http://127.0.0.1:$PORT" > "$OUT/wrk.txt"
+}
 if [ -n "${PROFILE_CALLGRIND:-}" ]; then
   # Counts from here: the start, the warm-up and the ANALYZE are left out.
   callgrind_control -z "$SERVICE" >/dev/null 2>&1
-  wrk -t "$(( C < 2 ? 1 : 2 ))" -c "$C" -d "${SECONDS_RUN}s" -s scripts/bench/post.lua \
-    "http://127.0.0.1:$PORT" > "$OUT/wrk.txt"
+  measure
   sleep 1 # the creates wrk cut off finish
   rm -f "$OUT"/callgrind.out.*
   callgrind_control -d "$SERVICE" >/dev/null 2>&1
@@ -67,9 +71,8 @@ if [ -n "${PROFILE_CALLGRIND:-}" ]; then
   total=$(awk '/^(summary|totals):/ {print $2; exit}' "$dump")
   echo "c=$C: $requests creates in ${SECONDS_RUN}s under callgrind; $(( total / requests )) instructions per create"
   # The functions by their own instructions (the runtime's frames, at 99 % and more, left
-  # out). A
-  # `memcpy` copied with `rep movsb` counts one instruction per byte: it costs far less time
-  # than its share here.
+  # out). A `memcpy` copied with `rep movsb` counts one instruction per byte: it costs far less
+  # time than its share here.
   callgrind_annotate --threshold=100 "$dump" 2>/dev/null \
     | awk 'match($0, /^ *[0-9,]+ \( *[0-9.]+%\)/) { split($0, p, "[(%]"); if (p[2] + 0 < 99) print }' \
     | head -n "${PROFILE_TOP:-40}" | cut -c1-160
@@ -90,8 +93,7 @@ else
   perf record -F 1999 -p "$SERVICE" -o "$OUT/perf.data" -- sleep "$SECONDS_RUN" 2>/dev/null &
 fi
 record_pid=$!
-wrk -t "$(( C < 2 ? 1 : 2 ))" -c "$C" -d "${SECONDS_RUN}s" -s scripts/bench/post.lua \
-  "http://127.0.0.1:$PORT" > "$OUT/wrk.txt"
+measure
 wait "$stat_pid" "$record_pid" || true
 after=$(ticks); mock_after=$(ticks "$MOCK")
 requests=$(awk '/requests in/ {print $1}' "$OUT/wrk.txt")
